@@ -1,16 +1,18 @@
+// Command keyage finds aged AWS IAM access keys across an organization.
 package main
 
 import (
-	_ "github.com/aws/aws-sdk-go-v2/aws"
-	_ "github.com/aws/aws-sdk-go-v2/config"
-	_ "github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	_ "github.com/aws/aws-sdk-go-v2/service/iam"
-	_ "github.com/aws/aws-sdk-go-v2/service/organizations"
-	_ "github.com/aws/aws-sdk-go-v2/service/sts"
-	_ "github.com/spf13/cobra"
-	_ "gopkg.in/yaml.v3"
-	_ "github.com/google/go-cmp/cmp"
-	_ "golang.org/x/term"
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/keyage/keyage/internal/cli"
 )
 
-func main() {}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,95 @@
+// Package awsenv builds the aws.Config keyage uses for each account: the
+// standard credential chain for the caller, assumed-role credentials for the
+// target accounts, the endpoint override, a pooled HTTP client and a retryer
+// tuned for org-wide scans.
+package awsenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// DefaultRegion is used when neither the flags, the environment nor the
+// shared config name a region. IAM, STS and Organizations are global.
+const DefaultRegion = "us-east-1"
+
+// Options selects how the base config is built. Zero values fall back to the
+// standard AWS environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL,
+// AWS_CA_BUNDLE, the shared files, ...).
+type Options struct {
+	Profile     string
+	Region      string
+	EndpointURL string
+	// StaticCredentials, when set, replaces the credential chain (the demo
+	// and tests use the sandbox's management keys).
+	StaticCredentials *aws.Credentials
+	// MaxAttempts bounds every call's attempts, throttles included (default 10).
+	MaxAttempts int
+	// MaxConnsPerHost sizes the connection pool (default 256).
+	MaxConnsPerHost int
+	// Interceptors observe every attempt (metrics); may be nil.
+	AfterAttempt []func(ctx context.Context, service, operation string, err error)
+}
+
+// Load builds the caller's base aws.Config.
+func Load(ctx context.Context, o Options) (aws.Config, error) {
+	maxConns := o.MaxConnsPerHost
+	if maxConns <= 0 {
+		maxConns = 256
+	}
+	maxAttempts := o.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = 10
+	}
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = maxConns * 2
+		tr.MaxIdleConnsPerHost = maxConns
+		tr.IdleConnTimeout = 90 * time.Second
+	})
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer { return NewRetryer(maxAttempts) }),
+	}
+	if o.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.Region != "" {
+		opts = append(opts, config.WithRegion(o.Region))
+	}
+	if o.EndpointURL != "" {
+		opts = append(opts, config.WithBaseEndpoint(o.EndpointURL))
+	}
+	if c := o.StaticCredentials; c != nil {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	return cfg, nil
+}
+
+// NewRetryer is the SDK's standard retryer with exponential backoff and
+// jitter, more attempts than the default, and no client-side retry quota: an
+// org-wide scan hits throttling on purpose-sized bursts and must ride them
+// out rather than fail once the quota is spent.
+func NewRetryer(maxAttempts int) aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = maxAttempts
+		o.MaxBackoff = 10 * time.Second
+		o.RateLimiter = ratelimit.None
+	})
+}

@@ -1,0 +1,125 @@
+// Package cli is keyage's command line: one file per command, each an
+// options struct, a newXCmd constructor and a runX function.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	ExitOK           = 0
+	ExitAccountError = 1 // an account could not be scanned
+	ExitUsage        = 2 // bad flags, arguments or config
+	ExitNonCompliant = 3 // --fail-on non-compliant and a user is NON_COMPLIANT
+)
+
+// ExitError carries an exit code out of a command. Its message, if any, is
+// printed on stderr.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError marks err as a usage or configuration error (exit 2).
+func usageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
+
+// IO is what every command writes to and reads from.
+type IO struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// ErrIsTerminal is true when stderr is a terminal: progress bars are drawn.
+	ErrIsTerminal bool
+	Logger        *slog.Logger
+}
+
+// Main runs keyage with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ios := &IO{In: stdin, Out: stdout, ErrOut: stderr}
+	if f, ok := stderr.(*os.File); ok {
+		ios.ErrIsTerminal = term.IsTerminal(int(f.Fd()))
+	}
+	root := newRootCmd(ios)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(stderr, "keyage:", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(stderr, "keyage:", err)
+	if isUsage(err) {
+		return ExitUsage
+	}
+	return ExitAccountError
+}
+
+// isUsage recognises cobra's own argument and command errors.
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires ", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRootCmd(ios *IO) *cobra.Command {
+	var logLevel string
+	root := &cobra.Command{
+		Use:   "keyage",
+		Short: "Find aged AWS IAM access keys across an organization",
+		Long: `keyage finds IAM users whose active access keys are older than the limit, in
+every account of an AWS organization, with the verdicts of the AWS Config rule
+access-keys-rotated.
+
+Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel))
+			}
+			ios.Logger = slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: lvl}))
+			return nil
+		},
+	}
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
+	root.AddCommand(
+		newScanCmd(ios),
+		newSandboxCmd(ios),
+		newDemoCmd(ios),
+		newVersionCmd(ios),
+	)
+	return root
+}

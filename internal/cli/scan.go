@@ -1,0 +1,294 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/output"
+	"github.com/keyage/keyage/internal/progress"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// defaultConfigPath is read when --config is not given and the file exists.
+const defaultConfigPath = "keyage.yaml"
+
+type scanOptions struct {
+	configPath     string
+	accounts       string
+	org            bool
+	ou             string
+	roleName       string
+	externalID     string
+	source         string
+	maxAge         int
+	warnAge        int
+	withTags       bool
+	output         string
+	all            bool
+	failOn         string
+	concurrency    int
+	accountTimeout string
+	endpointURL    string
+	region         string
+	profile        string
+
+	// set by the demo: the sandbox's keys instead of the credential chain,
+	// and no config file
+	staticCredentials *aws.Credentials
+	skipConfig        bool
+}
+
+func newScanCmd(ios *IO) *cobra.Command {
+	o := &scanOptions{}
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Find active access keys older than the limit in every account",
+		Long: `Scan evaluates the AWS Config rule access-keys-rotated over the accounts you
+name (--accounts), the whole organization (--org) or one OU's subtree (--ou),
+assuming --role-name in each target account. The caller's own account is
+scanned with the caller's credentials; with no account flags, only it is.
+
+Data goes to stdout (table, json or csv); progress and logs to stderr.
+Exit codes: 0 done; 1 an account could not be scanned; 2 usage or config
+error; 3 with --fail-on non-compliant, a user is NON_COMPLIANT (1 wins over 3).`,
+		Example: `  keyage scan --org
+  keyage scan --accounts 111111111111,222222222222 --max-age 90 --warn-age 80 -o json
+  keyage scan --config keyage.yaml --fail-on non-compliant`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runScan(cmd.Context(), ios, o, cmd.Flags().Changed)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
+	f.StringVar(&o.accounts, "accounts", "", "comma-separated account ids to scan")
+	f.BoolVar(&o.org, "org", false, "scan every ACTIVE account of the organization (Organizations ListAccounts)")
+	f.StringVar(&o.ou, "ou", "", "with --org: only the accounts under this OU (ou-...) or root (r-...)")
+	f.StringVar(&o.roleName, "role-name", awsenv.DefaultRoleName, "role to assume in each target account")
+	f.StringVar(&o.externalID, "external-id", "", "external id for AssumeRole")
+	f.StringVar(&o.source, "source", string(inventory.SourceAuto), "key data source: auto, api or credential-report")
+	f.IntVar(&o.maxAge, "max-age", 90, "maxAccessKeyAge: days after which an active key is NON_COMPLIANT")
+	f.IntVar(&o.warnAge, "warn-age", 0, "days after which an active key is in the warning stage (0: off)")
+	f.BoolVar(&o.withTags, "with-tags", false, "read user tags (api, credential-report: every user; auto: flagged users)")
+	f.StringVarP(&o.output, "output", "o", string(output.Table), "output format: table, json or csv")
+	f.BoolVar(&o.all, "all", false, "table: list every key, not only warning and expired ones")
+	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when a user is non-compliant (value: non-compliant)")
+	f.IntVar(&o.concurrency, "concurrency", 16, "accounts scanned at once")
+	f.StringVar(&o.accountTimeout, "account-timeout", "5m", "give up on one account after this long")
+	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS endpoint override (also AWS_ENDPOINT_URL), e.g. the sandbox's")
+	f.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION, the profile's, or us-east-1)")
+	f.StringVar(&o.profile, "profile", "", "shared config profile (default: AWS_PROFILE)")
+	return cmd
+}
+
+// scanJob is a scan fully resolved from flags and config.
+type scanJob struct {
+	env       awsenv.Options
+	assume    awsenv.AssumerOptions
+	selection config.Accounts
+	scan      scan.Options
+	format    output.Format
+	table     output.Options
+	failOnNC  bool
+}
+
+// resolveScan merges flags over the config file over defaults.
+func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
+	cfg, err := loadConfig(o.configPath)
+	if o.skipConfig {
+		cfg, err = config.Parse(nil, "(none)")
+	}
+	if err != nil {
+		return nil, usageError(err)
+	}
+	var problems []error
+	sel := cfg.Accounts
+	if changed("accounts") {
+		ids, err := config.ParseAccountIDs(o.accounts)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--accounts: %w", err))
+		}
+		sel.IDs, sel.Organization, sel.OU = ids, false, ""
+	}
+	if changed("org") {
+		sel.Organization = o.org
+	}
+	if changed("ou") {
+		sel.OU, sel.Organization = o.ou, true
+	}
+	if sel.Organization && len(sel.IDs) > 0 {
+		problems = append(problems, errors.New("--accounts and --org exclude each other"))
+	}
+	if changed("role-name") || sel.RoleName == "" {
+		sel.RoleName = o.roleName
+	}
+	if changed("external-id") {
+		sel.ExternalID = o.externalID
+	}
+
+	ruleCfg := cfg.Rule
+	if changed("max-age") {
+		ruleCfg.MaxAccessKeyAge = config.Days(o.maxAge)
+	}
+	if changed("warn-age") {
+		ruleCfg.WarnAge = config.Days(o.warnAge)
+	}
+	policy := rule.PolicyDays(int(ruleCfg.MaxAccessKeyAge), int(ruleCfg.WarnAge))
+	if err := policy.Validate(); err != nil {
+		problems = append(problems, fmt.Errorf("--max-age/--warn-age: %w", err))
+	}
+
+	sc := cfg.Scan
+	src := sc.Source
+	if changed("source") || src == "" {
+		if src, err = config.ParseSource(o.source); err != nil {
+			problems = append(problems, fmt.Errorf("--source: %w", err))
+		}
+	}
+	withTags := sc.WithTags || o.withTags
+	concurrency := sc.Concurrency
+	if changed("concurrency") || concurrency == 0 {
+		concurrency = o.concurrency
+	}
+	if concurrency < 1 || concurrency > 1024 {
+		problems = append(problems, fmt.Errorf("--concurrency %d: want 1 to 1024", concurrency))
+	}
+	timeout := sc.AccountTimeout.Duration()
+	if changed("account-timeout") || timeout == 0 {
+		d, err := config.ParseDuration(o.accountTimeout)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("--account-timeout: %w", err))
+		}
+		timeout = d.Duration()
+	}
+	format, err := output.ParseFormat(o.output)
+	if err != nil {
+		problems = append(problems, fmt.Errorf("--output: %w", err))
+	}
+	switch o.failOn {
+	case "", "non-compliant":
+	default:
+		problems = append(problems, fmt.Errorf("--fail-on %q: want non-compliant", o.failOn))
+	}
+	if len(problems) > 0 {
+		return nil, usageError(errors.Join(problems...))
+	}
+
+	env := awsenv.Options{Profile: o.profile, Region: sc.Region, EndpointURL: sc.EndpointURL, StaticCredentials: o.staticCredentials}
+	if o.region != "" {
+		env.Region = o.region
+	}
+	if o.endpointURL != "" {
+		env.EndpointURL = o.endpointURL
+	}
+	return &scanJob{
+		env:       env,
+		assume:    awsenv.AssumerOptions{RoleName: sel.RoleName, ExternalID: sel.ExternalID, SessionName: sel.SessionName},
+		selection: sel,
+		scan: scan.Options{
+			Source: src, Policy: policy, WithTags: withTags,
+			Concurrency: concurrency, AccountTimeout: timeout,
+		},
+		format:   format,
+		table:    output.Options{All: o.all},
+		failOnNC: o.failOn == "non-compliant",
+	}, nil
+}
+
+// loadConfig reads path, or ./keyage.yaml when path is empty and it exists.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		if _, err := os.Stat(defaultConfigPath); errors.Is(err, fs.ErrNotExist) {
+			return config.Parse(nil, defaultConfigPath)
+		}
+		path = defaultConfigPath
+	}
+	return config.Load(path)
+}
+
+func runScan(ctx context.Context, ios *IO, o *scanOptions, changed func(string) bool) error {
+	job, err := resolveScan(o, changed)
+	if err != nil {
+		return err
+	}
+	res, err := executeScan(ctx, ios, job)
+	if err != nil {
+		return err
+	}
+	if err := output.Write(ios.Out, job.format, res, job.table); err != nil {
+		return err
+	}
+	return scanExit(res, job.failOnNC)
+}
+
+// scanExit maps a result to the exit code: 1 wins over 3.
+func scanExit(res *scan.Result, failOnNC bool) error {
+	if res.Summary.AccountsFailed > 0 {
+		return &ExitError{Code: ExitAccountError}
+	}
+	if failOnNC && res.Summary.NonCompliant > 0 {
+		return &ExitError{Code: ExitNonCompliant}
+	}
+	return nil
+}
+
+// executeScan resolves the accounts and scans them.
+func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, error) {
+	log := ios.Logger
+	base, err := awsenv.Load(ctx, job.env)
+	if err != nil {
+		return nil, err
+	}
+	assumer, err := awsenv.NewAssumer(ctx, base, job.assume)
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := selectAccounts(ctx, assumer, job.selection)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("scanning", "accounts", len(accounts), "source", job.scan.Source, "caller", assumer.CallerARN())
+	bar := progress.New(ios.ErrOut, "accounts", ios.ErrIsTerminal)
+	so := job.scan
+	so.Now = time.Now()
+	so.Logger = log
+	so.Progress = bar.Update
+	res := scan.Run(ctx, assumer, accounts, so)
+	bar.Finish()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scan interrupted: %w", err)
+	}
+	return res, nil
+}
+
+func selectAccounts(ctx context.Context, a *awsenv.Assumer, sel config.Accounts) ([]inventory.Account, error) {
+	switch {
+	case sel.OU != "":
+		return inventory.OUAccounts(ctx, a.Base(), sel.OU)
+	case sel.Organization:
+		return inventory.OrgAccounts(ctx, a.Base())
+	case len(sel.IDs) > 0:
+		seen := map[string]bool{}
+		var out []inventory.Account
+		for _, id := range sel.IDs {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, inventory.Account{ID: id})
+			}
+		}
+		return out, nil
+	default:
+		return []inventory.Account{{ID: a.CallerAccount()}}, nil
+	}
+}

@@ -1,0 +1,98 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
+	"github.com/keyage/keyage/internal/awsenv"
+)
+
+// Account is one account to scan.
+type Account struct {
+	ID   string
+	Name string
+	// OU is the account's OU path below the root (e.g. Workloads/Prod) when
+	// known; "" for the root or when the accounts came from a list.
+	OU string
+}
+
+// OrgAccounts lists the organization's ACTIVE accounts with Organizations
+// ListAccounts; cfg must act in the management account (or a delegated
+// administrator).
+func OrgAccounts(ctx context.Context, cfg aws.Config) ([]Account, error) {
+	client := organizations.NewFromConfig(cfg)
+	var out []Account
+	p := organizations.NewListAccountsPaginator(client, &organizations.ListAccountsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list organization accounts: %w", awsenv.Simplify(err))
+		}
+		for _, a := range page.Accounts {
+			if active(a) {
+				out = append(out, Account{ID: aws.ToString(a.Id), Name: aws.ToString(a.Name)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// OUAccounts lists the ACTIVE accounts in the subtree of the OU (or root)
+// parentID, walking ListOrganizationalUnitsForParent and
+// ListAccountsForParent; each account's OU path is relative to parentID.
+func OUAccounts(ctx context.Context, cfg aws.Config, parentID string) ([]Account, error) {
+	client := organizations.NewFromConfig(cfg)
+	var out []Account
+	var walk func(id, path string) error
+	walk = func(id, path string) error {
+		ap := organizations.NewListAccountsForParentPaginator(client, &organizations.ListAccountsForParentInput{ParentId: aws.String(id)})
+		for ap.HasMorePages() {
+			page, err := ap.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("list accounts of %s: %w", id, awsenv.Simplify(err))
+			}
+			for _, a := range page.Accounts {
+				if active(a) {
+					out = append(out, Account{ID: aws.ToString(a.Id), Name: aws.ToString(a.Name), OU: path})
+				}
+			}
+		}
+		op := organizations.NewListOrganizationalUnitsForParentPaginator(client, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(id)})
+		for op.HasMorePages() {
+			page, err := op.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("list organizational units of %s: %w", id, awsenv.Simplify(err))
+			}
+			for _, ou := range page.OrganizationalUnits {
+				if err := walk(aws.ToString(ou.Id), joinPath(path, aws.ToString(ou.Name))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(parentID, ""); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func joinPath(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "/" + b
+}
+
+// active reads the account's State (the newer field) or, failing that, its
+// deprecated Status.
+func active(a types.Account) bool {
+	if a.State != "" {
+		return a.State == types.AccountStateActive
+	}
+	return a.Status == types.AccountStatusActive
+}

@@ -1,0 +1,202 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/credreport"
+	"github.com/keyage/keyage/internal/rule"
+)
+
+// maxReportWait caps one pause between credential report polls.
+const maxReportWait = 2 * time.Second
+
+// fromReport reads the credential report and ListUsers (for the immutable
+// UserIds) side by side. With realtime (auto), users the report flags, and
+// users created after it, are re-read with ListAccessKeys, so a key rotated
+// or deleted since the report is not reported and findings name the key id.
+func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, error) {
+	var (
+		report *credreport.Report
+		listed []types.User
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { report, err = c.credentialReport(gctx); return err })
+	g.Go(func() (err error) { listed, err = c.listUsers(gctx); return err })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	rows := make(map[string]*credreport.Row, len(report.Users))
+	for i := range report.Users {
+		rows[report.Users[i].User] = &report.Users[i]
+	}
+	users := make([]rule.User, len(listed))
+	var recheck []int
+	for i, lu := range listed {
+		users[i] = c.userFrom(lu)
+		row, ok := rows[users[i].UserName]
+		if ok {
+			users[i].Keys = keysFromRow(row)
+		}
+		if realtime && (!ok || rule.Flagged(users[i], c.o.Policy, c.o.Now)) {
+			recheck = append(recheck, i)
+		}
+	}
+
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(c.o.UserConcurrency)
+	if realtime {
+		for _, i := range recheck {
+			u := &users[i]
+			row := rows[u.UserName]
+			g.Go(func() error { return c.recheck(gctx, u, row) })
+		}
+	} else if c.o.WithTags {
+		for i := range users {
+			u := &users[i]
+			g.Go(func() (err error) { u.Tags, err = c.listTags(gctx, u.UserName); return err })
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return &Result{Users: users, RootKeys: rootKeysFromRow(report.Root)}, nil
+}
+
+// recheck replaces a user's report keys with ListAccessKeys, keeping the
+// report's last-used data for keys it knew (matched by creation time) and
+// asking GetAccessKeyLastUsed only for keys created after the report.
+func (c *collector) recheck(ctx context.Context, u *rule.User, row *credreport.Row) error {
+	keys, err := c.listAccessKeys(ctx, u.UserName)
+	if err != nil {
+		return err
+	}
+	for i := range keys {
+		if rk, ok := matchSlot(keys[i], row); ok {
+			keys[i].Slot = rk.Slot
+			keys[i].LastUsedDate, keys[i].LastUsedService, keys[i].LastUsedRegion = rk.LastUsedDate, rk.LastUsedService, rk.LastUsedRegion
+			continue
+		}
+		if err := c.lastUsed(ctx, u.UserName, &keys[i]); err != nil {
+			return err
+		}
+	}
+	u.Keys = keys
+	if c.o.WithTags {
+		if u.Tags, err = c.listTags(ctx, u.UserName); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matchSlot finds the report column of a key: the report's last_rotated is
+// the key's creation time, to the second.
+func matchSlot(k rule.Key, row *credreport.Row) (rule.Key, bool) {
+	if row == nil {
+		return rule.Key{}, false
+	}
+	for _, rk := range keysFromRow(row) {
+		if rk.CreateDate.Unix() == k.CreateDate.Unix() {
+			return rk, true
+		}
+	}
+	return rule.Key{}, false
+}
+
+func keysFromRow(row *credreport.Row) []rule.Key {
+	var keys []rule.Key
+	for i, k := range row.Keys {
+		if !k.Present {
+			continue
+		}
+		status := rule.StatusInactive
+		if k.Active {
+			status = rule.StatusActive
+		}
+		keys = append(keys, rule.Key{
+			Slot:            i + 1,
+			Status:          status,
+			CreateDate:      k.LastRotated,
+			LastUsedDate:    k.LastUsed,
+			LastUsedService: k.LastUsedService,
+			LastUsedRegion:  k.LastUsedRegion,
+		})
+	}
+	return keys
+}
+
+func rootKeysFromRow(row *credreport.Row) []RootKey {
+	if row == nil {
+		return nil
+	}
+	var out []RootKey
+	for _, k := range keysFromRow(row) {
+		out = append(out, RootKey{Status: k.Status, CreateDate: k.CreateDate})
+	}
+	return out
+}
+
+// credentialReport generates the report if needed, waits for it with
+// backoff, and parses it.
+func (c *collector) credentialReport(ctx context.Context) (*credreport.Report, error) {
+	wait := c.o.ReportWait
+	pause := func() error {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the credential report: %w", ctx.Err())
+		case <-t.C:
+		}
+		wait = min(wait*2, maxReportWait)
+		return nil
+	}
+	for {
+		gen, err := c.iam.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		switch {
+		case isCode(err, "LimitExceeded"):
+			// Too many generation requests in flight: wait and ask again.
+		case err != nil:
+			return nil, fmt.Errorf("generate credential report: %w", awsenv.Simplify(err))
+		case gen.State == types.ReportStateTypeComplete:
+			out, err := c.iam.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+			switch {
+			case isCode(err, "ReportInProgress"), isCode(err, "ReportNotPresent"), isCode(err, "ReportExpired"):
+				// Generated in between, or expired: generate again.
+			case err != nil:
+				return nil, fmt.Errorf("get credential report: %w", awsenv.Simplify(err))
+			default:
+				if out.ReportFormat != "" && out.ReportFormat != types.ReportFormatTypeTextCsv {
+					return nil, fmt.Errorf("credential report has format %q, want text/csv", out.ReportFormat)
+				}
+				rep, err := credreport.Parse(out.Content)
+				if err != nil {
+					return nil, fmt.Errorf("parse credential report generated %s: %w",
+						aws.ToTime(out.GeneratedTime).UTC().Format(time.RFC3339), err)
+				}
+				return rep, nil
+			}
+		}
+		if err := pause(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func isCode(err error, code string) bool {
+	if err == nil {
+		return false
+	}
+	var api interface{ ErrorCode() string }
+	return errors.As(err, &api) && api.ErrorCode() == code
+}

@@ -1,0 +1,212 @@
+// Package output writes a scan result as an aligned table, JSON or CSV.
+package output
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// Format is an output format.
+type Format string
+
+// The formats.
+const (
+	Table Format = "table"
+	JSON  Format = "json"
+	CSV   Format = "csv"
+)
+
+// ParseFormat validates an -o value.
+func ParseFormat(s string) (Format, error) {
+	switch Format(s) {
+	case Table, JSON, CSV:
+		return Format(s), nil
+	}
+	return "", fmt.Errorf("unknown output format %q (want table, json or csv)", s)
+}
+
+// Options tunes the table.
+type Options struct {
+	// All lists every key in the table, not only warning and expired ones.
+	All bool
+}
+
+// Write renders r in format f.
+func Write(w io.Writer, f Format, r *scan.Result, o Options) error {
+	switch f {
+	case JSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case CSV:
+		return writeCSV(w, r)
+	default:
+		return writeTable(w, r, o)
+	}
+}
+
+// CSVHeader is the first line of -o csv: one row per key, and one row with
+// empty key columns for a user without keys or an account without users.
+var CSVHeader = []string{
+	"accountId", "accountName", "userName", "userId", "arn", "compliance",
+	"accessKeyId", "keyStatus", "createDate", "ageDays", "stage",
+	"lastUsedDate", "lastUsedService", "lastUsedRegion", "annotation",
+}
+
+func writeCSV(w io.Writer, r *scan.Result) error {
+	names := accountNames(r)
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	for _, ev := range r.Evaluations {
+		base := []string{ev.AccountID, names[ev.AccountID], ev.UserName, ev.ResourceID, ev.ARN, string(ev.Compliance)}
+		if len(ev.Keys) == 0 {
+			row := append(base, make([]string, 8)...)
+			if err := cw.Write(append(row, ev.Annotation)); err != nil {
+				return fmt.Errorf("write csv: %w", err)
+			}
+			continue
+		}
+		for _, k := range ev.Keys {
+			row := append(append([]string(nil), base...),
+				k.AccessKeyID, k.Status, k.CreateDate.UTC().Format(time.RFC3339), strconv.Itoa(k.AgeDays), string(k.Stage),
+				formatTime(k.LastUsedDate), k.LastUsedService, k.LastUsedRegion, ev.Annotation)
+			if err := cw.Write(row); err != nil {
+				return fmt.Errorf("write csv: %w", err)
+			}
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
+
+func writeTable(w io.Writer, r *scan.Result, o Options) error {
+	names := accountNames(r)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tUSER\tKEY\tAGE\tLAST USED\tSTAGE")
+	rows := 0
+	for _, ev := range r.Evaluations {
+		for _, k := range ev.Keys {
+			if !o.All && k.Stage != rule.StageExpired && k.Stage != rule.StageWarning {
+				continue
+			}
+			key := k.AccessKeyID
+			if key == "" {
+				key = fmt.Sprintf("(key %d)", k.Slot)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%dd\t%s\t%s\n", accountLabel(ev.AccountID, names[ev.AccountID]),
+				ev.UserName, key, k.AgeDays, lastUsed(k.Key, r.EvaluatedAt), k.Stage)
+			rows++
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	if rows == 0 {
+		if o.All {
+			fmt.Fprintln(w, "(no access keys)")
+		} else {
+			fmt.Fprintln(w, "(no keys past the warning age or the limit)")
+		}
+	}
+	var failed, root []scan.AccountResult
+	for _, a := range r.Accounts {
+		if a.Status != scan.StatusOK {
+			failed = append(failed, a)
+		}
+		for _, k := range a.RootKeys {
+			if k.Status != rule.StatusInactive {
+				root = append(root, a)
+				break
+			}
+		}
+	}
+	if len(root) > 0 {
+		fmt.Fprintln(w, "\nRoot user access keys (the rule ignores them; delete them):")
+		for _, a := range root {
+			var parts []string
+			for _, k := range a.RootKeys {
+				if k.AgeDays != nil {
+					parts = append(parts, fmt.Sprintf("%s %dd", k.Status, *k.AgeDays))
+				} else {
+					parts = append(parts, k.Status)
+				}
+			}
+			fmt.Fprintf(w, "  %s: %s\n", accountLabel(a.AccountID, a.Name), strings.Join(parts, ", "))
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintln(w, "\nAccounts not scanned:")
+		for _, a := range failed {
+			fmt.Fprintf(w, "  %s: %s\n", accountLabel(a.AccountID, a.Name), a.Error)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, SummaryLine(r))
+	return nil
+}
+
+// SummaryLine is the one-line summary under the table.
+func SummaryLine(r *scan.Result) string {
+	s := r.Summary
+	acc := fmt.Sprintf("%d accounts", s.Accounts)
+	if s.AccountsFailed > 0 {
+		acc += fmt.Sprintf(" (%d failed)", s.AccountsFailed)
+	}
+	line := fmt.Sprintf("%s, %d users: %d non-compliant, %d compliant", acc, s.Users, s.NonCompliant, s.Compliant)
+	if s.NotApplicable > 0 {
+		line += fmt.Sprintf(", %d not applicable", s.NotApplicable)
+	}
+	line += fmt.Sprintf("; keys: %d expired, %d warning, %d ok, %d inactive",
+		s.Keys[string(rule.StageExpired)], s.Keys[string(rule.StageWarning)], s.Keys[string(rule.StageOK)], s.Keys[string(rule.StageInactive)])
+	if s.ActiveRootKeys > 0 {
+		line += fmt.Sprintf("; %d active root keys", s.ActiveRootKeys)
+	}
+	return line + fmt.Sprintf(" (limit %d days).", r.Parameters.MaxAccessKeyAge)
+}
+
+func accountNames(r *scan.Result) map[string]string {
+	m := make(map[string]string, len(r.Accounts))
+	for _, a := range r.Accounts {
+		m[a.AccountID] = a.Name
+	}
+	return m
+}
+
+func accountLabel(id, name string) string {
+	if name == "" {
+		return id
+	}
+	return id + " (" + name + ")"
+}
+
+func lastUsed(k rule.Key, now time.Time) string {
+	if k.LastUsedDate.IsZero() {
+		return "never"
+	}
+	s := fmt.Sprintf("%dd ago", rule.AgeDays(k.LastUsedDate, now))
+	if k.LastUsedService != "" {
+		s += " (" + k.LastUsedService + ")"
+	}
+	return s
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,71 @@
+package scan_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/sandbox"
+)
+
+// env is a sandbox organization served over HTTP and an Assumer acting as
+// its management account, through the real AWS SDK.
+type env struct {
+	srv     *sandbox.Server
+	url     string
+	base    aws.Config
+	assumer *awsenv.Assumer
+}
+
+func newEnv(t *testing.T, fx *sandbox.Fixture, mod func(*sandbox.Options)) *env {
+	t.Helper()
+	opts := sandbox.Options{Fixture: fx, Seed: 1}
+	if mod != nil {
+		mod(&opts)
+	}
+	srv, err := sandbox.New(opts)
+	if err != nil {
+		t.Fatalf("sandbox.New: %v", err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	id, secret := srv.ManagementCredentials()
+	ctx := context.Background()
+	base, err := awsenv.Load(ctx, awsenv.Options{
+		Region: "us-east-1", EndpointURL: hs.URL,
+		StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret},
+	})
+	if err != nil {
+		t.Fatalf("awsenv.Load: %v", err)
+	}
+	a, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{})
+	if err != nil {
+		t.Fatalf("NewAssumer: %v", err)
+	}
+	return &env{srv: srv, url: hs.URL, base: base, assumer: a}
+}
+
+func loadFixture(t *testing.T, path string) *sandbox.Fixture {
+	t.Helper()
+	fx, err := sandbox.LoadFixture(path)
+	if err != nil {
+		t.Fatalf("LoadFixture(%s): %v", path, err)
+	}
+	return fx
+}
+
+func (e *env) orgAccounts(t *testing.T) []inventory.Account {
+	t.Helper()
+	accts, err := inventory.OrgAccounts(context.Background(), e.base)
+	if err != nil {
+		t.Fatalf("OrgAccounts: %v", err)
+	}
+	return accts
+}
+
+var testNow = func() time.Time { return time.Now() }

@@ -1,0 +1,167 @@
+// Package scan runs the inventory and the rule over many accounts at once:
+// bounded concurrency, a timeout per account, and an error recorded per
+// account so that one broken account never hides the others.
+package scan
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/rule"
+)
+
+// ConfigSource hands out an aws.Config acting in an account (awsenv.Assumer).
+type ConfigSource interface {
+	ForAccount(ctx context.Context, accountID string) (aws.Config, error)
+}
+
+// Options tunes a scan.
+type Options struct {
+	Source   inventory.Source
+	Policy   rule.Policy
+	WithTags bool
+	// Concurrency bounds the accounts in flight (default 16).
+	Concurrency int
+	// AccountTimeout bounds one account's work (default 5m).
+	AccountTimeout time.Duration
+	// Now is the evaluation time: one instant for the whole scan.
+	Now    time.Time
+	Logger *slog.Logger
+	// Progress, when set, is called after each account with the number of
+	// accounts done and the total.
+	Progress func(done, total int)
+	// Inventory is passed to inventory.Collect (Source, Policy, Now and
+	// WithTags are set from the fields above).
+	Inventory inventory.Options
+}
+
+// Run scans accounts and returns every account's outcome in the order given,
+// evaluations ordered by account and user name.
+func Run(ctx context.Context, src ConfigSource, accounts []inventory.Account, o Options) *Result {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.AccountTimeout <= 0 {
+		o.AccountTimeout = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.Source == "" {
+		o.Source = inventory.SourceAuto
+	}
+	inv := o.Inventory
+	inv.Source, inv.Policy, inv.Now, inv.WithTags = o.Source, o.Policy, o.Now, o.WithTags
+	if inv.Logger == nil {
+		inv.Logger = o.Logger
+	}
+
+	type outcome struct {
+		acct AccountResult
+		evs  []rule.Evaluation
+	}
+	outcomes := make([]outcome, len(accounts))
+	var (
+		mu   sync.Mutex
+		done int
+	)
+	sem := make(chan struct{}, o.Concurrency)
+	var wg sync.WaitGroup
+	for i, a := range accounts {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			acct, evs := scanAccount(ctx, src, a, inv, o)
+			outcomes[i] = outcome{acct, evs}
+			if o.Progress != nil {
+				mu.Lock()
+				done++
+				o.Progress(done, len(accounts))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+
+	res := &Result{
+		Rule:        rule.Name,
+		Parameters:  Parameters{MaxAccessKeyAge: int(o.Policy.MaxAge / rule.Day), WarnAge: int(o.Policy.WarnAge / rule.Day)},
+		EvaluatedAt: o.Now.UTC(),
+		Source:      string(o.Source),
+		Accounts:    make([]AccountResult, 0, len(accounts)),
+		Summary:     newSummary(),
+	}
+	n := 0
+	for _, oc := range outcomes {
+		n += len(oc.evs)
+	}
+	res.Evaluations = make([]rule.Evaluation, 0, n)
+	for i := range outcomes {
+		oc := &outcomes[i]
+		res.Accounts = append(res.Accounts, oc.acct)
+		res.Summary.add(oc.acct, oc.evs)
+		res.Evaluations = append(res.Evaluations, oc.evs...)
+		oc.evs = nil
+	}
+	return res
+}
+
+func scanAccount(ctx context.Context, src ConfigSource, a inventory.Account, inv inventory.Options, o Options) (AccountResult, []rule.Evaluation) {
+	start := time.Now()
+	log := o.Logger.With("account", a.ID)
+	ar := AccountResult{AccountID: a.ID, Name: a.Name, OU: a.OU, Status: StatusOK, RootKeys: []RootKey{}}
+	fail := func(err error) (AccountResult, []rule.Evaluation) {
+		ar.Status, ar.Error = StatusError, err.Error()
+		ar.DurationMS = time.Since(start).Milliseconds()
+		log.Warn("account not scanned", "err", err)
+		return ar, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.AccountTimeout)
+	defer cancel()
+
+	cfg, err := src.ForAccount(ctx, a.ID)
+	if err != nil {
+		return fail(err)
+	}
+	got, err := inventory.Collect(ctx, cfg, a.ID, inv)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("account timed out after %v: %w", o.AccountTimeout, err)
+		}
+		return fail(err)
+	}
+	ar.Users = len(got.Users)
+	for _, rk := range got.RootKeys {
+		k := RootKey{Status: rk.Status}
+		if !rk.CreateDate.IsZero() {
+			age := rule.AgeDays(rk.CreateDate, o.Now)
+			k.AgeDays = &age
+		}
+		ar.RootKeys = append(ar.RootKeys, k)
+	}
+	var evs []rule.Evaluation
+	if len(got.Users) == 0 {
+		evs = []rule.Evaluation{rule.NotApplicableAccount(a.ID)}
+	} else {
+		slices.SortFunc(got.Users, func(x, y rule.User) int { return cmp.Compare(x.UserName, y.UserName) })
+		evs = make([]rule.Evaluation, len(got.Users))
+		for i, u := range got.Users {
+			evs[i] = rule.Evaluate(u, o.Policy, o.Now)
+		}
+	}
+	ar.DurationMS = time.Since(start).Milliseconds()
+	log.Debug("account scanned", "users", ar.Users, "ms", ar.DurationMS)
+	return ar, evs
+}
