@@ -1,0 +1,72 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// checker is what a section's setDefaults and validate see: its place in the
+// file and where to report problems.
+type checker struct {
+	file  string
+	lines map[string]int  // nil for a configuration built in code
+	bad   map[string]bool // paths the decoder already reported
+	path  string          // the section's key, e.g. "accounts"
+	errs  *[]error
+}
+
+// at returns the YAML path of key (a field name or an index like "[1]")
+// inside the checker's section.
+func (c *checker) at(key string) string { return joinPath(c.path, key) }
+
+func joinPath(parent, key string) string {
+	switch {
+	case parent == "":
+		return key
+	case key == "":
+		return parent
+	case strings.HasPrefix(key, "["):
+		return parent + key
+	}
+	return parent + "." + key
+}
+
+// set reports whether the file gave key a (non-null) value.
+func (c *checker) set(key string) bool {
+	_, ok := c.lines[c.at(key)]
+	return ok
+}
+
+// errorf reports a problem with key, unless the decoder already reported one
+// at or inside it.
+func (c *checker) errorf(key, format string, args ...any) {
+	p := c.at(key)
+	for q := p; q != ""; q = parentPath(q) {
+		if c.bad[q] {
+			return
+		}
+	}
+	*c.errs = append(*c.errs, &Error{File: c.file, Line: lineOf(c.lines, p), Path: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// lineOf returns the line of path, or of its nearest parent in the file.
+func lineOf(lines map[string]int, path string) int {
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := lines[p]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+// parentPath strips the last element: a.b[1] -> a.b, a.b -> a, a -> "".
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// index formats a list index as a path element.
+func index(i int) string { return fmt.Sprintf("[%d]", i) }
