@@ -1,0 +1,62 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+)
+
+// The admin API under /_sandbox/ is for tests and demos; it needs no credentials.
+//
+//	GET    /_sandbox/stats                              request counts (Stats as JSON)
+//	DELETE /_sandbox/stats                              reset the counts
+//	PUT    /_sandbox/accounts/{id}/credential-report    replace an account's report with the CSV body
+//	GET    /_sandbox/info                               management account id and credentials
+//	GET    /_sandbox/healthz                            "ok"
+func (s *Server) adminMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_sandbox/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	mux.HandleFunc("DELETE /_sandbox/stats", func(w http.ResponseWriter, r *http.Request) {
+		s.ResetStats()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("PUT /_sandbox/accounts/{id}/credential-report", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "read body: " + err.Error()})
+			return
+		}
+		if err := s.SetCredentialReport(r.PathValue("id"), body); err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_sandbox/info", func(w http.ResponseWriter, r *http.Request) {
+		id, secret := s.ManagementCredentials()
+		writeJSON(w, http.StatusOK, map[string]any{
+			"managementAccountId": s.mgmtID,
+			"accessKeyId":         id,
+			"secretAccessKey":     secret,
+			"accounts":            len(s.accountList),
+			"startTime":           s.start,
+		})
+	})
+	mux.HandleFunc("GET /_sandbox/healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/_sandbox/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no sandbox admin endpoint " + r.Method + " " + r.URL.Path})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
