@@ -126,6 +126,9 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 	}
 	if changed("ou") {
 		sel.OU, sel.Organization = o.ou, true
+		if !config.ValidOUID(o.ou) {
+			problems = append(problems, fmt.Errorf("--ou %q: not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx)", o.ou))
+		}
 	}
 	if sel.Organization && len(sel.IDs) > 0 {
 		problems = append(problems, errors.New("--accounts and --org exclude each other"))

@@ -284,16 +284,20 @@ func TestStaleReport(t *testing.T) {
 }
 
 func TestThrottling(t *testing.T) {
-	fx := sandbox.Generate(sandbox.GenerateOptions{Accounts: 4, Users: 15, Seed: 3})
-	calm := newEnv(t, fx, nil)
-	want := comparable(run(t, calm, inventory.SourceAuto, calm.orgAccounts(t), nil), true)
+	fx := sandbox.Generate(sandbox.GenerateOptions{Accounts: 8, Users: 15, Seed: 3})
+	// Both sandboxes start at the same instant so that key dates match.
+	start := time.Now()
+	clock := func(o *sandbox.Options) { o.Now = func() time.Time { return start } }
+	at := func(o *scan.Options) { o.Now = start }
+	calm := newEnv(t, fx, clock)
+	want := comparable(run(t, calm, inventory.SourceAuto, calm.orgAccounts(t), at), true)
 
-	e := newEnv(t, fx, func(o *sandbox.Options) { o.ThrottleRPS = 40 })
-	r := run(t, e, inventory.SourceAuto, e.orgAccounts(t), nil)
+	e := newEnv(t, fx, func(o *sandbox.Options) { clock(o); o.ThrottleRPS = 20 })
+	r := run(t, e, inventory.SourceAuto, e.orgAccounts(t), at)
 	// Throttled calls are counted too: more calls than the calm scan means
 	// the sandbox throttled and the SDK retried.
 	if calmN, n := calm.srv.Stats().Total, e.srv.Stats().Total; n <= calmN {
-		t.Errorf("throttled scan made %d calls, the calm one %d: nothing was throttled, the test proves nothing", n, calmN)
+		t.Errorf("throttled scan made %d calls, the calm one %d: nothing was throttled at 20 rps, the test proves nothing", n, calmN)
 	}
 	if diff := cmp.Diff(want, comparable(r, true)); diff != "" {
 		t.Errorf("throttled scan differs from the calm one (-calm +throttled):\n%s", diff)

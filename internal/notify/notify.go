@@ -1,0 +1,109 @@
+// Package notify defines what keyage sends and the interface every receiver
+// implements: one package per integration under notify/, behind Notifier.
+package notify
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Kinds of notification.
+const (
+	KindFinding  = "finding"  // a key is past the warning age or the limit
+	KindResolved = "resolved" // a previously notified key was rotated or removed
+	KindTest     = "test"     // keyage receivers test
+)
+
+// Item is one finding: one access key of one IAM user (AccessKeyID may be
+// empty for a user-level finding).
+type Item struct {
+	AccountID   string    `json:"accountId"`
+	AccountName string    `json:"accountName,omitempty"`
+	OU          string    `json:"ou,omitempty"`
+	UserName    string    `json:"userName"`
+	UserPath    string    `json:"userPath,omitempty"`
+	ARN         string    `json:"arn,omitempty"`
+	ResourceID  string    `json:"resourceId"`
+	AccessKeyID string    `json:"accessKeyId,omitempty"`
+	AgeDays     int       `json:"ageDays"`
+	MaxAge      int       `json:"maxAccessKeyAge"`
+	Stage       string    `json:"stage"`
+	Compliance  string    `json:"compliance,omitempty"`
+	CreateDate  time.Time `json:"createDate,omitzero"`
+	LastUsed    time.Time `json:"lastUsedDate,omitzero"`
+	LastService string    `json:"lastUsedService,omitempty"`
+	// Owner is the owner's e-mail address, "" when unknown.
+	Owner string `json:"owner,omitempty"`
+	// Deadline is the key's creation plus the limit.
+	Deadline   time.Time `json:"deadline,omitzero"`
+	ConsoleURL string    `json:"consoleUrl,omitempty"`
+}
+
+// Message is one notification for one receiver: a group of items (one user
+// by default, or everything for an owner or an account) with its rendered
+// text. Receivers deliver it; they do not render it again, except for
+// structured formats (Slack blocks, Jira fields, e-mail HTML) built from
+// Items.
+type Message struct {
+	// ID is unique per message and stable across retries: receivers that
+	// support idempotency keys use it.
+	ID       string `json:"id"`
+	Kind     string `json:"kind"`
+	Receiver string `json:"receiver"`
+	// GroupKey identifies the group (e.g. "user:222222222222/AIDA...").
+	GroupKey string `json:"groupKey"`
+	// Subject is a one-line title (e-mail subject, Jira summary).
+	Subject string `json:"subject"`
+	// Text is the rendered message body; by default the seed's sentence:
+	// Account "222222222222" User "alice" needs to rotate their access key.
+	Text string `json:"text"`
+	// JSON asks for a structured body (format: json) instead of Text.
+	JSON bool `json:"-"`
+	// Recipients are addresses resolved by the route (owners, to:), for
+	// receivers that address people (e-mail).
+	Recipients []string  `json:"recipients,omitempty"`
+	Items      []Item    `json:"items"`
+	CreatedAt  time.Time `json:"createdAt"`
+}
+
+// Attributes are the message attributes SNS and SQS carry, so subscribers
+// can filter with subscription filter policies. With several items, values
+// that differ between items are left out.
+func (m Message) Attributes() map[string]string {
+	if len(m.Items) == 0 {
+		return map[string]string{"kind": m.Kind}
+	}
+	first := m.Items[0]
+	attrs := map[string]string{
+		"kind":        m.Kind,
+		"accountId":   first.AccountID,
+		"userName":    first.UserName,
+		"accessKeyId": first.AccessKeyID,
+		"ageDays":     itoa(first.AgeDays),
+		"stage":       first.Stage,
+	}
+	for _, it := range m.Items[1:] {
+		for k, v := range map[string]string{"accountId": it.AccountID, "userName": it.UserName, "accessKeyId": it.AccessKeyID, "ageDays": itoa(it.AgeDays), "stage": it.Stage} {
+			if attrs[k] != v {
+				delete(attrs, k)
+			}
+		}
+	}
+	for k, v := range attrs {
+		if v == "" {
+			delete(attrs, k)
+		}
+	}
+	return attrs
+}
+
+// Notifier delivers one message. retry reports whether a failure is
+// transient (network, 5xx, throttling) and worth another attempt. A
+// Notifier never logs: the dispatcher logs once per attempt. Errors never
+// contain secrets (tokens, passwords, webhook URLs).
+type Notifier interface {
+	Notify(ctx context.Context, m Message) (retry bool, err error)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
