@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +29,9 @@ type Fixture struct {
 	// AuditRoleName is created in every account whose Roles is nil. Default KeyageAuditRole.
 	AuditRoleName string           `yaml:"auditRoleName,omitempty" json:"auditRoleName,omitempty"`
 	Accounts      []FixtureAccount `yaml:"accounts" json:"accounts"`
+
+	// lines maps key paths (accounts[0].users[1].name) to their line in the parsed file.
+	lines map[string]int
 }
 
 // FixtureAccount is one account of the organization.
@@ -45,8 +49,6 @@ type FixtureAccount struct {
 	Roles    []FixtureRole `yaml:"roles,omitempty" json:"roles,omitempty"`
 	RootKeys []FixtureKey  `yaml:"rootKeys,omitempty" json:"rootKeys,omitempty"`
 	Users    []FixtureUser `yaml:"users,omitempty" json:"users,omitempty"`
-
-	line int
 }
 
 // FixtureRole is a role any principal of the sandbox may assume; ExternalID, when set, must be
@@ -67,8 +69,6 @@ type FixtureUser struct {
 	// oldest key, or 30 days before the sandbox's start.
 	CreateDate *time.Time `yaml:"createDate,omitempty" json:"createDate,omitempty"`
 	AgeDays    *float64   `yaml:"ageDays,omitempty" json:"ageDays,omitempty"`
-
-	line int
 }
 
 // FixtureKey is one access key (of a user, or of the account root). Exactly one of AgeDays and
@@ -84,8 +84,6 @@ type FixtureKey struct {
 	// LastUsedService defaults to "iam" and LastUsedRegion to "us-east-1" for a used key.
 	LastUsedService string `yaml:"lastUsedService,omitempty" json:"lastUsedService,omitempty"`
 	LastUsedRegion  string `yaml:"lastUsedRegion,omitempty" json:"lastUsedRegion,omitempty"`
-
-	line int
 }
 
 // LoadFixture reads and validates a fixture file (YAML or JSON).
@@ -113,8 +111,9 @@ func ParseFixture(data []byte, name string) (*Fixture, error) {
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty fixture", name)
 	}
-	d := &fixtureDecoder{name: name}
+	d := &fixtureDecoder{name: name, lines: map[string]int{}}
 	f := d.fixture(doc.Content[0])
+	f.lines = d.lines
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
@@ -125,12 +124,16 @@ func ParseFixture(data []byte, name string) (*Fixture, error) {
 }
 
 type fixtureDecoder struct {
-	name string
-	errs []error
+	name  string
+	errs  []error
+	lines map[string]int
 }
 
 func (d *fixtureDecoder) errorf(n *yaml.Node, path, format string, args ...any) {
-	d.errs = append(d.errs, fmt.Errorf("%s:%d: %s: %s", d.name, n.Line, path, fmt.Sprintf(format, args...)))
+	if path != "" {
+		path += ": "
+	}
+	d.errs = append(d.errs, fmt.Errorf("%s:%d: %s%s", d.name, n.Line, path, fmt.Sprintf(format, args...)))
 }
 
 // fields walks a mapping node, calling set for known keys and reporting unknown ones.
@@ -155,6 +158,7 @@ func (d *fixtureDecoder) fields(n *yaml.Node, path string, known []string, set f
 			continue
 		}
 		seen[k.Value] = true
+		d.lines[sub] = k.Line
 		set(k.Value, v, sub)
 	}
 }
@@ -220,7 +224,9 @@ func (d *fixtureDecoder) list(n *yaml.Node, path string, each func(i int, v *yam
 		return
 	}
 	for i, v := range n.Content {
-		each(i, v, fmt.Sprintf("%s[%d]", path, i))
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.lines[p] = v.Line
+		each(i, v, p)
 	}
 }
 
@@ -240,7 +246,7 @@ func (d *fixtureDecoder) fixture(n *yaml.Node) *Fixture {
 }
 
 func (d *fixtureDecoder) account(n *yaml.Node, path string) FixtureAccount {
-	a := FixtureAccount{line: n.Line}
+	var a FixtureAccount
 	known := []string{"id", "name", "email", "ou", "status", "roles", "rootKeys", "users"}
 	d.fields(n, path, known, func(k string, v *yaml.Node, p string) {
 		switch k {
@@ -283,7 +289,7 @@ func (d *fixtureDecoder) role(n *yaml.Node, path string) FixtureRole {
 }
 
 func (d *fixtureDecoder) user(n *yaml.Node, path string) FixtureUser {
-	u := FixtureUser{line: n.Line}
+	var u FixtureUser
 	d.fields(n, path, []string{"name", "path", "tags", "keys", "createDate", "ageDays"}, func(k string, v *yaml.Node, p string) {
 		switch k {
 		case "name":
@@ -311,7 +317,7 @@ func (d *fixtureDecoder) user(n *yaml.Node, path string) FixtureUser {
 }
 
 func (d *fixtureDecoder) key(n *yaml.Node, path string) FixtureKey {
-	k := FixtureKey{line: n.Line}
+	var k FixtureKey
 	known := []string{"ageDays", "createDate", "status", "lastUsedDaysAgo", "lastUsedDate", "lastUsedService", "lastUsedRegion"}
 	d.fields(n, path, known, func(name string, v *yaml.Node, p string) {
 		switch name {
@@ -334,114 +340,137 @@ func (d *fixtureDecoder) key(n *yaml.Node, path string) FixtureKey {
 	return k
 }
 
-var (
-	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
-	// iamNamePattern is IAM's pattern for user and role names.
-	iamNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	iamPathPattern = regexp.MustCompile(`^/([\x21-\x7e]*/)?$`)
-)
+var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// validPath matches IAM's path pattern, (/)|(/[\x21-\x7e]*/), up to 512 characters.
+func validPath(p string) bool {
+	if len(p) == 0 || len(p) > 512 || p[0] != '/' || p[len(p)-1] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x21 || p[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate reports every problem of the fixture at once.
 func (f *Fixture) Validate() error { return f.validate("fixture") }
 
 func (f *Fixture) validate(name string) error {
 	var errs []error
-	add := func(line int, path, format string, args ...any) {
+	add := func(path, format string, args ...any) {
 		where := name
-		if line > 0 {
+		if line := f.line(path); line > 0 {
 			where = fmt.Sprintf("%s:%d", name, line)
 		}
 		errs = append(errs, fmt.Errorf("%s: %s: %s", where, path, fmt.Sprintf(format, args...)))
 	}
 	if !accountIDPattern.MatchString(f.ManagementAccountID) {
-		add(0, "managementAccountId", "want 12 digits, got %q", f.ManagementAccountID)
+		add("managementAccountId", "want 12 digits, got %q", f.ManagementAccountID)
 	}
-	if f.AuditRoleName != "" && !iamNamePattern.MatchString(f.AuditRoleName) {
-		add(0, "auditRoleName", "not a valid role name: %q", f.AuditRoleName)
+	if f.AuditRoleName != "" && !validIAMName(f.AuditRoleName, 64) {
+		add("auditRoleName", "not a valid role name: %q", f.AuditRoleName)
 	}
 	ids := make(map[string]int, len(f.Accounts))
 	for i := range f.Accounts {
 		a := &f.Accounts[i]
 		p := fmt.Sprintf("accounts[%d]", i)
 		if !accountIDPattern.MatchString(a.ID) {
-			add(a.line, p+".id", "want 12 digits, got %q", a.ID)
+			add(p+".id", "want 12 digits, got %q", a.ID)
 		} else if j, dup := ids[a.ID]; dup {
-			add(a.line, p+".id", "account %s is also accounts[%d]", a.ID, j)
+			add(p+".id", "account %s is also accounts[%d]", a.ID, j)
 		}
 		ids[a.ID] = i
 		switch a.Status {
 		case "", "ACTIVE", "SUSPENDED":
 		default:
-			add(a.line, p+".status", "want ACTIVE or SUSPENDED, got %q", a.Status)
+			add(p+".status", "want ACTIVE or SUSPENDED, got %q", a.Status)
 		}
 		if a.OU != "" {
 			for _, part := range strings.Split(a.OU, "/") {
 				if part == "" || len(part) > 128 {
-					add(a.line, p+".ou", "want an OU path like Workloads/Prod, got %q", a.OU)
+					add(p+".ou", "want an OU path like Workloads/Prod, got %q", a.OU)
 					break
 				}
 			}
 		}
 		for j, r := range a.Roles {
-			if !iamNamePattern.MatchString(r.Name) {
-				add(a.line, fmt.Sprintf("%s.roles[%d].name", p, j), "not a valid role name: %q", r.Name)
+			if !validIAMName(r.Name, 64) {
+				add(fmt.Sprintf("%s.roles[%d].name", p, j), "not a valid role name: %q", r.Name)
 			}
 		}
 		if len(a.RootKeys) > 2 {
-			add(a.line, p+".rootKeys", "at most 2 access keys, got %d", len(a.RootKeys))
+			add(p+".rootKeys", "at most 2 access keys, got %d", len(a.RootKeys))
 		}
 		for j := range a.RootKeys {
-			validateKey(&a.RootKeys[j], fmt.Sprintf("%s.rootKeys[%d]", p, j), add)
+			validateKey(&a.RootKeys[j], func() string { return fmt.Sprintf("%s.rootKeys[%d]", p, j) }, add)
 		}
 		names := make(map[string]int, len(a.Users))
 		for j := range a.Users {
 			u := &a.Users[j]
-			up := fmt.Sprintf("%s.users[%d]", p, j)
-			if !iamNamePattern.MatchString(u.Name) {
-				add(u.line, up+".name", "not a valid IAM user name: %q", u.Name)
+			up := func() string { return fmt.Sprintf("%s.users[%d]", p, j) } // only on errors: fixtures can be large
+			if !validIAMName(u.Name, 64) {
+				add(up()+".name", "not a valid IAM user name: %q", u.Name)
 			}
 			lower := strings.ToLower(u.Name)
 			if k, dup := names[lower]; dup {
-				add(u.line, up+".name", "user %q is also %s.users[%d] (IAM names are case-insensitive)", u.Name, p, k)
+				add(up()+".name", "user %q is also %s.users[%d] (IAM names are case-insensitive)", u.Name, p, k)
 			}
 			names[lower] = j
-			if u.Path != "" && (!iamPathPattern.MatchString(u.Path) || len(u.Path) > 512) {
-				add(u.line, up+".path", "want a path that starts and ends with /, got %q", u.Path)
+			if u.Path != "" && !validPath(u.Path) {
+				add(up()+".path", "want a path that starts and ends with /, got %q", u.Path)
 			}
 			if u.AgeDays != nil && u.CreateDate != nil {
-				add(u.line, up, "set ageDays or createDate, not both")
+				add(up(), "set ageDays or createDate, not both")
 			}
 			if len(u.Keys) > 2 {
-				add(u.line, up+".keys", "at most 2 access keys per user (the IAM quota), got %d", len(u.Keys))
+				add(up()+".keys", "at most 2 access keys per user (the IAM quota), got %d", len(u.Keys))
 			}
 			for k := range u.Keys {
-				validateKey(&u.Keys[k], fmt.Sprintf("%s.keys[%d]", up, k), add)
+				validateKey(&u.Keys[k], func() string { return fmt.Sprintf("%s.keys[%d]", up(), k) }, add)
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func validateKey(k *FixtureKey, p string, add func(int, string, string, ...any)) {
+func validateKey(k *FixtureKey, path func() string, add func(string, string, ...any)) {
 	switch {
 	case k.AgeDays == nil && k.CreateDate == nil:
-		add(k.line, p, "set ageDays or createDate")
+		add(path(), "set ageDays or createDate")
 	case k.AgeDays != nil && k.CreateDate != nil:
-		add(k.line, p, "set ageDays or createDate, not both")
+		add(path(), "set ageDays or createDate, not both")
 	case k.AgeDays != nil && *k.AgeDays < 0:
-		add(k.line, p+".ageDays", "must not be negative, got %v", *k.AgeDays)
+		add(path()+".ageDays", "must not be negative, got %v", *k.AgeDays)
 	}
 	switch k.Status {
 	case "", "Active", "Inactive":
 	default:
-		add(k.line, p+".status", "want Active or Inactive, got %q", k.Status)
+		add(path()+".status", "want Active or Inactive, got %q", k.Status)
 	}
 	if k.LastUsedDaysAgo != nil && k.LastUsedDate != nil {
-		add(k.line, p, "set lastUsedDaysAgo or lastUsedDate, not both")
+		add(path(), "set lastUsedDaysAgo or lastUsedDate, not both")
 	}
 	if k.LastUsedDaysAgo != nil && *k.LastUsedDaysAgo < 0 {
-		add(k.line, p+".lastUsedDaysAgo", "must not be negative, got %v", *k.LastUsedDaysAgo)
+		add(path()+".lastUsedDaysAgo", "must not be negative, got %v", *k.LastUsedDaysAgo)
 	}
+}
+
+// line returns the line of path in the parsed file, or of its nearest parent; 0 if unknown.
+func (f *Fixture) line(path string) int {
+	for path != "" {
+		if l, ok := f.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
 }
 
 // sortedTags returns tags ordered by key.
@@ -455,4 +484,49 @@ func sortedTags(m map[string]string) []tag {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out
+}
+
+// fixtureAccountOut is FixtureAccount as written, keeping "roles: []" (no role) apart from an
+// absent roles key (the audit role).
+type fixtureAccountOut struct {
+	ID       string         `yaml:"id" json:"id"`
+	Name     string         `yaml:"name,omitempty" json:"name,omitempty"`
+	Email    string         `yaml:"email,omitempty" json:"email,omitempty"`
+	OU       string         `yaml:"ou,omitempty" json:"ou,omitempty"`
+	Status   string         `yaml:"status,omitempty" json:"status,omitempty"`
+	Roles    *[]FixtureRole `yaml:"roles,omitempty" json:"roles,omitempty"`
+	RootKeys []FixtureKey   `yaml:"rootKeys,omitempty" json:"rootKeys,omitempty"`
+	Users    []FixtureUser  `yaml:"users,omitempty" json:"users,omitempty"`
+}
+
+func (a FixtureAccount) out() fixtureAccountOut {
+	o := fixtureAccountOut{ID: a.ID, Name: a.Name, Email: a.Email, OU: a.OU, Status: a.Status, RootKeys: a.RootKeys, Users: a.Users}
+	if a.Roles != nil {
+		o.Roles = &a.Roles
+	}
+	return o
+}
+
+// MarshalYAML writes the account in the fixture format.
+func (a FixtureAccount) MarshalYAML() (any, error) { return a.out(), nil }
+
+// MarshalJSON writes the account in the fixture format.
+func (a FixtureAccount) MarshalJSON() ([]byte, error) { return json.Marshal(a.out()) }
+
+// MarshalYAML writes a role without an external id as its name.
+func (r FixtureRole) MarshalYAML() (any, error) {
+	if r.ExternalID == "" {
+		return r.Name, nil
+	}
+	type plain FixtureRole
+	return plain(r), nil
+}
+
+// MarshalJSON writes a role without an external id as its name.
+func (r FixtureRole) MarshalJSON() ([]byte, error) {
+	if r.ExternalID == "" {
+		return json.Marshal(r.Name)
+	}
+	type plain FixtureRole
+	return json.Marshal(plain(r))
 }

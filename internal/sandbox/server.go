@@ -86,6 +86,7 @@ func New(opts Options) (*Server, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	opts.Fixture = nil // the state below is built from it; do not keep it alive
 	s := &Server{
 		opts:   opts,
 		now:    opts.Now,

@@ -1,0 +1,164 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+func retryer(attempts int) func() aws.Retryer {
+	return func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.MaxBackoff = 100 * time.Millisecond
+			o.RateLimiter = ratelimit.None
+		})
+	}
+}
+
+func TestThrottling(t *testing.T) {
+	ts := newTestSandbox(t, Options{ThrottleRPS: 50})
+	ctx := context.Background()
+	cfg := ts.mgmtConfig()
+	cfg.Retryer = retryer(30)
+	client := iam.NewFromConfig(cfg)
+
+	const workers, calls = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*calls)
+	for range workers {
+		wg.Go(func() {
+			for range calls {
+				if _, err := client.ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("ListUsers under throttling: %v", err)
+	}
+	st := ts.Stats()
+	if got := st.ByAPI["iam:ListUsers"]; got <= workers*calls {
+		t.Errorf("iam:ListUsers counted %d times, want more than %d (throttled attempts count)", got, workers*calls)
+	}
+	if st.Total != st.ByAPI["iam:ListUsers"] {
+		t.Errorf("Total %d, want %d", st.Total, st.ByAPI["iam:ListUsers"])
+	}
+
+	// Once the bucket is empty, the next call is refused with AWS's throttling error.
+	one := ts.mgmtConfig()
+	one.Retryer = retryer(1)
+	for range 100 {
+		_, _ = iam.NewFromConfig(one).ListUsers(ctx, &iam.ListUsersInput{})
+	}
+	for _, tt := range []struct {
+		name, wantCode string
+		call           func() error
+	}{
+		{"iam", "Throttling", func() error {
+			_, err := iam.NewFromConfig(one).ListUsers(ctx, &iam.ListUsersInput{})
+			return err
+		}},
+		{"sts", "Throttling", func() error {
+			_, err := sts.NewFromConfig(one).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			return err
+		}},
+		{"organizations", "TooManyRequestsException", func() error {
+			_, err := organizations.NewFromConfig(one).ListAccounts(ctx, &organizations.ListAccountsInput{})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, msg := apiErr(t, tt.call())
+			if code != tt.wantCode || msg != "Rate exceeded" {
+				t.Errorf("throttled %s call: %s: %s, want %s: Rate exceeded", tt.name, code, msg, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestFailRateAndLatency(t *testing.T) {
+	ts := newTestSandbox(t, Options{FailRate: 1, Latency: 30 * time.Millisecond})
+	ctx := context.Background()
+	cfg := ts.mgmtConfig()
+	cfg.Retryer = retryer(1)
+	for _, tt := range []struct {
+		name, wantCode string
+		call           func() error
+	}{
+		{"iam", "ServiceFailure", func() error {
+			_, err := iam.NewFromConfig(cfg).ListUsers(ctx, &iam.ListUsersInput{})
+			return err
+		}},
+		{"sts", "InternalFailure", func() error {
+			_, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			return err
+		}},
+		{"organizations", "ServiceException", func() error {
+			_, err := organizations.NewFromConfig(cfg).ListRoots(ctx, &organizations.ListRootsInput{})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			err := tt.call()
+			if d := time.Since(start); d < 30*time.Millisecond {
+				t.Errorf("call took %v, want at least the 30ms latency", d)
+			}
+			var re interface{ HTTPStatusCode() int }
+			if code, _ := apiErr(t, err); code != tt.wantCode {
+				t.Errorf("failed %s call: %s, want %s", tt.name, code, tt.wantCode)
+			}
+			if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusInternalServerError {
+				t.Errorf("failed %s call: want HTTP 500", tt.name)
+			}
+		})
+	}
+}
+
+func TestStatsEndpoint(t *testing.T) {
+	ts := newTestSandbox(t, Options{})
+	ctx := context.Background()
+	member := ts.iam(t, "222222222222") // one sts:AssumeRole by the management account
+	for range 2 {
+		if _, err := member.ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.org().ListAccounts(ctx, &organizations.ListAccountsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = iam.NewFromConfig(ts.config("AKIANOBODYNOBODY0000", "x", "")).ListUsers(ctx, &iam.ListUsersInput{})
+
+	var got Stats
+	if code := getJSON(t, http.MethodGet, ts.url+"/_sandbox/stats", &got); code != http.StatusOK {
+		t.Fatalf("GET /_sandbox/stats: %d", code)
+	}
+	diff(t, "stats", got, Stats{
+		Total: 5,
+		ByAPI: map[string]int64{"sts:AssumeRole": 1, "iam:ListUsers": 3, "organizations:ListAccounts": 1},
+		ByAccount: map[string]map[string]int64{
+			"111111111111": {"sts:AssumeRole": 1, "organizations:ListAccounts": 1},
+			"222222222222": {"iam:ListUsers": 2},
+		},
+	})
+	if code := getJSON(t, http.MethodDelete, ts.url+"/_sandbox/stats", nil); code != http.StatusNoContent {
+		t.Fatalf("DELETE /_sandbox/stats: %d", code)
+	}
+	var reset Stats
+	getJSON(t, http.MethodGet, ts.url+"/_sandbox/stats", &reset)
+	diff(t, "stats after reset", reset, Stats{ByAPI: map[string]int64{}, ByAccount: map[string]map[string]int64{}})
+}

@@ -1,0 +1,94 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"gopkg.in/yaml.v3"
+)
+
+func TestParseFixtureErrors(t *testing.T) {
+	for _, tt := range []struct {
+		file string
+		want []string // the lines of the error, in order
+	}{
+		{"testdata/unknown-key.yaml", []string{
+			`testdata/unknown-key.yaml:7: accounts[0].users[0]: unknown key "emial" (known: name, path, tags, keys, createDate, ageDays)`,
+			`testdata/unknown-key.yaml:9: accounts[0].users[0].keys[0]: unknown key "staus" (known: ageDays, createDate, status, lastUsedDaysAgo, lastUsedDate, lastUsedService, lastUsedRegion)`,
+		}},
+		{"testdata/invalid.yaml", []string{
+			`testdata/invalid.yaml:1: managementAccountId: want 12 digits, got "11111111111"`,
+			`testdata/invalid.yaml:4: accounts[0].status: want ACTIVE or SUSPENDED, got "CLOSED"`,
+			`testdata/invalid.yaml:7: accounts[0].users[0].path: want a path that starts and ends with /, got "engineering"`,
+			`testdata/invalid.yaml:8: accounts[0].users[0].keys: at most 2 access keys per user (the IAM quota), got 3`,
+			`testdata/invalid.yaml:9: accounts[0].users[0].keys[0]: set ageDays or createDate`,
+			`testdata/invalid.yaml:9: accounts[0].users[0].keys[0].status: want Active or Inactive, got "active"`,
+			`testdata/invalid.yaml:12: accounts[1].id: account 222222222222 is also accounts[0]`,
+		}},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := LoadFixture(tt.file)
+			if err == nil {
+				t.Fatalf("LoadFixture(%s) = nil error", tt.file)
+			}
+			diff(t, "errors", strings.Split(err.Error(), "\n"), tt.want)
+		})
+	}
+}
+
+func TestParseFixture(t *testing.T) {
+	f, err := LoadFixture("testdata/org.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Accounts) != 5 || f.Accounts[2].Roles == nil || len(f.Accounts[2].Roles) != 0 {
+		t.Errorf("org.yaml: %d accounts, dev roles %#v; want 5 and an empty, non-nil list", len(f.Accounts), f.Accounts[2].Roles)
+	}
+	alice := f.Accounts[1].Users[0]
+	if *alice.Keys[0].AgeDays != 120 || !alice.Keys[1].CreateDate.Equal(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)) || alice.Tags["email"] != "alice@example.com" {
+		t.Errorf("alice = %+v", alice)
+	}
+	if r := f.Accounts[3].Roles[0]; r != (FixtureRole{Name: "KeyageAuditRole", ExternalID: "s3cret-ext"}) {
+		t.Errorf("vendor role = %+v", r)
+	}
+
+	j, err := LoadFixture("testdata/org.json")
+	if err != nil {
+		t.Fatalf("LoadFixture(org.json): %v", err)
+	}
+	if j.Accounts[0].OU != "Workloads/Prod" || *j.Accounts[0].Users[0].Keys[0].AgeDays != 120 {
+		t.Errorf("org.json = %+v", j.Accounts[0])
+	}
+	if _, err := ParseFixture([]byte(`{"managementAccountId": "111111111111", "acounts": []}`), "x.json"); err == nil ||
+		!strings.Contains(err.Error(), `x.json:1: unknown key "acounts"`) {
+		t.Errorf("JSON unknown key: %v", err)
+	}
+}
+
+// TestFixtureRoundTrip writes a generated fixture as YAML and JSON and parses it back.
+func TestFixtureRoundTrip(t *testing.T) {
+	f := Generate(GenerateOptions{Accounts: 12, Users: 20, Seed: 3})
+	ignore := cmpopts.IgnoreUnexported(Fixture{})
+	for _, tt := range []struct {
+		name    string
+		marshal func(any) ([]byte, error)
+	}{
+		{"org.yaml", yaml.Marshal},
+		{"org.json", func(v any) ([]byte, error) { return json.MarshalIndent(v, "", "\t") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParseFixture(b, tt.name)
+			if err != nil {
+				t.Fatalf("ParseFixture(marshalled fixture): %v", err)
+			}
+			diff(t, "fixture", back, f, ignore)
+		})
+	}
+}
