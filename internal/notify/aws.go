@@ -1,0 +1,54 @@
+package notify
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+)
+
+// AWSRetryable classifies an error from an AWS SDK call, after the SDK's
+// own retries: throttling, 5xx, 408/429, network errors and cancellation
+// are transient; access denied, not found, validation and other client
+// errors are not.
+func AWSRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
+		return true
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && extraRetryableCodes[apiErr.ErrorCode()] {
+		return true
+	}
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != 0 {
+		return RetryableStatus(respErr.HTTPStatusCode())
+	}
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorFault() == smithy.FaultServer
+	}
+	// No HTTP response and no API error: the request did not get through
+	// (connection refused, DNS, reset), or credentials could not be
+	// obtained. The standard retryer's view decides, defaulting to retry.
+	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.FalseTernary {
+		return false
+	}
+	return NetworkRetryable(err)
+}
+
+// extraRetryableCodes are transient AWS error codes that the SDK's
+// default throttle list does not name.
+var extraRetryableCodes = map[string]bool{
+	"KMSThrottling":             true, // SNS, encrypted topic
+	"KMSThrottlingException":    true, // SQS, encrypted queue
+	"ResourceConflictException": true, // Lambda: function being updated
+	"ResourceNotReadyException": true, // Lambda: function still creating
+}

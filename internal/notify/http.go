@@ -1,0 +1,171 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxErrorBody caps how much of a response body an HTTPError quotes.
+const maxErrorBody = 512
+
+// maxResponseBody caps how much of a successful response Send reads.
+const maxResponseBody = 1 << 20
+
+// UserAgent returns the User-Agent header of keyage's HTTP receivers:
+// keyage/<version>, keyage/dev when version is empty.
+func UserAgent(version string) string {
+	if version == "" {
+		version = "dev"
+	}
+	return "keyage/" + version
+}
+
+// NewHTTPClient returns the default client of the HTTP receivers: the
+// default transport, and redirects are not followed (a redirected POST
+// becomes a GET and loses its body; the 3xx is reported instead).
+func NewHTTPClient() *http.Client {
+	return &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// RetryableStatus reports whether an HTTP status is transient: 408
+// Request Timeout, 425 Too Early, 429 Too Many Requests and every 5xx.
+// Other statuses, 4xx in particular, will fail the same way again.
+func RetryableStatus(code int) bool {
+	switch {
+	case code == http.StatusRequestTimeout, code == http.StatusTooEarly, code == http.StatusTooManyRequests:
+		return true
+	case code >= 500 && code <= 599:
+		return true
+	}
+	return false
+}
+
+// HTTPError is a non-2xx answer from an HTTP receiver.
+type HTTPError struct {
+	// Endpoint is the redacted endpoint: scheme and host only.
+	Endpoint   string
+	StatusCode int
+	// Body is the start of the response body, secrets redacted.
+	Body string
+	// RetryAfter is the server's Retry-After, 0 when absent.
+	RetryAfter time.Duration
+}
+
+func (e *HTTPError) Error() string {
+	s := fmt.Sprintf("%s answered HTTP %d", e.Endpoint, e.StatusCode)
+	if t := http.StatusText(e.StatusCode); t != "" {
+		s += " " + t
+	}
+	if e.Body != "" {
+		s += ": " + e.Body
+	}
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
+	}
+	return s
+}
+
+// Retryable reports whether the status is transient (see RetryableStatus).
+func (e *HTTPError) Retryable() bool { return RetryableStatus(e.StatusCode) }
+
+// Send performs req and returns the body of a 2xx response. Any other
+// status is an *HTTPError; retry follows RetryableStatus. Network errors
+// and timeouts are retryable, except TLS certificate errors, which are
+// configuration problems. Errors name endpoint (pass Endpoint(url)), never
+// the request URL, and have every secret redacted.
+func Send(client *http.Client, req *http.Request, endpoint string, secrets ...string) (body []byte, retry bool, err error) {
+	if client == nil {
+		client = NewHTTPClient()
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, NetworkRetryable(err), fmt.Errorf("%s %s: %s", req.Method, endpoint, Redact(transportError(err).Error(), secrets...))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+		if err != nil {
+			return nil, true, fmt.Errorf("read response from %s: %s", endpoint, Redact(transportError(err).Error(), secrets...))
+		}
+		return body, false, nil
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	herr := &HTTPError{
+		Endpoint:   endpoint,
+		StatusCode: resp.StatusCode,
+		Body:       Redact(cleanBody(snippet), secrets...),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+	return nil, herr.Retryable(), herr
+}
+
+// NetworkRetryable classifies an error that came with no response:
+// retryable unless it is a TLS certificate problem. Cancellation is
+// retryable too: the message was not delivered and the next attempt may
+// succeed.
+func NetworkRetryable(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return false
+	}
+	var recErr tls.RecordHeaderError
+	if errors.As(err, &recErr) {
+		return false // e.g. https to a plain-HTTP port
+	}
+	return true
+}
+
+// transportError strips *url.Error, whose message quotes the full request
+// URL, keeping the underlying cause.
+func transportError(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if errors.Is(uerr.Err, context.DeadlineExceeded) || uerr.Timeout() {
+			return errors.New("timeout: " + uerr.Err.Error())
+		}
+		return uerr.Err
+	}
+	return err
+}
+
+// cleanBody turns a response snippet into one printable line.
+func cleanBody(b []byte) string {
+	if !utf8.Valid(b) {
+		b = []byte(strings.ToValidUTF8(string(b), "?"))
+	}
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or HTTP-date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

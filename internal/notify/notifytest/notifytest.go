@@ -1,0 +1,65 @@
+// Package notifytest holds fixtures shared by the receiver tests: sample
+// messages and a check that errors carry no secrets.
+package notifytest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyage/keyage/internal/notify"
+)
+
+// Now is the fixed creation time of the sample messages.
+var Now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// Item returns a sample finding for user name in account 222222222222.
+func Item(user, keyID string, age int) notify.Item {
+	created := Now.AddDate(0, 0, -age)
+	return notify.Item{
+		AccountID:   "222222222222",
+		AccountName: "workloads-prod",
+		UserName:    user,
+		UserPath:    "/",
+		ARN:         "arn:aws:iam::222222222222:user/" + user,
+		ResourceID:  "AIDA" + strings.ToUpper(user) + "EXAMPLE",
+		AccessKeyID: keyID,
+		AgeDays:     age,
+		MaxAge:      90,
+		Stage:       "expired",
+		Compliance:  "NON_COMPLIANT",
+		CreateDate:  created,
+		LastUsed:    Now.AddDate(0, 0, -3),
+		LastService: "s3",
+		Owner:       user + "@example.com",
+		Deadline:    created.AddDate(0, 0, 90),
+		ConsoleURL:  "https://console.aws.amazon.com/iam/home#/users/" + user,
+	}
+}
+
+// Message returns a sample finding message about alice's key.
+func Message() notify.Message {
+	return notify.Message{
+		ID:        "msg-0001",
+		Kind:      notify.KindFinding,
+		Receiver:  "test",
+		GroupKey:  "user:222222222222/AIDAALICEEXAMPLE",
+		Subject:   "Access key of alice in 222222222222 needs rotation",
+		Text:      `Account "222222222222" User "alice" needs to rotate their access key.`,
+		Items:     []notify.Item{Item("alice", "AKIAALICEEXAMPLE0001", 120)},
+		CreatedAt: Now,
+	}
+}
+
+// NoSecrets fails the test if err's message contains any of secrets.
+func NoSecrets(t testing.TB, err error, secrets ...string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(err.Error(), s) {
+			t.Errorf("error %q contains the secret %q", err, s)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+// Package webhook delivers messages as a signed JSON POST to an HTTP
+// endpoint.
+//
+// The body is the stable notify.Payload. With a secret, the header
+// X-Keyage-Signature carries "sha256=" and the hex HMAC-SHA256 of the
+// exact body bytes, as GitHub does; X-Keyage-Delivery carries the message
+// ID, stable across retries, for the receiver to de-duplicate.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/keyage/keyage/internal/notify"
+)
+
+// Header names set by the webhook receiver.
+const (
+	HeaderSignature = "X-Keyage-Signature"
+	HeaderDelivery  = "X-Keyage-Delivery"
+)
+
+// DefaultTimeout bounds one delivery when Options.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// Options configure a webhook receiver. Values are resolved: secrets are
+// read from files or the environment by the caller.
+type Options struct {
+	// URL is the http or https endpoint. It may carry a token in its path
+	// or query; errors show only its scheme and host.
+	URL string
+	// Secret, when set, signs the body (X-Keyage-Signature).
+	Secret string
+	// Headers are added to every request (e.g. an Authorization header).
+	// They cannot replace Content-Type, User-Agent or the X-Keyage-*
+	// headers. Their values never appear in errors.
+	Headers map[string]string
+	// Timeout bounds one delivery; DefaultTimeout when zero.
+	Timeout time.Duration
+	// Version is keyage's version, sent as User-Agent: keyage/<Version>.
+	Version string
+	// Client sends the requests; notify.NewHTTPClient() when nil.
+	Client *http.Client
+}
+
+// Notifier posts messages to one webhook endpoint.
+type Notifier struct {
+	opts     Options
+	endpoint string
+	secrets  []string
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// reserved headers are set by the receiver itself.
+var reserved = map[string]bool{
+	"Content-Type":   true,
+	"Content-Length": true,
+	"Host":           true,
+	"User-Agent":     true,
+	HeaderSignature:  true,
+	HeaderDelivery:   true,
+}
+
+// New validates opts and returns a Notifier.
+func New(opts Options) (*Notifier, error) {
+	var errs []error
+	u, err := url.Parse(opts.URL)
+	switch {
+	case opts.URL == "":
+		errs = append(errs, errors.New("url: required"))
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		errs = append(errs, errors.New("url: must be an absolute http or https URL"))
+	}
+	for name, value := range opts.Headers {
+		canon := textproto.CanonicalMIMEHeaderKey(name)
+		switch {
+		case !validHeaderName(name):
+			errs = append(errs, fmt.Errorf("headers[%q]: invalid header name", name))
+		case reserved[canon]:
+			errs = append(errs, fmt.Errorf("headers[%q]: set by keyage, cannot be overridden", name))
+		case strings.ContainsAny(value, "\r\n\x00"):
+			errs = append(errs, fmt.Errorf("headers[%q]: value contains a line break", name))
+		}
+	}
+	if opts.Timeout < 0 {
+		errs = append(errs, errors.New("timeout: must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Client == nil {
+		opts.Client = notify.NewHTTPClient()
+	}
+	n := &Notifier{opts: opts, endpoint: notify.Endpoint(opts.URL)}
+	n.secrets = append(n.secrets, opts.URL, opts.Secret)
+	if u.RawQuery != "" {
+		n.secrets = append(n.secrets, u.RawQuery)
+	}
+	if u.User != nil {
+		n.secrets = append(n.secrets, u.User.String())
+	}
+	for _, v := range opts.Headers {
+		n.secrets = append(n.secrets, v)
+	}
+	return n, nil
+}
+
+// Sign returns the X-Keyage-Signature value of body under secret:
+// "sha256=" and the hex HMAC-SHA256.
+func Sign(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Notify posts m's JSON payload. 408, 429, 5xx and network errors are
+// retryable; other statuses are not.
+func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, err error) {
+	body, err := notify.MarshalPayload(m)
+	if err != nil {
+		return false, fmt.Errorf("encode webhook payload of message %s: %w", m.ID, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.opts.URL, bytes.NewReader(body))
+	if err != nil {
+		return false, fmt.Errorf("build webhook request to %s: %s", n.endpoint, notify.Redact(err.Error(), n.secrets...))
+	}
+	for name, value := range n.opts.Headers {
+		req.Header.Set(name, value)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", notify.UserAgent(n.opts.Version))
+	req.Header.Set(HeaderDelivery, m.ID)
+	if n.opts.Secret != "" {
+		req.Header.Set(HeaderSignature, Sign(n.opts.Secret, body))
+	}
+	if _, retry, err := notify.Send(n.opts.Client, req, n.endpoint, n.secrets...); err != nil {
+		return retry, fmt.Errorf("post message %s to webhook: %w", m.ID, err)
+	}
+	return false, nil
+}
+
+// validHeaderName reports whether name is an HTTP token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
