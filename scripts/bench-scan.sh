@@ -29,7 +29,7 @@ for src in auto api; do
   curl -fsS -X DELETE "$stats" >/dev/null
   /usr/bin/time -f '%e %M' -o "$out/time" "$out/keyage" scan --org --source $src --concurrency "$CONCURRENCY" \
     -o json --log-level warn > "$out/result.json" 2> "$out/stderr" || true
-  read -r wall rss_kb < "$out/time"
+  read -r wall rss_kb < <(tail -n 1 "$out/time")
   curl -fsS "$stats" > "$out/stats.json"
   flagged=$(jq '[.evaluations[] | select(any(.keys[]; .stage=="expired" or .stage=="warning"))] | length' "$out/result.json")
   newusers=0

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -90,7 +91,8 @@ func isUsage(err error) bool {
 }
 
 func newRootCmd(ios *IO) *cobra.Command {
-	var logLevel string
+	var logLevel, cpuProfile string
+	var stopProfile func()
 	root := &cobra.Command{
 		Use:   "keyage",
 		Short: "Find aged AWS IAM access keys across an organization",
@@ -107,7 +109,19 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 				return usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel))
 			}
 			ios.Logger = slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: lvl}))
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				stopProfile = stop
+			}
 			return nil
+		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if stopProfile != nil {
+				stopProfile()
+			}
 		},
 	}
 	root.SetIn(ios.In)
@@ -115,6 +129,8 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 	root.SetErr(ios.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for development)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(
 		newScanCmd(ios),
 		newSandboxCmd(ios),
@@ -122,4 +138,18 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 		newVersionCmd(ios),
 	)
 	return root
+}
+
+// startCPUProfile profiles the process into path until the returned function
+// is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
