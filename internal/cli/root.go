@@ -51,6 +51,8 @@ type IO struct {
 	// ErrIsTerminal is true when stderr is a terminal: progress bars are drawn.
 	ErrIsTerminal bool
 	Logger        *slog.Logger
+
+	cleanup []func() // run by Main after the command, whatever its outcome
 }
 
 // Main runs keyage with args and returns the process exit code.
@@ -62,6 +64,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root := newRootCmd(ios)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	for _, f := range ios.cleanup {
+		f()
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -92,7 +97,6 @@ func isUsage(err error) bool {
 
 func newRootCmd(ios *IO) *cobra.Command {
 	var logLevel, cpuProfile string
-	var stopProfile func()
 	root := &cobra.Command{
 		Use:   "keyage",
 		Short: "Find aged AWS IAM access keys across an organization",
@@ -114,14 +118,9 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 				if err != nil {
 					return err
 				}
-				stopProfile = stop
+				ios.cleanup = append(ios.cleanup, stop)
 			}
 			return nil
-		},
-		PersistentPostRun: func(*cobra.Command, []string) {
-			if stopProfile != nil {
-				stopProfile()
-			}
 		},
 	}
 	root.SetIn(ios.In)
