@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // A protocol is one AWS wire protocol: how a request names its operation and input, and how
@@ -107,8 +108,22 @@ func (x *xmlWriter) close(name string) {
 
 func (x *xmlWriter) elem(name, value string) {
 	x.open(name)
-	_ = xml.EscapeText(&x.buf, []byte(value))
+	if needsEscape(value) {
+		_ = xml.EscapeText(&x.buf, []byte(value))
+	} else {
+		x.buf.WriteString(value)
+	}
 	x.close(name)
+}
+
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '<', c == '>', c == '&', c == '\'', c == '"', c < 0x20, c >= utf8.RuneSelf:
+			return true
+		}
+	}
+	return false
 }
 
 // timeElem writes an ISO 8601 timestamp as AWS does: 2026-01-05T10:00:00Z.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +147,33 @@ func diff(t *testing.T, what string, got, want any, opts ...cmp.Option) {
 	t.Helper()
 	if d := cmp.Diff(want, got, opts...); d != "" {
 		t.Errorf("%s mismatch (-want +got):\n%s", what, d)
+	}
+}
+
+func TestExportLines(t *testing.T) {
+	ts := newTestSandbox(t, Options{})
+	id, secret := ts.ManagementCredentials()
+	got := ExportLines("http://127.0.0.1:4566", ts.Server, "")
+	want := "export AWS_ENDPOINT_URL=http://127.0.0.1:4566\n" +
+		"export AWS_ACCESS_KEY_ID=" + id + "\n" +
+		"export AWS_SECRET_ACCESS_KEY=" + secret + "\n" +
+		"export AWS_REGION=us-east-1\n" +
+		"# management account: 111111111111 (5 accounts in the organization)\n"
+	diff(t, "ExportLines", got, want)
+	if !strings.HasPrefix(id, "AKIA") || len(id) != 20 || len(secret) != 40 {
+		t.Errorf("management credentials %s / %d-character secret, want AKIA... and 40 characters", id, len(secret))
+	}
+}
+
+func TestDefaultOrganization(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.AccountIDs()); n != 3 {
+		t.Errorf("New(Options{}) serves %d accounts, want 3", n)
+	}
+	if _, err := New(Options{FailRate: 2}); err == nil {
+		t.Error("New(FailRate 2) = nil error, want one")
 	}
 }

@@ -17,7 +17,7 @@ import (
 // Options configure a Server. The zero value serves a small generated organization with no
 // faults.
 type Options struct {
-	// Fixture is the organization to serve; nil serves Generate(GenerateOptions{Seed: Seed}).
+	// Fixture is the organization to serve; nil serves a generated one of 3 accounts x 10 users.
 	Fixture *Fixture
 	// Latency is added to every API request (not to /_sandbox/ requests).
 	Latency time.Duration
@@ -81,7 +81,7 @@ func New(opts Options) (*Server, error) {
 	}
 	f := opts.Fixture
 	if f == nil {
-		f = Generate(GenerateOptions{Seed: opts.Seed})
+		f = Generate(GenerateOptions{Accounts: 3, Users: 10, Seed: opts.Seed})
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err

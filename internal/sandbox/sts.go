@@ -106,7 +106,8 @@ func (s *Server) stsAssumeRole(c *call) (any, error) {
 		return nil, denied
 	}
 
-	seq := strconv.FormatInt(s.nSession.Add(1), 10)
+	n := s.nSession.Add(1)
+	seq := strconv.FormatInt(n, 10)
 	sess := &session{
 		acct:    target,
 		role:    r,
@@ -117,7 +118,7 @@ func (s *Server) stsAssumeRole(c *call) (any, error) {
 	keyID := s.ids.id("ASIA", 16, "session", seq)
 	secret := s.ids.secret("session", seq, c.reqID)
 	s.sessions.Store(keyID, sess)
-	if seq[len(seq)-1] == '0' && strings.HasSuffix(seq, "000") {
+	if n%4096 == 0 {
 		s.sweepSessions(c.now)
 	}
 	p := &principal{acct: target, kind: kindRole, sess: sess}
