@@ -37,10 +37,10 @@ type Options struct {
 	// credential-report, for flagged users with auto.
 	WithTags bool
 	// UserConcurrency bounds per-user calls in flight within the account
-	// (default 8).
+	// (default 16).
 	UserConcurrency int
 	// ReportWait is the first pause while AWS generates the credential
-	// report; it doubles up to 2s (default 50ms).
+	// report; it doubles up to 2s (default 20ms).
 	ReportWait time.Duration
 	Logger     *slog.Logger
 	// PageSize is MaxItems for ListUsers (default 1000) and ListAccessKeys
@@ -64,10 +64,10 @@ type Result struct {
 // Collect reads the inventory of the account that cfg acts in.
 func Collect(ctx context.Context, cfg aws.Config, accountID string, o Options) (*Result, error) {
 	if o.UserConcurrency <= 0 {
-		o.UserConcurrency = 8
+		o.UserConcurrency = 16
 	}
 	if o.ReportWait <= 0 {
-		o.ReportWait = 50 * time.Millisecond
+		o.ReportWait = 20 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -3,7 +3,6 @@ package output
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -44,9 +43,7 @@ type Options struct {
 func Write(w io.Writer, f Format, r *scan.Result, o Options) error {
 	switch f {
 	case JSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	case CSV:
 		return writeCSV(w, r)
 	default:
