@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/keyage/keyage/internal/notify"
 )
 
@@ -61,5 +64,17 @@ func NoSecrets(t testing.TB, err error, secrets ...string) {
 		if s != "" && strings.Contains(err.Error(), s) {
 			t.Errorf("error %q contains the secret %q", err, s)
 		}
+	}
+}
+
+// AWSConfig returns an AWS configuration that sends every request to
+// endpoint (an httptest server) with static test credentials, in
+// us-east-1, without SDK retries so that tests see each failure.
+func AWSConfig(endpoint string) aws.Config {
+	return aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTESTEXAMPLE", "test-secret-key", ""),
+		BaseEndpoint:     aws.String(endpoint),
+		RetryMaxAttempts: 1,
 	}
 }
