@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DueMessages returns up to limit PENDING messages due at now, oldest first.
+func (s *Store) DueMessages(ctx context.Context, now time.Time, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, receiver, kind, group_key, COALESCE(execution_id, 0), message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at
+		FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?`, ms64(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read due messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var body string
+		var next, created int64
+		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &m.ExecutionID, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created); err != nil {
+			return nil, err
+		}
+		m.JSON, m.NextAttemptAt, m.CreatedAt = []byte(body), fromMS(next), fromMS(created)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// NextDue returns when the next PENDING message is due (zero if none).
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'PENDING'`).Scan(&v); err != nil {
+		return time.Time{}, fmt.Errorf("read next due message: %w", err)
+	}
+	return nullMS(v), nil
+}
+
+// Outcome is the result of one delivery attempt.
+type Outcome struct {
+	ID string
+	At time.Time
+	// Err is empty on success.
+	Err string
+	// Final marks a failure as the last attempt (FAILED); otherwise the
+	// message is retried at NextAttemptAt.
+	Final         bool
+	NextAttemptAt time.Time
+}
+
+// RecordOutcomes stores delivery outcomes in one transaction, and brings the
+// executions they belong to up to date: SUCCEEDED when all their messages
+// were sent, FAILED when one failed for good, IN_PROGRESS otherwise.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	return s.Update(ctx, func(t *Tx) error {
+		execs := map[int64]bool{}
+		for _, o := range outcomes {
+			var err error
+			switch {
+			case o.Err == "":
+				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET state = 'SENT', attempts = attempts + 1, sent_at = ?, last_error = '' WHERE id = ?`, ms64(o.At), o.ID)
+			case o.Final:
+				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET state = 'FAILED', attempts = attempts + 1, last_error = ? WHERE id = ?`, o.Err, o.ID)
+			default:
+				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`, ms64(o.NextAttemptAt), o.Err, o.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("record outcome of message %s: %w", o.ID, err)
+			}
+			var exec sql.NullInt64
+			if err := t.tx.QueryRowContext(ctx, `SELECT execution_id FROM outbox WHERE id = ?`, o.ID).Scan(&exec); err != nil {
+				return fmt.Errorf("read message %s: %w", o.ID, err)
+			}
+			if exec.Valid {
+				execs[exec.Int64] = true
+			}
+		}
+		now := outcomes[len(outcomes)-1].At
+		for id := range execs {
+			if err := t.refreshExecution(id, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// refreshExecution derives an execution's state from its messages.
+func (t *Tx) refreshExecution(id int64, now time.Time) error {
+	var pending, sent, failed int
+	var lastErr sql.NullString
+	err := t.tx.QueryRowContext(t.ctx, `SELECT
+		COALESCE(SUM(state = 'PENDING'), 0), COALESCE(SUM(state = 'SENT'), 0), COALESCE(SUM(state = 'FAILED'), 0),
+		(SELECT receiver || ': ' || last_error FROM outbox WHERE execution_id = ?1 AND state = 'FAILED' ORDER BY created_at DESC LIMIT 1)
+		FROM outbox WHERE execution_id = ?1`, id).Scan(&pending, &sent, &failed, &lastErr)
+	if err != nil {
+		return fmt.Errorf("read messages of execution %d: %w", id, err)
+	}
+	var stepsJSON string
+	var attempts int
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT steps_json, attempts FROM remediation_executions WHERE id = ?`, id).Scan(&stepsJSON, &attempts); err != nil {
+		return fmt.Errorf("read execution %d: %w", id, err)
+	}
+	var steps []Step
+	_ = json.Unmarshal([]byte(stepsJSON), &steps)
+	state, stepState, detail := ExecutionInProgress, ExecutionInProgress, fmt.Sprintf("%d sent, %d pending", sent, pending)
+	switch {
+	case failed > 0 && pending == 0:
+		state, stepState = ExecutionFailed, ExecutionFailed
+		detail = fmt.Sprintf("%d sent, %d failed", sent, failed)
+	case pending == 0:
+		state, stepState = ExecutionSucceeded, ExecutionSucceeded
+		detail = fmt.Sprintf("%d sent", sent)
+	}
+	for i := range steps {
+		if steps[i].Name == PublishStep {
+			steps[i].State, steps[i].Detail = stepState, detail
+			if stepState != ExecutionInProgress {
+				steps[i].EndedAt = now
+			}
+		}
+	}
+	b, _ := json.Marshal(steps)
+	errText := ""
+	if state == ExecutionFailed && lastErr.Valid {
+		errText = lastErr.String
+	}
+	_, err = t.tx.ExecContext(t.ctx, `UPDATE remediation_executions SET state = ?, steps_json = ?, last_error = ?, attempts = MAX(attempts, (SELECT COALESCE(MAX(attempts), 0) FROM outbox WHERE execution_id = ?)), updated_at = ? WHERE id = ?`,
+		state, string(b), errText, id, ms64(now), id)
+	return err
+}
+
+// RequeueFailed makes FAILED messages PENDING again, due now, with a fresh
+// attempt budget (keyage run --retry-failed). It returns how many.
+func (s *Store) RequeueFailed(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.Update(ctx, func(t *Tx) error {
+		r, err := t.tx.ExecContext(ctx, `UPDATE outbox SET state = 'PENDING', attempts = 0, next_attempt_at = ? WHERE state = 'FAILED'`, ms64(now))
+		if err != nil {
+			return err
+		}
+		n, _ = r.RowsAffected()
+		_, err = t.tx.ExecContext(ctx, `UPDATE remediation_executions SET state = 'QUEUED', updated_at = ? WHERE state = 'FAILED'`, ms64(now))
+		return err
+	})
+	return int(n), err
+}
+
+// OutboxStats counts messages per state and finds the oldest undelivered.
+type OutboxStats struct {
+	Pending, Sent, Failed int
+	OldestPending         time.Time
+}
+
+// OutboxStats reads the outbox's counts.
+func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
+	var st OutboxStats
+	var oldest sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(state='PENDING'),0), COALESCE(SUM(state='SENT'),0), COALESCE(SUM(state='FAILED'),0),
+		MIN(CASE WHEN state = 'PENDING' THEN created_at END) FROM outbox`).Scan(&st.Pending, &st.Sent, &st.Failed, &oldest)
+	if err != nil {
+		return st, fmt.Errorf("read outbox counts: %w", err)
+	}
+	st.OldestPending = nullMS(oldest)
+	return st, nil
+}
+
+// Messages lists outbox messages in a state ("" for all), newest first.
+func (s *Store) Messages(ctx context.Context, state string, limit int) ([]Message, error) {
+	q := `SELECT id, receiver, kind, group_key, COALESCE(execution_id, 0), message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0) FROM outbox`
+	var args []any
+	if state != "" {
+		q += ` WHERE state = ?`
+		args = append(args, strings.ToUpper(state))
+	}
+	q += ` ORDER BY created_at DESC, id LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var body string
+		var next, created, sent int64
+		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &m.ExecutionID, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created, &sent); err != nil {
+			return nil, err
+		}
+		m.JSON, m.NextAttemptAt, m.CreatedAt, m.SentAt = []byte(body), fromMS(next), fromMS(created), fromMS(sent)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// ComplianceDeleted is the history's "to" state of a resource that
+// disappeared from its account (the IAM user was deleted).
+const ComplianceDeleted = "DELETED"
+
+// Scan is one stored scan.
+type Scan struct {
+	ID          int64
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	EvaluatedAt time.Time
+	Source      string
+	MaxAge      int
+	WarnAge     int
+	Status      string
+	Summary     scan.Summary
+}
+
+// RecordScan stores a finished scan in one transaction: the scan and its
+// accounts, the current evaluation of every resource of the accounts that
+// were scanned, and a history row for every compliance change. A resource
+// that disappeared from a scanned account leaves the current evaluations
+// with a DELETED history row. Accounts that failed keep their previous
+// evaluations.
+func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res *scan.Result) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		summary, err := json.Marshal(res.Summary)
+		if err != nil {
+			return err
+		}
+		r, err := tx.ExecContext(ctx, `INSERT INTO scans (started_at, finished_at, evaluated_at, source, max_age, warn_age, status, summary_json) VALUES (?, ?, ?, ?, ?, ?, 'done', ?)`,
+			ms64(started), ms64(finished), ms64(res.EvaluatedAt), res.Source, res.Parameters.MaxAccessKeyAge, res.Parameters.WarnAge, string(summary))
+		if err != nil {
+			return fmt.Errorf("insert scan: %w", err)
+		}
+		if id, err = r.LastInsertId(); err != nil {
+			return err
+		}
+		insAcct, err := tx.PrepareContext(ctx, `INSERT INTO scan_accounts (scan_id, account_id, name, ou, status, error, users, root_keys_json, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insAcct.Close()
+		scanned := map[string]bool{}
+		for _, a := range res.Accounts {
+			rk, _ := json.Marshal(a.RootKeys)
+			if _, err := insAcct.ExecContext(ctx, id, a.AccountID, a.Name, a.OU, a.Status, a.Error, a.Users, string(rk), a.DurationMS); err != nil {
+				return fmt.Errorf("insert scan account %s: %w", a.AccountID, err)
+			}
+			if a.Status == scan.StatusOK {
+				scanned[a.AccountID] = true
+			}
+		}
+		return saveEvaluations(ctx, tx, id, res.EvaluatedAt, scanned, res.Evaluations)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record scan in %s: %w", s.path, err)
+	}
+	return id, nil
+}
+
+type current struct {
+	compliance string
+	userName   string
+	firstSeen  int64
+	changedAt  int64
+}
+
+// saveEvaluations replaces the current evaluations of the scanned accounts.
+func saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, at time.Time, scanned map[string]bool, evs []rule.Evaluation) error {
+	prev := map[[2]string]current{}
+	for acct := range scanned {
+		rows, err := tx.QueryContext(ctx, `SELECT resource_id, compliance, user_name, first_seen, changed_at FROM evaluations WHERE account_id = ?`, acct)
+		if err != nil {
+			return fmt.Errorf("read evaluations of %s: %w", acct, err)
+		}
+		for rows.Next() {
+			var rid string
+			var c current
+			if err := rows.Scan(&rid, &c.compliance, &c.userName, &c.firstSeen, &c.changedAt); err != nil {
+				rows.Close()
+				return err
+			}
+			prev[[2]string{acct, rid}] = c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	upsert, err := tx.PrepareContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type, user_name = excluded.user_name, path = excluded.path,
+			arn = excluded.arn, compliance = excluded.compliance, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
+			changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, scan_id = excluded.scan_id`)
+	if err != nil {
+		return err
+	}
+	defer upsert.Close()
+	hist, err := tx.PrepareContext(ctx, `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at, scan_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer hist.Close()
+	now := ms64(at)
+	for i := range evs {
+		ev := &evs[i]
+		if !scanned[ev.AccountID] {
+			continue
+		}
+		k := [2]string{ev.AccountID, ev.ResourceID}
+		p, existed := prev[k]
+		delete(prev, k)
+		first, changed := now, now
+		if existed {
+			first = p.firstSeen
+			changed = p.changedAt
+		}
+		if !existed || p.compliance != string(ev.Compliance) {
+			changed = now
+			if _, err := hist.ExecContext(ctx, ev.AccountID, ev.ResourceID, ev.UserName, p.compliance, string(ev.Compliance), ev.Annotation, now, scanID); err != nil {
+				return fmt.Errorf("record history of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+			}
+		}
+		tags, _ := json.Marshal(ev.Tags)
+		keys, _ := json.Marshal(ev.Keys)
+		if _, err := upsert.ExecContext(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
+			string(tags), string(keys), first, changed, now, scanID); err != nil {
+			return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+		}
+	}
+	for k, p := range prev { // gone from a scanned account
+		if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, k[0], k[1]); err != nil {
+			return err
+		}
+		if _, err := hist.ExecContext(ctx, k[0], k[1], p.userName, p.compliance, ComplianceDeleted, "", now, scanID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LatestScan returns the newest finished scan, or nil when there is none.
+func (s *Store) LatestScan(ctx context.Context) (*Scan, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT id, started_at, finished_at, evaluated_at, source, max_age, warn_age, status, COALESCE(summary_json, '{}') FROM scans WHERE status = 'done' ORDER BY id DESC LIMIT 1`)
+	var sc Scan
+	var started, evaluated int64
+	var finished sql.NullInt64
+	var summary string
+	err := row.Scan(&sc.ID, &started, &finished, &evaluated, &sc.Source, &sc.MaxAge, &sc.WarnAge, &sc.Status, &summary)
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read latest scan: %w", err)
+	}
+	sc.StartedAt, sc.FinishedAt, sc.EvaluatedAt = fromMS(started), nullMS(finished), fromMS(evaluated)
+	if err := json.Unmarshal([]byte(summary), &sc.Summary); err != nil {
+		return nil, fmt.Errorf("decode summary of scan %d: %w", sc.ID, err)
+	}
+	return &sc, nil
+}
+
+// Evaluation returns the current evaluation of a resource, or nil.
+func (s *Store) Evaluation(ctx context.Context, accountID, resourceID string) (*rule.Evaluation, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json FROM evaluations WHERE account_id = ? AND resource_id = ?`, accountID, resourceID)
+	ev := rule.Evaluation{AccountID: accountID, ResourceID: resourceID}
+	var tags, keys string
+	err := row.Scan(&ev.ResourceType, &ev.UserName, &ev.Path, &ev.ARN, &ev.Compliance, &ev.Annotation, &tags, &keys)
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read evaluation of %s in %s: %w", resourceID, accountID, err)
+	}
+	if err := json.Unmarshal([]byte(tags), &ev.Tags); err != nil {
+		return nil, fmt.Errorf("decode tags of %s: %w", resourceID, err)
+	}
+	if err := json.Unmarshal([]byte(keys), &ev.Keys); err != nil {
+		return nil, fmt.Errorf("decode keys of %s: %w", resourceID, err)
+	}
+	return &ev, nil
+}
+
+// Transition is one compliance change of a resource.
+type Transition struct {
+	AccountID, ResourceID, UserName string
+	From, To                        string
+	Annotation                      string
+	At                              time.Time
+	ScanID                          int64
+}
+
+// History lists a resource's compliance changes, oldest first.
+func (s *Store) History(ctx context.Context, accountID, resourceID string) ([]Transition, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT user_name, from_compliance, to_compliance, annotation, at, COALESCE(scan_id, 0) FROM evaluation_history WHERE account_id = ? AND resource_id = ? ORDER BY at, id`, accountID, resourceID)
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s in %s: %w", resourceID, accountID, err)
+	}
+	defer rows.Close()
+	var out []Transition
+	for rows.Next() {
+		t := Transition{AccountID: accountID, ResourceID: resourceID}
+		var at int64
+		if err := rows.Scan(&t.UserName, &t.From, &t.To, &t.Annotation, &at, &t.ScanID); err != nil {
+			return nil, err
+		}
+		t.At = fromMS(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

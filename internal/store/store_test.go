@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+func open(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyage.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(ctx, path)
+	if !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("Open(newer schema) = %v, want ErrNewerSchema", err)
+	}
+	// Reopening twice at the current version is a no-op.
+	if SchemaVersion() < 1 {
+		t.Errorf("SchemaVersion() = %d, want >= 1", SchemaVersion())
+	}
+}
+
+func result(at time.Time, evs ...rule.Evaluation) *scan.Result {
+	return &scan.Result{
+		Rule: rule.Name, EvaluatedAt: at, Source: "auto", Parameters: scan.Parameters{MaxAccessKeyAge: 90},
+		Accounts:    []scan.AccountResult{{AccountID: "222222222222", Status: scan.StatusOK, Users: len(evs)}, {AccountID: "333333333333", Status: scan.StatusError, Error: "AccessDenied"}},
+		Evaluations: evs,
+	}
+}
+
+func ev(id, name string, c rule.Compliance) rule.Evaluation {
+	return rule.Evaluation{AccountID: "222222222222", ResourceType: rule.ResourceTypeUser, ResourceID: id, UserName: name, Compliance: c,
+		Keys: []rule.KeyResult{{Key: rule.Key{AccessKeyID: "AKIA" + id, Status: "Active", CreateDate: t0.Add(-100 * rule.Day)}, AgeDays: 100, Stage: rule.StageExpired}}}
+}
+
+func TestRecordScanHistory(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	// A failed account's earlier evaluations are kept.
+	other := rule.Evaluation{AccountID: "333333333333", ResourceType: rule.ResourceTypeUser, ResourceID: "AIDAOTHER", UserName: "o", Compliance: rule.Compliant}
+	first := result(t0, ev("AIDA1", "alice", rule.NonCompliant), ev("AIDA2", "bob", rule.Compliant), other)
+	first.Accounts[1].Status = scan.StatusOK
+	if _, err := s.RecordScan(ctx, t0, t0, first); err != nil {
+		t.Fatal(err)
+	}
+	// alice rotates, bob is deleted, the other account fails this time.
+	second := result(t0.Add(time.Hour), ev("AIDA1", "alice", rule.Compliant))
+	id, err := s.RecordScan(ctx, t0.Add(time.Hour), t0.Add(time.Hour), second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := s.LatestScan(ctx)
+	if err != nil || latest == nil || latest.ID != id {
+		t.Fatalf("LatestScan = %+v, %v; want scan %d", latest, err, id)
+	}
+	h, err := s.History(ctx, "222222222222", "AIDA1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[0].To != "NON_COMPLIANT" || h[1].From != "NON_COMPLIANT" || h[1].To != "COMPLIANT" {
+		t.Errorf("alice history = %+v, want '' -> NON_COMPLIANT -> COMPLIANT", h)
+	}
+	if got, _ := s.Evaluation(ctx, "222222222222", "AIDA2"); got != nil {
+		t.Errorf("deleted bob still has a current evaluation: %+v", got)
+	}
+	if h, _ := s.History(ctx, "222222222222", "AIDA2"); len(h) != 2 || h[1].To != ComplianceDeleted {
+		t.Errorf("bob history = %+v, want a DELETED transition", h)
+	}
+	if got, _ := s.Evaluation(ctx, "333333333333", "AIDAOTHER"); got == nil {
+		t.Errorf("evaluation of an account that failed this scan was dropped")
+	}
+	got, err := s.Evaluation(ctx, "222222222222", "AIDA1")
+	if err != nil || got == nil || got.Compliance != rule.Compliant || len(got.Keys) != 1 || got.Keys[0].AccessKeyID != "AKIAAIDA1" {
+		t.Errorf("alice current = %+v, %v", got, err)
+	}
+}
+
+func TestOutboxAndExecutions(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	var execID int64
+	err := s.Update(ctx, func(tx *Tx) error {
+		var err error
+		execID, err = tx.PutExecution(Execution{AccountID: "222222222222", ResourceID: "AIDA1", Rule: rule.Name, UserName: "alice", State: ExecutionQueued,
+			Steps: []Step{{Name: "ResolveUserName", State: ExecutionSucceeded}, {Name: PublishStep, State: ExecutionQueued}}, CreatedAt: t0, UpdatedAt: t0})
+		if err != nil {
+			return err
+		}
+		for _, id := range []string{"m1", "m2"} {
+			if err := tx.Enqueue(Message{ID: id, Receiver: "r-" + id, Kind: "finding", GroupKey: "g", ExecutionID: execID, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.DueMessages(ctx, t0, 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("DueMessages = %d, %v; want 2", len(due), err)
+	}
+	if due, _ := s.DueMessages(ctx, t0.Add(-time.Second), 10); len(due) != 0 {
+		t.Errorf("messages due before their time: %d", len(due))
+	}
+	// m1 sent, m2 fails once and is retried later.
+	if err := s.RecordOutcomes(ctx, []Outcome{{ID: "m1", At: t0}, {ID: "m2", At: t0, Err: "500", NextAttemptAt: t0.Add(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	execs, _ := s.Executions(ctx, "")
+	if len(execs) != 1 || execs[0].State != ExecutionInProgress {
+		t.Fatalf("execution after partial delivery = %+v, want IN_PROGRESS", execs)
+	}
+	if due, _ := s.DueMessages(ctx, t0.Add(30*time.Second), 10); len(due) != 0 {
+		t.Errorf("retried message due before its backoff: %+v", due)
+	}
+	if err := s.RecordOutcomes(ctx, []Outcome{{ID: "m2", At: t0.Add(time.Minute), Err: "400 bad request", Final: true}}); err != nil {
+		t.Fatal(err)
+	}
+	execs, _ = s.Executions(ctx, ExecutionFailed)
+	if len(execs) != 1 || execs[0].LastError != "r-m2: 400 bad request" || execs[0].Attempts != 2 {
+		t.Fatalf("execution after a final failure = %+v, want FAILED naming the receiver and error, 2 attempts", execs)
+	}
+	if st, _ := s.OutboxStats(ctx); st.Sent != 1 || st.Failed != 1 || st.Pending != 0 {
+		t.Errorf("OutboxStats = %+v", st)
+	}
+	n, err := s.RequeueFailed(ctx, t0.Add(2*time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("RequeueFailed = %d, %v", n, err)
+	}
+	if err := s.RecordOutcomes(ctx, []Outcome{{ID: "m2", At: t0.Add(2 * time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	execs, _ = s.Executions(ctx, "")
+	if execs[0].State != ExecutionSucceeded || execs[0].Steps[1].State != ExecutionSucceeded || execs[0].LastError != "" {
+		t.Errorf("execution after retry = %+v, want SUCCEEDED", execs[0])
+	}
+}
+
+func TestNotifyState(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	n := Notified{Receiver: "r", Route: 1, ItemKey: "222222222222/AIDA1/AKIA1", AccountID: "222222222222", ResourceID: "AIDA1", Stage: "warning", NotifiedAt: t0, ItemJSON: []byte(`{"a":1}`)}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.SetNotified(n) }); err != nil {
+		t.Fatal(err)
+	}
+	n.Stage = "expired"
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.SetNotified(n) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.NotifiedItems(ctx)
+	if err != nil || len(got) != 1 || got[0].Stage != "expired" || !got[0].NotifiedAt.Equal(t0) {
+		t.Fatalf("NotifiedItems = %+v, %v", got, err)
+	}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.ForgetNotified("r", 1, n.ItemKey) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.NotifiedItems(ctx); len(got) != 0 {
+		t.Errorf("ForgetNotified left %+v", got)
+	}
+}
+
+// An aborted transaction leaves nothing behind.
+func TestUpdateRollsBack(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.Enqueue(Message{ID: "m", Receiver: "r", Kind: "finding", GroupKey: "g", JSON: []byte(`{}`), MaxAttempts: 1, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+			return err
+		}
+		return errors.New("boom")
+	})
+	if err == nil {
+		t.Fatal("Update returned nil for a failing function")
+	}
+	if st, _ := s.OutboxStats(ctx); st.Pending != 0 {
+		t.Errorf("rolled-back message is in the outbox: %+v", st)
+	}
+}

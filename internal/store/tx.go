@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Tx is a write transaction: the decision to notify (executions, outbox
+// messages, notify state) is committed at once or not at all.
+type Tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+// Update runs f in one transaction, committed when f returns nil.
+func (s *Store) Update(ctx context.Context, f func(*Tx) error) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error { return f(&Tx{ctx: ctx, tx: tx}) })
+	if err != nil {
+		return fmt.Errorf("update state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Execution states, as AWS Config names them.
+const (
+	ExecutionQueued     = "QUEUED"
+	ExecutionInProgress = "IN_PROGRESS"
+	ExecutionSucceeded  = "SUCCEEDED"
+	ExecutionFailed     = "FAILED"
+)
+
+// Step is one step of a remediation execution.
+type Step struct {
+	Name      string    `json:"name"`
+	State     string    `json:"state"`
+	Detail    string    `json:"detail,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	EndedAt   time.Time `json:"endedAt,omitzero"`
+}
+
+// Execution is a remediation execution of one resource for one rule.
+type Execution struct {
+	ID         int64
+	AccountID  string
+	ResourceID string
+	Rule       string
+	UserName   string
+	State      string
+	Attempts   int
+	Steps      []Step
+	LastError  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// PublishStep names the step whose outcome the outbox decides.
+const PublishStep = "PublishNotification"
+
+// PutExecution creates or replaces the execution of (account, resource,
+// rule) and returns its id. CreatedAt is kept from an existing row.
+func (t *Tx) PutExecution(e Execution) (int64, error) {
+	steps, err := json.Marshal(e.Steps)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = t.tx.QueryRowContext(t.ctx, `INSERT INTO remediation_executions (account_id, resource_id, rule, user_name, state, attempts, steps_json, last_error, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, resource_id, rule) DO UPDATE SET user_name = excluded.user_name, state = excluded.state, attempts = excluded.attempts,
+			steps_json = excluded.steps_json, last_error = excluded.last_error, updated_at = excluded.updated_at
+		RETURNING id`,
+		e.AccountID, e.ResourceID, e.Rule, e.UserName, e.State, e.Attempts, string(steps), e.LastError, ms64(e.CreatedAt), ms64(e.UpdatedAt)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("save execution of %s in %s: %w", e.ResourceID, e.AccountID, err)
+	}
+	return id, nil
+}
+
+// Message is one outbox row.
+type Message struct {
+	ID            string
+	Receiver      string
+	Kind          string
+	GroupKey      string
+	ExecutionID   int64
+	JSON          []byte // the notify.Message, encoded
+	State         string
+	Attempts      int
+	MaxAttempts   int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        time.Time
+}
+
+// Outbox message states.
+const (
+	MessagePending = "PENDING"
+	MessageSent    = "SENT"
+	MessageFailed  = "FAILED"
+)
+
+// Enqueue adds a message to the outbox, PENDING and due at NextAttemptAt.
+func (t *Tx) Enqueue(m Message) error {
+	var exec any
+	if m.ExecutionID != 0 {
+		exec = m.ExecutionID
+	}
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (id, receiver, kind, group_key, execution_id, message_json, state, attempts, max_attempts, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, 'PENDING', 0, ?, ?, ?)`,
+		m.ID, m.Receiver, m.Kind, m.GroupKey, exec, string(m.JSON), m.MaxAttempts, ms64(m.NextAttemptAt), ms64(m.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("enqueue message %s for %s: %w", m.ID, m.Receiver, err)
+	}
+	return nil
+}
+
+// Notified records what a receiver was last told about one item (one key of
+// one user) through one route.
+type Notified struct {
+	Receiver   string
+	Route      int
+	ItemKey    string
+	AccountID  string
+	ResourceID string
+	Stage      string
+	NotifiedAt time.Time
+	ItemJSON   []byte
+}
+
+// SetNotified records a notification decision.
+func (t *Tx) SetNotified(n Notified) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO notify_state (receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (receiver, route, item_key) DO UPDATE SET stage = excluded.stage, notified_at = excluded.notified_at, item_json = excluded.item_json`,
+		n.Receiver, n.Route, n.ItemKey, n.AccountID, n.ResourceID, n.Stage, ms64(n.NotifiedAt), string(n.ItemJSON))
+	if err != nil {
+		return fmt.Errorf("record notification of %s to %s: %w", n.ItemKey, n.Receiver, err)
+	}
+	return nil
+}
+
+// ForgetNotified removes a record, once its item is resolved.
+func (t *Tx) ForgetNotified(receiver string, route int, itemKey string) error {
+	_, err := t.tx.ExecContext(t.ctx, `DELETE FROM notify_state WHERE receiver = ? AND route = ? AND item_key = ?`, receiver, route, itemKey)
+	if err != nil {
+		return fmt.Errorf("forget notification of %s to %s: %w", itemKey, receiver, err)
+	}
+	return nil
+}
+
+// NotifiedItems lists every notify-state record.
+func (s *Store) NotifiedItems(ctx context.Context) ([]Notified, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json FROM notify_state`)
+	if err != nil {
+		return nil, fmt.Errorf("read notify state: %w", err)
+	}
+	defer rows.Close()
+	var out []Notified
+	for rows.Next() {
+		var n Notified
+		var at int64
+		var item string
+		if err := rows.Scan(&n.Receiver, &n.Route, &n.ItemKey, &n.AccountID, &n.ResourceID, &n.Stage, &at, &item); err != nil {
+			return nil, err
+		}
+		n.NotifiedAt, n.ItemJSON = fromMS(at), []byte(item)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
