@@ -48,7 +48,9 @@ func AWSRetryable(err error) bool {
 // default throttle list does not name.
 var extraRetryableCodes = map[string]bool{
 	"KMSThrottling":             true, // SNS, encrypted topic
-	"KMSThrottlingException":    true, // SQS, encrypted queue
+	"KMSThrottlingException":    true,
+	"KMS.ThrottlingException":   true, // SQS, encrypted queue (query error code)
+	"KmsThrottled":              true, // SQS, encrypted queue (JSON error type)
 	"ResourceConflictException": true, // Lambda: function being updated
 	"ResourceNotReadyException": true, // Lambda: function still creating
 }

@@ -1,7 +1,10 @@
 package notify
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -44,4 +47,43 @@ func NewPayload(m Message) Payload {
 // trailing newline.
 func MarshalPayload(m Message) ([]byte, error) {
 	return json.Marshal(NewPayload(m))
+}
+
+// Body is the body of a message for receivers that carry either text or a
+// structured payload (SNS, SQS): the JSON payload when m.JSON, otherwise
+// Text, falling back to Subject. Empty is an error: SNS and SQS refuse
+// empty messages.
+func Body(m Message) (string, error) {
+	if m.JSON {
+		b, err := MarshalPayload(m)
+		if err != nil {
+			return "", fmt.Errorf("encode JSON payload of message %s: %w", m.ID, err)
+		}
+		return string(b), nil
+	}
+	if m.Text != "" {
+		return m.Text, nil
+	}
+	if m.Subject != "" {
+		return m.Subject, nil
+	}
+	return "", fmt.Errorf("message %s has no text", m.ID)
+}
+
+// DedupeID makes s usable as an SNS or SQS FIFO MessageDeduplicationId or
+// MessageGroupId: at most 128 characters from ASCII letters, digits and
+// punctuation. Other characters become '-'; a longer value is replaced
+// by its SHA-256 in hex, which stays unique.
+func DedupeID(s string) string {
+	if len(s) > 128 {
+		sum := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(sum[:])
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c <= ' ' || c >= 0x7f {
+			b[i] = '-'
+		}
+	}
+	return string(b)
 }
