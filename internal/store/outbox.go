@@ -11,7 +11,7 @@ import (
 
 // DueMessages returns up to limit PENDING messages due at now, oldest first.
 func (s *Store) DueMessages(ctx context.Context, now time.Time, limit int) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, receiver, kind, group_key, COALESCE(execution_id, 0), message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at
+	rows, err := s.db.QueryContext(ctx, `SELECT id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at
 		FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?`, ms64(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read due messages: %w", err)
@@ -22,7 +22,7 @@ func (s *Store) DueMessages(ctx context.Context, now time.Time, limit int) ([]Me
 		var m Message
 		var body string
 		var next, created int64
-		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &m.ExecutionID, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created); err != nil {
+		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created); err != nil {
 			return nil, err
 		}
 		m.JSON, m.NextAttemptAt, m.CreatedAt = []byte(body), fromMS(next), fromMS(created)
@@ -74,13 +74,19 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) error {
 			if err != nil {
 				return fmt.Errorf("record outcome of message %s: %w", o.ID, err)
 			}
-			var exec sql.NullInt64
-			if err := t.tx.QueryRowContext(ctx, `SELECT execution_id FROM outbox WHERE id = ?`, o.ID).Scan(&exec); err != nil {
-				return fmt.Errorf("read message %s: %w", o.ID, err)
+			rows, err := t.tx.QueryContext(ctx, `SELECT execution_id FROM outbox_executions WHERE message_id = ?`, o.ID)
+			if err != nil {
+				return fmt.Errorf("read executions of message %s: %w", o.ID, err)
 			}
-			if exec.Valid {
-				execs[exec.Int64] = true
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				execs[id] = true
 			}
+			rows.Close()
 		}
 		now := outcomes[len(outcomes)-1].At
 		for id := range execs {
@@ -97,9 +103,10 @@ func (t *Tx) refreshExecution(id int64, now time.Time) error {
 	var pending, sent, failed int
 	var lastErr sql.NullString
 	err := t.tx.QueryRowContext(t.ctx, `SELECT
-		COALESCE(SUM(state = 'PENDING'), 0), COALESCE(SUM(state = 'SENT'), 0), COALESCE(SUM(state = 'FAILED'), 0),
-		(SELECT receiver || ': ' || last_error FROM outbox WHERE execution_id = ?1 AND state = 'FAILED' ORDER BY created_at DESC LIMIT 1)
-		FROM outbox WHERE execution_id = ?1`, id).Scan(&pending, &sent, &failed, &lastErr)
+		COALESCE(SUM(o.state = 'PENDING'), 0), COALESCE(SUM(o.state = 'SENT'), 0), COALESCE(SUM(o.state = 'FAILED'), 0),
+		(SELECT f.receiver || ': ' || f.last_error FROM outbox f JOIN outbox_executions fe ON fe.message_id = f.id
+			WHERE fe.execution_id = ?1 AND f.state = 'FAILED' ORDER BY f.created_at DESC LIMIT 1)
+		FROM outbox o JOIN outbox_executions oe ON oe.message_id = o.id WHERE oe.execution_id = ?1`, id).Scan(&pending, &sent, &failed, &lastErr)
 	if err != nil {
 		return fmt.Errorf("read messages of execution %d: %w", id, err)
 	}
@@ -132,7 +139,7 @@ func (t *Tx) refreshExecution(id int64, now time.Time) error {
 	if state == ExecutionFailed && lastErr.Valid {
 		errText = lastErr.String
 	}
-	_, err = t.tx.ExecContext(t.ctx, `UPDATE remediation_executions SET state = ?, steps_json = ?, last_error = ?, attempts = MAX(attempts, (SELECT COALESCE(MAX(attempts), 0) FROM outbox WHERE execution_id = ?)), updated_at = ? WHERE id = ?`,
+	_, err = t.tx.ExecContext(t.ctx, `UPDATE remediation_executions SET state = ?, steps_json = ?, last_error = ?, attempts = MAX(attempts, (SELECT COALESCE(MAX(o.attempts), 0) FROM outbox o JOIN outbox_executions oe ON oe.message_id = o.id WHERE oe.execution_id = ?)), updated_at = ? WHERE id = ?`,
 		state, string(b), errText, id, ms64(now), id)
 	return err
 }
@@ -174,7 +181,7 @@ func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 
 // Messages lists outbox messages in a state ("" for all), newest first.
 func (s *Store) Messages(ctx context.Context, state string, limit int) ([]Message, error) {
-	q := `SELECT id, receiver, kind, group_key, COALESCE(execution_id, 0), message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0) FROM outbox`
+	q := `SELECT id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0) FROM outbox`
 	var args []any
 	if state != "" {
 		q += ` WHERE state = ?`
@@ -192,7 +199,7 @@ func (s *Store) Messages(ctx context.Context, state string, limit int) ([]Messag
 		var m Message
 		var body string
 		var next, created, sent int64
-		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &m.ExecutionID, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created, &sent); err != nil {
+		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created, &sent); err != nil {
 			return nil, err
 		}
 		m.JSON, m.NextAttemptAt, m.CreatedAt, m.SentAt = []byte(body), fromMS(next), fromMS(created), fromMS(sent)

@@ -111,7 +111,7 @@ func TestOutboxAndExecutions(t *testing.T) {
 			return err
 		}
 		for _, id := range []string{"m1", "m2"} {
-			if err := tx.Enqueue(Message{ID: id, Receiver: "r-" + id, Kind: "finding", GroupKey: "g", ExecutionID: execID, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+			if err := tx.Enqueue(Message{ID: id, Receiver: "r-" + id, Kind: "finding", GroupKey: "g", ExecutionIDs: []int64{execID}, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
 				return err
 			}
 		}

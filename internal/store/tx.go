@@ -81,11 +81,12 @@ func (t *Tx) PutExecution(e Execution) (int64, error) {
 
 // Message is one outbox row.
 type Message struct {
-	ID            string
-	Receiver      string
-	Kind          string
-	GroupKey      string
-	ExecutionID   int64
+	ID       string
+	Receiver string
+	Kind     string
+	GroupKey string
+	// ExecutionIDs are the executions the message serves.
+	ExecutionIDs  []int64
 	JSON          []byte // the notify.Message, encoded
 	State         string
 	Attempts      int
@@ -105,15 +106,16 @@ const (
 
 // Enqueue adds a message to the outbox, PENDING and due at NextAttemptAt.
 func (t *Tx) Enqueue(m Message) error {
-	var exec any
-	if m.ExecutionID != 0 {
-		exec = m.ExecutionID
-	}
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (id, receiver, kind, group_key, execution_id, message_json, state, attempts, max_attempts, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, 'PENDING', 0, ?, ?, ?)`,
-		m.ID, m.Receiver, m.Kind, m.GroupKey, exec, string(m.JSON), m.MaxAttempts, ms64(m.NextAttemptAt), ms64(m.CreatedAt))
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?, 'PENDING', 0, ?, ?, ?)`,
+		m.ID, m.Receiver, m.Kind, m.GroupKey, string(m.JSON), m.MaxAttempts, ms64(m.NextAttemptAt), ms64(m.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("enqueue message %s for %s: %w", m.ID, m.Receiver, err)
+	}
+	for _, id := range m.ExecutionIDs {
+		if _, err := t.tx.ExecContext(t.ctx, `INSERT OR IGNORE INTO outbox_executions (message_id, execution_id) VALUES (?, ?)`, m.ID, id); err != nil {
+			return fmt.Errorf("link message %s to execution %d: %w", m.ID, id, err)
+		}
 	}
 	return nil
 }

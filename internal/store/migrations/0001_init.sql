@@ -84,7 +84,6 @@ CREATE TABLE outbox (
     receiver        TEXT    NOT NULL,
     kind            TEXT    NOT NULL,
     group_key       TEXT    NOT NULL,
-    execution_id    INTEGER,
     message_json    TEXT    NOT NULL,
     state           TEXT    NOT NULL,           -- PENDING, SENT, FAILED
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -95,7 +94,15 @@ CREATE TABLE outbox (
     sent_at         INTEGER
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
-CREATE INDEX outbox_execution ON outbox (execution_id);
+
+-- Which executions a message serves: a digest (groupBy owner or account)
+-- serves the executions of several resources.
+CREATE TABLE outbox_executions (
+    message_id      TEXT    NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
+    execution_id    INTEGER NOT NULL REFERENCES remediation_executions(id) ON DELETE CASCADE,
+    PRIMARY KEY (message_id, execution_id)
+);
+CREATE INDEX outbox_executions_execution ON outbox_executions (execution_id);
 
 -- What was last notified for each (receiver, route, item): de-duplication,
 -- reminders and resolved notifications.
