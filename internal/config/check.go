@@ -13,6 +13,25 @@ type checker struct {
 	bad   map[string]bool // paths the decoder already reported
 	path  string          // the section's key, e.g. "accounts"
 	errs  *[]error
+	cfg   *Config // the whole configuration, for rules that span sections
+}
+
+// in returns a checker for the mapping or list element at key inside c's
+// path, reporting to the same place.
+func (c *checker) in(key string) *checker {
+	sub := *c
+	sub.path = c.at(key)
+	return &sub
+}
+
+// elem returns the key of element i of the list at key. A StringList written
+// as a single string has no elements in the file: its problems are reported
+// at key itself.
+func (c *checker) elem(key string, i int) string {
+	if c.lines != nil && i == 0 && c.set(key) && !c.set(key+index(i)) {
+		return key
+	}
+	return key + index(i)
 }
 
 // at returns the YAML path of key (a field name or an index like "[1]")

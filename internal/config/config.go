@@ -27,6 +27,11 @@ type Config struct {
 	Rule     Rule     `yaml:"rule"`
 	Scan     Scan     `yaml:"scan"`
 
+	Remediation Remediation `yaml:"remediation"`
+	Owners      Owners      `yaml:"owners"`
+	Receivers   Receivers   `yaml:"receivers"`
+	Routes      Routes      `yaml:"routes"`
+
 	file  string         // the name errors start with
 	lines map[string]int // YAML path -> line, for every key present in the file
 	bad   map[string]bool
@@ -136,7 +141,7 @@ func (c *Config) forSections(f func(section, *checker)) {
 			panic(fmt.Sprintf("config: section %s does not implement section", sf.Name))
 		}
 		var discard []error
-		f(s, &checker{file: c.file, lines: c.lines, bad: c.bad, path: yamlName(sf), errs: &discard})
+		f(s, &checker{file: c.file, lines: c.lines, bad: c.bad, path: yamlName(sf), errs: &discard, cfg: c})
 	}
 }
 

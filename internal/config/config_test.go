@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"gopkg.in/yaml.v3"
 )
 
@@ -96,6 +97,10 @@ func TestErrorMessages(t *testing.T) {
 			`keyage.yaml:2: scan.accountTimeout: "5 minutes": invalid duration (use e.g. 90s, 5m, 2h, 90d, 2w)`},
 		{"organization and ids", "accounts:\n  organization: true\n  ids: [\"222222222222\"]\n",
 			"keyage.yaml:3: accounts.ids: cannot be combined with organization: true; scan the organization or list ids, not both"},
+		{"route naming a missing receiver", "receivers:\n  - {name: local, file: {path: ./n.jsonl}}\nroutes:\n  - receivers: [local]\n  - receivers: [x]\n",
+			`keyage.yaml:5: routes[1].receivers[0]: no receiver named "x"`},
+		{"receiver without a target", "receivers:\n  - name: x\n",
+			`keyage.yaml:2: receivers[0]: receiver "x" has no target (one of sns, sqs, email, slack, jira, webhook, lambda, file or stdout)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.yaml), "keyage.yaml")
@@ -111,6 +116,9 @@ func TestDefault(t *testing.T) {
 		Accounts: Accounts{RoleName: "KeyageAuditRole", SessionName: "keyage-scan"},
 		Rule:     Rule{MaxAccessKeyAge: 90},
 		Scan:     Scan{Source: SourceAuto, Concurrency: 16, AccountTimeout: Duration(5 * time.Minute)},
+		Remediation: Remediation{Automatic: ptr(true), MaximumAutomaticAttempts: 5, RetryAttemptSeconds: 60,
+			TimeoutSeconds: 30},
+		Owners: Owners{TagKey: "email"},
 	}
 	got := Default()
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(Config{})); diff != "" {
@@ -123,7 +131,7 @@ func TestDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(got.Scan, parsed.Scan); diff != "" {
+	if diff := cmp.Diff(got, parsed, cmpopts.IgnoreUnexported(Config{})); diff != "" {
 		t.Errorf("Parse(empty) differs from Default() (-want +got):\n%s", diff)
 	}
 }

@@ -55,9 +55,26 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		n = n.Alias
 	}
 	if isNull(n) {
+		if v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct {
+			// A mapping with every default (stdout: is stdout: {}).
+			d.lines[path] = n.Line
+			v.Set(reflect.New(v.Type().Elem()))
+		}
 		return // unset: the zero value, then the default
 	}
-	if reflect.PointerTo(v.Type()).Implements(unmarshalerType) {
+	if v.Type() == stringListType {
+		// One string or a list of strings; a single string records no
+		// element line, so that problems name the key (see checker.elem).
+		if n.Kind == yaml.ScalarNode && n.Tag != "!!bool" {
+			v.Set(reflect.ValueOf(StringList{n.Value}))
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.errorf(n, path, "expected a string or a list of strings, got %s", describe(n))
+			return
+		}
+		// A list: decoded below as any other slice.
+	} else if reflect.PointerTo(v.Type()).Implements(unmarshalerType) {
 		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
 			d.errorf(n, path, "%v", err)
 		}
@@ -272,6 +289,9 @@ func describe(n *yaml.Node) string {
 func suggest(key string, known []string) string {
 	norm := func(s string) string {
 		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
+	}
+	if len(known) == 0 {
+		return "this mapping takes no keys"
 	}
 	best, bestDist := "", 3
 	for _, k := range known {

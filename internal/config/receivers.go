@@ -1,0 +1,226 @@
+package config
+
+import (
+	"net/url"
+	"regexp"
+)
+
+// Receivers are the named destinations of notifications; routes refer to
+// them by name.
+type Receivers []Receiver
+
+// Receiver is one named destination with exactly one integration (one of
+// the pointer fields is set) and the settings every integration shares.
+type Receiver struct {
+	// Name identifies the receiver in routes and owners.fallback: letters,
+	// digits and _.-, unique.
+	Name string `yaml:"name"`
+	// Format of the message body: text (default) or json.
+	Format Format `yaml:"format"`
+	// Template is a Go text/template for the message text; "" uses the
+	// default text.
+	Template string `yaml:"template"`
+	// Subject is a template for the subject line (email subject, Jira
+	// summary); "" uses the default.
+	Subject string `yaml:"subject"`
+	// SendResolved also sends a notification when a key is rotated.
+	SendResolved bool `yaml:"sendResolved"`
+
+	SNS     *SNSConfig     `yaml:"sns,omitempty"`
+	SQS     *SQSConfig     `yaml:"sqs,omitempty"`
+	Email   *EmailConfig   `yaml:"email,omitempty"`
+	Slack   *SlackConfig   `yaml:"slack,omitempty"`
+	Jira    *JiraConfig    `yaml:"jira,omitempty"`
+	Webhook *WebhookConfig `yaml:"webhook,omitempty"`
+	Lambda  *LambdaConfig  `yaml:"lambda,omitempty"`
+	File    *FileConfig    `yaml:"file,omitempty"`
+	Stdout  *StdoutConfig  `yaml:"stdout,omitempty"`
+}
+
+// The receiver kinds: the integration keys of a receiver.
+const (
+	KindSNS     = "sns"
+	KindSQS     = "sqs"
+	KindEmail   = "email"
+	KindSlack   = "slack"
+	KindJira    = "jira"
+	KindWebhook = "webhook"
+	KindLambda  = "lambda"
+	KindFile    = "file"
+	KindStdout  = "stdout"
+)
+
+// ReceiverKinds lists the receiver kinds in documentation order.
+var ReceiverKinds = []string{KindSNS, KindSQS, KindEmail, KindSlack, KindJira, KindWebhook, KindLambda, KindFile, KindStdout}
+
+// Format is the body format of a receiver's messages.
+type Format string
+
+// The message formats.
+const (
+	FormatText Format = "text"
+	FormatJSON Format = "json"
+)
+
+// kinds returns the kinds whose integration is set, in ReceiverKinds order.
+func (r *Receiver) kinds() []string {
+	var ks []string
+	for _, t := range []struct {
+		kind string
+		set  bool
+	}{
+		{KindSNS, r.SNS != nil},
+		{KindSQS, r.SQS != nil},
+		{KindEmail, r.Email != nil},
+		{KindSlack, r.Slack != nil},
+		{KindJira, r.Jira != nil},
+		{KindWebhook, r.Webhook != nil},
+		{KindLambda, r.Lambda != nil},
+		{KindFile, r.File != nil},
+		{KindStdout, r.Stdout != nil},
+	} {
+		if t.set {
+			ks = append(ks, t.kind)
+		}
+	}
+	return ks
+}
+
+// Kind returns the receiver's integration (sns, sqs, email, slack, jira,
+// webhook, lambda, file or stdout); "" when none is set. A valid receiver
+// has exactly one.
+func (r Receiver) Kind() string {
+	if ks := r.kinds(); len(ks) > 0 {
+		return ks[0]
+	}
+	return ""
+}
+
+// Receiver returns the receiver called name.
+func (c *Config) Receiver(name string) (*Receiver, bool) {
+	for i := range c.Receivers {
+		if c.Receivers[i].Name == name {
+			return &c.Receivers[i], true
+		}
+	}
+	return nil, false
+}
+
+var receiverNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+func (rs *Receivers) setDefaults(c *checker) {
+	for i := range *rs {
+		(*rs)[i].setDefaults(c.in(index(i)))
+	}
+}
+
+func (r *Receiver) setDefaults(c *checker) {
+	if r.Format == "" && !c.set("format") {
+		r.Format = FormatText
+	}
+	// Each integration is a mapping of its own, at its kind's key.
+	for _, s := range []struct {
+		kind string
+		s    interface{ setDefaults(*checker) }
+		set  bool
+	}{
+		{KindEmail, r.Email, r.Email != nil},
+		{KindJira, r.Jira, r.Jira != nil},
+		{KindWebhook, r.Webhook, r.Webhook != nil},
+		{KindLambda, r.Lambda, r.Lambda != nil},
+	} {
+		if s.set {
+			s.s.setDefaults(c.in(s.kind))
+		}
+	}
+}
+
+func (rs *Receivers) validate(c *checker) {
+	seen := map[string]int{}
+	for i := range *rs {
+		r := &(*rs)[i]
+		rc := c.in(index(i))
+		switch first, dup := seen[r.Name]; {
+		case r.Name == "":
+			rc.errorf("name", "required")
+		case !receiverNameRE.MatchString(r.Name):
+			rc.errorf("name", "%q: not a receiver name (letters, digits and _.-)", r.Name)
+		case dup:
+			rc.errorf("name", "%q: a second receiver with this name (the first is receivers[%d])", r.Name, first)
+		default:
+			seen[r.Name] = i
+		}
+		r.validate(rc)
+	}
+}
+
+func (r *Receiver) validate(c *checker) {
+	switch ks := r.kinds(); len(ks) {
+	case 0:
+		c.errorf("", "receiver %q has no target (one of %s)", r.Name, orList(ReceiverKinds))
+	case 1:
+	default:
+		c.errorf(ks[1], "receiver %q has two targets, %s and %s; a receiver has one (define another receiver)", r.Name, ks[0], ks[1])
+	}
+	switch r.Format {
+	case FormatText, FormatJSON:
+	default:
+		c.errorf("format", "%q: unknown format (use text or json)", r.Format)
+	}
+	c.template("template", r.Template)
+	c.template("subject", r.Subject)
+	if r.SNS != nil {
+		r.SNS.validate(c.in(KindSNS))
+	}
+	if r.SQS != nil {
+		r.SQS.validate(c.in(KindSQS))
+	}
+	if r.Email != nil {
+		r.Email.validate(c.in(KindEmail))
+	}
+	if r.Slack != nil {
+		r.Slack.validate(c.in(KindSlack))
+	}
+	if r.Jira != nil {
+		r.Jira.validate(c.in(KindJira))
+	}
+	if r.Webhook != nil {
+		r.Webhook.validate(c.in(KindWebhook))
+	}
+	if r.Lambda != nil {
+		r.Lambda.validate(c.in(KindLambda))
+	}
+	if r.File != nil {
+		r.File.validate(c.in(KindFile))
+	}
+}
+
+// FileConfig appends notifications to a file as JSON lines.
+type FileConfig struct {
+	// Path of the file, created if missing. Required.
+	Path string `yaml:"path"`
+}
+
+func (f *FileConfig) validate(c *checker) {
+	if f.Path == "" {
+		c.errorf("path", "required")
+	}
+}
+
+// StdoutConfig writes notifications to standard output as JSON lines. It
+// has no settings.
+type StdoutConfig struct{}
+
+// httpURL checks that key's value is an http or https URL. secret values
+// are not echoed; others are, with any password redacted.
+func (c *checker) httpURL(key, s string, secret bool) {
+	u, err := url.Parse(s)
+	ok := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	switch {
+	case ok:
+	case secret || err != nil: // a parse error may echo the text
+		c.errorf(key, "not an http or https URL")
+	default:
+		c.errorf(key, "%q: not an http or https URL", u.Redacted())
+	}
+}
