@@ -67,7 +67,7 @@ func runDemo(ctx context.Context, ios *IO, o *demoOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := executeScan(ctx, ios, job)
+	res, _, err := executeScan(ctx, ios, job)
 	if err != nil {
 		return err
 	}

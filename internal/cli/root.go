@@ -132,6 +132,7 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(
 		newScanCmd(ios),
+		newRunCmd(ios),
 		newSandboxCmd(ios),
 		newDemoCmd(ios),
 		newVersionCmd(ios),

@@ -70,6 +70,13 @@ error; 3 with --fail-on non-compliant, a user is NON_COMPLIANT (1 wins over 3).`
 			return runScan(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}
+	addScanFlags(cmd, o)
+	return cmd
+}
+
+// addScanFlags registers the flags that select and tune a scan; scan, run
+// and serve share them.
+func addScanFlags(cmd *cobra.Command, o *scanOptions) {
 	f := cmd.Flags()
 	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
 	f.StringVar(&o.accounts, "accounts", "", "comma-separated account ids to scan")
@@ -89,11 +96,11 @@ error; 3 with --fail-on non-compliant, a user is NON_COMPLIANT (1 wins over 3).`
 	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS endpoint override (also AWS_ENDPOINT_URL), e.g. the sandbox's")
 	f.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION, the profile's, or us-east-1)")
 	f.StringVar(&o.profile, "profile", "", "shared config profile (default: AWS_PROFILE)")
-	return cmd
 }
 
 // scanJob is a scan fully resolved from flags and config.
 type scanJob struct {
+	cfg       *config.Config
 	env       awsenv.Options
 	assume    awsenv.AssumerOptions
 	selection config.Accounts
@@ -196,6 +203,7 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 		env.EndpointURL = o.endpointURL
 	}
 	return &scanJob{
+		cfg:       cfg,
 		env:       env,
 		assume:    awsenv.AssumerOptions{RoleName: sel.RoleName, ExternalID: sel.ExternalID, SessionName: sel.SessionName},
 		selection: sel,
@@ -225,7 +233,7 @@ func runScan(ctx context.Context, ios *IO, o *scanOptions, changed func(string) 
 	if err != nil {
 		return err
 	}
-	res, err := executeScan(ctx, ios, job)
+	res, _, err := executeScan(ctx, ios, job)
 	if err != nil {
 		return err
 	}
@@ -246,20 +254,21 @@ func scanExit(res *scan.Result, failOnNC bool) error {
 	return nil
 }
 
-// executeScan resolves the accounts and scans them.
-func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, error) {
+// executeScan resolves the accounts and scans them. The Assumer holds the
+// caller's own AWS config for what comes after the scan.
+func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, *awsenv.Assumer, error) {
 	log := ios.Logger
 	base, err := awsenv.Load(ctx, job.env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	assumer, err := awsenv.NewAssumer(ctx, base, job.assume)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	accounts, err := selectAccounts(ctx, assumer, job.selection)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("scanning", "accounts", len(accounts), "source", job.scan.Source, "caller", assumer.CallerARN())
 	bar := progress.New(ios.ErrOut, "accounts", ios.ErrIsTerminal)
@@ -270,9 +279,9 @@ func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, erro
 	res := scan.Run(ctx, assumer, accounts, so)
 	bar.Finish()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("scan interrupted: %w", err)
+		return nil, nil, fmt.Errorf("scan interrupted: %w", err)
 	}
-	return res, nil
+	return res, assumer, nil
 }
 
 func selectAccounts(ctx context.Context, a *awsenv.Assumer, sel config.Accounts) ([]inventory.Account, error) {

@@ -173,3 +173,13 @@ func (s *Store) NotifiedItems(ctx context.Context) ([]Notified, error) {
 	}
 	return out, rows.Err()
 }
+
+// HasExecution reports whether (account, resource, rule) has an execution.
+func (t *Tx) HasExecution(accountID, resourceID, ruleName string) (bool, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM remediation_executions WHERE account_id = ? AND resource_id = ? AND rule = ?`, accountID, resourceID, ruleName).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read execution of %s in %s: %w", resourceID, accountID, err)
+	}
+	return n > 0, nil
+}

@@ -1,0 +1,119 @@
+package remediate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// Apply records a plan in one transaction: a remediation execution per
+// NON_COMPLIANT resource (and per resource a message covers), the messages
+// in the outbox, and what was notified. Nothing is sent here: the
+// dispatcher delivers the outbox, so a crash after Apply loses nothing.
+func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
+	maxAttempts := e.cfg.Remediation.MaximumAutomaticAttempts
+	if maxAttempts < 1 {
+		maxAttempts = 1
+	}
+	return st.Update(ctx, func(tx *store.Tx) error {
+		execs := map[[2]string]int64{}
+		names := map[[2]string]string{}
+		for _, ev := range p.NonCompliant {
+			names[[2]string{ev.AccountID, ev.ResourceID}] = ev.UserName
+		}
+		for _, m := range p.Messages {
+			for _, it := range m.Message.Items {
+				names[[2]string{it.AccountID, it.ResourceID}] = it.UserName
+			}
+		}
+		execFor := func(r [2]string) (int64, error) {
+			if id, ok := execs[r]; ok {
+				return id, nil
+			}
+			id, err := tx.PutExecution(store.Execution{
+				AccountID: r[0], ResourceID: r[1], Rule: rule.Name, UserName: names[r], State: store.ExecutionQueued,
+				Steps: []store.Step{
+					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: fmt.Sprintf("user name %q from the scan", names[r]), StartedAt: p.now, EndedAt: p.now},
+					{Name: StepPublish, State: store.ExecutionQueued, StartedAt: p.now},
+				},
+				CreatedAt: p.now, UpdatedAt: p.now,
+			})
+			execs[r] = id
+			return id, err
+		}
+		for _, m := range p.Messages {
+			body, err := encodeMessage(m.Message)
+			if err != nil {
+				return err
+			}
+			var ids []int64
+			if m.Message.Kind != "resolved" {
+				for _, r := range m.Resources {
+					id, err := execFor(r)
+					if err != nil {
+						return err
+					}
+					ids = append(ids, id)
+				}
+			}
+			if err := tx.Enqueue(store.Message{
+				ID: m.Message.ID, Receiver: m.Message.Receiver, Kind: m.Message.Kind, GroupKey: m.Message.GroupKey,
+				ExecutionIDs: ids, JSON: body, MaxAttempts: maxAttempts, NextAttemptAt: p.now, CreatedAt: p.now,
+			}); err != nil {
+				return err
+			}
+		}
+		// NON_COMPLIANT resources that no route sends anywhere, seen for the
+		// first time: their execution succeeds with nothing to publish.
+		for _, ev := range p.NonCompliant {
+			r := [2]string{ev.AccountID, ev.ResourceID}
+			if _, ok := execs[r]; ok {
+				continue
+			}
+			exists, err := tx.HasExecution(ev.AccountID, ev.ResourceID, rule.Name)
+			if err != nil {
+				return err
+			}
+			if exists {
+				continue
+			}
+			if _, err := tx.PutExecution(store.Execution{
+				AccountID: ev.AccountID, ResourceID: ev.ResourceID, Rule: rule.Name, UserName: ev.UserName, State: store.ExecutionSucceeded,
+				Steps: []store.Step{
+					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: fmt.Sprintf("user name %q from the scan", ev.UserName), StartedAt: p.now, EndedAt: p.now},
+					{Name: StepPublish, State: store.ExecutionSucceeded, Detail: "no route selects this resource", StartedAt: p.now, EndedAt: p.now},
+				},
+				CreatedAt: p.now, UpdatedAt: p.now,
+			}); err != nil {
+				return err
+			}
+		}
+		for _, n := range p.notified {
+			if err := tx.SetNotified(n); err != nil {
+				return err
+			}
+		}
+		for _, n := range p.forget {
+			if err := tx.ForgetNotified(n.Receiver, n.Route, n.ItemKey); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// backoff is the pause before attempt n+1 after n failed attempts: the
+// attempts are spread exponentially over window (AWS Config's
+// RetryAttemptSeconds), with +-20% jitter.
+func backoff(window time.Duration, maxAttempts, failed int, jitter float64) time.Duration {
+	if maxAttempts < 2 {
+		return 0
+	}
+	slots := (int64(1) << (maxAttempts - 1)) - 1 // 1 + 2 + 4 + ... for maxAttempts-1 pauses
+	base := float64(window) / float64(slots)
+	d := base * float64(int64(1)<<(failed-1))
+	return time.Duration(d * (0.8 + 0.4*jitter))
+}

@@ -1,0 +1,281 @@
+package remediate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// Dispatcher delivers the outbox at least once: each message is sent until
+// its receiver accepts it or its attempts run out (then FAILED, visible, and
+// retried by `keyage run --retry-failed`). A receiver that is down or slow
+// never blocks the others: each has its own workers.
+type Dispatcher struct {
+	Store     *store.Store
+	Notifiers map[string]notify.Notifier
+	// Workers bounds deliveries in flight overall (default 16);
+	// PerReceiver bounds them per receiver (default 3/4 of Workers).
+	Workers     int
+	PerReceiver int
+	// Window spreads a message's attempts (RetryAttemptSeconds).
+	Window time.Duration
+	// Timeout bounds one delivery attempt (TimeoutSeconds).
+	Timeout time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// Observe, when set, is told of each attempt (metrics).
+	Observe func(receiver string, err error)
+	// PollInterval is how often a busy dispatcher looks for due messages
+	// (default 20ms).
+	PollInterval time.Duration
+}
+
+// DispatchStats counts one Drain's work.
+type DispatchStats struct {
+	Sent, Retried, Failed int
+}
+
+func (d *Dispatcher) defaults() {
+	if d.Workers <= 0 {
+		d.Workers = 16
+	}
+	if d.PerReceiver <= 0 {
+		d.PerReceiver = max(1, d.Workers*3/4)
+	}
+	if d.Timeout <= 0 {
+		d.Timeout = 30 * time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.PollInterval <= 0 {
+		d.PollInterval = 20 * time.Millisecond
+	}
+}
+
+// Drain delivers every PENDING message, waiting out retry pauses, and
+// returns when none is left or ctx ends (what is left stays in the outbox).
+func (d *Dispatcher) Drain(ctx context.Context) (DispatchStats, error) {
+	return d.run(ctx, true)
+}
+
+// Run delivers messages as they become due until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	_, err := d.run(ctx, false)
+	return err
+}
+
+type delivery struct {
+	msg  store.Message
+	done func(store.Outcome)
+}
+
+func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, error) {
+	d.defaults()
+	var (
+		mu       sync.Mutex
+		inflight = map[string]bool{}
+		pending  []store.Outcome
+		stats    DispatchStats
+		wg       sync.WaitGroup
+	)
+	global := make(chan struct{}, d.Workers)
+	queues := map[string]chan delivery{}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	queueFor := func(receiver string) chan delivery {
+		q, ok := queues[receiver]
+		if ok {
+			return q
+		}
+		q = make(chan delivery, 4096)
+		queues[receiver] = q
+		for range d.PerReceiver {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for dl := range q {
+					global <- struct{}{}
+					dl.done(d.deliver(workCtx, dl.msg))
+					<-global
+				}
+			}()
+		}
+		return q
+	}
+	flush := func() error {
+		mu.Lock()
+		batch := pending
+		pending = nil
+		mu.Unlock()
+		if len(batch) == 0 {
+			return nil
+		}
+		err := d.Store.RecordOutcomes(context.WithoutCancel(ctx), batch)
+		mu.Lock()
+		for _, o := range batch {
+			delete(inflight, o.ID)
+		}
+		mu.Unlock()
+		return err
+	}
+	defer func() {
+		for _, q := range queues {
+			close(q)
+		}
+		wg.Wait()
+		_ = flush()
+	}()
+
+	for {
+		if err := flush(); err != nil {
+			return stats, err
+		}
+		if ctx.Err() != nil {
+			return stats, nil
+		}
+		now := d.Now()
+		due, err := d.Store.DueMessages(ctx, now, 1000)
+		if err != nil {
+			if ctx.Err() != nil {
+				return stats, nil
+			}
+			return stats, err
+		}
+		queued := 0
+		for _, m := range due {
+			mu.Lock()
+			busy := inflight[m.ID]
+			if !busy {
+				inflight[m.ID] = true
+			}
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			queued++
+			queueFor(m.Receiver) <- delivery{msg: m, done: func(o store.Outcome) {
+				mu.Lock()
+				switch {
+				case o.Err == "":
+					stats.Sent++
+				case o.Final:
+					stats.Failed++
+				default:
+					stats.Retried++
+				}
+				pending = append(pending, o)
+				mu.Unlock()
+			}}
+		}
+		mu.Lock()
+		busy := len(inflight)
+		mu.Unlock()
+		wait := d.PollInterval
+		if queued == 0 && busy == 0 {
+			next, err := d.Store.NextDue(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return stats, nil
+				}
+				return stats, err
+			}
+			if next.IsZero() {
+				if untilIdle {
+					return stats, nil
+				}
+				wait = time.Second
+			} else if w := next.Sub(d.Now()); w > wait {
+				wait = min(w, time.Second)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// deliver makes one attempt at one message.
+func (d *Dispatcher) deliver(ctx context.Context, m store.Message) store.Outcome {
+	log := d.Logger.With("receiver", m.Receiver, "message", m.ID, "attempt", m.Attempts+1)
+	fail := func(err error, retry bool) store.Outcome {
+		if d.Observe != nil {
+			d.Observe(m.Receiver, err)
+		}
+		o := store.Outcome{ID: m.ID, At: d.Now(), Err: err.Error()}
+		if !retry || m.Attempts+1 >= m.MaxAttempts {
+			o.Final = true
+			log.Error("notification failed", "err", err)
+			return o
+		}
+		pause := backoff(d.Window, m.MaxAttempts, m.Attempts+1, rand.Float64())
+		var he *notify.HTTPError
+		if errors.As(err, &he) && he.RetryAfter > pause {
+			pause = he.RetryAfter
+		}
+		o.NextAttemptAt = o.At.Add(pause)
+		log.Warn("notification not delivered; will retry", "err", err, "in", pause.Round(time.Millisecond))
+		return o
+	}
+	n, ok := d.Notifiers[m.Receiver]
+	if !ok {
+		return fail(fmt.Errorf("receiver %q is not configured", m.Receiver), false)
+	}
+	msg, err := decodeMessage(m.JSON)
+	if err != nil {
+		return fail(err, false)
+	}
+	actx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	retry, err := n.Notify(actx, msg)
+	if err != nil {
+		return fail(err, retry)
+	}
+	if d.Observe != nil {
+		d.Observe(m.Receiver, nil)
+	}
+	log.Debug("notification delivered")
+	return store.Outcome{ID: m.ID, At: d.Now()}
+}
+
+// stored is a message as the outbox keeps it: notify.Message does not
+// serialise its JSON flag.
+type stored struct {
+	notify.Message
+	Format string `json:"format,omitempty"`
+}
+
+func encodeMessage(m notify.Message) ([]byte, error) {
+	s := stored{Message: m}
+	if m.JSON {
+		s.Format = "json"
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encode message %s: %w", m.ID, err)
+	}
+	return b, nil
+}
+
+func decodeMessage(b []byte) (notify.Message, error) {
+	var s stored
+	if err := json.Unmarshal(b, &s); err != nil {
+		return notify.Message{}, fmt.Errorf("decode message: %w", err)
+	}
+	s.Message.JSON = s.Format == "json"
+	return s.Message, nil
+}

@@ -1,0 +1,128 @@
+// Package remediate acts on findings as AWS Config's automatic remediation
+// does: for each NON_COMPLIANT resource (and, where a route asks, each key in
+// the warning stage) it records a remediation execution, resolves the IAM
+// user, and publishes notifications to the receivers the routes select,
+// through a crash-safe outbox delivered at least once.
+package remediate
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// finding is one key of one user that a route may notify about, with what
+// routes match on.
+type finding struct {
+	item notify.Item
+	// key identifies the item across runs: account/resourceId/accessKeyId.
+	key  string
+	path string
+	tags map[string]string
+}
+
+// Owners finds the owner address of a user: the tag, else the template.
+type Owners struct {
+	tagKey string
+	tmpl   *template.Template
+}
+
+// NewOwners builds the owner resolver of the config's owners section.
+func NewOwners(o config.Owners) (*Owners, error) {
+	ow := &Owners{tagKey: o.TagKey}
+	if o.Template != "" {
+		t, err := template.New("owners.template").Funcs(config.Funcs).Option("missingkey=error").Parse(o.Template)
+		if err != nil {
+			return nil, fmt.Errorf("owners.template: %w", err)
+		}
+		ow.tmpl = t
+	}
+	return ow, nil
+}
+
+// Owner returns the owner address of ev's user, "" when unknown.
+func (o *Owners) Owner(ev *rule.Evaluation) string {
+	if o == nil {
+		return ""
+	}
+	if v := strings.TrimSpace(ev.Tags[o.tagKey]); v != "" {
+		return v
+	}
+	if o.tmpl == nil {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := o.tmpl.Execute(&b, struct {
+		AccountID, UserName, Path, ARN, ResourceID string
+		Tags                                       map[string]string
+	}{ev.AccountID, ev.UserName, ev.Path, ev.ARN, ev.ResourceID, ev.Tags}); err != nil {
+		return ""
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// findings turns a scan's evaluations into findings: every expired key of a
+// NON_COMPLIANT user and every key in the warning stage.
+func findings(res *scan.Result, owners *Owners) []finding {
+	names := map[string]scan.AccountResult{}
+	for _, a := range res.Accounts {
+		names[a.AccountID] = a
+	}
+	var out []finding
+	for i := range res.Evaluations {
+		ev := &res.Evaluations[i]
+		if ev.ResourceType != rule.ResourceTypeUser {
+			continue
+		}
+		owner := ""
+		for _, k := range ev.Keys {
+			if k.Stage != rule.StageExpired && k.Stage != rule.StageWarning {
+				continue
+			}
+			if owner == "" {
+				owner = owners.Owner(ev)
+			}
+			acct := names[ev.AccountID]
+			out = append(out, newFinding(ev, k, acct.Name, acct.OU, res.Parameters.MaxAccessKeyAge, owner))
+		}
+	}
+	return out
+}
+
+func newFinding(ev *rule.Evaluation, k rule.KeyResult, accountName, ou string, maxAge int, owner string) finding {
+	it := notify.Item{
+		AccountID: ev.AccountID, AccountName: accountName, OU: ou,
+		UserName: ev.UserName, UserPath: ev.Path, ARN: ev.ARN, ResourceID: ev.ResourceID,
+		AccessKeyID: k.AccessKeyID, AgeDays: k.AgeDays, MaxAge: maxAge, Stage: string(k.Stage),
+		Compliance: string(ev.Compliance), CreateDate: k.CreateDate,
+		LastUsed: k.LastUsedDate, LastService: k.LastUsedService, Owner: owner,
+		Deadline:   k.CreateDate.Add(time.Duration(maxAge) * rule.Day).UTC(),
+		ConsoleURL: consoleURL(ev.UserName),
+	}
+	return finding{item: it, key: itemKey(it), path: ev.Path, tags: ev.Tags}
+}
+
+func itemKey(it notify.Item) string {
+	id := it.AccessKeyID
+	if id == "" {
+		id = "created:" + it.CreateDate.UTC().Format(time.RFC3339)
+	}
+	return it.AccountID + "/" + it.ResourceID + "/" + id
+}
+
+// consoleURL links to the user's security credentials in the IAM console
+// (the console signs in to the right account itself).
+func consoleURL(userName string) string {
+	if userName == "" {
+		return ""
+	}
+	return "https://console.aws.amazon.com/iam/home#/users/details/" + url.PathEscape(userName) + "?section=security_credentials"
+}

@@ -1,0 +1,387 @@
+package remediate
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// Step names of an execution, after the seed's automation document.
+const (
+	StepResolve = "ResolveUserName"
+	StepPublish = store.PublishStep
+)
+
+// Engine decides what to send for a scan and records it.
+type Engine struct {
+	cfg       *config.Config
+	owners    *Owners
+	renderers map[string]*renderer
+}
+
+// NewEngine prepares the routes, receivers and owner resolution of cfg.
+func NewEngine(cfg *config.Config) (*Engine, error) {
+	owners, err := NewOwners(cfg.Owners)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, owners: owners, renderers: map[string]*renderer{}}
+	for _, r := range cfg.Receivers {
+		rr, err := newRenderer(r)
+		if err != nil {
+			return nil, err
+		}
+		e.renderers[r.Name] = rr
+	}
+	return e, nil
+}
+
+// Planned is one message the plan sends.
+type Planned struct {
+	Message notify.Message
+	Route   int
+	// Resources are the (account, resourceId) pairs the message covers.
+	Resources [][2]string
+	items     []finding
+}
+
+// Plan is what one run decides: messages to send and what to remember.
+type Plan struct {
+	Messages []Planned
+	// Suppressed counts findings already notified within their repeat
+	// interval and unchanged.
+	Suppressed int
+	// OwnerUnknown lists users whose owner could not be found.
+	OwnerUnknown []notify.Item
+	// NonCompliant are the NON_COMPLIANT users of the scan.
+	NonCompliant []rule.Evaluation
+	notified     []store.Notified
+	forget       []store.Notified
+	now          time.Time
+}
+
+type target struct {
+	route    int
+	receiver string
+}
+
+// Plan routes the findings of res, de-duplicates them against what was
+// already notified, and groups them into messages.
+func (e *Engine) Plan(ctx context.Context, st *store.Store, res *scan.Result, now time.Time) (*Plan, error) {
+	var prior []store.Notified
+	if st != nil {
+		var err error
+		if prior, err = st.NotifiedItems(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return e.plan(res, prior, now)
+}
+
+func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time) (*Plan, error) {
+	p := &Plan{now: now}
+	for _, ev := range res.Evaluations {
+		if ev.Compliance == rule.NonCompliant {
+			p.NonCompliant = append(p.NonCompliant, ev)
+		}
+	}
+	type priorKey struct {
+		receiver string
+		route    int
+		item     string
+	}
+	last := make(map[priorKey]store.Notified, len(prior))
+	for _, n := range prior {
+		last[priorKey{n.Receiver, n.Route, n.ItemKey}] = n
+	}
+
+	// Route every finding and collect, per target, the groups that are due.
+	type groupID struct {
+		t   target
+		key string
+	}
+	groups := map[groupID][]finding{}
+	due := map[groupID]bool{}
+	var order []groupID
+	add := func(receiver string, route int, f finding) {
+		g := groupID{target{route, receiver}, groupKey(e.cfg.Routes[route].GroupBy, f)}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], f)
+		n, ok := last[priorKey{receiver, route, f.key}]
+		interval := e.cfg.Routes[route].RepeatInterval.Duration()
+		if !ok || n.Stage != f.item.Stage || now.Sub(n.NotifiedAt) >= interval {
+			due[g] = true
+		}
+	}
+	current := map[string]bool{}
+	ownerless := map[string]notify.Item{}
+	for _, f := range findings(res, e.owners) {
+		current[f.key] = true
+		for _, t := range e.route(f) {
+			if f.item.Owner == "" && e.needsOwner(t.receiver) {
+				ownerless[f.item.AccountID+"/"+f.item.ResourceID] = f.item
+				for _, fb := range e.cfg.Owners.Fallback {
+					add(fb, t.route, f)
+				}
+				continue
+			}
+			add(t.receiver, t.route, f)
+		}
+	}
+	for _, it := range ownerless {
+		p.OwnerUnknown = append(p.OwnerUnknown, it)
+	}
+	sort.Slice(p.OwnerUnknown, func(i, j int) bool {
+		a, b := p.OwnerUnknown[i], p.OwnerUnknown[j]
+		return a.AccountID+a.UserName < b.AccountID+b.UserName
+	})
+
+	for _, g := range order {
+		fs := groups[g]
+		if !due[g] {
+			p.Suppressed += len(fs)
+			continue
+		}
+		msg, err := e.message(notify.KindFinding, g.t.receiver, g.key, fs, now)
+		if err != nil {
+			return nil, err
+		}
+		pl := Planned{Message: msg, Route: g.t.route, items: fs}
+		seen := map[[2]string]bool{}
+		for _, f := range fs {
+			r := [2]string{f.item.AccountID, f.item.ResourceID}
+			if !seen[r] {
+				seen[r] = true
+				pl.Resources = append(pl.Resources, r)
+			}
+			b, _ := json.Marshal(f.item)
+			p.notified = append(p.notified, store.Notified{Receiver: g.t.receiver, Route: g.t.route, ItemKey: f.key,
+				AccountID: f.item.AccountID, ResourceID: f.item.ResourceID, Stage: f.item.Stage, NotifiedAt: now, ItemJSON: b})
+		}
+		p.Messages = append(p.Messages, pl)
+	}
+
+	// Resolved: items notified before, in an account scanned now, with no
+	// finding any more (the key was rotated, deleted or deactivated).
+	scanned := map[string]bool{}
+	for _, a := range res.Accounts {
+		if a.Status == scan.StatusOK {
+			scanned[a.AccountID] = true
+		}
+	}
+	resolved := map[target]map[string][]finding{}
+	for _, n := range prior {
+		if !scanned[n.AccountID] || current[n.ItemKey] {
+			continue
+		}
+		p.forget = append(p.forget, n)
+		if n.Route >= len(e.cfg.Routes) {
+			continue
+		}
+		rcv, ok := e.cfg.Receiver(n.Receiver)
+		if !ok || !(rcv.SendResolved || e.cfg.Routes[n.Route].SendResolved) {
+			continue
+		}
+		var it notify.Item
+		if err := json.Unmarshal(n.ItemJSON, &it); err != nil {
+			continue
+		}
+		it.Stage = "resolved"
+		t := target{n.Route, n.Receiver}
+		if resolved[t] == nil {
+			resolved[t] = map[string][]finding{}
+		}
+		user := it.AccountID + "/" + it.ResourceID
+		resolved[t][user] = append(resolved[t][user], finding{item: it, key: n.ItemKey})
+	}
+	for t, byUser := range resolved {
+		for user, fs := range byUser {
+			msg, err := e.message(notify.KindResolved, t.receiver, "resolved:"+user, fs, now)
+			if err != nil {
+				return nil, err
+			}
+			p.Messages = append(p.Messages, Planned{Message: msg, Route: t.route, Resources: [][2]string{{fs[0].item.AccountID, fs[0].item.ResourceID}}, items: fs})
+		}
+	}
+	return p, nil
+}
+
+// route returns the (route, receiver) pairs a finding goes to. A route
+// without a stage match takes only expired keys (NON_COMPLIANT users), as
+// the seed's remediation does; warnings go only where a route asks for them.
+func (e *Engine) route(f finding) []target {
+	var out []target
+	for i, r := range e.cfg.Routes {
+		if !matches(r.Match, f) {
+			continue
+		}
+		for _, name := range r.Receivers {
+			out = append(out, target{i, name})
+		}
+		if !r.Continue {
+			break
+		}
+	}
+	return out
+}
+
+func matches(m config.RouteMatch, f finding) bool {
+	it := f.item
+	if len(m.Stage) == 0 {
+		if it.Stage != string(rule.StageExpired) {
+			return false
+		}
+	} else if !contains(m.Stage, it.Stage) {
+		return false
+	}
+	if len(m.AccountID) > 0 && !contains(m.AccountID, it.AccountID) {
+		return false
+	}
+	if len(m.AccountName) > 0 && !contains(m.AccountName, it.AccountName) {
+		return false
+	}
+	if len(m.OU) > 0 {
+		ok := false
+		for _, ou := range m.OU {
+			ou = strings.Trim(ou, "/")
+			if it.OU == ou || strings.HasPrefix(it.OU, ou+"/") {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(m.UserPath) > 0 {
+		ok := false
+		for _, p := range m.UserPath {
+			if strings.HasPrefix(f.path, p) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for k, v := range m.Tags {
+		if f.tags[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// groupKey is what one message covers: by default one user.
+func groupKey(by []string, f finding) string {
+	if len(by) == 0 {
+		by = []string{config.GroupByUser}
+	}
+	parts := make([]string, 0, len(by))
+	for _, b := range by {
+		switch b {
+		case config.GroupByOwner:
+			o := f.item.Owner
+			if o == "" {
+				o = "(owner unknown)"
+			}
+			parts = append(parts, "owner:"+o)
+		case config.GroupByAccount:
+			parts = append(parts, "account:"+f.item.AccountID)
+		case config.GroupByKey:
+			parts = append(parts, "key:"+f.key)
+		default:
+			parts = append(parts, "user:"+f.item.AccountID+"/"+f.item.ResourceID)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// needsOwner reports whether a receiver addresses the owner (an e-mail
+// receiver whose recipients are templates): findings without an owner go to
+// owners.fallback instead.
+func (e *Engine) needsOwner(name string) bool {
+	r, ok := e.cfg.Receiver(name)
+	if !ok || r.Email == nil {
+		return false
+	}
+	for _, to := range r.Email.To {
+		if config.IsTemplate(to) {
+			return true
+		}
+	}
+	return false
+}
+
+// message renders one message for a receiver.
+func (e *Engine) message(kind, receiver, key string, fs []finding, now time.Time) (notify.Message, error) {
+	items := make([]notify.Item, len(fs))
+	for i, f := range fs {
+		items[i] = f.item
+	}
+	text, subject, err := e.renderers[receiver].render(kind, items)
+	if err != nil {
+		return notify.Message{}, fmt.Errorf("receiver %s: %w", receiver, err)
+	}
+	m := notify.Message{ID: newID(), Kind: kind, Receiver: receiver, GroupKey: key, Subject: subject, Text: text, Items: items, CreatedAt: now.UTC()}
+	if r, ok := e.cfg.Receiver(receiver); ok {
+		m.JSON = r.Format == config.FormatJSON
+		if r.Email != nil {
+			if m.Recipients, err = recipients(r.Email.To, newData(kind, items)); err != nil {
+				return notify.Message{}, fmt.Errorf("receiver %s: to: %w", receiver, err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// recipients renders address templates; empty results are dropped.
+func recipients(list []string, d Data) ([]string, error) {
+	var out []string
+	for _, s := range list {
+		if !config.IsTemplate(s) {
+			out = append(out, s)
+			continue
+		}
+		t, err := config.ParseTemplate("to", s)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		if err := t.Execute(&b, d); err != nil {
+			return nil, err
+		}
+		if v := strings.TrimSpace(b.String()); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,146 @@
+package remediate
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/notify"
+)
+
+func init() {
+	config.Funcs["join"] = strings.Join
+	config.Funcs["upper"] = strings.ToUpper
+	config.Funcs["lower"] = strings.ToLower
+	config.Funcs["date"] = func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format(time.DateOnly)
+	}
+}
+
+// SeedText is the seed's message for one user:
+// Account "222222222222" User "alice" needs to rotate their access key.
+func SeedText(accountID, userName string) string {
+	return fmt.Sprintf("Account %q User %q needs to rotate their access key.", accountID, userName)
+}
+
+// Data is what message templates see: the first item's fields at the top
+// level (for per-user or per-key messages), all items in Items, and the
+// group's owner.
+type Data struct {
+	notify.Item
+	Items []notify.Item
+	Count int
+	Kind  string
+	// Limit is maxAccessKeyAge in days (also Item.MaxAge).
+	Limit int
+	// LastUsedText is the first item's last use, "never" if it was not used.
+	LastUsedText string
+}
+
+func newData(kind string, items []notify.Item) Data {
+	d := Data{Items: items, Count: len(items), Kind: kind}
+	if len(items) > 0 {
+		d.Item = items[0]
+		d.Limit = items[0].MaxAge
+		d.LastUsedText = "never"
+		if !items[0].LastUsed.IsZero() {
+			d.LastUsedText = items[0].LastUsed.UTC().Format(time.DateOnly)
+		}
+	}
+	return d
+}
+
+// renderer renders one receiver's text and subject.
+type renderer struct {
+	text, subject *template.Template
+}
+
+func newRenderer(r config.Receiver) (*renderer, error) {
+	var out renderer
+	var err error
+	if r.Template != "" {
+		if out.text, err = config.ParseTemplate("receivers."+r.Name+".template", r.Template); err != nil {
+			return nil, err
+		}
+	}
+	if r.Subject != "" {
+		if out.subject, err = config.ParseTemplate("receivers."+r.Name+".subject", r.Subject); err != nil {
+			return nil, err
+		}
+	}
+	return &out, nil
+}
+
+// render returns the message text and subject for items.
+func (r *renderer) render(kind string, items []notify.Item) (text, subject string, err error) {
+	d := newData(kind, items)
+	if r != nil && r.text != nil {
+		var b bytes.Buffer
+		if err := r.text.Execute(&b, d); err != nil {
+			return "", "", fmt.Errorf("render template: %w", err)
+		}
+		text = b.String()
+	} else {
+		text = defaultText(kind, items)
+	}
+	if r != nil && r.subject != nil {
+		var b bytes.Buffer
+		if err := r.subject.Execute(&b, d); err != nil {
+			return "", "", fmt.Errorf("render subject: %w", err)
+		}
+		subject = strings.TrimSpace(b.String())
+	} else {
+		subject = defaultSubject(kind, items)
+	}
+	return text, subject, nil
+}
+
+// defaultText is the seed's sentence, once per user of the group.
+func defaultText(kind string, items []notify.Item) string {
+	var lines []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		u := it.AccountID + "/" + it.ResourceID
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		switch kind {
+		case notify.KindResolved:
+			lines = append(lines, fmt.Sprintf("Account %q User %q rotated their access key.", it.AccountID, it.UserName))
+		default:
+			lines = append(lines, SeedText(it.AccountID, it.UserName))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func defaultSubject(kind string, items []notify.Item) string {
+	if len(items) == 0 {
+		return "keyage test notification"
+	}
+	it := items[0]
+	users := map[string]bool{}
+	for _, x := range items {
+		users[x.AccountID+"/"+x.ResourceID] = true
+	}
+	if kind == notify.KindResolved {
+		if len(users) == 1 {
+			return fmt.Sprintf("Resolved: access key of %s in %s rotated", it.UserName, it.AccountID)
+		}
+		return fmt.Sprintf("Resolved: %d access keys rotated", len(items))
+	}
+	if len(users) == 1 {
+		if len(items) == 1 && it.AccessKeyID != "" {
+			return fmt.Sprintf("Rotate access key %s of %s in %s (%d days old)", it.AccessKeyID, it.UserName, it.AccountID, it.AgeDays)
+		}
+		return fmt.Sprintf("Rotate the access keys of %s in %s", it.UserName, it.AccountID)
+	}
+	return fmt.Sprintf("%d access keys of %d users need rotating", len(items), len(users))
+}
