@@ -29,6 +29,12 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 				names[[2]string{it.AccountID, it.ResourceID}] = it.UserName
 			}
 		}
+		detail := func(r [2]string) string {
+			if d, ok := p.resolveDetail[r]; ok {
+				return fmt.Sprintf("user name %q via %s", names[r], d)
+			}
+			return fmt.Sprintf("user name %q from the scan", names[r])
+		}
 		execFor := func(r [2]string) (int64, error) {
 			if id, ok := execs[r]; ok {
 				return id, nil
@@ -36,7 +42,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			id, err := tx.PutExecution(store.Execution{
 				AccountID: r[0], ResourceID: r[1], Rule: rule.Name, UserName: names[r], State: store.ExecutionQueued,
 				Steps: []store.Step{
-					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: fmt.Sprintf("user name %q from the scan", names[r]), StartedAt: p.now, EndedAt: p.now},
+					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: detail(r), StartedAt: p.now, EndedAt: p.now},
 					{Name: StepPublish, State: store.ExecutionQueued, StartedAt: p.now},
 				},
 				CreatedAt: p.now, UpdatedAt: p.now,
@@ -83,7 +89,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			if _, err := tx.PutExecution(store.Execution{
 				AccountID: ev.AccountID, ResourceID: ev.ResourceID, Rule: rule.Name, UserName: ev.UserName, State: store.ExecutionSucceeded,
 				Steps: []store.Step{
-					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: fmt.Sprintf("user name %q from the scan", ev.UserName), StartedAt: p.now, EndedAt: p.now},
+					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: detail(r), StartedAt: p.now, EndedAt: p.now},
 					{Name: StepPublish, State: store.ExecutionSucceeded, Detail: "no route selects this resource", StartedAt: p.now, EndedAt: p.now},
 				},
 				CreatedAt: p.now, UpdatedAt: p.now,

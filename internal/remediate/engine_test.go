@@ -130,7 +130,7 @@ routes:
 	alice := user{"AIDA1", "alice", "alice@example.com", []float64{120, 10}}
 	bob := user{"AIDA2", "bob", "bob@example.com", []float64{85}}
 	carol := user{"AIDA3", "carol", "", []float64{200}} // no owner tag
-	dave := user{"AIDA4", "dave", "", []float64{-300}} // inactive key only
+	dave := user{"AIDA4", "dave", "", []float64{-300}}  // inactive key only
 
 	for _, step := range []struct {
 		name       string

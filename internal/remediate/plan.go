@@ -70,6 +70,9 @@ type Plan struct {
 	notified     []store.Notified
 	forget       []store.Notified
 	now          time.Time
+	// resolveDetail says how each resource's user name was resolved, for
+	// the execution's first step; nil for a scan (the scan named them).
+	resolveDetail map[[2]string]string
 }
 
 type target struct {
@@ -87,11 +90,26 @@ func (e *Engine) Plan(ctx context.Context, st *store.Store, res *scan.Result, no
 			return nil, err
 		}
 	}
-	return e.plan(res, prior, now)
+	return e.plan(res, prior, now, nil)
 }
 
-func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time) (*Plan, error) {
-	p := &Plan{now: now}
+// PlanResources plans for some resources only (keyage remediate, a
+// change-triggered evaluation): res holds just their evaluations, and only
+// their earlier notifications can be resolved. resolved maps each
+// (account, resourceId) to how its user name was resolved.
+func (e *Engine) PlanResources(ctx context.Context, st *store.Store, res *scan.Result, now time.Time, resolved map[[2]string]string) (*Plan, error) {
+	var prior []store.Notified
+	if st != nil {
+		var err error
+		if prior, err = st.NotifiedItems(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return e.plan(res, prior, now, resolved)
+}
+
+func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, scope map[[2]string]string) (*Plan, error) {
+	p := &Plan{now: now, resolveDetail: scope}
 	for _, ev := range res.Evaluations {
 		if ev.Compliance == rule.NonCompliant {
 			p.NonCompliant = append(p.NonCompliant, ev)
@@ -186,6 +204,9 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time) (
 	resolved := map[target]map[string][]finding{}
 	for _, n := range prior {
 		if !scanned[n.AccountID] || current[n.ItemKey] {
+			continue
+		}
+		if _, in := scope[[2]string{n.AccountID, n.ResourceID}]; scope != nil && !in {
 			continue
 		}
 		p.forget = append(p.forget, n)

@@ -1,0 +1,153 @@
+// Package events parses the AWS events keyage reacts to, as they arrive in
+// SQS: EventBridge events (directly or wrapped in an SNS envelope) for AWS
+// Config compliance changes and for IAM API calls recorded by CloudTrail.
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kinds of event.
+const (
+	KindComplianceChange = "Config Rules Compliance Change"
+	KindAPICall          = "AWS API Call via CloudTrail"
+)
+
+// Event is what keyage needs from one event: which user in which account to
+// look at again.
+type Event struct {
+	ID         string
+	Kind       string
+	AccountID  string
+	Time       time.Time
+	Region     string
+	ResourceID string // the UserId, for compliance changes
+	UserName   string // for IAM API calls
+	// Compliance is the new compliance type of a compliance change.
+	Compliance string
+	// RuleName is the Config rule of a compliance change.
+	RuleName string
+	// EventName is the IAM API of an API call (CreateAccessKey, ...).
+	EventName string
+}
+
+// ErrIgnored marks a well-formed event keyage has no use for (another rule,
+// another resource type, an IAM call that does not touch keys or users).
+var ErrIgnored = errors.New("event not relevant to keyage")
+
+// IAMEvents are the IAM calls that change what the rule sees.
+var IAMEvents = map[string]bool{
+	"CreateAccessKey": true, "UpdateAccessKey": true, "DeleteAccessKey": true,
+	"CreateUser": true, "DeleteUser": true, "TagUser": true, "UntagUser": true,
+}
+
+type envelope struct {
+	Type    string `json:"Type"`
+	Message string `json:"Message"`
+}
+
+type raw struct {
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       time.Time       `json:"time"`
+	Region     string          `json:"region"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+type complianceDetail struct {
+	ResourceID          string `json:"resourceId"`
+	ResourceType        string `json:"resourceType"`
+	AWSAccountID        string `json:"awsAccountId"`
+	ConfigRuleName      string `json:"configRuleName"`
+	NewEvaluationResult struct {
+		ComplianceType string `json:"complianceType"`
+	} `json:"newEvaluationResult"`
+}
+
+type apiCallDetail struct {
+	EventSource       string `json:"eventSource"`
+	EventName         string `json:"eventName"`
+	RecipientAccount  string `json:"recipientAccountId"`
+	ErrorCode         string `json:"errorCode"`
+	RequestParameters struct {
+		UserName string `json:"userName"`
+	} `json:"requestParameters"`
+	ResponseElements *struct {
+		AccessKey *struct {
+			UserName string `json:"userName"`
+		} `json:"accessKey"`
+		User *struct {
+			UserName string `json:"userName"`
+		} `json:"user"`
+	} `json:"responseElements"`
+}
+
+// Parse reads one SQS message body. rule names the Config rule whose
+// compliance changes count (access-keys-rotated; deployments may prefix it).
+func Parse(body []byte, rule string) (Event, error) {
+	var env envelope
+	if json.Unmarshal(body, &env) == nil && env.Type == "Notification" && env.Message != "" {
+		body = []byte(env.Message)
+	}
+	var r raw
+	if err := json.Unmarshal(body, &r); err != nil {
+		return Event{}, fmt.Errorf("not an EventBridge event: %w", err)
+	}
+	if r.DetailType == "" || len(r.Detail) == 0 {
+		return Event{}, errors.New("not an EventBridge event: no detail-type or detail")
+	}
+	ev := Event{ID: r.ID, Kind: r.DetailType, AccountID: r.Account, Time: r.Time, Region: r.Region}
+	switch r.DetailType {
+	case KindComplianceChange:
+		var d complianceDetail
+		if err := json.Unmarshal(r.Detail, &d); err != nil {
+			return Event{}, fmt.Errorf("event %s: compliance change detail: %w", r.ID, err)
+		}
+		if d.ResourceType != "AWS::IAM::User" || !strings.Contains(d.ConfigRuleName, rule) {
+			return ev, fmt.Errorf("event %s: rule %q resource type %q: %w", r.ID, d.ConfigRuleName, d.ResourceType, ErrIgnored)
+		}
+		if d.ResourceID == "" {
+			return Event{}, fmt.Errorf("event %s: compliance change without resourceId", r.ID)
+		}
+		ev.ResourceID, ev.RuleName, ev.Compliance = d.ResourceID, d.ConfigRuleName, d.NewEvaluationResult.ComplianceType
+		if d.AWSAccountID != "" {
+			ev.AccountID = d.AWSAccountID
+		}
+	case KindAPICall:
+		var d apiCallDetail
+		if err := json.Unmarshal(r.Detail, &d); err != nil {
+			return Event{}, fmt.Errorf("event %s: API call detail: %w", r.ID, err)
+		}
+		if d.EventSource != "iam.amazonaws.com" || !IAMEvents[d.EventName] || d.ErrorCode != "" {
+			return ev, fmt.Errorf("event %s: %s %s: %w", r.ID, d.EventSource, d.EventName, ErrIgnored)
+		}
+		ev.EventName = d.EventName
+		ev.UserName = d.RequestParameters.UserName
+		if re := d.ResponseElements; ev.UserName == "" && re != nil {
+			switch {
+			case re.AccessKey != nil:
+				ev.UserName = re.AccessKey.UserName
+			case re.User != nil:
+				ev.UserName = re.User.UserName
+			}
+		}
+		if ev.UserName == "" {
+			return Event{}, fmt.Errorf("event %s: %s without a user name", r.ID, d.EventName)
+		}
+		if d.RecipientAccount != "" {
+			ev.AccountID = d.RecipientAccount
+		}
+	default:
+		return ev, fmt.Errorf("event %s: detail-type %q: %w", r.ID, r.DetailType, ErrIgnored)
+	}
+	if len(ev.AccountID) != 12 {
+		return Event{}, fmt.Errorf("event %s: account %q is not a 12-digit account id", r.ID, ev.AccountID)
+	}
+	return ev, nil
+}

@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+)
+
+// RecordEvaluations stores evaluations of single resources made outside a
+// scan (keyage remediate, change-triggered re-evaluation), with a history
+// row on each compliance change; gone lists resources whose user no longer
+// exists, removed with a DELETED history row.
+func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.Evaluation, gone [][2]string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := ms64(at)
+		for i := range evs {
+			ev := &evs[i]
+			var c current
+			err := tx.QueryRowContext(ctx, `SELECT compliance, user_name, first_seen, changed_at FROM evaluations WHERE account_id = ? AND resource_id = ?`,
+				ev.AccountID, ev.ResourceID).Scan(&c.compliance, &c.userName, &c.firstSeen, &c.changedAt)
+			existed := err == nil
+			if err != nil && err != sql.ErrNoRows {
+				return err
+			}
+			first, changed := now, now
+			if existed {
+				first, changed = c.firstSeen, c.changedAt
+			}
+			if !existed || c.compliance != string(ev.Compliance) {
+				changed = now
+				if _, err := tx.ExecContext(ctx, `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+					ev.AccountID, ev.ResourceID, ev.UserName, c.compliance, string(ev.Compliance), ev.Annotation, now); err != nil {
+					return err
+				}
+			}
+			tags, _ := json.Marshal(ev.Tags)
+			keys, _ := json.Marshal(ev.Keys)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (account_id, resource_id) DO UPDATE SET user_name = excluded.user_name, path = excluded.path, arn = excluded.arn,
+					compliance = excluded.compliance, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
+					changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at`,
+				ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
+				string(tags), string(keys), first, changed, now); err != nil {
+				return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+			}
+		}
+		for _, g := range gone {
+			var c current
+			err := tx.QueryRowContext(ctx, `SELECT compliance, user_name FROM evaluations WHERE account_id = ? AND resource_id = ?`, g[0], g[1]).Scan(&c.compliance, &c.userName)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, g[0], g[1]); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at) VALUES (?, ?, ?, ?, ?, '', ?)`,
+				g[0], g[1], c.userName, c.compliance, ComplianceDeleted, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record evaluations in %s: %w", s.path, err)
+	}
+	return nil
+}
