@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Needs curl, jq and /usr/bin/time (apt-get install curl jq time).
 # Benchmark of an org-wide scan against the sandbox, as BENCHMARKS.md reports it:
 # a sandbox org of ACCOUNTS x USERS with LATENCY per call, scanned with
 # CONCURRENCY accounts in flight, once per source. Prints a Markdown section.
@@ -27,15 +28,17 @@ echo "Command: \`scripts/bench-scan.sh $ACCOUNTS $USERS $LATENCY $CONCURRENCY\` 
 echo
 for src in auto api; do
   curl -fsS -X DELETE "$stats" >/dev/null
-  /usr/bin/time -f '%e %M' -o "$out/time" "$out/keyage" scan --org --source $src --concurrency "$CONCURRENCY" \
+  sb_before=$(awk '{print $14+$15}' /proc/$sandbox_pid/stat)
+  /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$out/keyage" scan --org --source $src --concurrency "$CONCURRENCY" \
     -o json --log-level warn > "$out/result.json" 2> "$out/stderr" || true
-  read -r wall rss_kb < <(tail -n 1 "$out/time")
+  read -r wall rss_kb cpu_user cpu_sys < <(tail -n 1 "$out/time")
+  sb_cpu=$(( $(awk '{print $14+$15}' /proc/$sandbox_pid/stat) - sb_before ))
   curl -fsS "$stats" > "$out/stats.json"
   flagged=$(jq '[.evaluations[] | select(any(.keys[]; .stage=="expired" or .stage=="warning"))] | length' "$out/result.json")
   newusers=0
   scanned=$(jq '[.accounts[] | select(.status=="ok")] | length' "$out/result.json")
   total=$(jq .total "$out/stats.json")
-  echo "**--source $src**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, $total AWS calls for $scanned scanned accounts ($(jq .summary.accountsFailed "$out/result.json") failed), $flagged flagged users; summary: $(jq -c '.summary' "$out/result.json")"
+  echo "**--source $src**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, scanner CPU $(awk "BEGIN{print $cpu_user+$cpu_sys}")s, sandbox CPU $(awk "BEGIN{print $sb_cpu/100}")s, $total AWS calls for $scanned scanned accounts ($(jq .summary.accountsFailed "$out/result.json") failed), $flagged flagged users; summary: $(jq -c '.summary' "$out/result.json")"
   echo
   echo '| API | calls | per scanned account |'
   echo '|---|---:|---:|'
