@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keyage.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func jsonLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("%s: not JSON lines: %v", path, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// keyage run end to end over the sandbox: one message per NON_COMPLIANT
+// user with the seed's text, nothing new on the second run, a dry run that
+// changes nothing, a webhook that fails once and is retried.
+func TestRunEndToEnd(t *testing.T) {
+	sandboxEnv(t)
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var hooks []string
+	failures := 1
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures > 0 {
+			failures--
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		hooks = append(hooks, r.Header.Get("X-Keyage-Signature"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	t.Setenv("HOOK_SECRET", "s3cret")
+	cfg := writeConfig(t, `
+accounts: {organization: true}
+remediation: {retryAttemptSeconds: 1, maximumAutomaticAttempts: 3}
+receivers:
+  - name: central
+    file: {path: `+filepath.Join(dir, "central.jsonl")+`}
+  - name: hook
+    webhook: {url: "`+hook.URL+`", secretEnv: HOOK_SECRET}
+routes:
+  - receivers: [central]
+  - match: {accountName: prod}
+    receivers: [hook]
+    groupBy: [account]
+`)
+	state := filepath.Join(dir, "keyage.db")
+	central := filepath.Join(dir, "central.jsonl")
+
+	code, out, stderr := runCLI(t, "run", "--config", cfg, "--state", state, "--dry-run", "--log-level", "error")
+	if code != ExitAccountError { // the fixture's broken account
+		t.Fatalf("dry run exit %d; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(out, "Dry run: 3 notifications would be sent") || !strings.Contains(out, `Account "222222222222" User "over-limit" needs to rotate their access key.`) {
+		t.Errorf("dry run output:\n%s", out)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("dry run created the state database")
+	}
+	if got := jsonLines(t, central); len(got) != 0 {
+		t.Errorf("dry run sent %d messages", len(got))
+	}
+
+	code, out, stderr = runCLI(t, "run", "--config", cfg, "--state", state, "--log-level", "error")
+	if code != ExitAccountError {
+		t.Fatalf("run exit %d; stdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	msgs := jsonLines(t, central)
+	var texts []string
+	for _, m := range msgs {
+		texts = append(texts, m["text"].(string))
+	}
+	want := []string{
+		`Account "222222222222" User "over-limit" needs to rotate their access key.`,
+		`Account "222222222222" User "two-keys" needs to rotate their access key.`,
+	}
+	if strings.Join(texts, "\n") != strings.Join(want, "\n") {
+		t.Errorf("central messages:\n%s\nwant:\n%s", strings.Join(texts, "\n"), strings.Join(want, "\n"))
+	}
+	mu.Lock()
+	if len(hooks) != 1 || !strings.HasPrefix(hooks[0], "sha256=") {
+		t.Errorf("webhook deliveries = %q, want one signed digest after one retry", hooks)
+	}
+	mu.Unlock()
+	if !strings.Contains(out, "3 notifications queued, 3 sent, 0 failed (1 attempts retried)") {
+		t.Errorf("run summary:\n%s", out)
+	}
+
+	code, out, _ = runCLI(t, "run", "--config", cfg, "--state", state, "--log-level", "error")
+	if code != ExitAccountError || !strings.Contains(out, "0 notifications queued") || len(jsonLines(t, central)) != 2 {
+		t.Errorf("second run sent again (exit %d):\n%s", code, out)
+	}
+
+	code, out, _ = runCLI(t, "executions", "--state", state, "--status", "succeeded")
+	if code != ExitOK || strings.Count(out, "SUCCEEDED") != 2 || !strings.Contains(out, "over-limit") {
+		t.Errorf("executions (exit %d):\n%s", code, out)
+	}
+	code, _, stderr = runCLI(t, "executions", "--state", state, "--status", "DONE")
+	if code != ExitUsage || !strings.Contains(stderr, "--status") {
+		t.Errorf("bad --status: exit %d, %s", code, stderr)
+	}
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	sandboxEnv(t)
+	cfg := writeConfig(t, `
+receivers:
+  - name: hook
+routes:
+  - receivers: [nowhere]
+`)
+	code, _, stderr := runCLI(t, "run", "--config", cfg, "--state", filepath.Join(t.TempDir(), "s.db"))
+	if code != ExitUsage || !strings.Contains(stderr, "receivers[0]") || !strings.Contains(stderr, `routes[0].receivers[0]`) {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestReceiversTest(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, "receivers: [{name: local, file: {path: "+filepath.Join(dir, "n.jsonl")+"}}]\n")
+	code, out, stderr := runCLI(t, "receivers", "test", "local", "--config", cfg)
+	if code != ExitOK || !strings.Contains(out, "sent a test message to local (file)") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if got := jsonLines(t, filepath.Join(dir, "n.jsonl")); len(got) != 1 || got[0]["kind"] != "test" {
+		t.Errorf("test message = %v", got)
+	}
+	code, _, stderr = runCLI(t, "receivers", "test", "nope", "--config", cfg)
+	if code != ExitUsage || !strings.Contains(stderr, `no receiver named "nope"`) {
+		t.Errorf("unknown receiver: exit %d %s", code, stderr)
+	}
+}
