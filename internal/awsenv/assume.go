@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -53,6 +54,9 @@ func NewAssumer(ctx context.Context, base aws.Config, o AssumerOptions) (*Assume
 	client := sts.NewFromConfig(base)
 	id, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
+		if strings.Contains(err.Error(), "failed to refresh cached credentials") {
+			return nil, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an instance or task role; \"keyage demo\" needs none): %w", err)
+		}
 		return nil, fmt.Errorf("get caller identity: %w", Simplify(err))
 	}
 	a := &Assumer{

@@ -16,6 +16,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/logging"
 )
 
 // DefaultRegion is used when neither the flags, the environment nor the
@@ -57,6 +58,9 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	})
 	opts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
+		// The SDK's own warnings (IMDS fallbacks) would interleave with
+		// keyage's output; failures surface as errors instead.
+		config.WithLogger(logging.Nop{}),
 		config.WithRetryer(func() aws.Retryer { return NewRetryer(maxAttempts) }),
 	}
 	if o.Profile != "" {

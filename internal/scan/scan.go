@@ -122,14 +122,17 @@ func scanAccount(ctx context.Context, src ConfigSource, a inventory.Account, inv
 	start := time.Now()
 	log := o.Logger.With("account", a.ID)
 	ar := AccountResult{AccountID: a.ID, Name: a.Name, OU: a.OU, Status: StatusOK, RootKeys: []RootKey{}}
+	ctx, cancel := context.WithTimeout(ctx, o.AccountTimeout)
+	defer cancel()
 	fail := func(err error) (AccountResult, []rule.Evaluation) {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("account timed out after %v: %w", o.AccountTimeout, err)
+		}
 		ar.Status, ar.Error = StatusError, err.Error()
 		ar.DurationMS = time.Since(start).Milliseconds()
 		log.Warn("account not scanned", "err", err)
 		return ar, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.AccountTimeout)
-	defer cancel()
 
 	cfg, err := src.ForAccount(ctx, a.ID)
 	if err != nil {
@@ -137,9 +140,6 @@ func scanAccount(ctx context.Context, src ConfigSource, a inventory.Account, inv
 	}
 	got, err := inventory.Collect(ctx, cfg, a.ID, inv)
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("account timed out after %v: %w", o.AccountTimeout, err)
-		}
 		return fail(err)
 	}
 	ar.Users = len(got.Users)

@@ -330,3 +330,20 @@ func TestCorruptReport(t *testing.T) {
 		})
 	}
 }
+
+// A hung account is cut off by the per-account timeout and reported; it
+// does not hold the scan.
+func TestAccountTimeout(t *testing.T) {
+	e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+	accts := e.orgAccounts(t)
+	slow := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), func(o *sandbox.Options) { o.Latency = 300 * time.Millisecond })
+	r := run(t, slow, inventory.SourceAuto, accts, func(o *scan.Options) { o.AccountTimeout = 100 * time.Millisecond })
+	for _, a := range r.Accounts {
+		if a.Status != scan.StatusError || !strings.Contains(a.Error, "account timed out after 100ms") {
+			t.Errorf("account %s: status %q error %q, want a timeout", a.AccountID, a.Status, a.Error)
+		}
+	}
+	if len(r.Accounts) != len(accts) {
+		t.Errorf("%d accounts reported, want %d", len(r.Accounts), len(accts))
+	}
+}
