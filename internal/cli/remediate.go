@@ -6,17 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/events"
-	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/remediate"
-	"github.com/keyage/keyage/internal/rule"
-	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -59,16 +54,6 @@ malformed or unrelated events are logged and deleted.`,
 	return cmd
 }
 
-// remediator remediates single resources.
-type remediator struct {
-	ios     *IO
-	job     *scanJob
-	assumer *awsenv.Assumer
-	engine  *remediate.Engine
-	store   *store.Store
-	disp    *remediate.Dispatcher
-}
-
 func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed func(string) bool) error {
 	switch {
 	case o.eventsQueue == "" && (o.account == "" || o.resourceID == ""):
@@ -103,111 +88,44 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 	if err != nil {
 		return usageError(err)
 	}
-	r := &remediator{ios: ios, job: job, assumer: assumer, engine: engine, store: st, disp: &remediate.Dispatcher{
-		Store: st, Notifiers: notifiers, Logger: ios.Logger,
-		Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,
-		Timeout: time.Duration(job.cfg.Remediation.TimeoutSeconds) * time.Second,
-	}}
-	if o.eventsQueue != "" {
-		return r.consume(ctx, base, o.eventsQueue, o.follow)
+	single := &remediate.Single{
+		Engine: engine, Store: st, Accounts: assumer, Policy: job.scan.Policy, Logger: ios.Logger,
+		Dispatcher: &remediate.Dispatcher{
+			Store: st, Notifiers: notifiers, Logger: ios.Logger,
+			Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,
+			Timeout: time.Duration(job.cfg.Remediation.TimeoutSeconds) * time.Second,
+		},
 	}
-	return r.resource(ctx, o.account, o.resourceID, "")
-}
-
-// resource remediates one resourceId; userName skips resolution when known.
-func (r *remediator) resource(ctx context.Context, accountID, resourceID, userName string) error {
-	cfg, err := r.assumer.ForAccount(ctx, accountID)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	via := "the event"
-	if userName == "" {
-		userName, via, err = remediate.ResolveUserName(ctx, cfg, accountID, resourceID)
-	}
-	res := &scan.Result{Rule: rule.Name, EvaluatedAt: now.UTC(), Source: "api",
-		Parameters: scan.Parameters{MaxAccessKeyAge: int(r.job.scan.Policy.MaxAge / rule.Day), WarnAge: int(r.job.scan.Policy.WarnAge / rule.Day)},
-		Accounts:   []scan.AccountResult{{AccountID: accountID, Status: scan.StatusOK}}}
-	var gone [][2]string
-	switch {
-	case errors.Is(err, remediate.ErrUnknownResource):
-		gone = append(gone, [2]string{accountID, resourceID})
-		via = "deleted"
-	case err != nil:
-		return err
-	default:
-		u, err := inventory.User(ctx, cfg, accountID, userName)
+	failed := 0
+	do := func(ctx context.Context, account, resourceID, userName string) error {
+		r, err := single.Remediate(ctx, account, resourceID, userName, true)
 		if err != nil {
 			return err
 		}
-		if resourceID == "" {
-			resourceID = u.UserID
+		verdict := string(r.Compliance)
+		if verdict == "" {
+			verdict = "deleted"
 		}
-		res.Evaluations = []rule.Evaluation{rule.Evaluate(u, r.job.scan.Policy, now)}
+		fmt.Fprintf(ios.Out, "%s %s (%s): %s; %d notifications, %d sent, %d failed\n", r.AccountID, r.UserName, r.ResourceID, verdict, r.Messages, r.Stats.Sent, r.Stats.Failed)
+		failed += r.Stats.Failed
+		return nil
 	}
-	if err := r.store.RecordEvaluations(ctx, now, res.Evaluations, gone); err != nil {
-		return err
-	}
-	plan, err := r.engine.PlanResources(ctx, r.store, res, now, map[[2]string]string{{accountID, resourceID}: via})
-	if err != nil {
-		return err
-	}
-	if err := r.engine.Apply(ctx, r.store, plan); err != nil {
-		return err
-	}
-	stats, err := r.disp.Drain(ctx)
-	if err != nil {
-		return err
-	}
-	verdict := "deleted"
-	if len(res.Evaluations) == 1 {
-		verdict = string(res.Evaluations[0].Compliance)
-	}
-	fmt.Fprintf(r.ios.Out, "%s %s (%s): %s; %d notifications, %d sent, %d failed\n", accountID, userName, resourceID, verdict, len(plan.Messages), stats.Sent, stats.Failed)
-	if stats.Failed > 0 {
-		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED", stats.Failed)}
-	}
-	return nil
-}
-
-// consume reads events from an SQS queue until it is empty (or, with
-// follow, until ctx ends). Every message is deleted once handled or found
-// unusable; a message whose remediation failed is left to come back.
-func (r *remediator) consume(ctx context.Context, base aws.Config, queueURL string, follow bool) error {
-	client := sqs.NewFromConfig(base)
-	handled, skipped := 0, 0
-	for {
-		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 300})
+	if o.eventsQueue != "" {
+		st, err := remediate.Consume(ctx, base, o.eventsQueue, o.follow, ios.Logger, func(ctx context.Context, ev events.Event) error {
+			return do(ctx, ev.AccountID, ev.ResourceID, ev.UserName)
+		})
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return fmt.Errorf("receive events from %s: %w", queueURL, awsenv.Simplify(err))
+			return err
 		}
-		if len(out.Messages) == 0 && !follow {
-			break
+		fmt.Fprintf(ios.Out, "events: %d handled, %d ignored, %d malformed, %d failed (left on the queue)\n", st.Handled, st.Ignored, st.Malformed, st.Failed)
+		if st.Failed > 0 {
+			return &ExitError{Code: ExitAccountError}
 		}
-		for _, m := range out.Messages {
-			ev, perr := events.Parse([]byte(aws.ToString(m.Body)), rule.Name)
-			switch {
-			case errors.Is(perr, events.ErrIgnored):
-				r.ios.Logger.Debug("event ignored", "err", perr)
-				skipped++
-			case perr != nil:
-				r.ios.Logger.Warn("malformed event deleted", "message", aws.ToString(m.MessageId), "err", perr)
-				skipped++
-			default:
-				if err := r.resource(ctx, ev.AccountID, ev.ResourceID, ev.UserName); err != nil {
-					r.ios.Logger.Error("remediation failed; the event will be retried", "account", ev.AccountID, "resource", ev.ResourceID, "user", ev.UserName, "err", err)
-					continue
-				}
-				handled++
-			}
-			if _, err := client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				r.ios.Logger.Warn("delete event", "err", awsenv.Simplify(err))
-			}
-		}
+	} else if err := do(ctx, o.account, o.resourceID, ""); err != nil {
+		return err
 	}
-	fmt.Fprintf(r.ios.Out, "events: %d remediated, %d ignored or malformed\n", handled, skipped)
+	if failed > 0 {
+		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED", failed)}
+	}
 	return nil
 }

@@ -58,3 +58,8 @@ func FindUserByID(ctx context.Context, cfg aws.Config, accountID, userID string)
 	}
 	return "", nil
 }
+
+// IsNoSuchUser reports whether err is IAM's NoSuchEntity for a user.
+func IsNoSuchUser(err error) bool {
+	return err != nil && awsenv.ErrorCode(err) == "NoSuchEntity"
+}

@@ -223,3 +223,18 @@ func (s *Store) History(ctx context.Context, accountID, resourceID string) ([]Tr
 	}
 	return out, rows.Err()
 }
+
+// ResourceIDByName finds the resourceId of a user by name in the current
+// evaluations (or, for a deleted user, its history), "" when unknown.
+func (s *Store) ResourceIDByName(ctx context.Context, accountID, userName string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT resource_id FROM evaluations WHERE account_id = ? AND user_name = ?
+		UNION ALL SELECT resource_id FROM evaluation_history WHERE account_id = ? AND user_name = ? LIMIT 1`, accountID, userName, accountID, userName).Scan(&id)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("find user %q in %s: %w", userName, accountID, err)
+	}
+	return id, nil
+}

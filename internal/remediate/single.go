@@ -1,0 +1,123 @@
+package remediate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// AccountConfigs hands out an aws.Config acting in an account
+// (awsenv.Assumer).
+type AccountConfigs interface {
+	ForAccount(ctx context.Context, accountID string) (aws.Config, error)
+}
+
+// Single re-evaluates and remediates one IAM user at a time, for a
+// resourceId that arrives alone (keyage remediate, an AWS Config event) or a
+// change event naming the user: GetUser, ListAccessKeys and
+// GetAccessKeyLastUsed instead of a scan.
+type Single struct {
+	Engine     *Engine
+	Store      *store.Store
+	Dispatcher *Dispatcher
+	Accounts   AccountConfigs
+	Policy     rule.Policy
+	// AccountNames fills accountName/OU in notifications when known.
+	AccountNames func(accountID string) (name, ou string)
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+// SingleResult is what one re-evaluation found and did.
+type SingleResult struct {
+	AccountID, ResourceID, UserName string
+	// Compliance is empty when the user no longer exists.
+	Compliance rule.Compliance
+	Evaluation *rule.Evaluation
+	Messages   int
+	Stats      DispatchStats
+}
+
+// Remediate re-evaluates one user, records the evaluation, and sends what
+// the routes select. Give resourceID (resolved to a name through AWS Config,
+// then IAM) or userName. Deliver=false leaves delivery to a dispatcher that
+// runs elsewhere (keyage serve).
+func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName string, deliver bool) (*SingleResult, error) {
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	cfg, err := s.Accounts.ForAccount(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	via := "the event"
+	if userName == "" {
+		userName, via, err = ResolveUserName(ctx, cfg, accountID, resourceID)
+	}
+	out := &SingleResult{AccountID: accountID, ResourceID: resourceID, UserName: userName}
+	acct := scan.AccountResult{AccountID: accountID, Status: scan.StatusOK}
+	if s.AccountNames != nil {
+		acct.Name, acct.OU = s.AccountNames(accountID)
+	}
+	res := &scan.Result{Rule: rule.Name, EvaluatedAt: now.UTC(), Source: "api",
+		Parameters: scan.Parameters{MaxAccessKeyAge: int(s.Policy.MaxAge / rule.Day), WarnAge: int(s.Policy.WarnAge / rule.Day)},
+		Accounts:   []scan.AccountResult{acct}}
+	var gone [][2]string
+	switch {
+	case errors.Is(err, ErrUnknownResource):
+		gone = append(gone, [2]string{accountID, resourceID})
+		via = "deleted"
+	case err != nil:
+		return nil, err
+	default:
+		u, err := inventory.User(ctx, cfg, accountID, userName)
+		switch {
+		case inventory.IsNoSuchUser(err) && resourceID != "":
+			gone = append(gone, [2]string{accountID, resourceID})
+		case inventory.IsNoSuchUser(err):
+			// Deleted, and known only by name: find its resourceId in the store.
+			id, ferr := s.Store.ResourceIDByName(ctx, accountID, userName)
+			if ferr != nil {
+				return nil, ferr
+			}
+			if id == "" {
+				return out, nil // never seen: nothing to do
+			}
+			out.ResourceID, resourceID = id, id
+			gone = append(gone, [2]string{accountID, id})
+		case err != nil:
+			return nil, err
+		default:
+			out.ResourceID, resourceID = u.UserID, u.UserID
+			ev := rule.Evaluate(u, s.Policy, now)
+			res.Evaluations = []rule.Evaluation{ev}
+			out.Compliance, out.Evaluation = ev.Compliance, &ev
+		}
+	}
+	if err := s.Store.RecordEvaluations(ctx, now, res.Evaluations, gone); err != nil {
+		return nil, err
+	}
+	plan, err := s.Engine.PlanResources(ctx, s.Store, res, now, map[[2]string]string{{accountID, resourceID}: via})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Engine.Apply(ctx, s.Store, plan); err != nil {
+		return nil, err
+	}
+	out.Messages = len(plan.Messages)
+	if deliver && s.Dispatcher != nil {
+		if out.Stats, err = s.Dispatcher.Drain(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
