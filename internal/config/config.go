@@ -28,6 +28,7 @@ type Config struct {
 	Scan     Scan     `yaml:"scan"`
 
 	Remediation Remediation `yaml:"remediation"`
+	Schedule    Schedule    `yaml:"schedule"`
 	Owners      Owners      `yaml:"owners"`
 	Receivers   Receivers   `yaml:"receivers"`
 	Routes      Routes      `yaml:"routes"`

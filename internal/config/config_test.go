@@ -118,7 +118,8 @@ func TestDefault(t *testing.T) {
 		Scan:     Scan{Source: SourceAuto, Concurrency: 16, AccountTimeout: Duration(5 * time.Minute)},
 		Remediation: Remediation{Automatic: ptr(true), MaximumAutomaticAttempts: 5, RetryAttemptSeconds: 60,
 			TimeoutSeconds: 30},
-		Owners: Owners{TagKey: "email"},
+		Schedule: Schedule{MaximumExecutionFrequency: "TwentyFour_Hours"},
+		Owners:   Owners{TagKey: "email"},
 	}
 	got := Default()
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(Config{})); diff != "" {

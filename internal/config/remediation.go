@@ -10,8 +10,9 @@ type Remediation struct {
 	// MaximumAutomaticAttempts bounds the attempts of one execution: 1 to
 	// 25, default 5.
 	MaximumAutomaticAttempts int `yaml:"maximumAutomaticAttempts"`
-	// RetryAttemptSeconds is the time between attempts: 1 to 2678000,
-	// default 60.
+	// RetryAttemptSeconds is the time over which the attempts are spread,
+	// as in AWS Config (5 attempts in 60 seconds by default): the pauses
+	// grow exponentially with jitter. 1 to 2678000, default 60.
 	RetryAttemptSeconds int `yaml:"retryAttemptSeconds"`
 	// TimeoutSeconds bounds one step of an execution: 1 to 3600, default 30.
 	TimeoutSeconds int `yaml:"timeoutSeconds"`
