@@ -79,6 +79,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 type delivery struct {
 	msg  store.Message
 	done func(store.Outcome)
+	skip func() // shutting down: the message stays PENDING
 }
 
 func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, error) {
@@ -106,6 +107,10 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 			go func() {
 				defer wg.Done()
 				for dl := range q {
+					if ctx.Err() != nil {
+						dl.skip()
+						continue
+					}
 					global <- struct{}{}
 					dl.done(d.deliver(workCtx, dl.msg))
 					<-global
@@ -176,6 +181,10 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 					stats.Retried++
 				}
 				pending = append(pending, o)
+				mu.Unlock()
+			}, skip: func() {
+				mu.Lock()
+				delete(inflight, m.ID)
 				mu.Unlock()
 			}}
 		}

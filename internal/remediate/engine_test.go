@@ -3,6 +3,7 @@ package remediate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -279,5 +280,50 @@ func TestBackoffSpreadsAttemptsOverWindow(t *testing.T) {
 	}
 	if backoff(window, 1, 1, 0.5) != 0 {
 		t.Errorf("one attempt must not pause")
+	}
+}
+
+type slowRecorder struct {
+	recorder
+	delay time.Duration
+}
+
+func (s *slowRecorder) Notify(ctx context.Context, m notify.Message) (bool, error) {
+	time.Sleep(s.delay)
+	return s.recorder.Notify(ctx, m)
+}
+
+// Stopping the dispatcher (SIGTERM) finishes the deliveries in flight and
+// leaves the rest PENDING; the next start delivers them: nothing is lost.
+func TestShutdownKeepsPending(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	e, _ := NewEngine(mustConfig(t, "receivers: [{name: topic, file: {path: x.jsonl}}]\nroutes: [{receivers: [topic]}]\n"))
+	var users []user
+	for i := range 40 {
+		users = append(users, user{fmt.Sprintf("AIDA%02d", i), fmt.Sprintf("user%02d", i), "", []float64{100}})
+	}
+	cycle(t, e, st, org(t0, users...), time.Now())
+	slow := &slowRecorder{delay: 20 * time.Millisecond}
+	d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"topic": slow}, Workers: 2, PerReceiver: 2}
+	stop, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := d.Run(stop); err != nil {
+		t.Fatal(err)
+	}
+	first := slow.count()
+	os, _ := st.OutboxStats(ctx)
+	if first == 0 || first >= 40 || os.Sent != first || os.Pending != 40-first {
+		t.Fatalf("after shutdown: %d delivered, outbox %+v; want some delivered, the rest pending", first, os)
+	}
+	if _, err := (&Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"topic": slow}}).Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, m := range slow.got {
+		seen[m.ID] = true
+	}
+	if len(seen) != 40 {
+		t.Errorf("delivered %d distinct messages after restart, want all 40", len(seen))
 	}
 }
