@@ -1,0 +1,124 @@
+// Package daemon runs scans on a schedule and on demand, one at a time:
+// the loop behind keyage serve.
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// ScanFunc runs one scan, reporting progress; it must stop when ctx ends
+// and then record nothing.
+type ScanFunc func(ctx context.Context, progress func(done, total int)) error
+
+// Scheduler runs ScanFunc at start, then every Interval, and whenever
+// Trigger is called; a scan never overlaps another, and triggers that
+// arrive during a scan are coalesced into one more.
+type Scheduler struct {
+	Interval time.Duration
+	Scan     ScanFunc
+	Logger   *slog.Logger
+
+	once    sync.Once
+	trigger chan struct{}
+
+	mu       sync.Mutex
+	running  bool
+	done     int
+	total    int
+	lastErr  error
+	lastScan time.Time
+}
+
+func (s *Scheduler) init() {
+	s.once.Do(func() {
+		s.trigger = make(chan struct{}, 1)
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Trigger asks for a scan now. It reports false when a scan is already
+// running (one more runs after it).
+func (s *Scheduler) Trigger() bool {
+	s.init()
+	select {
+	case s.trigger <- struct{}{}:
+	default:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.running
+}
+
+// Progress reports the running scan's accounts done and total.
+func (s *Scheduler) Progress() (done, total int, running bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done, s.total, s.running
+}
+
+// Last reports when the last scan finished and its error.
+func (s *Scheduler) Last() (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastScan, s.lastErr
+}
+
+// Run scans until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	s.init()
+	if s.Interval <= 0 {
+		s.Interval = 24 * time.Hour
+	}
+	timer := time.NewTimer(0) // scan at start
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-s.trigger:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+		s.runOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		timer.Reset(s.Interval)
+	}
+}
+
+func (s *Scheduler) runOnce(ctx context.Context) {
+	s.mu.Lock()
+	s.running, s.done, s.total = true, 0, 0
+	s.mu.Unlock()
+	start := time.Now()
+	err := s.Scan(ctx, func(done, total int) {
+		s.mu.Lock()
+		s.done, s.total = done, total
+		s.mu.Unlock()
+	})
+	s.mu.Lock()
+	s.running = false
+	if ctx.Err() == nil {
+		s.lastScan, s.lastErr = time.Now(), err
+	}
+	s.mu.Unlock()
+	switch {
+	case ctx.Err() != nil:
+		s.Logger.Info("scan interrupted by shutdown; nothing recorded from it")
+	case err != nil:
+		s.Logger.Error("scan failed", "err", err, "took", time.Since(start).Round(time.Millisecond))
+	default:
+		s.Logger.Info("scan done", "took", time.Since(start).Round(time.Millisecond), "next", s.Interval)
+	}
+}
