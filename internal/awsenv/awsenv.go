@@ -17,6 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 )
 
 // DefaultRegion is used when neither the flags, the environment nor the
@@ -37,8 +40,9 @@ type Options struct {
 	MaxAttempts int
 	// MaxConnsPerHost sizes the connection pool (default 256).
 	MaxConnsPerHost int
-	// Interceptors observe every attempt (metrics); may be nil.
-	AfterAttempt []func(ctx context.Context, service, operation string, err error)
+	// Observe, when set, is told of every attempt of every AWS call
+	// (metrics): service, operation, and whether AWS throttled it.
+	Observe func(service, operation string, throttled bool)
 }
 
 // Load builds the caller's base aws.Config.
@@ -69,6 +73,9 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
+	if o.Observe != nil {
+		opts = append(opts, config.WithAPIOptions([]func(*middleware.Stack) error{observeAttempts(o.Observe)}))
+	}
 	if o.EndpointURL != "" {
 		opts = append(opts, config.WithBaseEndpoint(o.EndpointURL))
 	}
@@ -84,6 +91,25 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 		cfg.Region = DefaultRegion
 	}
 	return cfg, nil
+}
+
+// throttleCodes are the error codes AWS services throttle with.
+var throttleCodes = map[string]bool{
+	"Throttling": true, "ThrottlingException": true, "TooManyRequestsException": true,
+	"RequestLimitExceeded": true, "RequestThrottled": true, "SlowDown": true,
+}
+
+// observeAttempts adds a per-attempt step (inside the retry loop) that
+// reports each call to observe.
+func observeAttempts(observe func(service, operation string, throttled bool)) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("keyage-observe",
+			func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleDeserialize(ctx, in)
+				observe(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), throttleCodes[ErrorCode(err)])
+				return out, md, err
+			}), middleware.Before)
+	}
 }
 
 // NewRetryer is the SDK's standard retryer with exponential backoff and
