@@ -1,0 +1,183 @@
+// Package lifecycle spells out, in one place, where an access key stands in
+// its life and what keyage may do to it: warn, mark NON_COMPLIANT,
+// deactivate, delete; plus the separate findings (unused, never used) and
+// exemptions. Pure functions of a key, a policy and the time: no I/O.
+package lifecycle
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+)
+
+// Day is the unit of the policy's ages.
+const Day = rule.Day
+
+// Policy is the lifecycle of keys. Ages are since the key's creation;
+// zero turns a stage off. MaxAge is the rule's maxAccessKeyAge.
+type Policy struct {
+	WarnAge time.Duration
+	// Reminders are extra warning ages between WarnAge and MaxAge.
+	Reminders     []time.Duration
+	MaxAge        time.Duration
+	DeactivateAge time.Duration
+	DeleteAge     time.Duration
+	// DeleteAfterInactive is how long a key must have been inactive before
+	// it may be deleted.
+	DeleteAfterInactive time.Duration
+	UnusedAge           time.Duration
+	NeverUsedAge        time.Duration
+	// RecentUseGuard refuses enforcement on a key used this recently.
+	RecentUseGuard time.Duration
+}
+
+// Validate reports thresholds out of order.
+func (p Policy) Validate() error {
+	switch {
+	case p.MaxAge <= 0:
+		return fmt.Errorf("maxAccessKeyAge must be positive")
+	case p.WarnAge < 0 || p.WarnAge >= p.MaxAge && p.WarnAge != 0:
+		return fmt.Errorf("warnAge must be below maxAccessKeyAge")
+	case p.DeactivateAge != 0 && p.DeactivateAge < p.MaxAge:
+		return fmt.Errorf("deactivateAge must be at least maxAccessKeyAge")
+	case p.DeleteAge != 0 && p.DeactivateAge != 0 && p.DeleteAge <= p.DeactivateAge:
+		return fmt.Errorf("deleteAge must be above deactivateAge")
+	case p.DeleteAge != 0 && p.DeleteAge < p.MaxAge:
+		return fmt.Errorf("deleteAge must be at least maxAccessKeyAge")
+	}
+	for _, r := range p.Reminders {
+		if r <= p.WarnAge || r >= p.MaxAge {
+			return fmt.Errorf("reminders must lie between warnAge and maxAccessKeyAge")
+		}
+	}
+	return nil
+}
+
+// Stage is where a key stands.
+type Stage string
+
+// The stages, in the order a key goes through them.
+const (
+	OK         Stage = "ok"
+	Warning    Stage = "warning"
+	Expired    Stage = "expired"    // past maxAccessKeyAge: NON_COMPLIANT
+	Deactivate Stage = "deactivate" // active and past deactivateAge
+	Inactive   Stage = "inactive"
+	Delete     Stage = "delete" // inactive, past deleteAge and inactive long enough
+	Exempt     Stage = "exempt"
+)
+
+// Action is what enforcement does to a key.
+type Action string
+
+// The actions.
+const (
+	None          Action = ""
+	ActDeactivate Action = "deactivate"
+	ActDelete     Action = "delete"
+)
+
+// Key is what the lifecycle needs of one key.
+type Key struct {
+	Active     bool
+	CreateDate time.Time
+	LastUsed   time.Time // zero: never used (or unknown)
+	// InactiveSince is when the key was first seen inactive (or deactivated
+	// by keyage); zero when unknown.
+	InactiveSince time.Time
+}
+
+// Exemption exempts a key until a date, for a reason.
+type Exemption struct {
+	Until  time.Time
+	Reason string
+	Source string // "tag" or "config"
+}
+
+// Active reports whether the exemption still counts at now: it stops on
+// its date.
+func (e *Exemption) Active(now time.Time) bool {
+	return e != nil && now.Before(e.Until)
+}
+
+// Verdict is the lifecycle's view of one key.
+type Verdict struct {
+	Stage  Stage
+	Action Action
+	// Reminder is the warning age (WarnAge or one of Reminders) last
+	// crossed, for reminder de-duplication; zero outside the warning stage.
+	Reminder time.Duration
+	// Unused and NeverUsed are the separate findings.
+	Unused    bool
+	NeverUsed bool
+	// Reason says why, for the dry-run plan and the audit log.
+	Reason string
+	// Exempt is set when an exemption counted.
+	Exempt *Exemption
+}
+
+// Evaluate places one key in its lifecycle at now.
+func Evaluate(k Key, p Policy, ex *Exemption, now time.Time) Verdict {
+	age := now.Sub(k.CreateDate)
+	days := int(age / Day)
+	var v Verdict
+	if k.Active {
+		if p.UnusedAge > 0 && !k.LastUsed.IsZero() && now.Sub(k.LastUsed) > p.UnusedAge {
+			v.Unused = true
+		}
+		if p.NeverUsedAge > 0 && k.LastUsed.IsZero() && age > p.NeverUsedAge {
+			v.NeverUsed = true
+		}
+	}
+	if ex.Active(now) {
+		v.Stage, v.Exempt = Exempt, ex
+		v.Reason = fmt.Sprintf("exempt until %s (%s): %s", ex.Until.Format(time.DateOnly), ex.Source, ex.Reason)
+		return v
+	}
+	if !k.Active {
+		v.Stage = Inactive
+		if p.DeleteAge > 0 && age > p.DeleteAge {
+			inactiveFor := time.Duration(0)
+			if !k.InactiveSince.IsZero() {
+				inactiveFor = now.Sub(k.InactiveSince)
+			}
+			if inactiveFor >= p.DeleteAfterInactive && !k.InactiveSince.IsZero() {
+				v.Stage, v.Action = Delete, ActDelete
+				v.Reason = fmt.Sprintf("inactive key is %d days old (deleteAge %d) and inactive for %d days (deleteAfterInactive %d)",
+					days, int(p.DeleteAge/Day), int(inactiveFor/Day), int(p.DeleteAfterInactive/Day))
+			} else {
+				v.Reason = fmt.Sprintf("inactive key past deleteAge, inactive for %d of the %d days required", int(inactiveFor/Day), int(p.DeleteAfterInactive/Day))
+			}
+		}
+		return v
+	}
+	switch {
+	case p.DeactivateAge > 0 && age > p.DeactivateAge:
+		v.Stage, v.Action = Deactivate, ActDeactivate
+		v.Reason = fmt.Sprintf("active key is %d days old (deactivateAge %d)", days, int(p.DeactivateAge/Day))
+	case age > p.MaxAge:
+		v.Stage = Expired
+		v.Reason = fmt.Sprintf("active key is %d days old (maxAccessKeyAge %d)", days, int(p.MaxAge/Day))
+	case p.WarnAge > 0 && age > p.WarnAge:
+		v.Stage, v.Reminder = Warning, p.WarnAge
+		for _, r := range p.Reminders {
+			if age > r && r > v.Reminder {
+				v.Reminder = r
+			}
+		}
+		v.Reason = fmt.Sprintf("active key is %d days old (warnAge %d)", days, int(p.WarnAge/Day))
+	default:
+		v.Stage = OK
+	}
+	return v
+}
+
+// Guard reports why enforcement must not touch a key now, or "" when it
+// may: a key used within RecentUseGuard is escalated, not disabled.
+func Guard(k Key, p Policy, now time.Time) string {
+	if p.RecentUseGuard > 0 && !k.LastUsed.IsZero() && now.Sub(k.LastUsed) < p.RecentUseGuard {
+		return fmt.Sprintf("key was used %s ago, within recentUseGuard %s", now.Sub(k.LastUsed).Round(time.Minute), p.RecentUseGuard)
+	}
+	return ""
+}
