@@ -29,6 +29,9 @@ type Config struct {
 
 	Remediation Remediation `yaml:"remediation"`
 	Schedule    Schedule    `yaml:"schedule"`
+	Lifecycle   Lifecycle   `yaml:"lifecycle"`
+	Enforce     Enforce     `yaml:"enforce"`
+	Exemptions  Exemptions  `yaml:"exemptions"`
 	Owners      Owners      `yaml:"owners"`
 	Receivers   Receivers   `yaml:"receivers"`
 	Routes      Routes      `yaml:"routes"`

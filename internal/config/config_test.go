@@ -118,8 +118,10 @@ func TestDefault(t *testing.T) {
 		Scan:     Scan{Source: SourceAuto, Concurrency: 16, AccountTimeout: Duration(5 * time.Minute)},
 		Remediation: Remediation{Automatic: ptr(true), MaximumAutomaticAttempts: 5, RetryAttemptSeconds: 60,
 			TimeoutSeconds: 30},
-		Schedule: Schedule{MaximumExecutionFrequency: "TwentyFour_Hours"},
-		Owners:   Owners{TagKey: "email"},
+		Schedule:  Schedule{MaximumExecutionFrequency: "TwentyFour_Hours"},
+		Lifecycle: Lifecycle{RecentUseGuard: Duration(24 * time.Hour), DeleteAfterInactive: 7},
+		Enforce:   Enforce{MaxActionsPerRun: 10, RoleName: "KeyageEnforceRole", NoticeDays: 7},
+		Owners:    Owners{TagKey: "email"},
 	}
 	got := Default()
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(Config{})); diff != "" {
