@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// KeyState is what keyage knows of a key's inactivity.
+type KeyState struct {
+	AccountID, AccessKeyID, ResourceID, UserName string
+	InactiveSince                                time.Time
+	DeactivatedByKeyage                          bool
+}
+
+// KeyStates returns the inactivity records of every key, by account/key id.
+func (s *Store) KeyStates(ctx context.Context) (map[[2]string]KeyState, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT account_id, access_key_id, resource_id, user_name, inactive_since, deactivated_by_keyage FROM key_state`)
+	if err != nil {
+		return nil, fmt.Errorf("read key state: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]string]KeyState{}
+	for rows.Next() {
+		var k KeyState
+		var since int64
+		if err := rows.Scan(&k.AccountID, &k.AccessKeyID, &k.ResourceID, &k.UserName, &since, &k.DeactivatedByKeyage); err != nil {
+			return nil, err
+		}
+		k.InactiveSince = fromMS(since)
+		out[[2]string{k.AccountID, k.AccessKeyID}] = k
+	}
+	return out, rows.Err()
+}
+
+// MarkInactive records a key seen inactive (keeping an earlier date) or
+// deactivated by keyage.
+func (s *Store) MarkInactive(ctx context.Context, k KeyState) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO key_state (account_id, access_key_id, resource_id, user_name, inactive_since, deactivated_by_keyage) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, access_key_id) DO UPDATE SET deactivated_by_keyage = MAX(deactivated_by_keyage, excluded.deactivated_by_keyage)`,
+		k.AccountID, k.AccessKeyID, k.ResourceID, k.UserName, ms64(k.InactiveSince), k.DeactivatedByKeyage)
+	if err != nil {
+		return fmt.Errorf("record inactive key %s: %w", k.AccessKeyID, err)
+	}
+	return nil
+}
+
+// ForgetKey drops a key's inactivity record: it is active again (its owner
+// reactivated it) or gone.
+func (s *Store) ForgetKey(ctx context.Context, accountID, accessKeyID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM key_state WHERE account_id = ? AND access_key_id = ?`, accountID, accessKeyID); err != nil {
+		return fmt.Errorf("forget key %s: %w", accessKeyID, err)
+	}
+	return nil
+}
+
+// AuditRecord is one enforcement action, applied or not.
+type AuditRecord struct {
+	ID           int64     `json:"id"`
+	At           time.Time `json:"at"`
+	CallerARN    string    `json:"caller"`
+	AccountID    string    `json:"accountId"`
+	UserName     string    `json:"userName"`
+	ResourceID   string    `json:"resourceId,omitempty"`
+	AccessKeyID  string    `json:"accessKeyId"`
+	Action       string    `json:"action"`
+	Outcome      string    `json:"outcome"`
+	Reason       string    `json:"reason"`
+	BeforeStatus string    `json:"beforeStatus,omitempty"`
+	AfterStatus  string    `json:"afterStatus,omitempty"`
+	DryRun       bool      `json:"dryRun"`
+}
+
+// Audit appends a record and returns its id.
+func (s *Store) Audit(ctx context.Context, r AuditRecord) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, caller_arn, account_id, user_name, resource_id, access_key_id, action, outcome, reason, before_status, after_status, dry_run)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ms64(r.At), r.CallerARN, r.AccountID, r.UserName, r.ResourceID, r.AccessKeyID, r.Action, r.Outcome, r.Reason, r.BeforeStatus, r.AfterStatus, r.DryRun)
+	if err != nil {
+		return 0, fmt.Errorf("write audit record for %s: %w", r.AccessKeyID, err)
+	}
+	return res.LastInsertId()
+}
+
+// AuditRecords lists the audit trail, oldest first, optionally for one
+// account and key.
+func (s *Store) AuditRecords(ctx context.Context, accountID, accessKeyID string) ([]AuditRecord, error) {
+	q := `SELECT id, at, caller_arn, account_id, user_name, resource_id, access_key_id, action, outcome, reason, before_status, after_status, dry_run FROM audit WHERE 1=1`
+	var args []any
+	if accountID != "" {
+		q += ` AND account_id = ?`
+		args = append(args, accountID)
+	}
+	if accessKeyID != "" {
+		q += ` AND access_key_id = ?`
+		args = append(args, accessKeyID)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var r AuditRecord
+		var at int64
+		if err := rows.Scan(&r.ID, &at, &r.CallerARN, &r.AccountID, &r.UserName, &r.ResourceID, &r.AccessKeyID, &r.Action, &r.Outcome, &r.Reason, &r.BeforeStatus, &r.AfterStatus, &r.DryRun); err != nil {
+			return nil, err
+		}
+		r.At = fromMS(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
