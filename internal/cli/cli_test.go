@@ -18,7 +18,13 @@ import (
 // environment variables at it, as a user would with "keyage sandbox".
 func sandboxEnv(t *testing.T) *sandbox.Server {
 	t.Helper()
-	fx, err := sandbox.LoadFixture("testdata/org.yaml")
+	return sandboxEnvWith(t, "testdata/org.yaml")
+}
+
+// sandboxEnvWith serves the fixture at path, as sandboxEnv does.
+func sandboxEnvWith(t *testing.T, path string) *sandbox.Server {
+	t.Helper()
+	fx, err := sandbox.LoadFixture(path)
 	if err != nil {
 		t.Fatal(err)
 	}

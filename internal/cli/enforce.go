@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/spf13/cobra"
+
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/store"
+)
+
+type enforceOptions struct {
+	scan      scanOptions
+	statePath string
+	apply     bool
+	auditLog  string
+}
+
+func newEnforceCmd(ios *IO) *cobra.Command {
+	o := &enforceOptions{}
+	cmd := &cobra.Command{
+		Use:   "enforce",
+		Short: "Deactivate and delete aged access keys: a dry run unless --apply",
+		Long: `Enforce acts on single keys (never on a user's other keys) past the config's
+lifecycle.deactivateAge (deactivate) and lifecycle.deleteAge (delete an inactive
+key, once it has been inactive for deleteAfterInactive days). Without --apply
+(or enforce.apply: true) it only prints what it would do.
+
+Before each action it re-reads the key and refuses one used within
+lifecycle.recentUseGuard (escalating instead); it never touches the key keyage
+runs with; it stops after enforce.maxActionsPerRun actions per run and per
+account, and at once when enforce.enabled is false or enforce.killSwitchFile
+exists. Every action, applied, planned or refused, is an audit record
+(keyage audit) and, with --audit-log, a JSON line. In target accounts it
+assumes enforce.roleName (default KeyageEnforceRole).`,
+		Example: `  keyage enforce --config keyage.yaml              # dry run: the plan
+  keyage enforce --config keyage.yaml --apply --audit-log audit.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEnforce(cmd.Context(), ios, o, cmd.Flags().Changed)
+		},
+	}
+	addScanFlags(cmd, &o.scan)
+	f := cmd.Flags()
+	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	f.BoolVar(&o.apply, "apply", false, "change IAM (default: dry run)")
+	f.StringVar(&o.auditLog, "audit-log", "", "append every audit record to this file as a JSON line")
+	return cmd
+}
+
+func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(string) bool) error {
+	job, err := resolveScan(&o.scan, changed)
+	if err != nil {
+		return err
+	}
+	cfg := job.cfg
+	if cfg.Lifecycle.DeactivateAge == 0 && cfg.Lifecycle.DeleteAge == 0 {
+		return usageError(errors.New("nothing to enforce: set lifecycle.deactivateAge and/or lifecycle.deleteAge in the config"))
+	}
+	st, err := store.Open(ctx, o.statePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var audit io.Writer
+	if o.auditLog != "" {
+		f, err := os.OpenFile(o.auditLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("open audit log: %w", err)
+		}
+		defer f.Close()
+		audit = f
+	}
+	res, assumer, err := executeScan(ctx, ios, job)
+	if err != nil {
+		return err
+	}
+	creds, err := assumer.Base().Credentials.Retrieve(ctx)
+	if err != nil {
+		return fmt.Errorf("read the caller's credentials: %w", err)
+	}
+	enforcer, err := awsenv.NewAssumer(ctx, assumer.Base(), awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName, ExternalID: job.assume.ExternalID, SessionName: "keyage-enforce"})
+	if err != nil {
+		return err
+	}
+	e := &enforce.Enforcer{Config: cfg, Store: st, Accounts: enforcer, CallerARN: assumer.CallerARN(), CallerKeyID: creds.AccessKeyID,
+		Apply: o.apply || cfg.Enforce.Apply, AuditLog: audit, Logger: ios.Logger}
+	rep, err := e.Run(ctx, res)
+	if err != nil {
+		return err
+	}
+	printEnforce(ios.Out, rep, e.Apply)
+	if rep.Failed > 0 || res.Summary.AccountsFailed > 0 {
+		return &ExitError{Code: ExitAccountError}
+	}
+	return nil
+}
+
+func printEnforce(w io.Writer, rep *enforce.Report, applied bool) {
+	if rep.Stopped != "" {
+		fmt.Fprintf(w, "Enforcement stopped: %s. Nothing was changed.\n", rep.Stopped)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tUSER\tKEY\tAGE\tACTION\tOUTCOME\tWHY")
+	for _, a := range rep.Actions {
+		why := a.Reason
+		if a.Detail != "" {
+			why += "; " + a.Detail
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%dd\t%s\t%s\t%s\n", a.AccountID, a.UserName, a.AccessKeyID, a.AgeDays, a.Action, a.Outcome, why)
+	}
+	_ = tw.Flush()
+	mode := "Dry run (nothing changed; --apply to act)"
+	if applied {
+		mode = "Applied"
+	}
+	fmt.Fprintf(w, "\n%s: %d planned, %d applied, %d refused, %d escalated to owners, %d failed.\n", mode, rep.DryRun, rep.Applied, rep.Refused, rep.Escalated, rep.Failed)
+}
+
+func newAuditCmd(ios *IO) *cobra.Command {
+	var statePath, account, key, out string
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "List the enforcement audit trail",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out != "table" && out != "json" {
+				return usageError(fmt.Errorf("--output %q: want table or json", out))
+			}
+			st, err := store.Open(cmd.Context(), statePath)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			recs, err := st.AuditRecords(cmd.Context(), account, key)
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				enc := json.NewEncoder(ios.Out)
+				for _, r := range recs {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "WHEN\tACCOUNT\tUSER\tKEY\tACTION\tOUTCOME\tBEFORE\tAFTER\tBY\tREASON")
+			for _, r := range recs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Format(time.RFC3339), r.AccountID, r.UserName, r.AccessKeyID, r.Action, r.Outcome, r.BeforeStatus, r.AfterStatus, r.CallerARN, r.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&statePath, "state", defaultStatePath, "SQLite state database")
+	cmd.Flags().StringVar(&account, "account", "", "only this account")
+	cmd.Flags().StringVar(&key, "key", "", "only this access key id")
+	cmd.Flags().StringVarP(&out, "output", "o", "table", "table or json")
+	return cmd
+}
+
+type reactivateOptions struct {
+	statePath, account, key, user, auditLog, configPath string
+	env                                                 awsenv.Options
+}
+
+func newReactivateCmd(ios *IO) *cobra.Command {
+	o := &reactivateOptions{}
+	cmd := &cobra.Command{
+		Use:   "reactivate",
+		Short: "Undo a deactivation: set an access key Active again (audited)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runReactivate(cmd.Context(), ios, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
+	f.StringVar(&o.account, "account", "", "the key's account")
+	f.StringVar(&o.key, "key", "", "the access key id")
+	f.StringVar(&o.user, "user", "", "the key's user (default: from the audit trail)")
+	f.StringVar(&o.auditLog, "audit-log", "", "append the audit record to this file as a JSON line")
+	f.StringVar(&o.env.EndpointURL, "endpoint-url", "", "AWS endpoint override (the sandbox)")
+	f.StringVar(&o.env.Region, "region", "", "AWS region")
+	f.StringVar(&o.env.Profile, "profile", "", "shared config profile")
+	return cmd
+}
+
+func runReactivate(ctx context.Context, ios *IO, o *reactivateOptions) error {
+	if !config.ValidAccountID(o.account) || o.key == "" {
+		return usageError(errors.New("give --account (12 digits) and --key"))
+	}
+	cfg, err := loadConfig(o.configPath)
+	if err != nil {
+		return usageError(err)
+	}
+	st, err := store.Open(ctx, o.statePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	user, resourceID := o.user, ""
+	if recs, err := st.AuditRecords(ctx, o.account, o.key); err == nil && len(recs) > 0 {
+		resourceID = recs[len(recs)-1].ResourceID
+		if user == "" {
+			user = recs[len(recs)-1].UserName
+		}
+	}
+	if user == "" {
+		return usageError(fmt.Errorf("key %s has no audit record in %s: give --user", o.key, o.statePath))
+	}
+	base, err := awsenv.Load(ctx, o.env)
+	if err != nil {
+		return err
+	}
+	a, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName, SessionName: "keyage-enforce"})
+	if err != nil {
+		return err
+	}
+	acfg, err := a.ForAccount(ctx, o.account)
+	if err != nil {
+		return err
+	}
+	rec := store.AuditRecord{At: time.Now(), CallerARN: a.CallerARN(), AccountID: o.account, UserName: user, ResourceID: resourceID, AccessKeyID: o.key,
+		Action: "reactivate", Reason: "keyage reactivate", BeforeStatus: "Inactive", AfterStatus: "Active", Outcome: enforce.OutcomeApplied}
+	_, uerr := iam.NewFromConfig(acfg).UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(o.key), Status: "Active"})
+	if uerr != nil {
+		rec.Outcome, rec.AfterStatus, rec.Reason = enforce.OutcomeFailed, "Inactive", "keyage reactivate: "+awsenv.Simplify(uerr).Error()
+	}
+	if _, err := st.Audit(ctx, rec); err != nil {
+		return err
+	}
+	if o.auditLog != "" {
+		f, err := os.OpenFile(o.auditLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("open audit log: %w", err)
+		}
+		defer f.Close()
+		if err := enforce.WriteAuditLine(f, rec); err != nil {
+			return err
+		}
+	}
+	if uerr != nil {
+		return fmt.Errorf("reactivate key %s of %q in %s: %w", o.key, user, o.account, awsenv.Simplify(uerr))
+	}
+	if err := st.ForgetKey(ctx, o.account, o.key); err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.Out, "reactivated key %s of %s in %s\n", o.key, user, o.account)
+	return nil
+}
