@@ -111,4 +111,3 @@ func (s *Store) AuditRecords(ctx context.Context, accountID, accessKeyID string)
 	}
 	return out, rows.Err()
 }
-
