@@ -17,6 +17,8 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/remediate"
+	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -86,25 +88,66 @@ func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(st
 	if err != nil {
 		return err
 	}
-	creds, err := assumer.Base().Credentials.Retrieve(ctx)
-	if err != nil {
-		return fmt.Errorf("read the caller's credentials: %w", err)
-	}
-	enforcer, err := awsenv.NewAssumer(ctx, assumer.Base(), awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName, ExternalID: job.assume.ExternalID, SessionName: "keyage-enforce"})
+	rep, err := enforceScan(ctx, ios, cfg, job, st, res, assumer, o.apply || cfg.Enforce.Apply, audit)
 	if err != nil {
 		return err
 	}
-	e := &enforce.Enforcer{Config: cfg, Store: st, Accounts: enforcer, CallerARN: assumer.CallerARN(), CallerKeyID: creds.AccessKeyID,
-		Apply: o.apply || cfg.Enforce.Apply, AuditLog: audit, Logger: ios.Logger}
-	rep, err := e.Run(ctx, res)
-	if err != nil {
-		return err
-	}
-	printEnforce(ios.Out, rep, e.Apply)
 	if rep.Failed > 0 || res.Summary.AccountsFailed > 0 {
 		return &ExitError{Code: ExitAccountError}
 	}
 	return nil
+}
+
+// enforceScan runs enforcement over a scan's result, prints the report and,
+// when applying, tells owners through the routes (notices of upcoming
+// deactivations, and what was done).
+func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob, st *store.Store, res *scan.Result, assumer *awsenv.Assumer, apply bool, audit io.Writer) (*enforce.Report, error) {
+	creds, err := assumer.Base().Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the caller's credentials: %w", err)
+	}
+	enforcer, err := awsenv.NewAssumer(ctx, assumer.Base(), awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName, ExternalID: job.assume.ExternalID, SessionName: "keyage-enforce"})
+	if err != nil {
+		return nil, err
+	}
+	e := &enforce.Enforcer{Config: cfg, Store: st, Accounts: enforcer, CallerARN: assumer.CallerARN(), CallerKeyID: creds.AccessKeyID,
+		Apply: apply, AuditLog: audit, Logger: ios.Logger}
+	rep, err := e.Run(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	printEnforce(ios.Out, rep, apply)
+	notices := enforce.Notices(cfg, res, rep, time.Now())
+	if len(notices) == 0 || len(cfg.Routes) == 0 {
+		return rep, nil
+	}
+	engine, err := remediate.NewEngine(cfg)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	plan, err := engine.PlanNotices(ctx, st, notices, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if !apply {
+		fmt.Fprintf(ios.Out, "Owners would get %d notices (sent only with --apply).\n", len(plan.Messages))
+		return rep, nil
+	}
+	if err := engine.Apply(ctx, st, plan); err != nil {
+		return nil, err
+	}
+	notifiers, err := remediate.BuildNotifiers(cfg, remediate.NotifierEnv{AWS: assumer.Base(), Stdout: ios.Out, Version: version()})
+	if err != nil {
+		return nil, usageError(err)
+	}
+	d := &remediate.Dispatcher{Store: st, Notifiers: notifiers, Logger: ios.Logger,
+		Window: time.Duration(cfg.Remediation.RetryAttemptSeconds) * time.Second, Timeout: time.Duration(cfg.Remediation.TimeoutSeconds) * time.Second}
+	stats, err := d.Drain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(ios.Out, "Owner notices: %d sent, %d failed.\n", stats.Sent, stats.Failed)
+	return rep, nil
 }
 
 func printEnforce(w io.Writer, rep *enforce.Report, applied bool) {

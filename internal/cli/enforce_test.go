@@ -9,7 +9,12 @@ import (
 func TestEnforceCLI(t *testing.T) {
 	sandboxEnvWith(t, "testdata/enforce-org.yaml")
 	dir := t.TempDir()
-	cfg := writeConfig(t, "accounts: {ids: [\"222222222222\"]}\nlifecycle: {deactivateAge: 100, deleteAge: 110}\n")
+	notices := filepath.Join(dir, "notices.jsonl")
+	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
+lifecycle: {deactivateAge: 100, deleteAge: 110}
+receivers: [{name: owners, file: {path: `+notices+`}}]
+routes: [{match: {stage: [deactivated, escalated, deleted]}, receivers: [owners]}]
+`)
 	state, auditLog := filepath.Join(dir, "keyage.db"), filepath.Join(dir, "audit.jsonl")
 
 	code, out, stderr := runCLI(t, "enforce", "--config", cfg, "--state", state, "--log-level", "error")
@@ -19,6 +24,14 @@ func TestEnforceCLI(t *testing.T) {
 	code, out, stderr = runCLI(t, "enforce", "--config", cfg, "--state", state, "--apply", "--audit-log", auditLog, "--log-level", "error")
 	if code != ExitOK || !strings.Contains(out, "Applied: 0 planned, 3 applied, 0 refused, 1 escalated") {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, stderr)
+	}
+	var told []string
+	for _, m := range jsonLines(t, notices) {
+		told = append(told, m["text"].(string))
+	}
+	if len(told) != 4 || !strings.Contains(strings.Join(told, "\n"), `Account "222222222222" User "two-keys": access key AKIA`) ||
+		!strings.Contains(strings.Join(told, "\n"), `User "busy": access key`) || !strings.Contains(strings.Join(told, "\n"), "still in use") {
+		t.Errorf("owner notices after apply:\n%s", strings.Join(told, "\n"))
 	}
 	lines := jsonLines(t, auditLog)
 	if len(lines) != 4 || lines[0]["dryRun"] != false || lines[0]["caller"] == "" {

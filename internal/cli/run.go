@@ -26,6 +26,8 @@ type runOptions struct {
 	statePath   string
 	dryRun      bool
 	retryFailed bool
+	enforce     bool
+	auditLog    string
 }
 
 func newRunCmd(ios *IO) *cobra.Command {
@@ -54,6 +56,8 @@ again until its repeat interval passes or its stage changes.
 	cmd.Flags().StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be sent; send and record nothing")
 	cmd.Flags().BoolVar(&o.retryFailed, "retry-failed", false, "retry notifications that failed for good in earlier runs")
+	cmd.Flags().BoolVar(&o.enforce, "enforce", false, "also run keyage enforce after remediation (it acts only with enforce.apply: true)")
+	cmd.Flags().StringVar(&o.auditLog, "audit-log", "", "with --enforce: append audit records to this file as JSON lines")
 	return cmd
 }
 
@@ -135,6 +139,20 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 		return &ExitError{Code: ExitAccountError}
 	}
 	printRunSummary(ios.Out, plan, stats)
+	if o.enforce {
+		var audit io.Writer
+		if o.auditLog != "" {
+			f, err := os.OpenFile(o.auditLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+			if err != nil {
+				return fmt.Errorf("open audit log: %w", err)
+			}
+			defer f.Close()
+			audit = f
+		}
+		if _, err := enforceScan(ctx, ios, job.cfg, job, st, res, assumer, job.cfg.Enforce.Apply, audit); err != nil {
+			return err
+		}
+	}
 	if stats.Failed > 0 {
 		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED, retry with --retry-failed", stats.Failed)}
 	}

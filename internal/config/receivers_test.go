@@ -211,7 +211,7 @@ func TestValidateRoutesInCode(t *testing.T) {
 		GroupBy:        []string{GroupByUser},
 		RepeatInterval: DefaultRepeatInterval,
 	}}
-	want := "routes[0].match.stage[1]: \"gone\": unknown stage (use ok, warning, expired or inactive)\n" +
+	want := "routes[0].match.stage[1]: \"gone\": unknown stage (use ok, warning, expired, inactive, deactivation-scheduled, deactivated, deleted or escalated)\n" +
 		"routes[0].receivers[1]: no receiver named \"b\""
 	if err := c.Validate(); err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v, want %s", err, want)

@@ -86,7 +86,10 @@ func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
 
 // Stages are the key stages a route can match, as the rule names them. Later
 // stages are added here.
-var Stages = []string{"ok", "warning", "expired", "inactive"}
+var Stages = []string{"ok", "warning", "expired", "inactive",
+	// Enforcement notices (keyage enforce): a deactivation is coming, an
+	// action was taken, or refused because the key is in use.
+	"deactivation-scheduled", "deactivated", "deleted", "escalated"}
 
 // The groupBy keys.
 const (

@@ -108,6 +108,26 @@ func (e *Engine) PlanResources(ctx context.Context, st *store.Store, res *scan.R
 	return e.plan(res, prior, now, resolved)
 }
 
+// PlanNotices routes enforcement notices (items whose Stage is
+// deactivation-scheduled, deactivated, deleted or escalated) like findings:
+// only routes that match those stages take them, with the same grouping and
+// de-duplication.
+func (e *Engine) PlanNotices(ctx context.Context, st *store.Store, items []notify.Item, now time.Time) (*Plan, error) {
+	prior, err := st.NotifiedItems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fs := make([]finding, len(items))
+	for i, it := range items {
+		fs[i] = finding{item: it, key: itemKey(it) + "#" + it.Stage, path: it.UserPath}
+	}
+	p := &Plan{now: now}
+	if err := e.planFindings(p, fs, prior, now); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, scope map[[2]string]string) (*Plan, error) {
 	p := &Plan{now: now, resolveDetail: scope}
 	for _, ev := range res.Evaluations {
@@ -115,84 +135,14 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 			p.NonCompliant = append(p.NonCompliant, ev)
 		}
 	}
-	type priorKey struct {
-		receiver string
-		route    int
-		item     string
-	}
-	last := make(map[priorKey]store.Notified, len(prior))
-	for _, n := range prior {
-		last[priorKey{n.Receiver, n.Route, n.ItemKey}] = n
-	}
-
-	// Route every finding and collect, per target, the groups that are due.
-	type groupID struct {
-		t   target
-		key string
-	}
-	groups := map[groupID][]finding{}
-	due := map[groupID]bool{}
-	var order []groupID
-	add := func(receiver string, route int, f finding) {
-		g := groupID{target{route, receiver}, groupKey(e.cfg.Routes[route].GroupBy, f)}
-		if _, ok := groups[g]; !ok {
-			order = append(order, g)
-		}
-		groups[g] = append(groups[g], f)
-		n, ok := last[priorKey{receiver, route, f.key}]
-		interval := e.cfg.Routes[route].RepeatInterval.Duration()
-		if !ok || n.Stage != f.item.Stage || now.Sub(n.NotifiedAt) >= interval {
-			due[g] = true
-		}
+	fs := findings(res, e.owners)
+	if err := e.planFindings(p, fs, prior, now); err != nil {
+		return nil, err
 	}
 	current := map[string]bool{}
-	ownerless := map[string]notify.Item{}
-	for _, f := range findings(res, e.owners) {
+	for _, f := range fs {
 		current[f.key] = true
-		for _, t := range e.route(f) {
-			if f.item.Owner == "" && e.needsOwner(t.receiver) {
-				ownerless[f.item.AccountID+"/"+f.item.ResourceID] = f.item
-				for _, fb := range e.cfg.Owners.Fallback {
-					add(fb, t.route, f)
-				}
-				continue
-			}
-			add(t.receiver, t.route, f)
-		}
 	}
-	for _, it := range ownerless {
-		p.OwnerUnknown = append(p.OwnerUnknown, it)
-	}
-	sort.Slice(p.OwnerUnknown, func(i, j int) bool {
-		a, b := p.OwnerUnknown[i], p.OwnerUnknown[j]
-		return a.AccountID+a.UserName < b.AccountID+b.UserName
-	})
-
-	for _, g := range order {
-		fs := groups[g]
-		if !due[g] {
-			p.Suppressed += len(fs)
-			continue
-		}
-		msg, err := e.message(notify.KindFinding, g.t.receiver, g.key, fs, now)
-		if err != nil {
-			return nil, err
-		}
-		pl := Planned{Message: msg, Route: g.t.route, items: fs}
-		seen := map[[2]string]bool{}
-		for _, f := range fs {
-			r := [2]string{f.item.AccountID, f.item.ResourceID}
-			if !seen[r] {
-				seen[r] = true
-				pl.Resources = append(pl.Resources, r)
-			}
-			b, _ := json.Marshal(f.item)
-			p.notified = append(p.notified, store.Notified{Receiver: g.t.receiver, Route: g.t.route, ItemKey: f.key,
-				AccountID: f.item.AccountID, ResourceID: f.item.ResourceID, Stage: f.item.Stage, NotifiedAt: now, ItemJSON: b})
-		}
-		p.Messages = append(p.Messages, pl)
-	}
-
 	// Resolved: items notified before, in an account scanned now, with no
 	// finding any more (the key was rotated, deleted or deactivated).
 	scanned := map[string]bool{}
@@ -203,7 +153,7 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 	}
 	resolved := map[target]map[string][]finding{}
 	for _, n := range prior {
-		if !scanned[n.AccountID] || current[n.ItemKey] {
+		if !scanned[n.AccountID] || current[n.ItemKey] || strings.Contains(n.ItemKey, "#") { // "#": an enforcement notice
 			continue
 		}
 		if _, in := scope[[2]string{n.AccountID, n.ResourceID}]; scope != nil && !in {
@@ -405,4 +355,86 @@ func newID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// planFindings routes findings, de-duplicates them against prior, groups
+// them into messages, and adds those to p.
+func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now time.Time) error {
+	type priorKey struct {
+		receiver string
+		route    int
+		item     string
+	}
+	last := make(map[priorKey]store.Notified, len(prior))
+	for _, n := range prior {
+		last[priorKey{n.Receiver, n.Route, n.ItemKey}] = n
+	}
+
+	// Route every finding and collect, per target, the groups that are due.
+	type groupID struct {
+		t   target
+		key string
+	}
+	groups := map[groupID][]finding{}
+	due := map[groupID]bool{}
+	var order []groupID
+	add := func(receiver string, route int, f finding) {
+		g := groupID{target{route, receiver}, groupKey(e.cfg.Routes[route].GroupBy, f)}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], f)
+		n, ok := last[priorKey{receiver, route, f.key}]
+		interval := e.cfg.Routes[route].RepeatInterval.Duration()
+		if !ok || n.Stage != f.item.Stage || now.Sub(n.NotifiedAt) >= interval {
+			due[g] = true
+		}
+	}
+	ownerless := map[string]notify.Item{}
+	for _, f := range fs {
+		for _, t := range e.route(f) {
+			if f.item.Owner == "" && e.needsOwner(t.receiver) {
+				ownerless[f.item.AccountID+"/"+f.item.ResourceID] = f.item
+				for _, fb := range e.cfg.Owners.Fallback {
+					add(fb, t.route, f)
+				}
+				continue
+			}
+			add(t.receiver, t.route, f)
+		}
+	}
+	for _, it := range ownerless {
+		p.OwnerUnknown = append(p.OwnerUnknown, it)
+	}
+	sort.Slice(p.OwnerUnknown, func(i, j int) bool {
+		a, b := p.OwnerUnknown[i], p.OwnerUnknown[j]
+		return a.AccountID+a.UserName < b.AccountID+b.UserName
+	})
+
+	for _, g := range order {
+		gfs := groups[g]
+		if !due[g] {
+			p.Suppressed += len(gfs)
+			continue
+		}
+		msg, err := e.message(notify.KindFinding, g.t.receiver, g.key, gfs, now)
+		if err != nil {
+			return err
+		}
+		pl := Planned{Message: msg, Route: g.t.route, items: gfs}
+		seen := map[[2]string]bool{}
+		for _, f := range gfs {
+			r := [2]string{f.item.AccountID, f.item.ResourceID}
+			if !seen[r] {
+				seen[r] = true
+				pl.Resources = append(pl.Resources, r)
+			}
+			b, _ := json.Marshal(f.item)
+			p.notified = append(p.notified, store.Notified{Receiver: g.t.receiver, Route: g.t.route, ItemKey: f.key,
+				AccountID: f.item.AccountID, ResourceID: f.item.ResourceID, Stage: f.item.Stage, NotifiedAt: now, ItemJSON: b})
+		}
+		p.Messages = append(p.Messages, pl)
+	}
+
+	return nil
 }

@@ -101,11 +101,32 @@ func (r *renderer) render(kind string, items []notify.Item) (text, subject strin
 	return text, subject, nil
 }
 
+// NoticeText is the default sentence of an enforcement notice, "" for an
+// item that is not one.
+func NoticeText(it notify.Item) string {
+	key := it.AccessKeyID
+	switch it.Stage {
+	case "deactivation-scheduled":
+		return fmt.Sprintf("Account %q User %q: access key %s (%d days old) will be deactivated on %s unless it is rotated.", it.AccountID, it.UserName, key, it.AgeDays, it.Deadline.UTC().Format(time.DateOnly))
+	case "deactivated":
+		return fmt.Sprintf("Account %q User %q: access key %s (%d days old) was deactivated by keyage.", it.AccountID, it.UserName, key, it.AgeDays)
+	case "deleted":
+		return fmt.Sprintf("Account %q User %q: inactive access key %s (%d days old) was deleted by keyage.", it.AccountID, it.UserName, key, it.AgeDays)
+	case "escalated":
+		return fmt.Sprintf("Account %q User %q: access key %s is %d days old and still in use; rotate it now (keyage did not deactivate it because it was used recently).", it.AccountID, it.UserName, key, it.AgeDays)
+	}
+	return ""
+}
+
 // defaultText is the seed's sentence, once per user of the group.
 func defaultText(kind string, items []notify.Item) string {
 	var lines []string
 	seen := map[string]bool{}
 	for _, it := range items {
+		if t := NoticeText(it); t != "" {
+			lines = append(lines, t)
+			continue
+		}
 		u := it.AccountID + "/" + it.ResourceID
 		if seen[u] {
 			continue

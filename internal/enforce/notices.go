@@ -1,0 +1,67 @@
+package enforce
+
+import (
+	"time"
+
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// Notices are what owners are told about enforcement: keys that will be
+// deactivated within enforce.noticeDays (from the scan), and what a run did
+// (deactivated, deleted, escalated instead). Routes that match these stages
+// deliver them.
+func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) []notify.Item {
+	accounts := map[string]scan.AccountResult{}
+	for _, a := range res.Accounts {
+		accounts[a.AccountID] = a
+	}
+	owner := func(ev *rule.Evaluation) string { return ev.Tags[cfg.Owners.TagKey] }
+	byUser := map[[2]string]*rule.Evaluation{}
+	var out []notify.Item
+	notice := cfg.Enforce.NoticeDays.Duration()
+	for i := range res.Evaluations {
+		ev := &res.Evaluations[i]
+		byUser[[2]string{ev.AccountID, ev.UserName}] = ev
+		p := Policy(cfg, ev.AccountID, accounts[ev.AccountID].OU)
+		if p.DeactivateAge == 0 {
+			continue
+		}
+		for _, k := range ev.Keys {
+			age := now.Sub(k.CreateDate)
+			if !k.Active() || age <= p.DeactivateAge-notice || age > p.DeactivateAge {
+				continue
+			}
+			out = append(out, notify.Item{AccountID: ev.AccountID, AccountName: accounts[ev.AccountID].Name, OU: accounts[ev.AccountID].OU,
+				UserName: ev.UserName, UserPath: ev.Path, ARN: ev.ARN, ResourceID: ev.ResourceID, AccessKeyID: k.AccessKeyID,
+				AgeDays: k.AgeDays, MaxAge: int(p.MaxAge / rule.Day), Stage: "deactivation-scheduled", CreateDate: k.CreateDate,
+				LastUsed: k.LastUsedDate, Owner: owner(ev), Deadline: k.CreateDate.Add(p.DeactivateAge).UTC()})
+		}
+	}
+	if rep == nil {
+		return out
+	}
+	for _, a := range rep.Actions {
+		stage := ""
+		switch {
+		case a.Outcome == OutcomeApplied && a.Action == lifecycle.ActDeactivate:
+			stage = "deactivated"
+		case a.Outcome == OutcomeApplied && a.Action == lifecycle.ActDelete:
+			stage = "deleted"
+		case a.Outcome == OutcomeEscalated:
+			stage = "escalated"
+		default:
+			continue
+		}
+		it := notify.Item{AccountID: a.AccountID, AccountName: accounts[a.AccountID].Name, OU: accounts[a.AccountID].OU,
+			UserName: a.UserName, ResourceID: a.ResourceID, AccessKeyID: a.AccessKeyID, AgeDays: a.AgeDays, Stage: stage}
+		if ev := byUser[[2]string{a.AccountID, a.UserName}]; ev != nil {
+			it.UserPath, it.ARN, it.Owner = ev.Path, ev.ARN, owner(ev)
+		}
+		out = append(out, it)
+	}
+	return out
+}
