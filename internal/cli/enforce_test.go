@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,5 +58,63 @@ routes: [{match: {stage: [deactivated, escalated, deleted]}, receivers: [owners]
 	code, _, stderr = runCLI(t, "enforce", "--state", state, "--config", writeConfig(t, "rule: {maxAccessKeyAge: 90}\n"))
 	if code != ExitUsage || !strings.Contains(stderr, "nothing to enforce") {
 		t.Errorf("enforce without lifecycle: exit %d %s", code, stderr)
+	}
+}
+
+// Exemptions and lifecycle findings show in the scan's JSON.
+func TestScanShowsExemptions(t *testing.T) {
+	sandboxEnvWith(t, "testdata/enforce-org.yaml")
+	cfg := writeConfig(t, "lifecycle: {deactivateAge: 100, neverUsedAge: 3}\nexemptions: [{path: /nobody/, until: \"2099-01-01\", reason: unused}]\n")
+	code, out, stderr := runCLI(t, "scan", "--config", cfg, "--accounts", "222222222222", "--with-tags", "-o", "json", "--log-level", "error")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Evaluations []struct {
+			UserName string
+			Keys     []struct {
+				Stage     string
+				Lifecycle *struct {
+					Due       string
+					NeverUsed bool
+					Exemption *struct{ Reason, Source string }
+				}
+			}
+		}
+		Summary struct{ Keys map[string]int }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, ev := range doc.Evaluations {
+		for _, k := range ev.Keys {
+			s := k.Stage
+			if l := k.Lifecycle; l != nil {
+				if l.Due != "" {
+					s += " due:" + l.Due
+				}
+				if l.NeverUsed {
+					s += " neverUsed"
+				}
+				if l.Exemption != nil {
+					s += " exempt(" + l.Exemption.Source + "):" + l.Exemption.Reason
+				}
+			}
+			got[ev.UserName] += s + ";"
+		}
+	}
+	for user, want := range map[string]string{
+		"exempt-now":         "exempt exempt(tag):vendor integration;",
+		"exempt-expired":     "expired due:deactivate;",
+		"tag-without-reason": "expired due:deactivate;",
+		"fresh":              "ok neverUsed;",
+	} {
+		if got[user] != want {
+			t.Errorf("%s keys = %q, want %q", user, got[user], want)
+		}
+	}
+	if doc.Summary.Keys["exempt"] != 1 {
+		t.Errorf("summary exempt keys = %d, want 1", doc.Summary.Keys["exempt"])
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/enforce"
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/progress"
@@ -210,6 +211,7 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 		scan: scan.Options{
 			Source: src, Policy: policy, WithTags: withTags,
 			Concurrency: concurrency, AccountTimeout: timeout,
+			Annotate: enforce.Annotator(cfg),
 		},
 		format:   format,
 		table:    output.Options{All: o.all},

@@ -97,7 +97,7 @@ func writeTable(w io.Writer, r *scan.Result, o Options) error {
 	rows := 0
 	for _, ev := range r.Evaluations {
 		for _, k := range ev.Keys {
-			if !o.All && k.Stage != rule.StageExpired && k.Stage != rule.StageWarning {
+			if !o.All && k.Stage != rule.StageExpired && k.Stage != rule.StageWarning && k.Stage != rule.StageExempt {
 				continue
 			}
 			key := k.AccessKeyID
@@ -169,6 +169,9 @@ func SummaryLine(r *scan.Result) string {
 	}
 	line += fmt.Sprintf("; keys: %d expired, %d warning, %d ok, %d inactive",
 		s.Keys[string(rule.StageExpired)], s.Keys[string(rule.StageWarning)], s.Keys[string(rule.StageOK)], s.Keys[string(rule.StageInactive)])
+	if n := s.Keys[string(rule.StageExempt)]; n > 0 {
+		line += fmt.Sprintf(", %d exempt", n)
+	}
 	if s.ActiveRootKeys > 0 {
 		line += fmt.Sprintf("; %d active root keys", s.ActiveRootKeys)
 	}

@@ -39,10 +39,13 @@ const (
 	StageWarning  Stage = "warning"  // active, older than the warning age, within the limit
 	StageExpired  Stage = "expired"  // active and older than the limit: the user is NON_COMPLIANT
 	StageInactive Stage = "inactive" // inactive keys are ignored by the rule
+	// StageExempt is a key past the warning age or the limit whose user is
+	// exempt (see KeyResult.Lifecycle.Exemption); it is not notified.
+	StageExempt Stage = "exempt"
 )
 
 // Stages lists every stage in display order.
-var Stages = []Stage{StageOK, StageWarning, StageExpired, StageInactive}
+var Stages = []Stage{StageOK, StageWarning, StageExpired, StageInactive, StageExempt}
 
 // Key status values, as IAM returns them.
 const (
@@ -116,6 +119,24 @@ type KeyResult struct {
 	Key
 	AgeDays int   `json:"ageDays"`
 	Stage   Stage `json:"stage"`
+	// Lifecycle holds what the lifecycle policy adds, when one is set.
+	Lifecycle *KeyLifecycle `json:"lifecycle,omitempty"`
+}
+
+// KeyLifecycle is a key's place in the lifecycle policy beyond the rule.
+type KeyLifecycle struct {
+	// Due is the enforcement action the key is due for: deactivate.
+	Due       string     `json:"due,omitempty"`
+	Unused    bool       `json:"unused,omitempty"`
+	NeverUsed bool       `json:"neverUsed,omitempty"`
+	Exemption *Exemption `json:"exemption,omitempty"`
+}
+
+// Exemption exempts a key's user until a date, for a reason.
+type Exemption struct {
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+	Source string    `json:"source"` // tag or config
 }
 
 // Evaluation is the rule's verdict on one resource, shaped like an AWS Config

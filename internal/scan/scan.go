@@ -38,6 +38,9 @@ type Options struct {
 	// Progress, when set, is called after each account with the number of
 	// accounts done and the total.
 	Progress func(done, total int)
+	// Annotate, when set, adds to each evaluation what lies beyond the rule
+	// (the lifecycle policy, exemptions); ou is the account's OU path.
+	Annotate func(ev *rule.Evaluation, ou string, now time.Time)
 	// Inventory is passed to inventory.Collect (Source, Policy, Now and
 	// WithTags are set from the fields above).
 	Inventory inventory.Options
@@ -159,6 +162,9 @@ func scanAccount(ctx context.Context, src ConfigSource, a inventory.Account, inv
 		evs = make([]rule.Evaluation, len(got.Users))
 		for i, u := range got.Users {
 			evs[i] = rule.Evaluate(u, o.Policy, o.Now)
+			if o.Annotate != nil {
+				o.Annotate(&evs[i], a.OU, o.Now)
+			}
 		}
 	}
 	ar.DurationMS = time.Since(start).Milliseconds()
