@@ -29,6 +29,9 @@ func Annotator(cfg *config.Config) func(ev *rule.Evaluation, ou string, now time
 			v := lifecycle.Evaluate(lifecycle.Key{Active: k.Active(), CreateDate: k.CreateDate, LastUsed: k.LastUsedDate}, p, ex, now)
 			var kl rule.KeyLifecycle
 			kl.Unused, kl.NeverUsed = v.Unused, v.NeverUsed
+			if v.Stage == lifecycle.Warning && len(p.Reminders) > 0 {
+				kl.Reminder = int(v.Reminder / rule.Day)
+			}
 			if v.Action == lifecycle.ActDeactivate {
 				kl.Due = string(lifecycle.ActDeactivate)
 			}

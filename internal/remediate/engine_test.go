@@ -327,3 +327,27 @@ func TestShutdownKeepsPending(t *testing.T) {
 		t.Errorf("delivered %d distinct messages after restart, want all 40", len(seen))
 	}
 }
+
+// Crossing an extra reminder age (lifecycle.reminders) notifies again within
+// the repeat interval; staying between two does not.
+func TestReminderAges(t *testing.T) {
+	e, _ := NewEngine(mustConfig(t, "receivers: [{name: owners, file: {path: x.jsonl}}]\nroutes: [{match: {stage: warning}, receivers: [owners]}]\n"))
+	st := openStore(t)
+	at := func(day float64, reminder int) *scan.Result {
+		now := t0.Add(time.Duration(day * float64(rule.Day)))
+		res := org(now, user{"AIDA1", "bob", "", []float64{day}})
+		res.Evaluations[0].Keys[0].Lifecycle = &rule.KeyLifecycle{Reminder: reminder}
+		return res
+	}
+	for _, step := range []struct {
+		day      float64
+		reminder int
+		want     int
+	}{{81, 80, 1}, {82, 80, 0}, {83.5, 83, 1}, {85, 83, 0}, {87.5, 87, 1}} {
+		now := t0.Add(time.Duration(step.day * float64(rule.Day)))
+		p := cycle(t, e, st, at(step.day, step.reminder), now)
+		if len(p.Messages) != step.want {
+			t.Errorf("day %v (reminder %d): %d messages, want %d", step.day, step.reminder, len(p.Messages), step.want)
+		}
+	}
+}

@@ -24,9 +24,12 @@ import (
 type finding struct {
 	item notify.Item
 	// key identifies the item across runs: account/resourceId/accessKeyId.
-	key  string
-	path string
-	tags map[string]string
+	key string
+	// state is what de-duplication compares: the stage, plus the reminder
+	// age crossed in the warning stage (warning@83).
+	state string
+	path  string
+	tags  map[string]string
 }
 
 // Owners finds the owner address of a user: the tag, else the template.
@@ -107,7 +110,11 @@ func newFinding(ev *rule.Evaluation, k rule.KeyResult, accountName, ou string, m
 		Deadline:   k.CreateDate.Add(time.Duration(maxAge) * rule.Day).UTC(),
 		ConsoleURL: consoleURL(ev.UserName),
 	}
-	return finding{item: it, key: itemKey(it), path: ev.Path, tags: ev.Tags}
+	state := it.Stage
+	if k.Lifecycle != nil && k.Lifecycle.Reminder > 0 {
+		state = fmt.Sprintf("%s@%d", it.Stage, k.Lifecycle.Reminder)
+	}
+	return finding{item: it, key: itemKey(it), state: state, path: ev.Path, tags: ev.Tags}
 }
 
 func itemKey(it notify.Item) string {

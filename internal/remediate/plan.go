@@ -386,7 +386,7 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 		groups[g] = append(groups[g], f)
 		n, ok := last[priorKey{receiver, route, f.key}]
 		interval := e.cfg.Routes[route].RepeatInterval.Duration()
-		if !ok || n.Stage != f.item.Stage || now.Sub(n.NotifiedAt) >= interval {
+		if !ok || n.Stage != f.dedupState() || now.Sub(n.NotifiedAt) >= interval {
 			due[g] = true
 		}
 	}
@@ -431,10 +431,17 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 			}
 			b, _ := json.Marshal(f.item)
 			p.notified = append(p.notified, store.Notified{Receiver: g.t.receiver, Route: g.t.route, ItemKey: f.key,
-				AccountID: f.item.AccountID, ResourceID: f.item.ResourceID, Stage: f.item.Stage, NotifiedAt: now, ItemJSON: b})
+				AccountID: f.item.AccountID, ResourceID: f.item.ResourceID, Stage: f.dedupState(), NotifiedAt: now, ItemJSON: b})
 		}
 		p.Messages = append(p.Messages, pl)
 	}
 
 	return nil
+}
+
+func (f finding) dedupState() string {
+	if f.state != "" {
+		return f.state
+	}
+	return f.item.Stage
 }

@@ -126,7 +126,10 @@ type KeyResult struct {
 // KeyLifecycle is a key's place in the lifecycle policy beyond the rule.
 type KeyLifecycle struct {
 	// Due is the enforcement action the key is due for: deactivate.
-	Due       string     `json:"due,omitempty"`
+	Due string `json:"due,omitempty"`
+	// Reminder is the warning age (days) last crossed: warnAge or one of
+	// lifecycle.reminders. Crossing a new one notifies again.
+	Reminder  int        `json:"reminder,omitempty"`
 	Unused    bool       `json:"unused,omitempty"`
 	NeverUsed bool       `json:"neverUsed,omitempty"`
 	Exemption *Exemption `json:"exemption,omitempty"`
