@@ -1,0 +1,214 @@
+package deploy
+
+import (
+	"fmt"
+	"slices"
+)
+
+// This file is the single source of the IAM permissions keyage needs: the
+// policies printed by "keyage iam-policy" and the audit role of the target
+// template both come from here.
+
+// PolicyDocument is an IAM policy document.
+type PolicyDocument struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement of a PolicyDocument.
+type Statement struct {
+	Sid       string         `json:"Sid,omitempty"`
+	Effect    string         `json:"Effect"`
+	Principal map[string]any `json:"Principal,omitempty"`
+	Action    []string       `json:"Action"`
+	Resource  any            `json:"Resource,omitempty"`
+	Condition any            `json:"Condition,omitempty"`
+}
+
+const policyVersion = "2012-10-17"
+
+// AuditReadActions are the calls "keyage scan" makes in every account it
+// reads, through the audit role: users, keys, key last use, tags, the
+// credential report, the account summary and the verdicts of AWS Config.
+var AuditReadActions = []string{
+	"iam:ListUsers",
+	"iam:GetUser",
+	"iam:ListAccessKeys",
+	"iam:GetAccessKeyLastUsed",
+	"iam:ListUserTags",
+	"iam:GenerateCredentialReport",
+	"iam:GetCredentialReport",
+	"iam:GetAccountSummary",
+	"config:ListDiscoveredResources",
+}
+
+// Defaults of the names policies are scoped to; they match the templates'
+// parameter defaults and the seed's stack names.
+const (
+	DefaultAuditRoleName  = "KeyageAuditRole"
+	DefaultTopicName      = "access-key-rotation"
+	DefaultMasterStack    = "AccessKeyRotationMaster"
+	DefaultTargetStackSet = "AccessKeyRotationTarget"
+	// StackSetAdministrationRole is the role of a self-managed StackSet in
+	// the administrator account, as AWS's StackSet prerequisites name it.
+	StackSetAdministrationRole = "AWSCloudFormationStackSetAdministrationRole"
+	// StackSetExecutionRole is its counterpart in each target account.
+	StackSetExecutionRole = "AWSCloudFormationStackSetExecutionRole"
+)
+
+// PolicyOptions are the names the policies are scoped to. Empty fields take
+// the defaults.
+type PolicyOptions struct {
+	AuditRoleName  string // KeyageAuditRole
+	TopicName      string // access-key-rotation (also the queue name prefix)
+	MasterStack    string // AccessKeyRotationMaster
+	TargetStackSet string // AccessKeyRotationTarget
+}
+
+func (o PolicyOptions) withDefaults() PolicyOptions {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.AuditRoleName, DefaultAuditRoleName)
+	def(&o.TopicName, DefaultTopicName)
+	def(&o.MasterStack, DefaultMasterStack)
+	def(&o.TargetStackSet, DefaultTargetStackSet)
+	return o
+}
+
+// Policy modes.
+const (
+	ModeScanner     = "scanner"
+	ModeRemediation = "remediation"
+	ModeDeployer    = "deployer"
+)
+
+// PolicyModes lists the modes Policy knows, in the order they are documented.
+var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer}
+
+// Policy returns the least-privilege policy keyage needs in mode:
+//   - scanner: the management-account caller of "keyage scan": the
+//     organization's accounts, the audit role in each, and the same IAM
+//     reads in its own account;
+//   - remediation: "keyage run", "remediate" and the daemon: the receivers
+//     (SNS, SQS, Lambda, SES), resolving a resourceId, and the audit role;
+//   - deployer: "keyage deploy": the master stack and its topic and queue,
+//     the target StackSet and its administration role.
+func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
+	o = o.withDefaults()
+	var st []Statement
+	switch mode {
+	case ModeScanner:
+		st = scannerStatements(o)
+	case ModeRemediation:
+		st = remediationStatements(o)
+	case ModeDeployer:
+		st = deployerStatements(o)
+	default:
+		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation or deployer", mode)
+	}
+	return PolicyDocument{Version: policyVersion, Statement: st}, nil
+}
+
+func allow(sid string, resource any, actions ...string) Statement {
+	return Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resource}
+}
+
+func auditRoleARN(o PolicyOptions) string { return "arn:aws:iam::*:role/" + o.AuditRoleName }
+
+func scannerStatements(o PolicyOptions) []Statement {
+	return []Statement{
+		allow("ListOrganizationAccounts", "*",
+			"organizations:ListAccounts",
+			"organizations:ListAccountsForParent",
+			"organizations:ListOrganizationalUnitsForParent",
+			"organizations:DescribeOrganization"),
+		allow("AssumeAuditRole", auditRoleARN(o), "sts:AssumeRole"),
+		allow("WhoAmI", "*", "sts:GetCallerIdentity"),
+		allow("ReadOwnAccount", "*", slices.Clone(AuditReadActions)...),
+	}
+}
+
+func remediationStatements(o PolicyOptions) []Statement {
+	return []Statement{
+		allow("PublishNotifications", "*", "sns:Publish"),
+		allow("QueueMessages", "*", "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"),
+		allow("InvokeReceiverFunctions", "*", "lambda:InvokeFunction"),
+		allow("SendEmail", "*", "ses:SendEmail"),
+		allow("ResolveUsers", "*",
+			"config:ListDiscoveredResources",
+			"iam:GetUser",
+			"iam:ListUsers",
+			"iam:ListAccessKeys",
+			"iam:GetAccessKeyLastUsed"),
+		allow("AssumeAuditRole", auditRoleARN(o), "sts:AssumeRole"),
+	}
+}
+
+func deployerStatements(o PolicyOptions) []Statement {
+	return []Statement{
+		allow("MasterStack", []string{
+			"arn:aws:cloudformation:*:*:stack/" + o.MasterStack + "/*",
+		},
+			"cloudformation:CreateStack",
+			"cloudformation:UpdateStack",
+			"cloudformation:DeleteStack",
+			"cloudformation:DescribeStacks",
+			"cloudformation:DescribeStackEvents",
+			"cloudformation:DescribeStackResources",
+			"cloudformation:GetTemplate",
+			"cloudformation:CreateChangeSet",
+			"cloudformation:DescribeChangeSet",
+			"cloudformation:ExecuteChangeSet",
+			"cloudformation:DeleteChangeSet",
+			"cloudformation:DetectStackDrift",
+			"cloudformation:DescribeStackResourceDrifts"),
+		allow("TargetStackSet", []string{
+			"arn:aws:cloudformation:*:*:stackset/" + o.TargetStackSet + ":*",
+			"arn:aws:cloudformation:*:*:stackset-target/" + o.TargetStackSet + ":*/*",
+			"arn:aws:cloudformation:*::type/resource/*",
+		},
+			"cloudformation:CreateStackSet",
+			"cloudformation:UpdateStackSet",
+			"cloudformation:DeleteStackSet",
+			"cloudformation:DescribeStackSet",
+			"cloudformation:DescribeStackSetOperation",
+			"cloudformation:ListStackSetOperations",
+			"cloudformation:ListStackSetOperationResults",
+			"cloudformation:CreateStackInstances",
+			"cloudformation:UpdateStackInstances",
+			"cloudformation:DeleteStackInstances",
+			"cloudformation:ListStackInstances",
+			"cloudformation:DescribeStackInstance",
+			"cloudformation:DetectStackSetDrift"),
+		allow("AccountWideCloudFormationCalls", "*",
+			"cloudformation:ValidateTemplate",
+			"cloudformation:DescribeStackDriftDetectionStatus",
+			"cloudformation:ListStacks",
+			"cloudformation:ListStackSets"),
+		{
+			Sid:       "PassStackSetAdministrationRole",
+			Effect:    "Allow",
+			Action:    []string{"iam:PassRole"},
+			Resource:  "arn:aws:iam::*:role/" + StackSetAdministrationRole,
+			Condition: map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "cloudformation.amazonaws.com"}},
+		},
+		allow("MasterTopic", "arn:aws:sns:*:*:"+o.TopicName+"*",
+			"sns:*Topic*",
+			"sns:Subscribe",
+			"sns:Unsubscribe",
+			"sns:GetSubscriptionAttributes",
+			"sns:SetSubscriptionAttributes",
+			"sns:TagResource",
+			"sns:UntagResource"),
+		allow("MasterQueue", "arn:aws:sqs:*:*:"+o.TopicName+"*",
+			"sqs:*Queue*"),
+		allow("ServiceManagedStackSets", "*",
+			"organizations:DescribeOrganization",
+			"organizations:ListAccountsForParent",
+			"organizations:ListOrganizationalUnitsForParent",
+			"organizations:ListDelegatedAdministrators"),
+	}
+}

@@ -1,0 +1,191 @@
+package deploy
+
+import (
+	"slices"
+
+	cfn "github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/config"
+	"github.com/awslabs/goformation/v7/cloudformation/iam"
+	"github.com/awslabs/goformation/v7/cloudformation/ssm"
+)
+
+// Target template parameters.
+const (
+	ParamMaxAccessKeyAge           = "MaxAccessKeyAge"
+	ParamMaximumExecutionFrequency = "MaximumExecutionFrequency"
+	ParamSNSTopicArn               = "SNSTopicArn"
+	ParamMasterAccountID           = "MasterAccountId"
+	ParamOwnerTagKey               = "OwnerTagKey"
+	ParamExternalID                = "ExternalId"
+	ParamAuditRoleName             = "AuditRoleName"
+	ParamMaximumAutomaticAttempts  = "MaximumAutomaticAttempts"
+	ParamRetryAttemptSeconds       = "RetryAttemptSeconds"
+)
+
+// Target template conditions.
+const (
+	CondHasOwnerTagKey = "HasOwnerTagKey"
+	CondHasExternalID  = "HasExternalId"
+)
+
+// Target template logical IDs and outputs.
+const (
+	LogicalRemediationRole       = "RemediationRole"
+	LogicalRemediationRolePolicy = "RemediationRolePolicy"
+	LogicalDocument              = "RemediationDocument"
+	LogicalConfigRule            = "AccessKeysRotatedRule"
+	LogicalRemediation           = "AccessKeysRotatedRemediation"
+	LogicalAuditRole             = "AuditRole"
+
+	OutputRemediationRoleArn = "RemediationRoleArn"
+	OutputDocumentName       = "RemediationDocumentName"
+	OutputConfigRuleName     = "ConfigRuleName"
+	OutputAuditRoleArn       = "AuditRoleArn"
+)
+
+// ConfigRuleName is the name of the managed rule, as the seed and AWS name it.
+const ConfigRuleName = "access-keys-rotated"
+
+// ExecutionFrequencies are the values AWS Config accepts for
+// MaximumExecutionFrequency.
+var ExecutionFrequencies = []string{"One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"}
+
+// Target is the template of every target account, deployed by a StackSet
+// (the seed's step 2): the AWS Config rule access-keys-rotated, the SSM
+// automation document with the seed's two steps, the role the automation
+// runs as, the automatic remediation linking them, and the read-only audit
+// role "keyage scan" assumes from the master account.
+func Target() *Template {
+	t := newTemplate("keyage target stack: AWS Config rule access-keys-rotated with an automatic SSM remediation that publishes each non-compliant IAM user to the master topic, and the read-only role keyage scan assumes.")
+
+	age := parameter("Number", "Days an active access key may be old and still be compliant (the rule's maxAccessKeyAge).", 90)
+	age.MinValue, age.MaxValue = cfn.Float64(1), cfn.Float64(3650)
+	t.Parameters[ParamMaxAccessKeyAge] = age
+	freq := parameter("String", "How often AWS Config evaluates the rule.", "TwentyFour_Hours")
+	for _, f := range ExecutionFrequencies {
+		freq.AllowedValues = append(freq.AllowedValues, f)
+	}
+	t.Parameters[ParamMaximumExecutionFrequency] = freq
+	t.Parameters[ParamSNSTopicArn] = withPattern(parameter("String",
+		"ARN of the master topic (the TopicArn output of the master stack).", nil),
+		`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$`)
+	t.Parameters[ParamMasterAccountID] = withPattern(parameter("String",
+		"The account keyage scans from: it may assume the audit role.", nil), `^\d{12}$`)
+	t.Parameters[ParamOwnerTagKey] = parameter("String",
+		"When set, the automation reads this tag of the user (its owner's email) and names it in the message.", "")
+	t.Parameters[ParamExternalID] = parameter("String",
+		"When set, assuming the audit role requires this sts:ExternalId.", "")
+	t.Parameters[ParamAuditRoleName] = withPattern(parameter("String",
+		"Name of the read-only role keyage assumes (keyage's --role-name).", DefaultAuditRoleName), `^[\w+=,.@-]{1,64}$`)
+	attempts := parameter("Number", "Times AWS Config retries a failed remediation within RetryAttemptSeconds.", 5)
+	attempts.MinValue, attempts.MaxValue = cfn.Float64(1), cfn.Float64(25)
+	t.Parameters[ParamMaximumAutomaticAttempts] = attempts
+	retry := parameter("Number", "The window, in seconds, in which AWS Config makes MaximumAutomaticAttempts attempts.", 60)
+	retry.MinValue, retry.MaxValue = cfn.Float64(1), cfn.Float64(2678000)
+	t.Parameters[ParamRetryAttemptSeconds] = retry
+
+	t.Conditions[CondHasOwnerTagKey] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamOwnerTagKey), "")})
+	t.Conditions[CondHasExternalID] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamExternalID), "")})
+
+	// The role AWS Config passes to the automation as AutomationAssumeRole.
+	// Its permissions are a separate resource: they name the role's own ARN
+	// (iam:PassRole to the child automation), which the role itself cannot.
+	t.Resources[LogicalRemediationRole] = &iam.Role{
+		Description: cfn.String("Runs the keyage remediation automation (AWS Config rule access-keys-rotated)."),
+		AssumeRolePolicyDocument: PolicyDocument{
+			Version: policyVersion,
+			Statement: []Statement{{
+				Effect:    "Allow",
+				Principal: map[string]any{"Service": "ssm.amazonaws.com"},
+				Action:    []string{"sts:AssumeRole"},
+			}},
+		},
+	}
+	t.Resources[LogicalRemediationRolePolicy] = &iam.RolePolicy{
+		RoleName:       cfn.Ref(LogicalRemediationRole),
+		PolicyName:     "keyage-remediation",
+		PolicyDocument: remediationRolePolicy(),
+	}
+
+	t.Resources[LogicalDocument] = &ssm.Document{
+		DocumentType: cfn.String("Automation"),
+		Content:      cfn.If(CondHasOwnerTagKey, remediationDocument(true), remediationDocument(false)),
+	}
+
+	t.Resources[LogicalConfigRule] = &config.ConfigRule{
+		ConfigRuleName:            cfn.String(ConfigRuleName),
+		Description:               cfn.String("Checks that the active access keys of IAM users are rotated within maxAccessKeyAge days."),
+		InputParameters:           map[string]any{"maxAccessKeyAge": cfn.Ref(ParamMaxAccessKeyAge)},
+		MaximumExecutionFrequency: cfn.RefPtr(ParamMaximumExecutionFrequency),
+		Scope:                     &config.ConfigRule_Scope{ComplianceResourceTypes: []string{"AWS::IAM::User"}},
+		Source:                    &config.ConfigRule_Source{Owner: "AWS", SourceIdentifier: cfn.String("ACCESS_KEYS_ROTATED")},
+	}
+
+	t.Resources[LogicalRemediation] = &config.RemediationConfiguration{
+		ConfigRuleName: cfn.Ref(LogicalConfigRule),
+		TargetId:       cfn.Ref(LogicalDocument),
+		TargetType:     "SSM_DOCUMENT",
+		Automatic:      cfn.Bool(true),
+		Parameters: map[string]config.RemediationConfiguration_RemediationParameterValue{
+			"ResourceId": {ResourceValue: &config.RemediationConfiguration_ResourceValue{Value: cfn.String("RESOURCE_ID")}},
+			"AutomationAssumeRole": {StaticValue: &config.RemediationConfiguration_StaticValue{
+				Values: []string{cfn.GetAtt(LogicalRemediationRole, "Arn")},
+			}},
+		},
+		// The automation must not run before its role may do its work.
+		AWSCloudFormationDependsOn: []string{LogicalRemediationRolePolicy},
+	}
+	t.refProperty(LogicalRemediation, "MaximumAutomaticAttempts", ParamMaximumAutomaticAttempts)
+	t.refProperty(LogicalRemediation, "RetryAttemptSeconds", ParamRetryAttemptSeconds)
+
+	t.Resources[LogicalAuditRole] = &iam.Role{
+		RoleName:    cfn.RefPtr(ParamAuditRoleName),
+		Description: cfn.String("Read-only role keyage scan assumes from the master account."),
+		AssumeRolePolicyDocument: PolicyDocument{
+			Version: policyVersion,
+			Statement: []Statement{{
+				Effect:    "Allow",
+				Principal: map[string]any{"AWS": cfn.Sub("arn:${AWS::Partition}:iam::${" + ParamMasterAccountID + "}:root")},
+				Action:    []string{"sts:AssumeRole"},
+				Condition: cfn.If(CondHasExternalID,
+					map[string]any{"StringEquals": map[string]any{"sts:ExternalId": cfn.Ref(ParamExternalID)}},
+					cfn.Ref("AWS::NoValue")),
+			}},
+		},
+		Policies: []iam.Role_Policy{{
+			PolicyName: "keyage-audit-read",
+			PolicyDocument: PolicyDocument{
+				Version:   policyVersion,
+				Statement: []Statement{allow("KeyageScan", "*", slices.Clone(AuditReadActions)...)},
+			},
+		}},
+	}
+
+	t.Outputs[OutputRemediationRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalRemediationRole, "Arn")}
+	t.Outputs[OutputDocumentName] = cfn.Output{Value: cfn.Ref(LogicalDocument)}
+	t.Outputs[OutputConfigRuleName] = cfn.Output{Value: cfn.Ref(LogicalConfigRule)}
+	t.Outputs[OutputAuditRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalAuditRole, "Arn")}
+	return t
+}
+
+// remediationRolePolicy is the least privilege of the automation: resolve
+// the user name with AWS Config, run AWS-PublishSNSNotification as a child
+// automation (which runs as this same role, hence iam:PassRole on itself),
+// publish to the master topic only, and, with OwnerTagKey, read the user.
+func remediationRolePolicy() map[string]any {
+	return map[string]any{
+		"Version": policyVersion,
+		"Statement": []any{
+			allow("ResolveUserName", "*", "config:ListDiscoveredResources"),
+			allow("PublishToMasterTopic", cfn.Ref(ParamSNSTopicArn), "sns:Publish"),
+			allow("RunPublishAutomation", []string{
+				cfn.Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:*:automation-definition/AWS-PublishSNSNotification:*"),
+				cfn.Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-execution/*"),
+			}, "ssm:StartAutomationExecution", "ssm:GetAutomationExecution"),
+			allow("PassOwnRoleToChildAutomation", cfn.GetAtt(LogicalRemediationRole, "Arn"), "iam:PassRole"),
+			cfn.If(CondHasOwnerTagKey,
+				allow("ReadOwnerTag", cfn.Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"), "iam:GetUser"),
+				cfn.Ref("AWS::NoValue")),
+		},
+	}
+}
