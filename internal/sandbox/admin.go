@@ -13,6 +13,11 @@ import (
 //	PUT    /_sandbox/accounts/{id}/credential-report    replace an account's report with the CSV body
 //	GET    /_sandbox/info                               management account id and credentials
 //	GET    /_sandbox/healthz                            "ok"
+//	GET    /_sandbox/sns/published                      messages published to SNS, oldest first
+//	GET    /_sandbox/lambda/invocations                 Lambda invocations, oldest first
+//	GET    /_sandbox/ses/emails                         emails sent with SES, oldest first
+//	DELETE /_sandbox/records                            forget published messages, invocations, emails
+//	PUT    /_sandbox/accounts/{id}/lambda/functions/{name}  create a function; body {"fail": true} optional
 func (s *Server) adminMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_sandbox/stats", func(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +48,35 @@ func (s *Server) adminMux() *http.ServeMux {
 			"accounts":            len(s.accountList),
 			"startTime":           s.start,
 		})
+	})
+	mux.HandleFunc("GET /_sandbox/sns/published", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Published())
+	})
+	mux.HandleFunc("GET /_sandbox/lambda/invocations", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Invocations())
+	})
+	mux.HandleFunc("GET /_sandbox/ses/emails", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Emails())
+	})
+	mux.HandleFunc("DELETE /_sandbox/records", func(w http.ResponseWriter, r *http.Request) {
+		s.ResetRecords()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("PUT /_sandbox/accounts/{id}/lambda/functions/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Fail bool `json:"fail"`
+		}
+		if body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20)); len(body) > 0 {
+			if err := json.Unmarshal(body, &in); err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "decode body: " + err.Error()})
+				return
+			}
+		}
+		if err := s.PutFunction(r.PathValue("id"), r.PathValue("name"), in.Fail); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /_sandbox/healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")

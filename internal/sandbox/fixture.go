@@ -49,6 +49,42 @@ type FixtureAccount struct {
 	Roles    []FixtureRole `yaml:"roles,omitempty" json:"roles,omitempty"`
 	RootKeys []FixtureKey  `yaml:"rootKeys,omitempty" json:"rootKeys,omitempty"`
 	Users    []FixtureUser `yaml:"users,omitempty" json:"users,omitempty"`
+	// Config says whether AWS Config records the account's IAM users; nil means true. With
+	// false, ListDiscoveredResources answers with an empty list, as with no recorder.
+	Config *bool `yaml:"config,omitempty" json:"config,omitempty"`
+	// Functions are the account's Lambda functions.
+	Functions []FixtureFunction `yaml:"functions,omitempty" json:"functions,omitempty"`
+	// Queues and Topics are SQS queues and SNS topics created at start, in us-east-1.
+	Queues []FixtureQueue `yaml:"queues,omitempty" json:"queues,omitempty"`
+	Topics []FixtureTopic `yaml:"topics,omitempty" json:"topics,omitempty"`
+}
+
+// FixtureFunction is a Lambda function; with Fail, every invocation is a function error.
+type FixtureFunction struct {
+	Name string `yaml:"name" json:"name"`
+	Fail bool   `yaml:"fail,omitempty" json:"fail,omitempty"`
+}
+
+// FixtureQueue is an SQS queue. In a fixture file it is a name or {name: X}.
+type FixtureQueue struct {
+	Name string `yaml:"name" json:"name"`
+}
+
+// FixtureTopic is an SNS topic with its policy (a JSON document; in YAML also a mapping) and
+// subscriptions.
+type FixtureTopic struct {
+	Name          string                `yaml:"name" json:"name"`
+	DisplayName   string                `yaml:"displayName,omitempty" json:"displayName,omitempty"`
+	Policy        string                `yaml:"policy,omitempty" json:"policy,omitempty"`
+	Subscriptions []FixtureSubscription `yaml:"subscriptions,omitempty" json:"subscriptions,omitempty"`
+}
+
+// FixtureSubscription subscribes a queue to a topic: Queue is the name of a queue of the same
+// account or a queue ARN. FilterPolicy is a JSON document (in YAML also a mapping).
+type FixtureSubscription struct {
+	Queue              string `yaml:"queue" json:"queue"`
+	RawMessageDelivery bool   `yaml:"rawMessageDelivery,omitempty" json:"rawMessageDelivery,omitempty"`
+	FilterPolicy       string `yaml:"filterPolicy,omitempty" json:"filterPolicy,omitempty"`
 }
 
 // FixtureRole is a role any principal of the sandbox may assume; ExternalID, when set, must be
@@ -247,7 +283,7 @@ func (d *fixtureDecoder) fixture(n *yaml.Node) *Fixture {
 
 func (d *fixtureDecoder) account(n *yaml.Node, path string) FixtureAccount {
 	var a FixtureAccount
-	known := []string{"id", "name", "email", "ou", "status", "roles", "rootKeys", "users"}
+	known := []string{"id", "name", "email", "ou", "status", "roles", "rootKeys", "users", "config", "functions", "queues", "topics"}
 	d.fields(n, path, known, func(k string, v *yaml.Node, p string) {
 		switch k {
 		case "id":
@@ -267,9 +303,92 @@ func (d *fixtureDecoder) account(n *yaml.Node, path string) FixtureAccount {
 			d.list(v, p, func(_ int, v *yaml.Node, p string) { a.RootKeys = append(a.RootKeys, d.key(v, p)) })
 		case "users":
 			d.list(v, p, func(_ int, v *yaml.Node, p string) { a.Users = append(a.Users, d.user(v, p)) })
+		case "config":
+			b := d.bool(v, p)
+			a.Config = &b
+		case "functions":
+			d.list(v, p, func(_ int, v *yaml.Node, p string) {
+				var f FixtureFunction
+				d.fields(v, p, []string{"name", "fail"}, func(k string, v *yaml.Node, p string) {
+					if k == "name" {
+						f.Name = d.str(v, p)
+					} else {
+						f.Fail = d.bool(v, p)
+					}
+				})
+				a.Functions = append(a.Functions, f)
+			})
+		case "queues":
+			d.list(v, p, func(_ int, v *yaml.Node, p string) {
+				if v.Kind == yaml.ScalarNode {
+					a.Queues = append(a.Queues, FixtureQueue{Name: d.str(v, p)})
+					return
+				}
+				var q FixtureQueue
+				d.fields(v, p, []string{"name"}, func(_ string, v *yaml.Node, p string) { q.Name = d.str(v, p) })
+				a.Queues = append(a.Queues, q)
+			})
+		case "topics":
+			d.list(v, p, func(_ int, v *yaml.Node, p string) { a.Topics = append(a.Topics, d.topic(v, p)) })
 		}
 	})
 	return a
+}
+
+func (d *fixtureDecoder) topic(n *yaml.Node, path string) FixtureTopic {
+	var t FixtureTopic
+	d.fields(n, path, []string{"name", "displayName", "policy", "subscriptions"}, func(k string, v *yaml.Node, p string) {
+		switch k {
+		case "name":
+			t.Name = d.str(v, p)
+		case "displayName":
+			t.DisplayName = d.str(v, p)
+		case "policy":
+			t.Policy = d.jsonDoc(v, p)
+		case "subscriptions":
+			d.list(v, p, func(_ int, v *yaml.Node, p string) {
+				var sub FixtureSubscription
+				d.fields(v, p, []string{"queue", "rawMessageDelivery", "filterPolicy"}, func(k string, v *yaml.Node, p string) {
+					switch k {
+					case "queue":
+						sub.Queue = d.str(v, p)
+					case "rawMessageDelivery":
+						sub.RawMessageDelivery = d.bool(v, p)
+					case "filterPolicy":
+						sub.FilterPolicy = d.jsonDoc(v, p)
+					}
+				})
+				t.Subscriptions = append(t.Subscriptions, sub)
+			})
+		}
+	})
+	return t
+}
+
+func (d *fixtureDecoder) bool(n *yaml.Node, path string) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+		d.errorf(n, path, "want true or false, got %s", kindName(n))
+	}
+	return b
+}
+
+// jsonDoc reads a JSON document written as a string, or as a YAML mapping converted to JSON.
+func (d *fixtureDecoder) jsonDoc(n *yaml.Node, path string) string {
+	if n.Kind == yaml.ScalarNode {
+		return d.str(n, path)
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		d.errorf(n, path, "want a JSON document or a mapping: %v", err)
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		d.errorf(n, path, "want a JSON document or a mapping: %v", err)
+		return ""
+	}
+	return string(b)
 }
 
 func (d *fixtureDecoder) role(n *yaml.Node, path string) FixtureRole {
@@ -432,8 +551,59 @@ func (f *Fixture) validate(name string) error {
 				validateKey(&u.Keys[k], func() string { return fmt.Sprintf("%s.keys[%d]", up(), k) }, add)
 			}
 		}
+		validateResources(a, p, add)
 	}
 	return errors.Join(errs...)
+}
+
+// validateResources checks an account's functions, queues and topics.
+func validateResources(a *FixtureAccount, p string, add func(string, string, ...any)) {
+	fns := map[string]bool{}
+	for i, f := range a.Functions {
+		fp := fmt.Sprintf("%s.functions[%d].name", p, i)
+		if !validFunctionName(f.Name) {
+			add(fp, "not a valid function name (1 to 64 of [A-Za-z0-9_-]): %q", f.Name)
+		} else if fns[f.Name] {
+			add(fp, "function %q is listed twice", f.Name)
+		}
+		fns[f.Name] = true
+	}
+	queues := map[string]bool{}
+	for i, q := range a.Queues {
+		qp := fmt.Sprintf("%s.queues[%d]", p, i)
+		if !validQueueName(q.Name) {
+			add(qp, "not a valid queue name (1 to 80 of [A-Za-z0-9_-]): %q", q.Name)
+		} else if queues[q.Name] {
+			add(qp, "queue %q is listed twice", q.Name)
+		}
+		queues[q.Name] = true
+	}
+	topics := map[string]bool{}
+	for i, t := range a.Topics {
+		tp := fmt.Sprintf("%s.topics[%d]", p, i)
+		if !validTopicName(t.Name) {
+			add(tp+".name", "not a valid topic name (1 to 256 of [A-Za-z0-9_-]): %q", t.Name)
+		} else if topics[t.Name] {
+			add(tp+".name", "topic %q is listed twice", t.Name)
+		}
+		topics[t.Name] = true
+		if t.Policy != "" {
+			if _, err := parsePolicy(t.Policy); err != nil {
+				add(tp+".policy", "%v", err)
+			}
+		}
+		for j, sub := range t.Subscriptions {
+			sp := fmt.Sprintf("%s.subscriptions[%d]", tp, j)
+			if _, _, _, ok := parseQueueARN(sub.Queue); !ok && !queues[sub.Queue] {
+				add(sp+".queue", "want a queue of this account or a queue ARN, got %q", sub.Queue)
+			}
+			if sub.FilterPolicy != "" {
+				if _, err := parseFilterPolicy(sub.FilterPolicy); err != nil {
+					add(sp+".filterPolicy", "%v", err)
+				}
+			}
+		}
+	}
 }
 
 func validateKey(k *FixtureKey, path func() string, add func(string, string, ...any)) {
@@ -489,18 +659,23 @@ func sortedTags(m map[string]string) []tag {
 // fixtureAccountOut is FixtureAccount as written, keeping "roles: []" (no role) apart from an
 // absent roles key (the audit role).
 type fixtureAccountOut struct {
-	ID       string         `yaml:"id" json:"id"`
-	Name     string         `yaml:"name,omitempty" json:"name,omitempty"`
-	Email    string         `yaml:"email,omitempty" json:"email,omitempty"`
-	OU       string         `yaml:"ou,omitempty" json:"ou,omitempty"`
-	Status   string         `yaml:"status,omitempty" json:"status,omitempty"`
-	Roles    *[]FixtureRole `yaml:"roles,omitempty" json:"roles,omitempty"`
-	RootKeys []FixtureKey   `yaml:"rootKeys,omitempty" json:"rootKeys,omitempty"`
-	Users    []FixtureUser  `yaml:"users,omitempty" json:"users,omitempty"`
+	ID        string            `yaml:"id" json:"id"`
+	Name      string            `yaml:"name,omitempty" json:"name,omitempty"`
+	Email     string            `yaml:"email,omitempty" json:"email,omitempty"`
+	OU        string            `yaml:"ou,omitempty" json:"ou,omitempty"`
+	Status    string            `yaml:"status,omitempty" json:"status,omitempty"`
+	Roles     *[]FixtureRole    `yaml:"roles,omitempty" json:"roles,omitempty"`
+	RootKeys  []FixtureKey      `yaml:"rootKeys,omitempty" json:"rootKeys,omitempty"`
+	Users     []FixtureUser     `yaml:"users,omitempty" json:"users,omitempty"`
+	Config    *bool             `yaml:"config,omitempty" json:"config,omitempty"`
+	Functions []FixtureFunction `yaml:"functions,omitempty" json:"functions,omitempty"`
+	Queues    []FixtureQueue    `yaml:"queues,omitempty" json:"queues,omitempty"`
+	Topics    []FixtureTopic    `yaml:"topics,omitempty" json:"topics,omitempty"`
 }
 
 func (a FixtureAccount) out() fixtureAccountOut {
-	o := fixtureAccountOut{ID: a.ID, Name: a.Name, Email: a.Email, OU: a.OU, Status: a.Status, RootKeys: a.RootKeys, Users: a.Users}
+	o := fixtureAccountOut{ID: a.ID, Name: a.Name, Email: a.Email, OU: a.OU, Status: a.Status, RootKeys: a.RootKeys, Users: a.Users,
+		Config: a.Config, Functions: a.Functions, Queues: a.Queues, Topics: a.Topics}
 	if a.Roles != nil {
 		o.Roles = &a.Roles
 	}

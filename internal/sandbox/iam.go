@@ -35,6 +35,7 @@ func (s *Server) iamService() *service {
 		"GenerateCredentialReport": s.iamGenerateCredentialReport,
 		"GetCredentialReport":      s.iamGetCredentialReport,
 		"GetAccountSummary":        s.iamGetAccountSummary,
+		"DeleteUser":               s.iamDeleteUser,
 	}
 	return svc
 }
@@ -520,4 +521,60 @@ func (s *Server) iamGetAccountSummary(c *call) (any, error) {
 		}
 		x.close("SummaryMap")
 	}), nil
+}
+
+// iamDeleteUser deletes a user without access keys (AWS refuses while keys remain), keeping a
+// record of it for AWS Config.
+func (s *Server) iamDeleteUser(c *call) (any, error) {
+	name := c.form.Get("UserName")
+	if name == "" {
+		return nil, validationError("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
+	}
+	if err := validUserName("userName", name); err != nil {
+		return nil, err
+	}
+	a := c.acct()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return nil, s.deleteUserLocked(a, name, c.now)
+}
+
+func (s *Server) deleteUserLocked(a *account, name string, now time.Time) error {
+	u := a.userLocked(name)
+	if u == nil {
+		return noSuchUser(name)
+	}
+	if len(u.keys) > 0 {
+		return newError(http.StatusConflict, "DeleteConflict", "Cannot delete entity, must delete access keys first.")
+	}
+	for i, x := range a.users {
+		if x == u {
+			a.users = append(a.users[:i:i], a.users[i+1:]...)
+			break
+		}
+	}
+	delete(a.byName, u.lower)
+	a.deleted = append(a.deleted, deletedUser{name: u.name, id: u.id, deleted: now.Truncate(time.Second)})
+	return nil
+}
+
+// DeleteUser deletes an IAM user and its access keys, as an administrator would (for tests of
+// users that disappear); AWS Config keeps a record of it.
+func (s *Server) DeleteUser(accountID, name string) error {
+	a := s.accounts[accountID]
+	if a == nil {
+		return fmt.Errorf("delete user %q: no account %s in the sandbox", name, accountID)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if u := a.userLocked(name); u != nil {
+		for _, k := range u.keys {
+			s.keys.Delete(k.id)
+		}
+		u.keys = nil
+	}
+	if err := s.deleteUserLocked(a, name, s.now().UTC()); err != nil {
+		return fmt.Errorf("delete user %q in %s: %w", name, accountID, err)
+	}
+	return nil
 }

@@ -91,6 +91,7 @@ func (s *Server) organizationsService() *service {
 		"ListOrganizationalUnitsForParent": mgmtOnly(s.orgListOUsForParent),
 		"ListAccountsForParent":            mgmtOnly(s.orgListAccountsForParent),
 		"ListChildren":                     mgmtOnly(s.orgListChildren),
+		"DescribeOrganizationalUnit":       mgmtOnly(s.orgDescribeOU),
 	}
 	return svc
 }
@@ -331,4 +332,30 @@ func (s *Server) orgListChildren(c *call) (any, error) {
 		out.Children = append(out.Children, childJSON{ID: id, Type: in.ChildType})
 	}
 	return out, nil
+}
+
+func (s *Server) orgDescribeOU(c *call) (any, error) {
+	var in struct {
+		OrganizationalUnitID string `json:"OrganizationalUnitId"`
+	}
+	if e := c.decodeJSON(&in); e != nil {
+		return nil, e
+	}
+	if in.OrganizationalUnitID == "" {
+		return nil, invalidInput("INPUT_REQUIRED", "You must specify a value for OrganizationalUnitId.")
+	}
+	if !strings.HasPrefix(in.OrganizationalUnitID, "ou-") {
+		return nil, invalidInput("INVALID_PATTERN", "You specified a value with an invalid pattern for OrganizationalUnitId.")
+	}
+	u := s.org.units[in.OrganizationalUnitID]
+	if u == nil {
+		return nil, newError(http.StatusBadRequest, "OrganizationalUnitNotFoundException", "We can't find an OU with the OrganizationalUnitId that you specified.")
+	}
+	type ouJSON struct {
+		Arn  string `json:"Arn"`
+		ID   string `json:"Id"`
+		Name string `json:"Name"`
+		Path string `json:"Path"`
+	}
+	return map[string]ouJSON{"OrganizationalUnit": {Arn: u.arn, ID: u.id, Name: u.name, Path: u.path}}, nil
 }

@@ -25,11 +25,14 @@ type protocol interface {
 type authErrors struct{ missing, invalid, expired *apiError }
 
 // apiError is an AWS error response. Fields holds extra members of JSON errors (Reason, Type).
+// QueryCode is the X-Amzn-Query-Error header of awsQuery-compatible JSON services (SQS), e.g.
+// "AWS.SimpleQueueService.NonExistentQueue;Sender": the code the SDKs report.
 type apiError struct {
-	Status  int
-	Code    string
-	Message string
-	Fields  map[string]string
+	Status    int
+	Code      string
+	Message   string
+	Fields    map[string]string
+	QueryCode string
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -161,6 +164,9 @@ func (p jsonProtocol) encodeError(w http.ResponseWriter, c *call, e *apiError) {
 	m["Message"] = e.Message
 	b, _ := json.Marshal(m)
 	w.Header().Set("X-Amzn-Errortype", e.Code)
+	if e.QueryCode != "" {
+		w.Header().Set("X-Amzn-Query-Error", e.QueryCode)
+	}
 	writeBody(w, c.reqID, p.contentType, e.Status, b)
 }
 
@@ -169,6 +175,64 @@ func (jsonProtocol) authErrors() authErrors {
 		missing: newError(http.StatusBadRequest, "MissingAuthenticationTokenException", "Request is missing Authentication Token"),
 		invalid: newError(http.StatusBadRequest, "UnrecognizedClientException", "The security token included in the request is invalid."),
 		expired: newError(http.StatusBadRequest, "ExpiredTokenException", "The security token included in the request is expired"),
+	}
+}
+
+// --- restJson1 (Lambda, SES v2) ---
+
+// restJSONProtocol is restJson1: the operation is named by method and path (service.route),
+// input comes from the path, headers and a JSON (or opaque) body, and errors carry their code
+// in the X-Amzn-Errortype header.
+type restJSONProtocol struct{}
+
+// restResult is a REST response with its own status, headers and raw body; any other result is
+// encoded as JSON with status 200.
+type restResult struct {
+	status int
+	header map[string]string
+	body   []byte
+	ctype  string
+}
+
+func (p restJSONProtocol) encode(w http.ResponseWriter, c *call, result any) {
+	if r, ok := result.(*restResult); ok {
+		for k, v := range r.header {
+			w.Header().Set(k, v)
+		}
+		ct := r.ctype
+		if ct == "" {
+			ct = "application/json"
+		}
+		writeBody(w, c.reqID, ct, r.status, r.body)
+		return
+	}
+	if result == nil {
+		result = struct{}{}
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		p.encodeError(w, c, newError(http.StatusInternalServerError, "InternalFailure", err.Error()))
+		return
+	}
+	writeBody(w, c.reqID, "application/json", http.StatusOK, b)
+}
+
+func (restJSONProtocol) encodeError(w http.ResponseWriter, c *call, e *apiError) {
+	m := make(map[string]string, 2+len(e.Fields))
+	for k, v := range e.Fields {
+		m[k] = v
+	}
+	m["message"] = e.Message
+	b, _ := json.Marshal(m)
+	w.Header().Set("X-Amzn-Errortype", e.Code)
+	writeBody(w, c.reqID, "application/json", e.Status, b)
+}
+
+func (restJSONProtocol) authErrors() authErrors {
+	return authErrors{
+		missing: newError(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"),
+		invalid: newError(http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid."),
+		expired: newError(http.StatusForbidden, "ExpiredTokenException", "The security token included in the request is expired"),
 	}
 }
 

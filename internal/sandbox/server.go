@@ -65,8 +65,9 @@ type Server struct {
 	byTarget  map[string]*service // X-Amz-Target prefix -> service
 	admin     *http.ServeMux
 
-	faults *faults
-	stats  statsCounter
+	faults  *faults
+	stats   statsCounter
+	records records // what SNS, Lambda and SES were asked to send
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -145,7 +146,8 @@ func New(opts Options) (*Server, error) {
 
 	s.bySigning = map[string]*service{}
 	s.byTarget = map[string]*service{}
-	for _, svc := range []*service{s.iamService(), s.stsService(), s.organizationsService()} {
+	for _, svc := range []*service{s.iamService(), s.stsService(), s.organizationsService(),
+		s.snsService(), s.sqsService(), s.configService(), s.lambdaService(), s.sesService()} {
 		s.register(svc)
 	}
 	s.admin = s.adminMux()
@@ -214,6 +216,7 @@ type call struct {
 	now    time.Time
 	reqID  string
 	region string
+	req    *http.Request
 }
 
 // acct is the caller's account.
@@ -226,7 +229,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.admin.ServeHTTP(w, r)
 		return
 	}
-	c := &call{ctx: r.Context(), s: s, reqID: s.requestID()}
+	c := &call{ctx: r.Context(), s: s, reqID: s.requestID(), req: r}
 	cred := parseCredential(r)
 	c.region = cred.region
 	if c.region == "" {

@@ -63,10 +63,24 @@ type account struct {
 	admin    *user // the hidden principal of the management credentials; nil in members
 	rootUser *user // holds the root keys; never listed
 
-	mu     sync.RWMutex
-	users  []*user // sorted by lower-case name
-	byName map[string]*user
-	report *credentialReport
+	mu      sync.RWMutex
+	users   []*user // sorted by lower-case name
+	byName  map[string]*user
+	report  *credentialReport
+	deleted []deletedUser // users deleted since start, for AWS Config's history
+
+	// Each of the other services keeps its state under its own lock, so that queue traffic
+	// never waits for an IAM scan of the same account.
+	configOff bool // AWS Config not enabled (fixture config: false)
+	sns       snsState
+	sqs       sqsState
+	lambda    lambdaState
+}
+
+// deletedUser is what AWS Config remembers of a deleted IAM user.
+type deletedUser struct {
+	name, id string
+	deleted  time.Time
 }
 
 func (a *account) findRole(name string) *role {
@@ -248,6 +262,7 @@ func (s *Server) buildAccount(fa *FixtureAccount, auditRole string) *account {
 	sort.Slice(a.users, func(i, j int) bool { return a.users[i].lower < a.users[j].lower })
 	a.created = minTime(oldest.Add(-day), s.start.Add(-3*365*day)).Truncate(time.Second)
 	a.joined = a.created.Add(time.Hour)
+	s.buildResources(a, fa)
 	return a
 }
 
@@ -270,4 +285,40 @@ func itoa(i int) string {
 		i /= 10
 	}
 	return string(b[n:])
+}
+
+// defaultRegion is where fixture topics and queues live.
+const defaultRegion = "us-east-1"
+
+// buildResources sets up the account's Config switch and its fixture functions, queues and
+// topics (in us-east-1). The fixture is validated; no lock is needed before New returns.
+func (s *Server) buildResources(a *account, fa *FixtureAccount) {
+	a.configOff = fa.Config != nil && !*fa.Config
+	for _, f := range fa.Functions {
+		a.putFunctionLocked(f.Name, f.Fail)
+	}
+	for _, q := range fa.Queues {
+		a.createQueueLocked(defaultRegion, q.Name, s.start, nil, nil)
+	}
+	for _, ft := range fa.Topics {
+		t := a.createTopicLocked(defaultRegion, ft.Name)
+		t.displayName = ft.DisplayName
+		if ft.Policy != "" {
+			t.policy = ft.Policy
+			t.parsed, _ = parsePolicy(ft.Policy)
+		}
+		for _, fs := range ft.Subscriptions {
+			endpoint := fs.Queue
+			if _, _, _, ok := parseQueueARN(endpoint); !ok {
+				endpoint = "arn:aws:sqs:" + defaultRegion + ":" + a.id + ":" + fs.Queue
+			}
+			sub := &subscription{arn: t.arn + ":" + uuidOf("subscription", t.arn, endpoint), topicArn: t.arn,
+				endpoint: endpoint, owner: a.id, raw: fs.RawMessageDelivery}
+			if fs.FilterPolicy != "" {
+				sub.filter, _ = parseFilterPolicy(fs.FilterPolicy)
+				sub.filterJSON = fs.FilterPolicy
+			}
+			t.subs = append(t.subs, sub)
+		}
+	}
 }
