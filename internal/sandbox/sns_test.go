@@ -54,7 +54,7 @@ func numAttr(v string) snstypes.MessageAttributeValue {
 }
 
 type envelope struct {
-	Type, MessageId, TopicArn, Subject, Message, Timestamp string
+	Type, MessageId, TopicArn, Subject, Message, Timestamp      string
 	SignatureVersion, Signature, SigningCertURL, UnsubscribeURL string
 	MessageAttributes                                           map[string]struct{ Type, Value string }
 }
