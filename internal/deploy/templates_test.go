@@ -37,7 +37,7 @@ func rendered(t *testing.T) map[string][]byte {
 func TestGolden(t *testing.T) {
 	got := rendered(t)
 	if len(got) != 2 || got["master.yaml"] == nil || got["target.yaml"] == nil {
-		t.Fatalf("Render(yaml) = %v files, want master.yaml and target.yaml", slicesOfKeys(got))
+		t.Fatalf("Render(yaml) = %v files, want master.yaml and target.yaml", sortedKeys(got))
 	}
 	for name, data := range got {
 		golden := filepath.Join("testdata", name)
@@ -56,8 +56,6 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
-
-func slicesOfKeys[V any](m map[string]V) []string { return sortedKeys(m) }
 
 // TestJSONMatchesYAML checks the two formats render the same template.
 func TestJSONMatchesYAML(t *testing.T) {
@@ -723,7 +721,11 @@ func decodeIntrinsic(s string) string {
 }
 
 func intrinsicValue(s string) any {
-	out, err := intrinsics.ProcessJSON([]byte(`{"v":`+string(mustJSONNoT(s))+`}`), &intrinsics.ProcessorOptions{NoProcess: false, IntrinsicHandlerOverrides: keepAll()})
+	in, err := json.Marshal(map[string]string{"v": s})
+	if err != nil {
+		return s
+	}
+	out, err := intrinsics.ProcessJSON(in, &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: keepAll()})
 	if err != nil {
 		return s
 	}
@@ -733,8 +735,6 @@ func intrinsicValue(s string) any {
 	}
 	return m["v"]
 }
-
-func mustJSONNoT(v any) []byte { b, _ := json.Marshal(v); return b }
 
 // keepAll leaves every intrinsic function as it is.
 func keepAll() map[string]intrinsics.IntrinsicHandler {
