@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -110,6 +111,7 @@ routes:
 		`Account "222222222222" User "over-limit" needs to rotate their access key.`,
 		`Account "222222222222" User "two-keys" needs to rotate their access key.`,
 	}
+	sort.Strings(texts) // the dispatcher delivers concurrently
 	if strings.Join(texts, "\n") != strings.Join(want, "\n") {
 		t.Errorf("central messages:\n%s\nwant:\n%s", strings.Join(texts, "\n"), strings.Join(want, "\n"))
 	}

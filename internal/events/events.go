@@ -1,12 +1,15 @@
 // Package events parses the AWS events keyage reacts to, as they arrive in
-// SQS: EventBridge events (directly or wrapped in an SNS envelope) for AWS
-// Config compliance changes and for IAM API calls recorded by CloudTrail.
+// SQS, directly or wrapped in an SNS envelope: EventBridge events for AWS
+// Config compliance changes and for IAM API calls recorded by CloudTrail,
+// and the seed's own remediation message from the AWS-native deployment.
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -15,7 +18,14 @@ import (
 const (
 	KindComplianceChange = "Config Rules Compliance Change"
 	KindAPICall          = "AWS API Call via CloudTrail"
+	// KindSeedMessage is the seed's remediation message, published by the
+	// SSM automation of the AWS-native deployment to the central topic:
+	// Account "222222222222" User "alice" needs to rotate their access key.
+	KindSeedMessage = "keyage seed message"
 )
+
+// seedRE matches the seed's message, and keyage's default text.
+var seedRE = regexp.MustCompile(`^Account "(\d{12})" User "([\w+=,.@-]{1,64})" needs to rotate their access key\.`)
 
 // Event is what keyage needs from one event: which user in which account to
 // look at again.
@@ -95,9 +105,12 @@ func Parse(body []byte, rule string) (Event, error) {
 	if json.Unmarshal(body, &env) == nil && env.Type == "Notification" && env.Message != "" {
 		body = []byte(env.Message)
 	}
+	if m := seedRE.FindSubmatch(bytes.TrimSpace(body)); m != nil {
+		return Event{Kind: KindSeedMessage, AccountID: string(m[1]), UserName: string(m[2])}, nil
+	}
 	var r raw
 	if err := json.Unmarshal(body, &r); err != nil {
-		return Event{}, fmt.Errorf("not an EventBridge event: %w", err)
+		return Event{}, fmt.Errorf("not an EventBridge event or the seed's message: %w", err)
 	}
 	if r.DetailType == "" || len(r.Detail) == 0 {
 		return Event{}, errors.New("not an EventBridge event: no detail-type or detail")

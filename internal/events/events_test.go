@@ -35,6 +35,7 @@ func TestParse(t *testing.T) {
 		{"compliance change", cc, Event{Kind: KindComplianceChange, AccountID: "222222222222", ResourceID: "AIDAEXAMPLEUSER00001", Compliance: "NON_COMPLIANT", RuleName: "access-keys-rotated"}},
 		{"compliance change through SNS", snsWrap(t, cc), Event{Kind: KindComplianceChange, AccountID: "222222222222", ResourceID: "AIDAEXAMPLEUSER00001", Compliance: "NON_COMPLIANT", RuleName: "access-keys-rotated"}},
 		{"create access key", ak, Event{Kind: KindAPICall, AccountID: "222222222222", UserName: "alice", EventName: "CreateAccessKey"}},
+		{"the seed's message through SNS", snsWrap(t, []byte(`Account "222222222222" User "alice" needs to rotate their access key.`)), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Parse(tt.body, "access-keys-rotated")
@@ -56,6 +57,7 @@ func TestParseRejects(t *testing.T) {
 		ignored bool
 	}{
 		{"not json", "hello", false},
+		{"seed message with a bad account", `Account "2222" User "alice" needs to rotate their access key.`, false},
 		{"json without detail", `{"id":"x"}`, false},
 		{"other detail type", `{"id":"x","detail-type":"EC2 Instance State-change Notification","account":"222222222222","detail":{}}`, true},
 		{"other rule", `{"id":"x","detail-type":"Config Rules Compliance Change","account":"222222222222","detail":{"resourceId":"AIDA1","resourceType":"AWS::IAM::User","configRuleName":"mfa-enabled"}}`, true},
