@@ -25,7 +25,8 @@ const (
 )
 
 // seedRE matches the seed's message, and keyage's default text.
-var seedRE = regexp.MustCompile(`^Account "(\d{12})" User "([\w+=,.@-]{1,64})" needs to rotate their access key\.`)
+// The deployment's owner variant adds ` (owner "...")` after the user.
+var seedRE = regexp.MustCompile(`^Account "(\d{12})" User "([\w+=,.@-]{1,64})"(?: \(owner "[^"]*"\))? needs to rotate their access key\.`)
 
 // Event is what keyage needs from one event: which user in which account to
 // look at again.

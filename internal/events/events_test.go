@@ -35,6 +35,7 @@ func TestParse(t *testing.T) {
 		{"compliance change", cc, Event{Kind: KindComplianceChange, AccountID: "222222222222", ResourceID: "AIDAEXAMPLEUSER00001", Compliance: "NON_COMPLIANT", RuleName: "access-keys-rotated"}},
 		{"compliance change through SNS", snsWrap(t, cc), Event{Kind: KindComplianceChange, AccountID: "222222222222", ResourceID: "AIDAEXAMPLEUSER00001", Compliance: "NON_COMPLIANT", RuleName: "access-keys-rotated"}},
 		{"create access key", ak, Event{Kind: KindAPICall, AccountID: "222222222222", UserName: "alice", EventName: "CreateAccessKey"}},
+		{"the deployment's owner variant", []byte(`Account "222222222222" User "alice" (owner "alice@example.com") needs to rotate their access key.`), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
 		{"the seed's message through SNS", snsWrap(t, []byte(`Account "222222222222" User "alice" needs to rotate their access key.`)), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
