@@ -383,6 +383,11 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 		if _, ok := groups[g]; !ok {
 			order = append(order, g)
 		}
+		for _, have := range groups[g] {
+			if have.key == f.key {
+				return // an owner fallback that is also a direct target
+			}
+		}
 		groups[g] = append(groups[g], f)
 		n, ok := last[priorKey{receiver, route, f.key}]
 		interval := e.cfg.Routes[route].RepeatInterval.Duration()
