@@ -11,8 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/configservice"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -164,4 +170,61 @@ func TestStatsEndpoint(t *testing.T) {
 	var reset Stats
 	getJSON(t, http.MethodGet, ts.url+"/_sandbox/stats", &reset)
 	diff(t, "stats after reset", reset, Stats{ByAPI: map[string]int64{}, ByAccount: map[string]map[string]int64{}})
+}
+
+// TestServiceFaults checks the throttling and failure errors of SNS, SQS, Config, Lambda and
+// SES v2, the way their SDKs see them.
+func TestServiceFaults(t *testing.T) {
+	ctx := context.Background()
+	calls := func(cfg aws.Config) map[string]func() error {
+		return map[string]func() error{
+			"sns": func() error {
+				_, err := sns.NewFromConfig(cfg).ListTopics(ctx, &sns.ListTopicsInput{})
+				return err
+			},
+			"sqs": func() error {
+				_, err := sqs.NewFromConfig(cfg).ListQueues(ctx, &sqs.ListQueuesInput{})
+				return err
+			},
+			"config": func() error {
+				_, err := configservice.NewFromConfig(cfg).ListDiscoveredResources(ctx, &configservice.ListDiscoveredResourcesInput{ResourceType: "AWS::IAM::User"})
+				return err
+			},
+			"lambda": func() error {
+				_, err := lambda.NewFromConfig(cfg).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("keyage-notify")})
+				return err
+			},
+			"ses": func() error {
+				_, err := sesv2.NewFromConfig(cfg).SendEmail(ctx, &sesv2.SendEmailInput{Content: &sestypes.EmailContent{}})
+				return err
+			},
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		opts Options
+		want map[string]string
+	}{
+		{"failure", Options{FailRate: 1}, map[string]string{
+			"sns": "InternalError", "sqs": "InternalFailure", "config": "InternalFailure", "lambda": "ServiceException", "ses": "InternalFailure"}},
+		{"throttling", Options{ThrottleRPS: 0.001}, map[string]string{
+			"sns": "Throttling", "sqs": "ThrottlingException", "config": "ThrottlingException", "lambda": "TooManyRequestsException", "ses": "TooManyRequestsException"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newServicesSandbox(t, tt.opts)
+			cfg := ts.mgmtConfig()
+			cfg.Retryer = retryer(1)
+			_ = calls(cfg)["sns"]() // empties the token bucket when throttling
+			for svc, call := range calls(cfg) {
+				err := call()
+				if err == nil {
+					t.Errorf("%s: no error, want %s", svc, tt.want[svc])
+					continue
+				}
+				if code, _ := apiErr(t, err); code != tt.want[svc] {
+					t.Errorf("%s: error %s, want %s", svc, code, tt.want[svc])
+				}
+			}
+		})
+	}
 }

@@ -383,12 +383,14 @@ func (d *fixtureDecoder) jsonDoc(n *yaml.Node, path string) string {
 		d.errorf(n, path, "want a JSON document or a mapping: %v", err)
 		return ""
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		d.errorf(n, path, "want a JSON document or a mapping: %v", err)
 		return ""
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func (d *fixtureDecoder) role(n *yaml.Node, path string) FixtureRole {

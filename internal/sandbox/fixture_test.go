@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,10 @@ func TestParseFixtureErrors(t *testing.T) {
 			`testdata/invalid.yaml:9: accounts[0].users[0].keys[0]: set ageDays or createDate`,
 			`testdata/invalid.yaml:9: accounts[0].users[0].keys[0].status: want Active or Inactive, got "active"`,
 			`testdata/invalid.yaml:12: accounts[1].id: account 222222222222 is also accounts[0]`,
+		}},
+		{"testdata/invalid-services.yaml", []string{
+			`testdata/invalid-services.yaml:4: accounts[0].config: want true or false, got "maybe"`,
+			`testdata/invalid-services.yaml:5: accounts[0].functions[1]: unknown key "fial" (known: name, fail)`,
 		}},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
@@ -66,6 +71,49 @@ func TestParseFixture(t *testing.T) {
 		!strings.Contains(err.Error(), `x.json:1: unknown key "acounts"`) {
 		t.Errorf("JSON unknown key: %v", err)
 	}
+}
+
+func TestParseFixtureServices(t *testing.T) {
+	data := []byte(strings.Replace(mustRead(t, "testdata/invalid-services.yaml"), "config: maybe", "config: false", 1))
+	data = []byte(strings.Replace(string(data), "fial: true", "fail: true", 1))
+	_, err := ParseFixture(data, "services.yaml")
+	want := []string{
+		`services.yaml:5: accounts[0].functions[0].name: not a valid function name (1 to 64 of [A-Za-z0-9_-]): "bad name"`,
+		`services.yaml:6: accounts[0].queues[1]: queue "q1" is listed twice`,
+		`services.yaml:9: accounts[0].topics[0].policy: statement 0: missing Action`,
+		`services.yaml:11: accounts[0].topics[0].subscriptions[0].queue: want a queue of this account or a queue ARN, got "nope"`,
+		`services.yaml:12: accounts[0].topics[0].subscriptions[1].filterPolicy: FilterPolicy: "stage" must be an object or an array`,
+	}
+	if err == nil {
+		t.Fatal("ParseFixture(invalid services) = nil error")
+	}
+	diff(t, "errors", strings.Split(err.Error(), "\n"), want)
+
+	f, err := LoadFixture("testdata/services.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := yaml.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseFixture(b, "services.yaml")
+	if err != nil {
+		t.Fatalf("ParseFixture(marshalled services fixture): %v", err)
+	}
+	diff(t, "services fixture", back, f, cmpopts.IgnoreUnexported(Fixture{}))
+	if a := f.Accounts[0]; a.Topics[0].Subscriptions[2].FilterPolicy != `{"ageDays":[{"numeric":[">=",90]}],"stage":["expired",{"prefix":"deact"}]}` || *f.Accounts[2].Config {
+		t.Errorf("services.yaml: filter policy %s, config %v", a.Topics[0].Subscriptions[2].FilterPolicy, *f.Accounts[2].Config)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestFixtureRoundTrip writes a generated fixture as YAML and JSON and parses it back.
