@@ -1,0 +1,49 @@
+package server
+
+import (
+	"encoding/csv"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// keyCSVHeader are the columns of /noncompliant.csv.
+var keyCSVHeader = []string{"account_id", "account_name", "user_name", "resource_id", "access_key_id", "status", "stage", "age_days",
+	"create_date", "last_used_date", "last_used_service", "owner", "remediation_status", "last_notified", "next_reminder"}
+
+func writeKeyCSV(w io.Writer, rows []keyRow) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(keyCSVHeader); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		rec := []string{r.AccountID, r.AccountName, r.UserName, r.ResourceID, r.AccessKeyID, r.Status, r.Stage, strconv.Itoa(r.AgeDays),
+			csvTime(r.CreateDate), csvTime(r.LastUsed), r.LastUsedService, r.Owner, r.Remediation, csvTime(r.LastNotified), csvTime(r.NextReminder)}
+		for i, v := range rec {
+			rec[i] = csvSafe(v)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// csvSafe defuses spreadsheet formulas: names come from the scanned
+// accounts and are attacker-controlled, and a cell starting with = + - @
+// (or a tab or carriage return) would run as a formula in a spreadsheet.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}

@@ -1,0 +1,767 @@
+package store
+
+// Read queries of the dashboard, the JSON API and the metrics
+// (internal/server). They aggregate in SQL over the read models of
+// migration 2 (evaluation_keys, account_latest) so a page costs a handful of
+// indexed queries whatever the size of the organization.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// Totals counts the current evaluations and their keys.
+type Totals struct {
+	// Users counts IAM users (evaluations of AWS::IAM::User).
+	Users         int
+	Compliant     int
+	NonCompliant  int
+	NotApplicable int
+	// Keys counts access keys per stage (every stage of rule.Stages is present).
+	Keys map[string]int
+	// Accounts counts the accounts keyage has scanned; AccountsFailed those
+	// whose latest scan failed.
+	Accounts       int
+	AccountsFailed int
+}
+
+// Totals reads the organization-wide counts.
+func (s *Store) Totals(ctx context.Context) (Totals, error) {
+	t := Totals{Keys: map[string]int{}}
+	for _, st := range rule.Stages {
+		t.Keys[string(st)] = 0
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT compliance, COUNT(*) FROM evaluations WHERE resource_type = ? GROUP BY compliance`, rule.ResourceTypeUser)
+	if err != nil {
+		return t, fmt.Errorf("count evaluations: %w", err)
+	}
+	for rows.Next() {
+		var c string
+		var n int
+		if err := rows.Scan(&c, &n); err != nil {
+			rows.Close()
+			return t, err
+		}
+		t.Users += n
+		switch rule.Compliance(c) {
+		case rule.Compliant:
+			t.Compliant = n
+		case rule.NonCompliant:
+			t.NonCompliant = n
+		case rule.NotApplicable:
+			t.NotApplicable = n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return t, err
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT stage, COUNT(*) FROM evaluation_keys GROUP BY stage`)
+	if err != nil {
+		return t, fmt.Errorf("count keys by stage: %w", err)
+	}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			rows.Close()
+			return t, err
+		}
+		t.Keys[st] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return t, err
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(status <> 'ok'), 0) FROM account_latest`).Scan(&t.Accounts, &t.AccountsFailed)
+	if err != nil {
+		return t, fmt.Errorf("count accounts: %w", err)
+	}
+	return t, nil
+}
+
+// AccountSummary is one account as keyage last saw it, with the counts of
+// its current evaluations.
+type AccountSummary struct {
+	AccountID string
+	Name      string
+	OU        string
+	// Status and Error are those of the account's latest scan.
+	Status     string
+	Error      string
+	ScanID     int64
+	LastOKScan int64
+	DurationMS int64
+	RootKeys   []scan.RootKey
+	// Users counts the account's IAM users among the current evaluations.
+	Users        int
+	Compliant    int
+	NonCompliant int
+}
+
+const accountColumns = `a.account_id, a.name, a.ou, a.status, a.error, a.scan_id, COALESCE(a.last_ok_scan_id, 0), a.duration_ms, a.root_keys_json`
+
+func scanAccount(sc interface{ Scan(...any) error }, a *AccountSummary, extra ...any) error {
+	var rk string
+	dest := append([]any{&a.AccountID, &a.Name, &a.OU, &a.Status, &a.Error, &a.ScanID, &a.LastOKScan, &a.DurationMS, &rk}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(rk), &a.RootKeys); err != nil {
+		return fmt.Errorf("decode root keys of %s: %w", a.AccountID, err)
+	}
+	return nil
+}
+
+// Accounts lists every account keyage has scanned with its user counts,
+// most non-compliant users first (then by id); limit <= 0 lists all.
+func (s *Store) Accounts(ctx context.Context, limit int) ([]AccountSummary, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.db.QueryContext(ctx, `WITH c AS (
+			SELECT account_id, COUNT(*) AS users, SUM(compliance = 'COMPLIANT') AS compliant, SUM(compliance = 'NON_COMPLIANT') AS noncompliant
+			FROM evaluations WHERE resource_type = ? GROUP BY account_id)
+		SELECT `+accountColumns+`, COALESCE(c.users, 0), COALESCE(c.compliant, 0), COALESCE(c.noncompliant, 0)
+		FROM account_latest a LEFT JOIN c ON c.account_id = a.account_id
+		ORDER BY COALESCE(c.noncompliant, 0) DESC, a.account_id LIMIT ?`, rule.ResourceTypeUser, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []AccountSummary
+	for rows.Next() {
+		var a AccountSummary
+		if err := scanAccount(rows, &a, &a.Users, &a.Compliant, &a.NonCompliant); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// TopNonCompliant lists the accounts with the most non-compliant users,
+// most first, at most limit of them; accounts without one are left out.
+func (s *Store) TopNonCompliant(ctx context.Context, limit int) ([]AccountSummary, error) {
+	rows, err := s.db.QueryContext(ctx, `WITH c AS (
+			SELECT account_id, COUNT(*) AS n FROM evaluations WHERE compliance = 'NON_COMPLIANT' AND resource_type = ?
+			GROUP BY account_id ORDER BY n DESC, account_id LIMIT ?)
+		SELECT c.account_id, COALESCE(a.name, ''), c.n FROM c LEFT JOIN account_latest a ON a.account_id = c.account_id
+		ORDER BY c.n DESC, c.account_id`, rule.ResourceTypeUser, limit)
+	if err != nil {
+		return nil, fmt.Errorf("rank accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []AccountSummary
+	for rows.Next() {
+		var a AccountSummary
+		if err := rows.Scan(&a.AccountID, &a.Name, &a.NonCompliant); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Account returns one account, or nil when keyage has neither scanned it
+// nor evaluated a resource of it.
+func (s *Store) Account(ctx context.Context, accountID string) (*AccountSummary, error) {
+	a := AccountSummary{}
+	err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM account_latest a WHERE a.account_id = ?`, accountID), &a)
+	found := err == nil
+	if err != nil && err != sql.ErrNoRows {
+		return nil, fmt.Errorf("read account %s: %w", accountID, err)
+	}
+	a.AccountID = accountID
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(compliance = 'COMPLIANT'), 0), COALESCE(SUM(compliance = 'NON_COMPLIANT'), 0)
+		FROM evaluations WHERE account_id = ? AND resource_type = ?`, accountID, rule.ResourceTypeUser).Scan(&a.Users, &a.Compliant, &a.NonCompliant)
+	if err != nil {
+		return nil, fmt.Errorf("count users of %s: %w", accountID, err)
+	}
+	if !found && a.Users == 0 {
+		return nil, nil
+	}
+	return &a, nil
+}
+
+// AccountScan is one account's outcome in one scan.
+type AccountScan struct {
+	ScanID     int64
+	StartedAt  time.Time
+	Status     string
+	Error      string
+	Users      int
+	DurationMS int64
+}
+
+// AccountScans lists an account's scans, newest first; failedOnly keeps
+// those whose account failed.
+func (s *Store) AccountScans(ctx context.Context, accountID string, failedOnly bool, limit int) ([]AccountScan, error) {
+	q := `SELECT sa.scan_id, s.started_at, sa.status, sa.error, sa.users, sa.duration_ms FROM scan_accounts sa JOIN scans s ON s.id = sa.scan_id
+		WHERE sa.account_id = ?`
+	if failedOnly {
+		q += ` AND sa.status <> 'ok'`
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY sa.scan_id DESC LIMIT ?`, accountID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read scans of %s: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []AccountScan
+	for rows.Next() {
+		var a AccountScan
+		var started int64
+		if err := rows.Scan(&a.ScanID, &started, &a.Status, &a.Error, &a.Users, &a.DurationMS); err != nil {
+			return nil, err
+		}
+		a.StartedAt = fromMS(started)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Key sort orders of KeyFilter.
+const (
+	SortAge      = "age" // oldest key first
+	SortAccount  = "account"
+	SortUser     = "user"
+	SortOwner    = "owner"
+	SortLastUsed = "lastused" // most recently used first
+	SortStage    = "stage"
+)
+
+var keySorts = map[string]string{
+	SortAge:      `k.created_at, k.account_id, k.user_name, k.idx`,
+	SortAccount:  `k.account_id, k.user_name, k.resource_id, k.idx`,
+	SortUser:     `k.user_name, k.account_id, k.resource_id, k.idx`,
+	SortOwner:    `k.owner, k.account_id, k.user_name, k.idx`,
+	SortLastUsed: `k.last_used_at DESC, k.account_id, k.user_name, k.idx`,
+	SortStage:    `k.stage, k.created_at, k.account_id, k.idx`,
+}
+
+// KeyFilter selects access keys of the current evaluations.
+type KeyFilter struct {
+	// Stages keeps keys in one of these stages; empty keeps all.
+	Stages []string
+	// AccountID, ResourceID and Owner ("" for any) keep one account, one
+	// user, one owner (the "email" tag).
+	AccountID  string
+	ResourceID string
+	Owner      string
+	// Sort is one of the Sort constants (default SortAge); Desc reverses it.
+	Sort string
+	Desc bool
+	// Limit (<= 0: all) and Offset page the rows.
+	Limit, Offset int
+}
+
+// KeyRow is one access key with its user, account, remediation and
+// notification state.
+type KeyRow struct {
+	AccountID       string
+	AccountName     string
+	ResourceID      string
+	UserName        string
+	Compliance      string
+	Owner           string
+	AccessKeyID     string
+	Status          string
+	Stage           string
+	AgeDays         int // at the evaluation
+	CreatedAt       time.Time
+	LastUsedAt      time.Time
+	LastUsedService string
+	// ExecutionState is the state of the user's latest remediation
+	// execution, "" when there is none.
+	ExecutionState string
+	// LastNotified is when a receiver was last told about this key (zero
+	// when never).
+	LastNotified time.Time
+}
+
+func (f KeyFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	if len(f.Stages) > 0 {
+		conds = append(conds, `k.stage IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(f.Stages)), ", ")+`)`)
+		for _, st := range f.Stages {
+			args = append(args, st)
+		}
+	}
+	if f.AccountID != "" {
+		conds = append(conds, `k.account_id = ?`)
+		args = append(args, f.AccountID)
+	}
+	if f.ResourceID != "" {
+		conds = append(conds, `k.resource_id = ?`)
+		args = append(args, f.ResourceID)
+	}
+	if f.Owner != "" {
+		conds = append(conds, `k.owner = ?`)
+		args = append(args, f.Owner)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// CountKeys counts the keys a filter selects and their distinct users.
+func (s *Store) CountKeys(ctx context.Context, f KeyFilter) (keys, users int, err error) {
+	where, args := f.where()
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(DISTINCT k.account_id || '/' || k.resource_id) FROM evaluation_keys k`+where, args...).Scan(&keys, &users)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count keys: %w", err)
+	}
+	return keys, users, nil
+}
+
+// Keys lists the keys a filter selects, sorted and paged. The execution and
+// notification state is read for the page's rows only.
+func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
+	order, ok := keySorts[f.Sort]
+	if !ok {
+		order = keySorts[SortAge]
+	}
+	if f.Desc {
+		order = reverseOrder(order)
+	}
+	where, args := f.where()
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	args = append(args, limit, max(f.Offset, 0))
+	q := `SELECT k.account_id, COALESCE(a.name, ''), k.resource_id, k.user_name, k.compliance, k.owner, k.access_key_id, k.status, k.stage, k.age_days,
+			k.created_at, k.last_used_at, k.last_used_service,
+			COALESCE((SELECT x.state FROM remediation_executions x WHERE x.account_id = k.account_id AND x.resource_id = k.resource_id ORDER BY x.updated_at DESC LIMIT 1), ''),
+			COALESCE((SELECT MAX(n.notified_at) FROM notify_state n WHERE n.account_id = k.account_id AND n.resource_id = k.resource_id
+				AND (n.item_key = k.account_id || '/' || k.resource_id || '/' || k.access_key_id OR n.item_key LIKE k.account_id || '/' || k.resource_id || '/' || k.access_key_id || '#%')), 0)
+		FROM (SELECT k.* FROM evaluation_keys k` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) k
+		LEFT JOIN account_latest a ON a.account_id = k.account_id
+		ORDER BY ` + order
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read keys: %w", err)
+	}
+	defer rows.Close()
+	var out []KeyRow
+	for rows.Next() {
+		var r KeyRow
+		var created, used, notified int64
+		if err := rows.Scan(&r.AccountID, &r.AccountName, &r.ResourceID, &r.UserName, &r.Compliance, &r.Owner, &r.AccessKeyID, &r.Status, &r.Stage, &r.AgeDays,
+			&created, &used, &r.LastUsedService, &r.ExecutionState, &notified); err != nil {
+			return nil, err
+		}
+		r.CreatedAt, r.LastUsedAt, r.LastNotified = fromMS(created), fromMS(used), fromMS(notified)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// reverseOrder flips every term of an ORDER BY list.
+func reverseOrder(order string) string {
+	terms := strings.Split(order, ", ")
+	for i, t := range terms {
+		if rest, ok := strings.CutSuffix(t, " DESC"); ok {
+			terms[i] = rest
+		} else {
+			terms[i] = t + " DESC"
+		}
+	}
+	return strings.Join(terms, ", ")
+}
+
+// KeyCount is the number of keys of one account in one stage.
+type KeyCount struct {
+	AccountID string
+	Stage     string
+	Keys      int
+}
+
+// KeysByAccountStage counts the keys of every account per stage.
+func (s *Store) KeysByAccountStage(ctx context.Context) ([]KeyCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT account_id, stage, COUNT(*) FROM evaluation_keys GROUP BY account_id, stage`)
+	if err != nil {
+		return nil, fmt.Errorf("count keys by account: %w", err)
+	}
+	defer rows.Close()
+	var out []KeyCount
+	for rows.Next() {
+		var c KeyCount
+		if err := rows.Scan(&c.AccountID, &c.Stage, &c.Keys); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// AgeHistogram is the age distribution of active keys at a time:
+// Cumulative[i] counts keys at most Bounds[i] days old.
+type AgeHistogram struct {
+	Bounds     []float64
+	Cumulative []uint64
+	Count      uint64
+	SumDays    float64
+}
+
+// ActiveKeyAges builds the age histogram of active keys at now, ages in
+// (fractional) days, with the given upper bounds in days.
+func (s *Store) ActiveKeyAges(ctx context.Context, now time.Time, bounds []float64) (AgeHistogram, error) {
+	h := AgeHistogram{Bounds: bounds, Cumulative: make([]uint64, len(bounds))}
+	var b strings.Builder
+	b.WriteString(`SELECT COUNT(*), COALESCE(SUM(?1 - created_at), 0)`)
+	args := []any{ms64(now)}
+	for _, d := range bounds {
+		b.WriteString(`, COALESCE(SUM(created_at >= ?), 0)`)
+		args = append(args, ms64(now)-int64(d*float64(rule.Day/time.Millisecond)))
+	}
+	b.WriteString(` FROM evaluation_keys WHERE status = ?`)
+	args = append(args, rule.StatusActive)
+	var sumMS float64
+	dest := []any{&h.Count, &sumMS}
+	for i := range h.Cumulative {
+		dest = append(dest, &h.Cumulative[i])
+	}
+	if err := s.db.QueryRowContext(ctx, b.String(), args...).Scan(dest...); err != nil {
+		return h, fmt.Errorf("read key ages: %w", err)
+	}
+	h.SumDays = sumMS / float64(rule.Day/time.Millisecond)
+	return h, nil
+}
+
+// TrendPoint is the number of non-compliant users at a time.
+type TrendPoint struct {
+	At           time.Time
+	NonCompliant int
+}
+
+// NonCompliantTrend replays the evaluation history: the number of
+// non-compliant users at the end of each of n equal intervals from from to
+// to (n+1 points, the first at from).
+func (s *Store) NonCompliantTrend(ctx context.Context, from, to time.Time, n int) ([]TrendPoint, error) {
+	if n < 1 || !to.After(from) {
+		return nil, fmt.Errorf("non-compliant trend: empty range %v..%v", from, to)
+	}
+	start, end := ms64(from), ms64(to)
+	width := max((end-start+int64(n)-1)/int64(n), 1)
+	// Transitions at or before start form the baseline (bucket -1).
+	rows, err := s.db.QueryContext(ctx, `SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
+			SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT')
+		FROM evaluation_history WHERE (from_compliance = 'NON_COMPLIANT' OR to_compliance = 'NON_COMPLIANT') AND at <= ?3
+		GROUP BY b ORDER BY b`, start, width, end)
+	if err != nil {
+		return nil, fmt.Errorf("read non-compliant trend: %w", err)
+	}
+	defer rows.Close()
+	delta := make([]int, n+1) // delta[0]: baseline, delta[i]: bucket i-1
+	for rows.Next() {
+		var b int64
+		var d int
+		if err := rows.Scan(&b, &d); err != nil {
+			return nil, err
+		}
+		i := int(b) + 1
+		if i > n {
+			i = n
+		}
+		delta[i] += d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]TrendPoint, n+1)
+	v := 0
+	for i := range out {
+		v += delta[i]
+		at := from.Add(time.Duration(int64(i)*width) * time.Millisecond)
+		if i == n {
+			at = to
+		}
+		out[i] = TrendPoint{At: at.UTC(), NonCompliant: v}
+	}
+	return out, nil
+}
+
+// FirstActivity is the time of the first evaluation history row (zero when
+// there is none).
+func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MIN(at) FROM evaluation_history`).Scan(&v); err != nil {
+		return time.Time{}, fmt.Errorf("read first history: %w", err)
+	}
+	return nullMS(v), nil
+}
+
+// Scans lists finished scans, newest first, with ids below beforeID (0: from
+// the newest).
+func (s *Store) Scans(ctx context.Context, beforeID int64, limit int) ([]Scan, error) {
+	q := `SELECT id, started_at, finished_at, evaluated_at, source, max_age, warn_age, status, COALESCE(summary_json, '{}') FROM scans`
+	var args []any
+	if beforeID > 0 {
+		q += ` WHERE id < ?`
+		args = append(args, beforeID)
+	}
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read scans: %w", err)
+	}
+	defer rows.Close()
+	var out []Scan
+	for rows.Next() {
+		var sc Scan
+		var started, evaluated int64
+		var finished sql.NullInt64
+		var summary string
+		if err := rows.Scan(&sc.ID, &started, &finished, &evaluated, &sc.Source, &sc.MaxAge, &sc.WarnAge, &sc.Status, &summary); err != nil {
+			return nil, err
+		}
+		sc.StartedAt, sc.FinishedAt, sc.EvaluatedAt = fromMS(started), nullMS(finished), fromMS(evaluated)
+		if err := json.Unmarshal([]byte(summary), &sc.Summary); err != nil {
+			return nil, fmt.Errorf("decode summary of scan %d: %w", sc.ID, err)
+		}
+		out = append(out, sc)
+	}
+	return out, rows.Err()
+}
+
+// EvaluationFilter selects current evaluations for the API.
+type EvaluationFilter struct {
+	AccountID  string
+	Compliance string
+	// Stage keeps users with at least one key in that stage.
+	Stage string
+	// Owner keeps users whose "email" tag is this.
+	Owner string
+	// After is the keyset cursor: rows strictly after (account, resource).
+	AfterAccount, AfterResource string
+	Limit                       int
+}
+
+// EvaluationRow is a current evaluation with its bookkeeping times.
+type EvaluationRow struct {
+	rule.Evaluation
+	AccountName string
+	FirstSeen   time.Time
+	ChangedAt   time.Time
+	EvaluatedAt time.Time
+	ScanID      int64
+}
+
+// ListEvaluations lists current evaluations in (account, resource) order,
+// after the filter's cursor, at most Limit of them.
+func (s *Store) ListEvaluations(ctx context.Context, f EvaluationFilter) ([]EvaluationRow, error) {
+	var conds []string
+	var args []any
+	if f.Compliance != "" {
+		conds = append(conds, `e.compliance = ?`)
+		args = append(args, f.Compliance)
+	}
+	if f.AccountID != "" {
+		conds = append(conds, `e.account_id = ?`)
+		args = append(args, f.AccountID)
+	}
+	if f.Owner != "" {
+		conds = append(conds, `json_extract(e.tags_json, '$.email') = ?`)
+		args = append(args, f.Owner)
+	}
+	if f.Stage != "" {
+		conds = append(conds, `EXISTS (SELECT 1 FROM evaluation_keys k WHERE k.account_id = e.account_id AND k.resource_id = e.resource_id AND k.stage = ?)`)
+		args = append(args, f.Stage)
+	}
+	if f.AfterAccount != "" || f.AfterResource != "" {
+		conds = append(conds, `(e.account_id, e.resource_id) > (?, ?)`)
+		args = append(args, f.AfterAccount, f.AfterResource)
+	}
+	q := `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
+			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, '')
+		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	q += ` ORDER BY e.account_id, e.resource_id LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read evaluations: %w", err)
+	}
+	defer rows.Close()
+	var out []EvaluationRow
+	for rows.Next() {
+		r, err := scanEvaluationRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanEvaluationRow(rows *sql.Rows) (EvaluationRow, error) {
+	var r EvaluationRow
+	var tags, keys string
+	var first, changed, evaluated int64
+	if err := rows.Scan(&r.AccountID, &r.ResourceID, &r.ResourceType, &r.UserName, &r.Path, &r.ARN, &r.Compliance, &r.Annotation, &tags, &keys,
+		&first, &changed, &evaluated, &r.ScanID, &r.AccountName); err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
+		return r, fmt.Errorf("decode tags of %s: %w", r.ResourceID, err)
+	}
+	if err := json.Unmarshal([]byte(keys), &r.Keys); err != nil {
+		return r, fmt.Errorf("decode keys of %s: %w", r.ResourceID, err)
+	}
+	if r.Keys == nil {
+		r.Keys = []rule.KeyResult{}
+	}
+	r.FirstSeen, r.ChangedAt, r.EvaluatedAt = fromMS(first), fromMS(changed), fromMS(evaluated)
+	return r, nil
+}
+
+// AccountEvaluations lists the current evaluations of one account, by user name.
+func (s *Store) AccountEvaluations(ctx context.Context, accountID string) ([]EvaluationRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
+			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, '')
+		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id WHERE e.account_id = ? ORDER BY e.compliance DESC, e.user_name, e.resource_id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("read evaluations of %s: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []EvaluationRow
+	for rows.Next() {
+		r, err := scanEvaluationRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// EvaluationOf returns the current evaluation of one resource, nil when none.
+func (s *Store) EvaluationOf(ctx context.Context, accountID, resourceID string) (*EvaluationRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
+			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, '')
+		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id WHERE e.account_id = ? AND e.resource_id = ?`, accountID, resourceID)
+	if err != nil {
+		return nil, fmt.Errorf("read evaluation of %s in %s: %w", resourceID, accountID, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	r, err := scanEvaluationRow(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ExecutionFilter selects remediation executions.
+type ExecutionFilter struct {
+	State                 string
+	AccountID, ResourceID string
+	AfterID               int64 // keyset cursor: ids above
+	Limit                 int
+}
+
+// ListExecutions lists executions in id order.
+func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]Execution, error) {
+	q := `SELECT id, account_id, resource_id, rule, user_name, state, attempts, steps_json, last_error, created_at, updated_at FROM remediation_executions WHERE id > ?`
+	args := []any{f.AfterID}
+	if f.State != "" {
+		q += ` AND state = ?`
+		args = append(args, strings.ToUpper(f.State))
+	}
+	if f.AccountID != "" {
+		q += ` AND account_id = ?`
+		args = append(args, f.AccountID)
+	}
+	if f.ResourceID != "" {
+		q += ` AND resource_id = ?`
+		args = append(args, f.ResourceID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read executions: %w", err)
+	}
+	defer rows.Close()
+	var out []Execution
+	for rows.Next() {
+		var e Execution
+		var steps string
+		var created, updated int64
+		if err := rows.Scan(&e.ID, &e.AccountID, &e.ResourceID, &e.Rule, &e.UserName, &e.State, &e.Attempts, &steps, &e.LastError, &created, &updated); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(steps), &e.Steps); err != nil {
+			return nil, fmt.Errorf("decode steps of execution %d: %w", e.ID, err)
+		}
+		e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// MessagesOf lists the outbox messages about one resource, newest first:
+// those serving one of its executions (digests included) and those grouped
+// by the user.
+func (s *Store) MessagesOf(ctx context.Context, accountID, resourceID string, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0)
+		FROM outbox WHERE id IN (
+			SELECT oe.message_id FROM outbox_executions oe JOIN remediation_executions x ON x.id = oe.execution_id WHERE x.account_id = ?1 AND x.resource_id = ?2
+			UNION SELECT id FROM outbox WHERE group_key = 'user:' || ?1 || '/' || ?2)
+		ORDER BY created_at DESC, id LIMIT ?3`, accountID, resourceID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read messages of %s in %s: %w", resourceID, accountID, err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var body string
+		var next, created, sent int64
+		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created, &sent); err != nil {
+			return nil, err
+		}
+		m.JSON, m.NextAttemptAt, m.CreatedAt, m.SentAt = []byte(body), fromMS(next), fromMS(created), fromMS(sent)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// NotifiedOf lists the notify state of one resource's items.
+func (s *Store) NotifiedOf(ctx context.Context, accountID, resourceID string) ([]Notified, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json FROM notify_state
+		WHERE account_id = ? AND resource_id = ? ORDER BY notified_at DESC, receiver`, accountID, resourceID)
+	if err != nil {
+		return nil, fmt.Errorf("read notify state of %s in %s: %w", resourceID, accountID, err)
+	}
+	defer rows.Close()
+	var out []Notified
+	for rows.Next() {
+		var n Notified
+		var at int64
+		var item string
+		if err := rows.Scan(&n.Receiver, &n.Route, &n.ItemKey, &n.AccountID, &n.ResourceID, &n.Stage, &at, &item); err != nil {
+			return nil, err
+		}
+		n.NotifiedAt, n.ItemJSON = fromMS(at), []byte(item)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
