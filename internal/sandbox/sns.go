@@ -765,8 +765,13 @@ func snsEnvelope(c *call, id, topicArn, subArn, subject, msg string, attrs map[s
 	field("Message", msg, false)
 	field("Timestamp", c.now.UTC().Format("2006-01-02T15:04:05.000Z"), false)
 	field("SignatureVersion", "1", false)
-	sig := sha256.Sum256([]byte(id + msg))
-	field("Signature", base64.StdEncoding.EncodeToString(sig[:])+base64.StdEncoding.EncodeToString(sig[:]), false)
+	// 256 bytes, the size of SNS's RSA signatures, derived from the message id.
+	sig := make([]byte, 0, 256)
+	for i := 0; len(sig) < 256; i++ {
+		h := sha256.Sum256([]byte(id + "\x00" + strconv.Itoa(i)))
+		sig = append(sig, h[:]...)
+	}
+	field("Signature", base64.StdEncoding.EncodeToString(sig), false)
 	field("SigningCertURL", c.endpoint()+"/_sandbox/sns/SimpleNotificationService-sandbox.pem", false)
 	field("UnsubscribeURL", c.endpoint()+"/?Action=Unsubscribe&SubscriptionArn="+subArn, len(attrs) == 0)
 	if len(attrs) > 0 {
