@@ -172,7 +172,7 @@ func TestScanConfigErrors(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	code, out, stderr := runCLI(t, "demo", "--accounts", "4", "--users", "10", "--log-level", "error")
+	code, out, stderr := runCLI(t, "demo", "--accounts", "4", "--users", "10", "--once", "--dir", t.TempDir(), "--log-level", "error")
 	if code != ExitOK {
 		t.Fatalf("demo exit %d; stderr:\n%s", code, stderr)
 	}

@@ -2,11 +2,18 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
 
+	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/output"
 )
 
@@ -15,6 +22,9 @@ type demoOptions struct {
 	users    int
 	seed     int64
 	output   string
+	dir      string
+	listen   string
+	once     bool
 }
 
 func newDemoCmd(ios *IO) *cobra.Command {
@@ -23,9 +33,17 @@ func newDemoCmd(ios *IO) *cobra.Command {
 		Use:   "demo",
 		Short: "Run keyage end to end against an in-process sandbox organization",
 		Long: `Demo starts a sandbox organization in this process (no AWS account, no
-network) and scans every account of it the way "keyage scan --org" scans a real
-organization: assuming the audit role in each account, reading the credential
-report, re-checking flagged users in real time and applying the rule.`,
+network) and runs keyage's main job on it, the way the seed's architecture
+works on a real organization:
+
+ 1. the master account's central SNS topic, with an SQS queue subscribed to it;
+ 2. a scan of every account ("keyage scan --org"): assume the audit role,
+    read the credential report, re-check flagged users in real time, apply
+    access-keys-rotated;
+ 3. remediation ("keyage run"): one message per NON_COMPLIANT user to the
+    central topic, and digests per owner to a local JSON-lines file;
+ 4. what arrived in the subscribed queue;
+ 5. the dashboard ("keyage serve"), until Ctrl-C (--once stops after step 4).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), ios, o)
@@ -35,47 +53,144 @@ report, re-checking flagged users in real time and applying the rule.`,
 	f.IntVar(&o.accounts, "accounts", 12, "accounts in the sandbox organization")
 	f.IntVar(&o.users, "users", 40, "IAM users per account")
 	f.Int64Var(&o.seed, "seed", 1, "random seed of the generated organization")
-	f.StringVarP(&o.output, "output", "o", string(output.Table), "output format: table, json or csv")
+	f.StringVarP(&o.output, "output", "o", string(output.Table), "scan output format: table, json or csv")
+	f.StringVar(&o.dir, "dir", "", "directory for the demo's state and files (default: a new temporary directory)")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the dashboard")
+	f.BoolVar(&o.once, "once", false, "stop after the first cycle instead of serving the dashboard")
 	return cmd
 }
 
 func runDemo(ctx context.Context, ios *IO, o *demoOptions) error {
-	ctx, cancel := context.WithCancel(ctx)
+	if o.accounts < 2 {
+		return usageError(fmt.Errorf("--accounts %d: the demo needs at least 2", o.accounts))
+	}
+	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv, err := newSandbox(&sandboxOptions{accounts: o.accounts, users: o.users, seed: o.seed}, ios)
+	sb, err := newSandbox(&sandboxOptions{accounts: o.accounts, users: o.users, seed: o.seed}, ios)
 	if err != nil {
 		return err
 	}
-	url, wait, err := startSandbox(ctx, srv, "127.0.0.1:0")
+	url, wait, err := startSandbox(sctx, sb, "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer func() { cancel(); _ = wait() }()
-
-	id, secret := srv.ManagementCredentials()
-	fmt.Fprintf(ios.ErrOut, "keyage demo: sandbox organization of %d accounts x %d users at %s (management account %s)\n",
-		o.accounts, o.users, url, srv.ManagementAccountID())
-	fmt.Fprintf(ios.ErrOut, "keyage demo: scanning it like \"keyage scan --org --max-age 90 --warn-age 80\"\n\n")
-
-	so := &scanOptions{
-		org: true, roleName: "KeyageAuditRole", source: "auto", maxAge: 90, warnAge: 80, output: o.output,
-		concurrency: 16, accountTimeout: "2m", endpointURL: url, region: "us-east-1",
-		staticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, skipConfig: true,
+	dir := o.dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "keyage-demo-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
 	}
-	set := map[string]bool{"org": true, "role-name": true, "source": true, "max-age": true, "warn-age": true, "concurrency": true, "account-timeout": true}
-	job, err := resolveScan(so, func(name string) bool { return set[name] })
+	id, secret := sb.ManagementCredentials()
+	creds := &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
+	base, err := awsenv.Load(ctx, awsenv.Options{StaticCredentials: creds, EndpointURL: url, Region: "us-east-1"})
 	if err != nil {
 		return err
 	}
-	res, _, err := executeScan(ctx, ios, job)
+	fmt.Fprintf(ios.ErrOut, "keyage demo: sandbox organization of %d accounts x %d users at %s (management account %s); files in %s\n",
+		o.accounts, o.users, url, sb.ManagementAccountID(), dir)
+
+	// 1. The seed's master account: a central topic, an SQS queue on it.
+	topic, err := sns.NewFromConfig(base).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("access-key-rotation")})
 	if err != nil {
+		return fmt.Errorf("create the central topic: %w", awsenv.Simplify(err))
+	}
+	sqsc := sqs.NewFromConfig(base)
+	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("access-key-rotation")})
+	if err != nil {
+		return fmt.Errorf("create the queue: %w", awsenv.Simplify(err))
+	}
+	qa, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return fmt.Errorf("read the queue's ARN: %w", awsenv.Simplify(err))
+	}
+	if _, err := sns.NewFromConfig(base).Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(qa.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}); err != nil {
+		return fmt.Errorf("subscribe the queue to the topic: %w", awsenv.Simplify(err))
+	}
+	fmt.Fprintf(ios.ErrOut, "keyage demo: central topic %s, with the queue %s subscribed\n\n", aws.ToString(topic.TopicArn), aws.ToString(q.QueueUrl))
+
+	configPath := filepath.Join(dir, "keyage.yaml")
+	cfgText := fmt.Sprintf(`# keyage demo configuration
+accounts: {organization: true}
+rule: {maxAccessKeyAge: 90, warnAge: 80}
+receivers:
+  - name: central-topic
+    sns: {topicArn: %q}
+  - name: owner-digests
+    file: {path: %q}
+routes:
+  - receivers: [central-topic]       # the seed: one message per NON_COMPLIANT user
+  - match: {stage: [warning, expired]}
+    receivers: [owner-digests]
+    groupBy: [owner]
+`, aws.ToString(topic.TopicArn), filepath.Join(dir, "owner-digests.jsonl"))
+	if err := os.WriteFile(configPath, []byte(cfgText), 0o600); err != nil {
 		return err
 	}
-	if err := output.Write(ios.Out, job.format, res, job.table); err != nil {
+	scanOpts := scanOptions{configPath: configPath, roleName: "KeyageAuditRole", source: "auto", output: o.output,
+		concurrency: 16, accountTimeout: "2m", endpointURL: url, region: "us-east-1", staticCredentials: creds}
+	state := filepath.Join(dir, "keyage.db")
+
+	// 2 and 3: scan, remediate, notify.
+	ro := &runOptions{scan: scanOpts, statePath: state, showScan: true}
+	if err := runRun(ctx, ios, ro, func(string) bool { return false }); err != nil {
+		var ee *ExitError
+		if !asExit(err, &ee) || ee.Code != ExitAccountError || ee.Err != nil {
+			return err
+		}
+		// The sandbox leaves one account without the audit role on purpose.
+	}
+
+	// 4. What arrived in the queue.
+	if err := printQueue(ctx, ios, sqsc, aws.ToString(q.QueueUrl)); err != nil {
 		return err
 	}
-	if o.output == string(output.Table) {
-		fmt.Fprintf(ios.Out, "\nThe sandbox leaves one account without the audit role on purpose: it shows how a broken account is reported while every other account is still scanned.\nNext: keyage scan --help, or point keyage at your organization: keyage scan --org\n")
+	fmt.Fprintf(ios.Out, "\nThe sandbox leaves one account without the audit role on purpose: it is reported, and every other account is still scanned.\n")
+	fmt.Fprintf(ios.Out, "Owner digests: %s. Configuration: %s. State: %s (keyage executions --state %s).\n", filepath.Join(dir, "owner-digests.jsonl"), configPath, state, state)
+	if o.once {
+		return nil
+	}
+
+	// 5. The dashboard.
+	so := &serveOptions{scan: scanOpts, statePath: state, listen: o.listen, ready: func(u string) {
+		fmt.Fprintf(ios.Out, "\nDashboard: %s  (Ctrl-C stops the demo)\n", u)
+	}}
+	return runServe(ctx, ios, so, func(string) bool { return false })
+}
+
+// printQueue receives and prints what the central topic delivered to its
+// subscribed queue, in the SNS envelope.
+func printQueue(ctx context.Context, ios *IO, client *sqs.Client, url string) error {
+	var texts []string
+	for {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			return fmt.Errorf("receive from the demo queue: %w", awsenv.Simplify(err))
+		}
+		if len(out.Messages) == 0 {
+			break
+		}
+		for _, m := range out.Messages {
+			var env struct{ Type, Message string }
+			if json.Unmarshal([]byte(aws.ToString(m.Body)), &env) == nil && env.Type == "Notification" {
+				texts = append(texts, env.Message)
+			}
+			if _, err := client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return fmt.Errorf("delete from the demo queue: %w", awsenv.Simplify(err))
+			}
+		}
+	}
+	fmt.Fprintf(ios.Out, "\nArrived in the queue subscribed to the central topic: %d messages (SNS envelopes), for example:\n", len(texts))
+	for i, t := range texts {
+		if i == 5 {
+			fmt.Fprintf(ios.Out, "  ... and %d more\n", len(texts)-5)
+			break
+		}
+		fmt.Fprintf(ios.Out, "  %s\n", t)
 	}
 	return nil
 }

@@ -134,6 +134,7 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 		newScanCmd(ios),
 		newRunCmd(ios),
 		newRemediateCmd(ios),
+		newServeCmd(ios),
 		newExecutionsCmd(ios),
 		newReceiversCmd(ios),
 		newEnforceCmd(ios),
@@ -161,3 +162,6 @@ func startCPUProfile(path string) (func(), error) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
+
+// asExit reports whether err is an *ExitError, setting *target.
+func asExit(err error, target **ExitError) bool { return errors.As(err, target) }

@@ -28,6 +28,8 @@ type runOptions struct {
 	retryFailed bool
 	enforce     bool
 	auditLog    string
+	// showScan writes the scan's output (-o) before the summary (demo).
+	showScan bool
 }
 
 func newRunCmd(ios *IO) *cobra.Command {
@@ -106,7 +108,13 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 	if _, err := st.RecordScan(ctx, started, finished, res); err != nil {
 		return err
 	}
-	fmt.Fprintln(ios.Out, output.SummaryLine(res))
+	if o.showScan {
+		if err := output.Write(ios.Out, job.format, res, job.table); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(ios.Out, output.SummaryLine(res))
+	}
 	if !job.cfg.Remediation.IsAutomatic() {
 		fmt.Fprintf(ios.Out, "Remediation is not automatic (remediation.automatic: false): %d non-compliant users recorded; remediate them with keyage remediate.\n", len(plan.NonCompliant))
 		return scanExit(res, false)
