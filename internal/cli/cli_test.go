@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -187,4 +189,8 @@ func TestVersion(t *testing.T) {
 	if code != ExitOK || !strings.HasPrefix(out, "keyage ") {
 		t.Errorf("version: exit %d output %q", code, out)
 	}
+}
+
+func newTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

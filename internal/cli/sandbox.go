@@ -24,6 +24,7 @@ type sandboxOptions struct {
 	failRate    float64
 	reportDelay time.Duration
 	region      string
+	eventsQueue string
 }
 
 func newSandboxCmd(ios *IO) *cobra.Command {
@@ -55,6 +56,7 @@ not a security boundary. See docs/sandbox.md.`,
 	f.Float64Var(&o.failRate, "fail-rate", 0, "fraction of calls answered with a 500 error (0 to 1)")
 	f.DurationVar(&o.reportDelay, "report-delay", 0, "time AWS takes to generate a credential report")
 	f.StringVar(&o.region, "region", "us-east-1", "region printed in the export lines")
+	f.StringVar(&o.eventsQueue, "events-queue-arn", "", "send EventBridge events of IAM key and user changes to this sandbox SQS queue (for keyage serve --events-queue)")
 	return cmd
 }
 
@@ -80,7 +82,7 @@ func newSandbox(o *sandboxOptions, ios *IO) (*sandbox.Server, error) {
 	}
 	return sandbox.New(sandbox.Options{
 		Fixture: fx, Latency: o.latency, ThrottleRPS: o.throttleRPS, FailRate: o.failRate,
-		ReportDelay: o.reportDelay, Seed: o.seed, Logger: ios.Logger,
+		ReportDelay: o.reportDelay, Seed: o.seed, Logger: ios.Logger, EventsQueueARN: o.eventsQueue,
 	})
 }
 

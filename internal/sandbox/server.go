@@ -30,6 +30,9 @@ type Options struct {
 	// ReportDelay is how long a credential report takes to generate. With 0 the report started
 	// by one GenerateCredentialReport call is complete for the next call.
 	ReportDelay time.Duration
+	// EventsQueueARN, when set, receives an EventBridge event for every IAM
+	// key or user change (see SetEventsQueue).
+	EventsQueueARN string
 	// Now is the clock; default time.Now. Fixture ages are relative to Now() at New.
 	Now func() time.Time
 	// Seed drives the organization generated when Fixture is nil and the FailRate draws.
@@ -68,6 +71,7 @@ type Server struct {
 	faults  *faults
 	stats   statsCounter
 	records records // what SNS, Lambda and SES were asked to send
+	events  eventsTarget
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -151,6 +155,9 @@ func New(opts Options) (*Server, error) {
 		s.register(svc)
 	}
 	s.admin = s.adminMux()
+	if err := s.SetEventsQueue(opts.EventsQueueARN); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
