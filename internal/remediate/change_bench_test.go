@@ -1,0 +1,104 @@
+package remediate
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/events"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// BenchmarkChangeEventToEvaluation measures, with 20 ms of latency on every
+// sandbox call, the time from an IAM change (CreateAccessKey) to the
+// updated evaluation in the store: the event travels through SQS, the
+// consumer re-reads only that user (GetUser, ListAccessKeys,
+// GetAccessKeyLastUsed) and records it.
+func BenchmarkChangeEventToEvaluation(b *testing.B) {
+	ctx := context.Background()
+	fx := &sandbox.Fixture{ManagementAccountID: "111111111111", Accounts: []sandbox.FixtureAccount{
+		{ID: "111111111111", Name: "master", Queues: []sandbox.FixtureQueue{{Name: "events"}},
+			Users: []sandbox.FixtureUser{{Name: "alice"}}},
+	}}
+	srv, err := sandbox.New(sandbox.Options{Fixture: fx, Latency: 20 * time.Millisecond, EventsQueueARN: "arn:aws:sqs:us-east-1:111111111111:events"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	id, secret := srv.ManagementCredentials()
+	base, err := awsenv.Load(ctx, awsenv.Options{Region: "us-east-1", EndpointURL: hs.URL, StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	assumer, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "keyage.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cfg, err := config.Parse(nil, "none")
+	if err != nil {
+		b.Fatal(err)
+	}
+	engine, _ := NewEngine(cfg)
+	single := &Single{Engine: engine, Store: st, Accounts: assumer, Policy: rule.DefaultPolicy()}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go Consume(cctx, base, hs.URL+"/111111111111/events", true, slog.New(slog.DiscardHandler), func(ctx context.Context, ev events.Event) error {
+		_, err := single.Remediate(ctx, ev.AccountID, ev.ResourceID, ev.UserName, false)
+		return err
+	})
+	client := iam.NewFromConfig(base)
+	u, err := client.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("alice")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	userID := aws.ToString(u.User.UserId)
+	keys := func() int {
+		ev, err := st.Evaluation(ctx, "111111111111", userID)
+		if err != nil || ev == nil {
+			return -1
+		}
+		return len(ev.Keys)
+	}
+	wait := func(want int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for keys() != want {
+			if time.Now().After(deadline) {
+				b.Fatalf("evaluation not updated within 10s: %d keys, want %d", keys(), want)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	var total time.Duration
+	for b.Loop() {
+		start := time.Now()
+		k, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wait(1)
+		total += time.Since(start)
+		b.StopTimer()
+		if _, err := client.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("alice"), AccessKeyId: k.AccessKey.AccessKeyId}); err != nil {
+			b.Fatal(err)
+		}
+		wait(0)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/change")
+}
