@@ -88,7 +88,7 @@ func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(st
 	if err != nil {
 		return err
 	}
-	rep, err := enforceScan(ctx, ios, cfg, job, st, res, assumer, o.apply || cfg.Enforce.Apply, audit)
+	rep, err := enforceScan(ctx, ios, cfg, job, st, res, assumer, o.apply || cfg.Enforce.Apply, audit, true)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,9 @@ func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(st
 // enforceScan runs enforcement over a scan's result, prints the report and,
 // when applying, tells owners through the routes (notices of upcoming
 // deactivations, and what was done).
-func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob, st *store.Store, res *scan.Result, assumer *awsenv.Assumer, apply bool, audit io.Writer) (*enforce.Report, error) {
+// With deliver false (keyage serve) the notices stay in the outbox for the
+// running dispatcher.
+func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob, st *store.Store, res *scan.Result, assumer *awsenv.Assumer, apply bool, audit io.Writer, deliver bool) (*enforce.Report, error) {
 	creds, err := assumer.Base().Credentials.Retrieve(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the caller's credentials: %w", err)
@@ -135,6 +137,9 @@ func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob,
 	}
 	if err := engine.Apply(ctx, st, plan); err != nil {
 		return nil, err
+	}
+	if !deliver {
+		return rep, nil
 	}
 	notifiers, err := remediate.BuildNotifiers(cfg, remediate.NotifierEnv{AWS: assumer.Base(), Stdout: ios.Out, Version: version()})
 	if err != nil {

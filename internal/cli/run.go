@@ -157,7 +157,7 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 			defer f.Close()
 			audit = f
 		}
-		if _, err := enforceScan(ctx, ios, job.cfg, job, st, res, assumer, job.cfg.Enforce.Apply, audit); err != nil {
+		if _, err := enforceScan(ctx, ios, job.cfg, job, st, res, assumer, job.cfg.Enforce.Apply, audit, true); err != nil {
 			return err
 		}
 	}

@@ -168,3 +168,28 @@ func TestReceiversTest(t *testing.T) {
 		t.Errorf("unknown receiver: exit %d %s", code, stderr)
 	}
 }
+
+// With --org, routes matching on OU paths see each account's OU.
+func TestRunRoutesByOU(t *testing.T) {
+	sandboxEnv(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, `
+accounts: {organization: true}
+receivers: [{name: prod-team, file: {path: `+filepath.Join(dir, "prod.jsonl")+`}}]
+routes: [{match: {ou: Workloads}, receivers: [prod-team]}]
+`)
+	code, out, stderr := runCLI(t, "run", "--config", cfg, "--state", filepath.Join(dir, "s.db"), "--log-level", "error")
+	if code != ExitAccountError { // the fixture's broken account
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	msgs := jsonLines(t, filepath.Join(dir, "prod.jsonl"))
+	if len(msgs) != 2 {
+		t.Fatalf("OU route got %d messages, want prod's 2 NON_COMPLIANT users", len(msgs))
+	}
+	for _, m := range msgs {
+		item := m["items"].([]any)[0].(map[string]any)
+		if item["accountId"] != "222222222222" || item["ou"] != "Workloads/Prod" {
+			t.Errorf("OU route item = %v", item)
+		}
+	}
+}

@@ -268,7 +268,7 @@ func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, *aws
 	if err != nil {
 		return nil, nil, err
 	}
-	accounts, err := selectAccounts(ctx, assumer, job.selection)
+	accounts, err := selectAccounts(ctx, assumer, job.selection, usesOUs(job.cfg))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -286,12 +286,25 @@ func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, *aws
 	return res, assumer, nil
 }
 
-func selectAccounts(ctx context.Context, a *awsenv.Assumer, sel config.Accounts) ([]inventory.Account, error) {
+// selectAccounts lists the accounts to scan. needOUs adds OU paths to an
+// organization's accounts (for routes and lifecycle overrides on OUs).
+func selectAccounts(ctx context.Context, a *awsenv.Assumer, sel config.Accounts, needOUs bool) ([]inventory.Account, error) {
 	switch {
 	case sel.OU != "":
 		return inventory.OUAccounts(ctx, a.Base(), sel.OU)
 	case sel.Organization:
-		return inventory.OrgAccounts(ctx, a.Base())
+		accts, err := inventory.OrgAccounts(ctx, a.Base())
+		if err != nil || !needOUs {
+			return accts, err
+		}
+		paths, err := inventory.OUPaths(ctx, a.Base())
+		if err != nil {
+			return nil, err
+		}
+		for i := range accts {
+			accts[i].OU = paths[accts[i].ID]
+		}
+		return accts, nil
 	case len(sel.IDs) > 0:
 		seen := map[string]bool{}
 		var out []inventory.Account
@@ -305,4 +318,19 @@ func selectAccounts(ctx context.Context, a *awsenv.Assumer, sel config.Accounts)
 	default:
 		return []inventory.Account{{ID: a.CallerAccount()}}, nil
 	}
+}
+
+// usesOUs reports whether the config matches on OU paths anywhere.
+func usesOUs(cfg *config.Config) bool {
+	for _, r := range cfg.Routes {
+		if len(r.Match.OU) > 0 {
+			return true
+		}
+	}
+	for _, o := range cfg.Lifecycle.Overrides {
+		if len(o.OU) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ type serveOptions struct {
 	authTokenFile  string
 	insecureNoAuth bool
 	eventsQueue    string
+	enforce        bool
 	// ready, when set, is called with the dashboard URL once serving (demo).
 	ready func(url string)
 }
@@ -67,6 +69,7 @@ outbox for the next start.`,
 	f.StringVar(&o.authTokenFile, "auth-token-file", "", "file holding the bearer token the dashboard and API require")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --listen without a token")
 	f.StringVar(&o.eventsQueue, "events-queue", "", "SQS queue URL of IAM change and Config compliance events")
+	f.BoolVar(&o.enforce, "enforce", false, "run keyage enforce after each scan (it acts only with enforce.apply: true)")
 	return cmd
 }
 
@@ -148,7 +151,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	automatic := job.cfg.Remediation.IsAutomatic()
 
 	sched.Scan = func(ctx context.Context, progress func(done, total int)) error {
-		accounts, err := selectAccounts(ctx, assumer, job.selection)
+		accounts, err := selectAccounts(ctx, assumer, job.selection, usesOUs(job.cfg))
 		if err != nil {
 			return err
 		}
@@ -165,14 +168,21 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 			return err
 		}
 		srv.ObserveScan(res, finished.Sub(started))
-		if !automatic {
-			return nil
+		if automatic {
+			plan, err := engine.Plan(ctx, st, res, finished)
+			if err != nil {
+				return err
+			}
+			if err := engine.Apply(ctx, st, plan); err != nil { // the dispatcher delivers
+				return err
+			}
 		}
-		plan, err := engine.Plan(ctx, st, res, finished)
-		if err != nil {
-			return err
+		if o.enforce {
+			if _, err := enforceScan(ctx, &IO{Out: io.Discard, ErrOut: ios.ErrOut, Logger: ios.Logger}, job.cfg, job, st, res, assumer, job.cfg.Enforce.Apply, nil, false); err != nil {
+				return fmt.Errorf("enforce: %w", err)
+			}
 		}
-		return engine.Apply(ctx, st, plan) // the dispatcher delivers
+		return nil
 	}
 
 	ctx, stop := context.WithCancel(ctx)

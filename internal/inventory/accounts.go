@@ -96,3 +96,26 @@ func active(a types.Account) bool {
 	}
 	return a.Status == types.AccountStatusActive
 }
+
+// OUPaths maps every account of the organization to its OU path below the
+// root (Workloads/Prod), walking ListRoots, ListOrganizationalUnitsForParent
+// and ListAccountsForParent: a few calls per OU, for routes and lifecycle
+// overrides that match on OUs.
+func OUPaths(ctx context.Context, cfg aws.Config) (map[string]string, error) {
+	client := organizations.NewFromConfig(cfg)
+	roots, err := client.ListRoots(ctx, &organizations.ListRootsInput{})
+	if err != nil {
+		return nil, fmt.Errorf("list organization roots: %w", awsenv.Simplify(err))
+	}
+	out := map[string]string{}
+	for _, r := range roots.Roots {
+		accts, err := OUAccounts(ctx, cfg, aws.ToString(r.Id))
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range accts {
+			out[a.ID] = a.OU
+		}
+	}
+	return out, nil
+}
