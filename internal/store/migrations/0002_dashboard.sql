@@ -22,7 +22,6 @@ CREATE TABLE evaluation_keys (
     PRIMARY KEY (account_id, resource_id, idx)
 );
 CREATE INDEX evaluation_keys_stage ON evaluation_keys (stage, created_at);
-CREATE INDEX evaluation_keys_owner ON evaluation_keys (owner, stage);
 
 CREATE TRIGGER evaluation_keys_insert AFTER INSERT ON evaluations BEGIN
     INSERT INTO evaluation_keys (account_id, resource_id, idx, access_key_id, user_name, compliance, owner, status, stage, age_days, created_at, last_used_at, last_used_service)
@@ -37,7 +36,11 @@ CREATE TRIGGER evaluation_keys_insert AFTER INSERT ON evaluations BEGIN
     FROM json_each(NEW.keys_json) j WHERE j.type = 'object';
 END;
 
-CREATE TRIGGER evaluation_keys_update AFTER UPDATE ON evaluations BEGIN
+-- Only when something the read model holds changed: a rescan that finds the
+-- same keys costs nothing more.
+CREATE TRIGGER evaluation_keys_update AFTER UPDATE ON evaluations
+WHEN OLD.keys_json IS NOT NEW.keys_json OR OLD.compliance IS NOT NEW.compliance OR OLD.tags_json IS NOT NEW.tags_json OR OLD.user_name IS NOT NEW.user_name
+BEGIN
     DELETE FROM evaluation_keys WHERE account_id = OLD.account_id AND resource_id = OLD.resource_id;
     INSERT INTO evaluation_keys (account_id, resource_id, idx, access_key_id, user_name, compliance, owner, status, stage, age_days, created_at, last_used_at, last_used_service)
     SELECT NEW.account_id, NEW.resource_id, CAST(j.key AS INTEGER),
@@ -112,3 +115,10 @@ CREATE INDEX evaluation_history_noncompliant ON evaluation_history (at, from_com
     WHERE from_compliance = 'NON_COMPLIANT' OR to_compliance = 'NON_COMPLIANT';
 CREATE INDEX scans_finished ON scans (status, finished_at);
 CREATE INDEX outbox_group ON outbox (group_key);
+-- Covering indexes of the counts: users by compliance (and non-compliant
+-- users by account), keys by account and stage, active keys by age, and
+-- the first history row.
+CREATE INDEX evaluations_type_compliance ON evaluations (resource_type, compliance, account_id);
+CREATE INDEX evaluation_keys_account_stage ON evaluation_keys (account_id, stage);
+CREATE INDEX evaluation_keys_status ON evaluation_keys (status, created_at);
+CREATE INDEX evaluation_history_at ON evaluation_history (at);

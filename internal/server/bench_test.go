@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// The benchmark org: 1,000 accounts x 100 users, every 10th user
+// NON_COMPLIANT (10,000), with a second, inactive key for every 3rd user.
+const (
+	benchAccounts = 1000
+	benchUsers    = 100
+)
+
+var (
+	benchOnce  sync.Once
+	benchStore *store.Store
+	benchDir   string
+	benchErr   error
+)
+
+func benchOrg(b *testing.B) *store.Store {
+	benchOnce.Do(func() {
+		benchDir, benchErr = os.MkdirTemp("", "keyage-bench-")
+		if benchErr != nil {
+			return
+		}
+		ctx := context.Background()
+		if benchStore, benchErr = store.Open(ctx, filepath.Join(benchDir, "keyage.db")); benchErr != nil {
+			return
+		}
+		start := time.Now()
+		res := &scan.Result{Rule: rule.Name, EvaluatedAt: t0, Source: "auto", Parameters: scan.Parameters{MaxAccessKeyAge: 90, WarnAge: 80}}
+		for a := range benchAccounts {
+			acct := fmt.Sprintf("%012d", 100000000000+a)
+			res.Accounts = append(res.Accounts, scan.AccountResult{AccountID: acct, Name: fmt.Sprintf("account-%04d", a), Status: scan.StatusOK, Users: benchUsers, DurationMS: 900})
+			for u := range benchUsers {
+				age, stage := (u*7+a)%80, rule.StageOK
+				switch {
+				case u%10 == 0:
+					age, stage = 91+(u*13+a)%400, rule.StageExpired
+				case u%10 == 1:
+					age, stage = 81+(u+a)%9, rule.StageWarning
+				}
+				keys := []rule.KeyResult{key(fmt.Sprintf("AKIA%08d%04d", a, u), age, stage, t0)}
+				if u%3 == 0 {
+					keys = append(keys, key(fmt.Sprintf("AKIB%08d%04d", a, u), 200, rule.StageInactive, t0))
+				}
+				res.Evaluations = append(res.Evaluations, user(acct, fmt.Sprintf("AIDA%08d%04d", a, u), fmt.Sprintf("user-%03d", u),
+					fmt.Sprintf("owner-%d@example.com", u%50), keys...))
+			}
+		}
+		if _, benchErr = benchStore.RecordScan(ctx, t0.Add(-time.Minute), t0, res); benchErr != nil {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "benchmark store: %d accounts x %d users recorded in %v\n", benchAccounts, benchUsers, time.Since(start).Round(time.Millisecond))
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchStore
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchStore != nil {
+		benchStore.Close()
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+func benchServer(b *testing.B) *Server {
+	s, err := New(Options{Store: benchOrg(b), Registry: prometheus.NewRegistry(), Now: func() time.Time { return t0.Add(time.Hour) },
+		ScanNow: func(context.Context) error { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// serve runs one request through the handler and fails on a non-200.
+func serve(b *testing.B, h http.Handler, path string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	if rec.Code != http.StatusOK {
+		b.Fatalf("GET %s = %d: %s", path, rec.Code, rec.Body.String())
+	}
+	return rec
+}
+
+func reportMS(b *testing.B) {
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+}
+
+func BenchmarkOverview(b *testing.B) {
+	s := benchServer(b)
+	for b.Loop() {
+		serve(b, s, "/")
+	}
+	reportMS(b)
+}
+
+func BenchmarkNonCompliantPage(b *testing.B) {
+	s := benchServer(b)
+	for _, q := range []string{"", "sort=user", "page=150", "stage=warning&sort=lastused"} {
+		b.Run("q="+q, func(b *testing.B) {
+			for b.Loop() {
+				serve(b, s, "/noncompliant?"+q)
+			}
+			reportMS(b)
+		})
+	}
+}
+
+// BenchmarkAPIEvaluationsPage walks the 10,000 non-compliant evaluations
+// 100 at a time with the cursor, one page per iteration.
+func BenchmarkAPIEvaluationsPage(b *testing.B) {
+	s := benchServer(b)
+	cursor := ""
+	pages := 0
+	for b.Loop() {
+		rec := serve(b, s, "/api/v1/evaluations?compliance=NON_COMPLIANT&limit=100&cursor="+cursor)
+		var page struct {
+			Items      []json.RawMessage `json:"items"`
+			NextCursor string            `json:"nextCursor"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+			b.Fatal(err)
+		}
+		if len(page.Items) != 100 {
+			b.Fatalf("page %d has %d items, want 100", pages, len(page.Items))
+		}
+		cursor = page.NextCursor
+		pages++
+	}
+	reportMS(b)
+}
+
+func BenchmarkMetrics(b *testing.B) {
+	s := benchServer(b)
+	for b.Loop() {
+		serve(b, s, "/metrics")
+	}
+	reportMS(b)
+}
