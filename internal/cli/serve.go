@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/daemon"
 	"github.com/keyage/keyage/internal/events"
 	"github.com/keyage/keyage/internal/remediate"
@@ -125,9 +126,9 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	sched := &daemon.Scheduler{Interval: interval, Logger: ios.Logger}
 	srv, err := server.New(server.Options{
 		Store: st, Logger: ios.Logger, Registry: reg, AuthToken: token, Version: version(),
-		MaxAccessKeyAge: int(job.scan.Policy.MaxAge / rule.Day),
-		ScanNow:         func(context.Context) error { sched.Trigger(); return nil },
-		ScanProgress:    sched.Progress,
+		MaxAccessKeyAge: int(job.scan.Policy.MaxAge / rule.Day), ReminderInterval: reminderInterval(job.cfg),
+		ScanNow:      func(context.Context) error { sched.Trigger(); return nil },
+		ScanProgress: sched.Progress,
 	})
 	if err != nil {
 		return err
@@ -239,4 +240,16 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	stop()
 	wg.Wait()
 	return nil
+}
+
+// reminderInterval is the routes' repeat interval for the dashboard's "next
+// reminder" (the shortest, when routes differ).
+func reminderInterval(cfg *config.Config) time.Duration {
+	var d time.Duration
+	for _, r := range cfg.Routes {
+		if v := r.RepeatInterval.Duration(); v > 0 && (d == 0 || v < d) {
+			d = v
+		}
+	}
+	return d
 }
