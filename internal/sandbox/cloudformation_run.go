@@ -1,0 +1,442 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The stack engine: create, update and delete, one resource per step, with AWS's events and
+// rollbacks. run is started in a goroutine by the API (the stack already in its first
+// _IN_PROGRESS status) and called directly by StackSet operations, which wait for it.
+
+func (cf *cloudFormation) run(st *cfnStack, kind string, p *prepared, cs *cfnChangeSet) {
+	var ok bool
+	switch kind {
+	case "CREATE":
+		ok = cf.runCreate(st, p)
+	case "UPDATE":
+		ok = cf.runUpdate(st, p)
+	case "DELETE":
+		ok = cf.runDelete(st)
+	}
+	if cs != nil && !ok {
+		cf.mu.Lock()
+		cs.executeFailed = true
+		cf.mu.Unlock()
+	}
+}
+
+// pause is one step of an operation.
+func (cf *cloudFormation) pause() {
+	cf.mu.Lock()
+	d := cf.delay
+	cf.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// evaluator evaluates a template for st, resources resolving to what st has provisioned.
+func (cf *cloudFormation) evaluator(st *cfnStack, t *cfnTemplate, params map[string]string) *evaluator {
+	return &evaluator{
+		t: t, params: params,
+		pseudo: map[string]string{"AWS::AccountId": st.acct, "AWS::Region": st.region, "AWS::StackName": st.name,
+			"AWS::StackId": st.id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"},
+		ref: func(lg string) (string, bool) {
+			r := st.resources[lg]
+			if r == nil {
+				return "", false
+			}
+			return cf.refOf(r), true
+		},
+		getAtt: func(lg, attr string) (string, error) {
+			r := st.resources[lg]
+			if r == nil {
+				return "", fmt.Errorf("Template error: resource %s is not available for Fn::GetAtt", lg)
+			}
+			if v, ok := r.attrs[attr]; ok {
+				return v, nil
+			}
+			if _, served := providers[r.typ]; !served {
+				// A recorded resource answers any attribute: its ARN-like id.
+				return r.physical, nil
+			}
+			return "", fmt.Errorf("Template error: resource %s does not support attribute type %s in Fn::GetAtt", lg, attr)
+		},
+	}
+}
+
+func (cf *cloudFormation) refOf(r *cfnRes) string {
+	if v, ok := r.attrs["Ref"]; ok {
+		return v
+	}
+	return r.physical
+}
+
+// resolve evaluates a resource's properties.
+func resolveProps(ev *evaluator, d *cfnResourceDecl) (map[string]any, error) {
+	v, err := ev.eval(d.props)
+	if err != nil {
+		return nil, err
+	}
+	props, _ := v.(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+	}
+	return props, nil
+}
+
+// injectedFailure is the sandbox's way to make a resource fail: a property
+// KeyageSandboxFail: "reason".
+func injectedFailure(props map[string]any) error {
+	if v, ok := props["KeyageSandboxFail"]; ok {
+		return errors.New(scalarString(v))
+	}
+	return nil
+}
+
+// createResource provisions one resource; the caller holds cf.mu.
+func (cf *cloudFormation) createResource(st *cfnStack, ev *evaluator, d *cfnResourceDecl) (*cfnRes, error) {
+	props, err := resolveProps(ev, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := injectedFailure(props); err != nil {
+		return nil, err
+	}
+	r := &cfnRes{logical: d.logical, typ: d.typ, props: props, attrs: map[string]string{}, deletion: d.deletion}
+	a := cf.s.accounts[st.acct]
+	if p, ok := providers[d.typ]; ok {
+		if err := p.create(cf, a, st, r); err != nil {
+			return nil, err
+		}
+	} else {
+		recordedCreate(cf, st, r)
+	}
+	r.status, r.updated = "CREATE_COMPLETE", cf.s.now().UTC()
+	st.resources[d.logical] = r
+	st.created_ = append(st.created_, d.logical)
+	return r, nil
+}
+
+// updateResource applies new properties to a resource; the caller holds cf.mu.
+func (cf *cloudFormation) updateResource(st *cfnStack, r *cfnRes, props map[string]any) error {
+	if err := injectedFailure(props); err != nil {
+		return err
+	}
+	a := cf.s.accounts[st.acct]
+	p, ok := providers[r.typ]
+	if !ok {
+		r.props = props
+		return nil
+	}
+	if p.update != nil {
+		if err := p.update(cf, a, st, r, props); err != nil {
+			return err
+		}
+		r.props = props
+		return nil
+	}
+	// Replacement: the new resource first, then the old one goes.
+	n := &cfnRes{logical: r.logical, typ: r.typ, props: props, attrs: map[string]string{}, deletion: r.deletion}
+	if err := p.create(cf, a, st, n); err != nil {
+		return err
+	}
+	_ = p.delete(cf, a, st, r)
+	r.physical, r.attrs, r.props = n.physical, n.attrs, n.props
+	return nil
+}
+
+// deleteResource removes one resource; the caller holds cf.mu.
+func (cf *cloudFormation) deleteResource(st *cfnStack, r *cfnRes) error {
+	if p, ok := providers[r.typ]; ok {
+		return p.delete(cf, cf.s.accounts[st.acct], st, r)
+	}
+	return nil
+}
+
+func (st *cfnStack) forget(lg string) {
+	delete(st.resources, lg)
+	for i, x := range st.created_ {
+		if x == lg {
+			st.created_ = append(st.created_[:i:i], st.created_[i+1:]...)
+			break
+		}
+	}
+}
+
+// deleteResources deletes the given resources in order, returning those that failed.
+func (cf *cloudFormation) deleteResources(st *cfnStack, logicals []string) (failed []string) {
+	for _, lg := range logicals {
+		cf.mu.Lock()
+		r := st.resources[lg]
+		if r == nil {
+			cf.mu.Unlock()
+			continue
+		}
+		if r.deletion == "Retain" {
+			cf.event(st, lg, r.physical, r.typ, "DELETE_SKIPPED", "", nil)
+			st.forget(lg)
+			cf.mu.Unlock()
+			continue
+		}
+		cf.event(st, lg, r.physical, r.typ, "DELETE_IN_PROGRESS", "", nil)
+		cf.mu.Unlock()
+		cf.pause()
+		cf.mu.Lock()
+		if err := cf.deleteResource(st, r); err != nil {
+			r.status, r.reason = "DELETE_FAILED", err.Error()
+			cf.event(st, lg, r.physical, r.typ, "DELETE_FAILED", err.Error(), nil)
+			failed = append(failed, lg)
+		} else {
+			cf.event(st, lg, r.physical, r.typ, "DELETE_COMPLETE", "", nil)
+			st.forget(lg)
+		}
+		cf.mu.Unlock()
+	}
+	return failed
+}
+
+func reversed(l []string) []string {
+	out := make([]string, len(l))
+	for i, x := range l {
+		out[len(l)-1-i] = x
+	}
+	return out
+}
+
+// outputs evaluates the template's outputs; the caller holds cf.mu.
+func (cf *cloudFormation) outputs(ev *evaluator) []cfnOutput {
+	names := make([]string, 0, len(ev.t.outputs))
+	for n := range ev.t.outputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []cfnOutput
+	for _, n := range names {
+		o := ev.t.outputs[n]
+		if o.condition != "" && !ev.conditions[o.condition] {
+			continue
+		}
+		v, err := ev.eval(o.value)
+		if err != nil {
+			continue
+		}
+		s := scalarString(v)
+		if l, ok := v.([]any); ok {
+			s = joinScalars(",", l)
+		}
+		out = append(out, cfnOutput{key: n, value: s, description: o.description})
+	}
+	return out
+}
+
+func (cf *cloudFormation) runCreate(st *cfnStack, p *prepared) bool {
+	cf.mu.Lock()
+	st.body, st.tmpl, st.params, st.capabilities, st.description = p.body, p.tmpl, p.params, p.caps, p.tmpl.description
+	ev := cf.evaluator(st, p.tmpl, p.params)
+	condErr := ev.evalConditions()
+	order, _ := p.tmpl.order()
+	cf.mu.Unlock()
+
+	var failed []string
+	if condErr != nil {
+		cf.mu.Lock()
+		cf.event(st, st.name, st.id, "AWS::CloudFormation::Stack", "CREATE_FAILED", condErr.Error(), nil)
+		failed = append(failed, st.name)
+		cf.mu.Unlock()
+	}
+	for _, lg := range order {
+		if len(failed) > 0 {
+			break
+		}
+		d := p.tmpl.resources[lg]
+		cf.mu.Lock()
+		if d.condition != "" && !ev.conditions[d.condition] {
+			cf.mu.Unlock()
+			continue
+		}
+		cf.event(st, lg, "", d.typ, "CREATE_IN_PROGRESS", "", nil)
+		cf.mu.Unlock()
+		cf.pause()
+		cf.mu.Lock()
+		r, err := cf.createResource(st, ev, d)
+		if err != nil {
+			cf.event(st, lg, "", d.typ, "CREATE_FAILED", err.Error(), nil)
+			failed = append(failed, lg)
+		} else {
+			cf.event(st, lg, r.physical, r.typ, "CREATE_IN_PROGRESS", "Resource creation Initiated", nil)
+			cf.event(st, lg, r.physical, r.typ, "CREATE_COMPLETE", "", nil)
+		}
+		cf.mu.Unlock()
+	}
+	if len(failed) == 0 {
+		cf.mu.Lock()
+		st.outputs = cf.outputs(ev)
+		cf.setStatus(st, "CREATE_COMPLETE", "")
+		cf.mu.Unlock()
+		return true
+	}
+	cf.mu.Lock()
+	cf.setStatus(st, "ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: ["+strings.Join(failed, ", ")+"]. Rollback requested by user.")
+	toDelete := reversed(st.created_)
+	cf.mu.Unlock()
+	left := cf.deleteResources(st, toDelete)
+	cf.mu.Lock()
+	if len(left) > 0 {
+		cf.setStatus(st, "ROLLBACK_FAILED", "The following resource(s) failed to delete: ["+strings.Join(left, ", ")+"]. ")
+	} else {
+		cf.setStatus(st, "ROLLBACK_COMPLETE", "")
+	}
+	cf.mu.Unlock()
+	return false
+}
+
+func (cf *cloudFormation) runUpdate(st *cfnStack, p *prepared) bool {
+	type saved struct {
+		physical string
+		props    map[string]any
+		attrs    map[string]string
+	}
+	cf.mu.Lock()
+	ev := cf.evaluator(st, p.tmpl, p.params)
+	condErr := ev.evalConditions()
+	order, _ := p.tmpl.order()
+	cf.mu.Unlock()
+
+	var (
+		updated, added []string
+		old            = map[string]saved{}
+		wanted         = map[string]bool{}
+		failed         []string
+		failedVerb     = "update"
+	)
+	if condErr != nil {
+		cf.mu.Lock()
+		cf.event(st, st.name, st.id, "AWS::CloudFormation::Stack", "UPDATE_FAILED", condErr.Error(), nil)
+		failed = append(failed, st.name)
+		cf.mu.Unlock()
+	}
+	for _, lg := range order {
+		if len(failed) > 0 {
+			break
+		}
+		d := p.tmpl.resources[lg]
+		cf.mu.Lock()
+		if d.condition != "" && !ev.conditions[d.condition] {
+			cf.mu.Unlock()
+			continue
+		}
+		wanted[lg] = true
+		r := st.resources[lg]
+		if r == nil {
+			cf.event(st, lg, "", d.typ, "CREATE_IN_PROGRESS", "", nil)
+			cf.mu.Unlock()
+			cf.pause()
+			cf.mu.Lock()
+			nr, err := cf.createResource(st, ev, d)
+			if err != nil {
+				cf.event(st, lg, "", d.typ, "CREATE_FAILED", err.Error(), nil)
+				failed, failedVerb = append(failed, lg), "create"
+			} else {
+				cf.event(st, lg, nr.physical, nr.typ, "CREATE_COMPLETE", "", nil)
+				added = append(added, lg)
+			}
+			cf.mu.Unlock()
+			continue
+		}
+		props, err := resolveProps(ev, d)
+		if err == nil && r.typ == d.typ && propsEqual(r.props, props) {
+			cf.mu.Unlock()
+			continue
+		}
+		cf.event(st, lg, r.physical, r.typ, "UPDATE_IN_PROGRESS", "", nil)
+		cf.mu.Unlock()
+		cf.pause()
+		cf.mu.Lock()
+		if err == nil && r.typ != d.typ {
+			err = fmt.Errorf("Update of resource type is not permitted. The new template modifies resource type of the following resources: [%s]", lg)
+		}
+		before := saved{physical: r.physical, props: r.props, attrs: r.attrs}
+		if err == nil {
+			err = cf.updateResource(st, r, props)
+		}
+		if err != nil {
+			cf.event(st, lg, r.physical, r.typ, "UPDATE_FAILED", err.Error(), nil)
+			failed = append(failed, lg)
+		} else {
+			old[lg] = before
+			updated = append(updated, lg)
+			r.updated = cf.s.now().UTC()
+			cf.event(st, lg, r.physical, r.typ, "UPDATE_COMPLETE", "", nil)
+		}
+		cf.mu.Unlock()
+	}
+
+	if len(failed) == 0 {
+		cf.mu.Lock()
+		cf.setStatus(st, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "")
+		var removed []string
+		for _, lg := range reversed(st.created_) {
+			if !wanted[lg] {
+				removed = append(removed, lg)
+			}
+		}
+		st.body, st.tmpl, st.params, st.capabilities, st.description = p.body, p.tmpl, p.params, p.caps, p.tmpl.description
+		cf.mu.Unlock()
+		cf.deleteResources(st, removed)
+		cf.mu.Lock()
+		st.outputs = cf.outputs(ev)
+		st.updated = cf.s.now().UTC()
+		cf.setStatus(st, "UPDATE_COMPLETE", "")
+		cf.mu.Unlock()
+		return true
+	}
+
+	cf.mu.Lock()
+	cf.setStatus(st, "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to "+failedVerb+": ["+strings.Join(failed, ", ")+"]. ")
+	cf.mu.Unlock()
+	for _, lg := range reversed(updated) {
+		cf.mu.Lock()
+		r := st.resources[lg]
+		cf.event(st, lg, r.physical, r.typ, "UPDATE_IN_PROGRESS", "", nil)
+		cf.mu.Unlock()
+		cf.pause()
+		cf.mu.Lock()
+		b := old[lg]
+		if err := cf.updateResource(st, r, b.props); err != nil {
+			cf.event(st, lg, r.physical, r.typ, "UPDATE_FAILED", err.Error(), nil)
+		} else {
+			cf.event(st, lg, r.physical, r.typ, "UPDATE_COMPLETE", "", nil)
+		}
+		cf.mu.Unlock()
+	}
+	cf.mu.Lock()
+	cf.setStatus(st, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "")
+	cf.mu.Unlock()
+	cf.deleteResources(st, reversed(added))
+	cf.mu.Lock()
+	cf.setStatus(st, "UPDATE_ROLLBACK_COMPLETE", "")
+	cf.mu.Unlock()
+	return false
+}
+
+func (cf *cloudFormation) runDelete(st *cfnStack) bool {
+	cf.mu.Lock()
+	toDelete := reversed(st.created_)
+	cf.mu.Unlock()
+	left := cf.deleteResources(st, toDelete)
+	cf.mu.Lock()
+	defer cf.mu.Unlock()
+	if len(left) > 0 {
+		cf.setStatus(st, "DELETE_FAILED", "The following resource(s) failed to delete: ["+strings.Join(left, ", ")+"]. ")
+		return false
+	}
+	st.outputs = nil
+	st.deleted = cf.s.now().UTC()
+	cf.setStatus(st, "DELETE_COMPLETE", "")
+	return true
+}
