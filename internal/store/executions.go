@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -20,6 +21,13 @@ func (s *Store) Executions(ctx context.Context, state string) ([]Execution, erro
 	if err != nil {
 		return nil, fmt.Errorf("read executions: %w", err)
 	}
+	return scanExecutions(rows)
+}
+
+// scanExecutions reads execution rows (id, account_id, resource_id, rule,
+// user_name, state, attempts, steps_json, last_error, created_at,
+// updated_at) and closes them.
+func scanExecutions(rows *sql.Rows) ([]Execution, error) {
 	defer rows.Close()
 	var out []Execution
 	for rows.Next() {

@@ -193,6 +193,13 @@ func (s *Store) Messages(ctx context.Context, state string, limit int) ([]Messag
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
+	return scanMessages(rows)
+}
+
+// scanMessages reads outbox rows (id, receiver, kind, group_key,
+// message_json, state, attempts, max_attempts, next_attempt_at, last_error,
+// created_at, sent_at) and closes them.
+func scanMessages(rows *sql.Rows) ([]Message, error) {
 	defer rows.Close()
 	var out []Message
 	for rows.Next() {

@@ -699,22 +699,7 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]Execut
 	if err != nil {
 		return nil, fmt.Errorf("read executions: %w", err)
 	}
-	defer rows.Close()
-	var out []Execution
-	for rows.Next() {
-		var e Execution
-		var steps string
-		var created, updated int64
-		if err := rows.Scan(&e.ID, &e.AccountID, &e.ResourceID, &e.Rule, &e.UserName, &e.State, &e.Attempts, &steps, &e.LastError, &created, &updated); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(steps), &e.Steps); err != nil {
-			return nil, fmt.Errorf("decode steps of execution %d: %w", e.ID, err)
-		}
-		e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanExecutions(rows)
 }
 
 // MessagesOf lists the outbox messages about one resource, newest first:
@@ -729,19 +714,7 @@ func (s *Store) MessagesOf(ctx context.Context, accountID, resourceID string, li
 	if err != nil {
 		return nil, fmt.Errorf("read messages of %s in %s: %w", resourceID, accountID, err)
 	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var m Message
-		var body string
-		var next, created, sent int64
-		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created, &sent); err != nil {
-			return nil, err
-		}
-		m.JSON, m.NextAttemptAt, m.CreatedAt, m.SentAt = []byte(body), fromMS(next), fromMS(created), fromMS(sent)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return scanMessages(rows)
 }
 
 // NotifiedOf lists the notify state of one resource's items.
