@@ -118,3 +118,15 @@ func TestScanShowsExemptions(t *testing.T) {
 		t.Errorf("summary exempt keys = %d, want 1", doc.Summary.Keys["exempt"])
 	}
 }
+
+func TestScanLifecycleFlags(t *testing.T) {
+	sandboxEnvWith(t, "testdata/enforce-org.yaml")
+	code, out, stderr := runCLI(t, "scan", "--accounts", "222222222222", "--deactivate-age", "100", "-o", "json", "--log-level", "error")
+	if code != ExitOK || strings.Count(out, `"due": "deactivate"`) != 5 {
+		t.Errorf("--deactivate-age 100: exit %d, %d keys due (want 5)\n%s", code, strings.Count(out, `"due": "deactivate"`), stderr)
+	}
+	code, _, stderr = runCLI(t, "scan", "--accounts", "222222222222", "--deactivate-age", "50")
+	if code != ExitUsage || !strings.Contains(stderr, "lifecycle.deactivateAge: 50: must be at least rule.maxAccessKeyAge (90)") {
+		t.Errorf("--deactivate-age 50: exit %d %s", code, stderr)
+	}
+}

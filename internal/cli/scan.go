@@ -34,6 +34,10 @@ type scanOptions struct {
 	source         string
 	maxAge         int
 	warnAge        int
+	deactivateAge  int
+	deleteAge      int
+	unusedAge      int
+	neverUsedAge   int
 	withTags       bool
 	output         string
 	all            bool
@@ -88,6 +92,10 @@ func addScanFlags(cmd *cobra.Command, o *scanOptions) {
 	f.StringVar(&o.source, "source", string(inventory.SourceAuto), "key data source: auto, api or credential-report")
 	f.IntVar(&o.maxAge, "max-age", 90, "maxAccessKeyAge: days after which an active key is NON_COMPLIANT")
 	f.IntVar(&o.warnAge, "warn-age", 0, "days after which an active key is in the warning stage (0: off)")
+	f.IntVar(&o.deactivateAge, "deactivate-age", 0, "lifecycle: days after which an active key is due for deactivation (0: off)")
+	f.IntVar(&o.deleteAge, "delete-age", 0, "lifecycle: days after which an inactive key is due for deletion (0: off)")
+	f.IntVar(&o.unusedAge, "unused-age", 0, "lifecycle: flag active keys unused for this many days (0: off; CIS: 45)")
+	f.IntVar(&o.neverUsedAge, "never-used-age", 0, "lifecycle: flag active keys never used this many days after creation (0: off)")
 	f.BoolVar(&o.withTags, "with-tags", false, "read user tags (api, credential-report: every user; auto: flagged users)")
 	f.StringVarP(&o.output, "output", "o", string(output.Table), "output format: table, json or csv")
 	f.BoolVar(&o.all, "all", false, "table: list every key, not only warning and expired ones")
@@ -154,6 +162,27 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 	}
 	if changed("warn-age") {
 		ruleCfg.WarnAge = config.Days(o.warnAge)
+	}
+	cfg.Rule = ruleCfg
+	lifecycleFlags := false
+	for _, lf := range []struct {
+		flag string
+		v    int
+		dst  *config.Days
+	}{
+		{"deactivate-age", o.deactivateAge, &cfg.Lifecycle.DeactivateAge},
+		{"delete-age", o.deleteAge, &cfg.Lifecycle.DeleteAge},
+		{"unused-age", o.unusedAge, &cfg.Lifecycle.UnusedAge},
+		{"never-used-age", o.neverUsedAge, &cfg.Lifecycle.NeverUsedAge},
+	} {
+		if changed(lf.flag) {
+			*lf.dst, lifecycleFlags = config.Days(lf.v), true
+		}
+	}
+	if lifecycleFlags {
+		if err := cfg.Validate(); err != nil {
+			problems = append(problems, fmt.Errorf("lifecycle flags: %w", err))
+		}
 	}
 	policy := rule.PolicyDays(int(ruleCfg.MaxAccessKeyAge), int(ruleCfg.WarnAge))
 	if err := policy.Validate(); err != nil {
