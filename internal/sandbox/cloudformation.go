@@ -103,7 +103,7 @@ type cfnChangeSet struct {
 	tags                   map[string]string
 	noChanges              bool
 	ready                  time.Time // CREATE_COMPLETE (or FAILED) from then on
-	executed, obsolete     bool
+	executed               bool
 	executeFailed, deleted bool
 }
 
@@ -797,8 +797,6 @@ func (cs *cfnChangeSet) state() (status, exec string) {
 		return cs.status, "EXECUTE_IN_PROGRESS"
 	case cs.executed:
 		return cs.status, "EXECUTE_COMPLETE"
-	case cs.obsolete:
-		return cs.status, "OBSOLETE"
 	}
 	return cs.status, cs.exec
 }
@@ -905,9 +903,10 @@ func (cf *cloudFormation) executeChangeSet(c *call) (any, error) {
 			"ChangeSet ["+cs.id+"] cannot be executed while the stack is "+st.status)
 	}
 	cs.executed = true
+	// AWS deletes the stack's other change sets: they no longer apply.
 	for _, other := range st.changeSets {
 		if other != cs {
-			other.obsolete = true
+			other.deleted = true
 		}
 	}
 	st.endpoint = c.endpoint()

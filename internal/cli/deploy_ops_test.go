@@ -1,0 +1,275 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/keyage/keyage/internal/sandbox"
+)
+
+// deployOrg: the master account holds the StackSet administration role; 222 and 333 the
+// execution role (and the audit role keyage run assumes); 444 lacks the execution role. The
+// StackSet's audit role gets another name (--audit-role-name), since the fixture's exists.
+const deployOrg = `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+    name: master
+    roles: [KeyageAuditRole, AWSCloudFormationStackSetAdministrationRole]
+  - id: "222222222222"
+    name: prod
+    roles: [KeyageAuditRole, AWSCloudFormationStackSetExecutionRole]
+    users:
+      - name: alice
+        keys: [{ageDays: 120, status: Active}]
+  - id: "333333333333"
+    name: staging
+    roles: [KeyageAuditRole, AWSCloudFormationStackSetExecutionRole]
+  - id: "444444444444"
+    name: sandbox
+    roles: [KeyageAuditRole]
+`
+
+const masterTopic = "arn:aws:sns:us-east-1:111111111111:access-key-rotation"
+
+// squash collapses runs of spaces (tabwriter's padding) to one.
+func squash(s string) string { return spaces.ReplaceAllString(s, " ") }
+
+var spaces = regexp.MustCompile(` {2,}`)
+
+func deploySandbox(t *testing.T, fixture string) *sandbox.Server {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "org.yaml")
+	if err := os.WriteFile(path, []byte(fixture), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return sandboxEnvWith(t, path)
+}
+
+// mustRun runs keyage and fails the test unless it exits with want.
+func mustRun(t *testing.T, want int, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, out, errOut := runCLI(t, args...)
+	if code != want {
+		t.Fatalf("keyage %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	return out, errOut
+}
+
+func publishAs(t *testing.T, account string) error {
+	t.Helper()
+	cfg, err := assume(sdk(t), account)
+	if err != nil {
+		t.Fatalf("assume into %s: %v", account, err)
+	}
+	_, err = sns.NewFromConfig(cfg).Publish(context.Background(), &sns.PublishInput{TopicArn: aws.String(masterTopic), Message: aws.String("test")})
+	return err
+}
+
+// instanceParameter reads a parameter of the instance's stack, as the target account sees it.
+func instanceParameter(t *testing.T, account, key string) string {
+	t.Helper()
+	ctx := context.Background()
+	in, err := cloudformation.NewFromConfig(sdk(t)).DescribeStackInstance(ctx, &cloudformation.DescribeStackInstanceInput{
+		StackSetName: aws.String("AccessKeyRotationTarget"), StackInstanceAccount: aws.String(account), StackInstanceRegion: aws.String("us-east-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := assume(sdk(t), account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: in.StackInstance.StackId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range out.Stacks[0].Parameters {
+		if aws.ToString(p.ParameterKey) == key {
+			return aws.ToString(p.ParameterValue)
+		}
+	}
+	return ""
+}
+
+// The seed's deployment end to end: master stack, StackSet, an update, status, destroy.
+func TestDeployAndDestroyEndToEnd(t *testing.T) {
+	srv := deploySandbox(t, deployOrg)
+
+	out, stderr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222,333333333333")
+	if strings.TrimSpace(out) != masterTopic {
+		t.Errorf("deploy master printed %q, want the topic ARN", out)
+	}
+	for _, want := range []string{"(CREATE)", "Add", "NotificationTopic", "CREATE_COMPLETE"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("deploy master progress lacks %q:\n%s", want, stderr)
+		}
+	}
+	out, stderr = mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222,333333333333")
+	if strings.TrimSpace(out) != masterTopic || !strings.Contains(stderr, "no changes") {
+		t.Errorf("second deploy master: stdout %q, stderr:\n%s", out, stderr)
+	}
+
+	// The deployed policy decides cross-account publishing.
+	if err := publishAs(t, "222222222222"); err != nil {
+		t.Errorf("publish from a target account: %v", err)
+	}
+	if err := publishAs(t, "444444444444"); err == nil || !strings.Contains(err.Error(), "AuthorizationError") {
+		t.Errorf("publish from an account the policy does not name: %v, want AuthorizationError", err)
+	}
+	// keyage run publishes its findings to the deployed topic.
+	cfg := writeConfig(t, `
+accounts: {organization: true}
+receivers:
+  - name: central-topic
+    sns: {topicArn: "`+masterTopic+`"}
+routes:
+  - receivers: [central-topic]
+`)
+	srv.ResetRecords()
+	mustRun(t, ExitOK, "run", "--config", cfg, "--state", filepath.Join(t.TempDir(), "keyage.db"), "--log-level", "error")
+	if p := srv.Published(); len(p) != 1 || p[0].TopicArn != masterTopic || !strings.Contains(p[0].Message, `User "alice"`) {
+		t.Errorf("keyage run published %+v, want alice's finding on the deployed topic", p)
+	}
+
+	targets := []string{"deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222,333333333333",
+		"--regions", "us-east-1", "--audit-role-name", "KeyageStackSetAudit", "--max-concurrent-count", "2", "--failure-tolerance-count", "1"}
+	out, stderr = mustRun(t, ExitOK, targets...)
+	for _, want := range []string{"222222222222 us-east-1 CURRENT SUCCEEDED", "333333333333 us-east-1 CURRENT SUCCEEDED"} {
+		if !strings.Contains(squash(out), want) {
+			t.Errorf("deploy targets output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr, "(CREATE): SUCCEEDED") {
+		t.Errorf("deploy targets progress:\n%s", stderr)
+	}
+	if got := instanceParameter(t, "222222222222", "MaxAccessKeyAge"); got != "90" {
+		t.Errorf("MaxAccessKeyAge of the instance = %q, want 90", got)
+	}
+	if roles := srv.CloudFormationRoles("333333333333"); len(roles) != 2 {
+		t.Errorf("roles the instance created in 333: %+v, want the remediation and audit roles", roles)
+	}
+
+	// An update changes the parameter of every instance.
+	out, stderr = mustRun(t, ExitOK, append(targets, "--max-access-key-age", "45")...)
+	if !strings.Contains(stderr, "(UPDATE): SUCCEEDED") || strings.Count(squash(out), "CURRENT SUCCEEDED") != 2 {
+		t.Errorf("update: stdout:\n%s\nstderr:\n%s", out, stderr)
+	}
+	for _, acct := range []string{"222222222222", "333333333333"} {
+		if got := instanceParameter(t, acct, "MaxAccessKeyAge"); got != "45" {
+			t.Errorf("MaxAccessKeyAge of the instance in %s after the update = %q, want 45", acct, got)
+		}
+	}
+
+	out, _ = mustRun(t, ExitOK, "deploy", "status", "--drift")
+	for _, want := range []string{"Master stack AccessKeyRotationMaster: CREATE_COMPLETE", "TopicArn: " + masterTopic,
+		"drift: IN_SYNC", "StackSet AccessKeyRotationTarget: ACTIVE, SELF_MANAGED, 2 instance(s)", "MaxAccessKeyAge: 45",
+		"222222222222 us-east-1 CURRENT SUCCEEDED IN_SYNC"} {
+		if !strings.Contains(squash(out), want) {
+			t.Errorf("deploy status lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The master stack is not deleted under the instances, unless forced.
+	_, stderr = mustRun(t, ExitAccountError, "destroy", "master")
+	if !strings.Contains(stderr, "still has 2 instance(s)") || !strings.Contains(stderr, "222222222222/us-east-1") {
+		t.Errorf("destroy master with instances:\n%s", stderr)
+	}
+	if err := publishAs(t, "222222222222"); err != nil {
+		t.Errorf("the refused destroy removed the topic: %v", err)
+	}
+	mustRun(t, ExitOK, "destroy", "master", "--force")
+	if err := publishAs(t, "222222222222"); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Errorf("publish after destroy master: %v, want NotFound", err)
+	}
+
+	mustRun(t, ExitOK, "destroy", "targets")
+	if roles := srv.CloudFormationRoles("333333333333"); len(roles) != 0 {
+		t.Errorf("roles left in 333 after destroy targets: %+v", roles)
+	}
+	out, _ = mustRun(t, ExitOK, "deploy", "status")
+	if !strings.Contains(out, "Master stack AccessKeyRotationMaster: not deployed") || !strings.Contains(out, "StackSet AccessKeyRotationTarget: not deployed") {
+		t.Errorf("status after destroy:\n%s", out)
+	}
+	_, stderr = mustRun(t, ExitOK, "destroy", "targets")
+	if !strings.Contains(stderr, "nothing to destroy") {
+		t.Errorf("second destroy targets: %s", stderr)
+	}
+}
+
+// destroy master without --force succeeds once the StackSet is gone.
+func TestDestroyInOrder(t *testing.T) {
+	deploySandbox(t, deployOrg)
+	mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
+	mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--audit-role-name", "KeyageStackSetAudit")
+	mustRun(t, ExitOK, "destroy", "targets")
+	_, stderr := mustRun(t, ExitOK, "destroy", "master")
+	if !strings.Contains(stderr, "DELETE_COMPLETE") {
+		t.Errorf("destroy master:\n%s", stderr)
+	}
+}
+
+// CloudFormation's failures reach the user with the resource and the reason, exit 1.
+func TestDeployFailuresShown(t *testing.T) {
+	deploySandbox(t, deployOrg+`
+  - id: "555555555555"
+    name: taken
+    roles: [KeyageAuditRole]
+`)
+	t.Run("missing execution role", func(t *testing.T) {
+		mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "444444444444")
+		out, stderr := mustRun(t, ExitAccountError, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "444444444444",
+			"--regions", "us-east-1", "--audit-role-name", "KeyageStackSetAudit")
+		reason := "Account 444444444444 should have 'AWSCloudFormationStackSetExecutionRole' role with trust relationship to Role 'AWSCloudFormationStackSetAdministrationRole'."
+		if !strings.Contains(squash(out), "444444444444 us-east-1 OUTDATED FAILED "+reason) {
+			t.Errorf("instance table:\n%s", out)
+		}
+		if !strings.Contains(stderr, "444444444444/us-east-1 FAILED: "+reason) {
+			t.Errorf("error:\n%s", stderr)
+		}
+		mustRun(t, ExitOK, "destroy", "targets")
+		mustRun(t, ExitOK, "destroy", "master")
+	})
+	t.Run("rollback", func(t *testing.T) {
+		// The topic name is taken by another stack: the master stack rolls back.
+		mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--stack-name", "Other")
+		_, stderr := mustRun(t, ExitAccountError, "deploy", "master", "--target-accounts", "222222222222")
+		want := "keyage: stack AccessKeyRotationMaster: ROLLBACK_COMPLETE: NotificationTopic (AWS::SNS::Topic) CREATE_FAILED: " +
+			`Resource handler returned message: "Resource of type 'AWS::SNS::Topic' with identifier '` + masterTopic + `' already exists." (HandlerErrorCode: AlreadyExists)`
+		if !strings.Contains(stderr, want) {
+			t.Errorf("deploy master error lacks\n%s\nstderr:\n%s", want, stderr)
+		}
+		out, _ := mustRun(t, ExitOK, "deploy", "status")
+		if !strings.Contains(out, "AccessKeyRotationMaster: ROLLBACK_COMPLETE") || !strings.Contains(out, "failed: NotificationTopic (AWS::SNS::Topic) CREATE_FAILED") {
+			t.Errorf("deploy status after the rollback:\n%s", out)
+		}
+		// Once the name is free, deploying again replaces the rolled back stack.
+		mustRun(t, ExitOK, "destroy", "master", "--stack-name", "Other")
+		_, stderr = mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
+		if !strings.Contains(stderr, "ROLLBACK_COMPLETE (its creation failed): deleting it") {
+			t.Errorf("redeploy after a rollback:\n%s", stderr)
+		}
+		mustRun(t, ExitOK, "destroy", "master")
+	})
+	t.Run("validation error", func(t *testing.T) {
+		_, stderr := mustRun(t, ExitAccountError, "deploy", "master", "--organization-id", "o-NOT_VALID")
+		if !strings.Contains(stderr, "ValidationError: Parameter 'OrganizationId' must match pattern") {
+			t.Errorf("validation error:\n%s", stderr)
+		}
+	})
+	t.Run("usage", func(t *testing.T) {
+		_, stderr := mustRun(t, ExitUsage, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "1234", "--regions", "us-east-1",
+			"--maximum-execution-frequency", "Hourly")
+		if !strings.Contains(stderr, `"1234" is not a 12-digit account id`) || !strings.Contains(stderr, `--maximum-execution-frequency "Hourly"`) {
+			t.Errorf("usage errors:\n%s", stderr)
+		}
+	})
+}
