@@ -157,8 +157,14 @@ routes:
 		t.Errorf("roles the instance created in 333: %+v, want the remediation and audit roles", roles)
 	}
 
+	// The audit role the StackSet created is the one keyage scan assumes, with its ExternalId.
+	out, _ = mustRun(t, ExitOK, "scan", "--accounts", "222222222222,333333333333", "--role-name", "KeyageStackSetAudit", "--output", "csv")
+	if !strings.Contains(out, "alice") {
+		t.Errorf("scan through the deployed audit role:\n%s", out)
+	}
+
 	// An update changes the parameter of every instance.
-	out, stderr = mustRun(t, ExitOK, append(targets, "--max-access-key-age", "45")...)
+	out, stderr = mustRun(t, ExitOK, append(targets, "--max-access-key-age", "45", "--external-id", "s3cret-ext")...)
 	if !strings.Contains(stderr, "(UPDATE): SUCCEEDED") || strings.Count(squash(out), "CURRENT SUCCEEDED") != 2 {
 		t.Errorf("update: stdout:\n%s\nstderr:\n%s", out, stderr)
 	}
@@ -167,6 +173,12 @@ routes:
 			t.Errorf("MaxAccessKeyAge of the instance in %s after the update = %q, want 45", acct, got)
 		}
 	}
+
+	scan := []string{"scan", "--accounts", "333333333333", "--role-name", "KeyageStackSetAudit"}
+	if _, stderr = mustRun(t, ExitAccountError, scan...); !strings.Contains(stderr, "333333333333") {
+		t.Errorf("scan without the ExternalId the updated role requires:\n%s", stderr)
+	}
+	mustRun(t, ExitOK, append(scan, "--external-id", "s3cret-ext")...)
 
 	out, _ = mustRun(t, ExitOK, "deploy", "status", "--drift")
 	for _, want := range []string{"Master stack AccessKeyRotationMaster: CREATE_COMPLETE", "TopicArn: " + masterTopic,

@@ -657,3 +657,34 @@ func (s *Server) CloudFormationRoles(accountID string) []CloudFormationRole {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// stackRole is a role created by a CloudFormation stack in acct, as STS
+// sees it; its trust policy is not evaluated (any sandbox principal may
+// assume it, like the fixture's roles), but an sts:ExternalId condition in
+// it is required.
+func (s *Server) stackRole(acct, name string) *role {
+	cf := s.cfn()
+	if cf == nil {
+		return nil
+	}
+	cf.mu.Lock()
+	defer cf.mu.Unlock()
+	cr := cf.role(acct, name)
+	if cr == nil {
+		return nil
+	}
+	r := &role{name: cr.name, id: cr.id}
+	var trust struct {
+		Statement []struct {
+			Condition map[string]map[string]any
+		}
+	}
+	if json.Unmarshal([]byte(cr.trust), &trust) == nil {
+		for _, st := range trust.Statement {
+			if v, ok := st.Condition["StringEquals"]["sts:ExternalId"].(string); ok {
+				r.externalID = v
+			}
+		}
+	}
+	return r
+}

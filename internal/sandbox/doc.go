@@ -10,7 +10,10 @@
 // Options inject latency, throttling and failures; Stats counts requests per API and per
 // account; /_sandbox/ serves an admin API for tests. SNS delivers to the sandbox's own SQS queues;
 // what was published, invoked (Lambda) and emailed (SES) is recorded (Published, Invocations,
-// Emails).
+// Emails). CloudFormation (awsQuery) parses templates and creates stacks, change sets and
+// StackSets asynchronously; the SNS topics, policies and IAM roles they declare become real
+// sandbox resources (a role a stack created can be assumed, with the sts:ExternalId its trust
+// policy requires).
 //
 // All state is in memory. The sandbox is a test and demo tool, not a security boundary.
 //

@@ -102,6 +102,9 @@ func (s *Server) stsAssumeRole(c *call) (any, error) {
 		return nil, denied
 	}
 	r := target.findRole(name)
+	if r == nil {
+		r = s.stackRole(acctID, name) // a role a CloudFormation stack created
+	}
 	if r == nil || (r.externalID != "" && r.externalID != c.form.Get("ExternalId")) {
 		return nil, denied
 	}
