@@ -111,6 +111,9 @@ type Reader struct {
 	idx     columnIndex
 	width   int
 	sawRoot bool
+	// words interns the region and service names: a field of a CSV record
+	// shares the record's memory, so keeping one would keep the whole line.
+	words map[string]string
 }
 
 // columnIndex holds the field index of each needed column.
@@ -245,7 +248,7 @@ func (r *Reader) Read() (*Row, error) {
 
 func (r *Reader) parseRow(rec []string, line int) (*Row, error) {
 	fail := func(col string, err error) error { return &Error{Line: line, Column: col, Err: err} }
-	row := &Row{Line: line, User: rec[r.idx.user], ARN: rec[r.idx.arn]}
+	row := &Row{Line: line, User: strings.Clone(rec[r.idx.user]), ARN: strings.Clone(rec[r.idx.arn])}
 	if row.User == "" {
 		return nil, fail(colUser, errors.New("empty user name"))
 	}
@@ -268,9 +271,26 @@ func (r *Reader) parseRow(rec []string, line int) (*Row, error) {
 		if err != nil {
 			return nil, fail(col, err)
 		}
+		k.LastUsedRegion, k.LastUsedService = r.intern(k.LastUsedRegion), r.intern(k.LastUsedService)
 		row.Keys[n] = k
 	}
 	return row, nil
+}
+
+// intern returns v in memory of its own, shared by every equal value.
+func (r *Reader) intern(v string) string {
+	if v == "" {
+		return ""
+	}
+	if w, ok := r.words[v]; ok {
+		return w
+	}
+	if r.words == nil {
+		r.words = make(map[string]string)
+	}
+	w := strings.Clone(v)
+	r.words[w] = w
+	return w
 }
 
 // isRootARN reports whether arn is arn:<partition>:iam::<account>:root.
