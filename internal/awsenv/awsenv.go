@@ -38,7 +38,9 @@ type Options struct {
 	StaticCredentials *aws.Credentials
 	// MaxAttempts bounds every call's attempts, throttles included (default 10).
 	MaxAttempts int
-	// MaxConnsPerHost sizes the connection pool (default 256).
+	// MaxConnsPerHost bounds the connections to one endpoint (default
+	// 256): every account's IAM calls go to the same global endpoint, and
+	// each connection costs buffers and goroutines.
 	MaxConnsPerHost int
 	// Observe, when set, is told of every attempt of every AWS call
 	// (metrics): service, operation, and whether AWS throttled it.
@@ -56,6 +58,7 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 		maxAttempts = 10
 	}
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxConnsPerHost = maxConns
 		tr.MaxIdleConns = maxConns * 2
 		tr.MaxIdleConnsPerHost = maxConns
 		tr.IdleConnTimeout = 90 * time.Second
