@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"time"
 
@@ -297,22 +298,44 @@ func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, *aws
 	if err != nil {
 		return nil, nil, err
 	}
-	accounts, err := selectAccounts(ctx, assumer, job.selection, usesOUs(job.cfg))
+	accounts, err := accountSeq(ctx, assumer, job.selection, usesOUs(job.cfg))
 	if err != nil {
 		return nil, nil, err
 	}
-	log.Info("scanning", "accounts", len(accounts), "source", job.scan.Source, "caller", assumer.CallerARN())
+	log.Info("scanning", "source", job.scan.Source, "caller", assumer.CallerARN())
 	bar := progress.New(ios.ErrOut, "accounts", ios.ErrIsTerminal)
 	so := job.scan
 	so.Now = time.Now()
 	so.Logger = log
 	so.Progress = bar.Update
-	res := scan.Run(ctx, assumer, accounts, so)
+	res, err := scan.RunSeq(ctx, assumer, accounts, so)
 	bar.Finish()
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("scan interrupted: %w", err)
 	}
 	return res, assumer, nil
+}
+
+// accountSeq is selectAccounts as a sequence: a whole organization is
+// listed page by page while the scan runs, unless OU paths are needed first.
+func accountSeq(ctx context.Context, a *awsenv.Assumer, sel config.Accounts, needOUs bool) (iter.Seq2[inventory.Account, error], error) {
+	if sel.Organization && sel.OU == "" && !needOUs {
+		return inventory.OrgAccountSeq(ctx, a.Base()), nil
+	}
+	accts, err := selectAccounts(ctx, a, sel, needOUs)
+	if err != nil {
+		return nil, err
+	}
+	return func(yield func(inventory.Account, error) bool) {
+		for _, acct := range accts {
+			if !yield(acct, nil) {
+				return
+			}
+		}
+	}, nil
 }
 
 // selectAccounts lists the accounts to scan. needOUs adds OU paths to an

@@ -152,7 +152,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	automatic := job.cfg.Remediation.IsAutomatic()
 
 	sched.Scan = func(ctx context.Context, progress func(done, total int)) error {
-		accounts, err := selectAccounts(ctx, assumer, job.selection, usesOUs(job.cfg))
+		accounts, err := accountSeq(ctx, assumer, job.selection, usesOUs(job.cfg))
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,10 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 		so.Now, so.Logger, so.Progress = time.Now(), ios.Logger, progress
 		so.WithTags = true
 		started := time.Now()
-		res := scan.Run(ctx, assumer, accounts, so)
+		res, err := scan.RunSeq(ctx, assumer, accounts, so)
+		if err != nil {
+			return err
+		}
 		if ctx.Err() != nil {
 			return ctx.Err() // interrupted: record nothing
 		}

@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"iter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -24,21 +25,37 @@ type Account struct {
 // ListAccounts; cfg must act in the management account (or a delegated
 // administrator).
 func OrgAccounts(ctx context.Context, cfg aws.Config) ([]Account, error) {
-	client := organizations.NewFromConfig(cfg)
 	var out []Account
-	p := organizations.NewListAccountsPaginator(client, &organizations.ListAccountsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for a, err := range OrgAccountSeq(ctx, cfg) {
 		if err != nil {
-			return nil, fmt.Errorf("list organization accounts: %w", awsenv.Simplify(err))
+			return nil, err
 		}
-		for _, a := range page.Accounts {
-			if active(a) {
-				out = append(out, Account{ID: aws.ToString(a.Id), Name: aws.ToString(a.Name)})
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// OrgAccountSeq yields the organization's ACTIVE accounts page by page as
+// ListAccounts returns them (20 to a page), so that a scan can start on the
+// first page instead of waiting for the last; a page that fails ends the
+// sequence with its error.
+func OrgAccountSeq(ctx context.Context, cfg aws.Config) iter.Seq2[Account, error] {
+	return func(yield func(Account, error) bool) {
+		client := organizations.NewFromConfig(cfg)
+		p := organizations.NewListAccountsPaginator(client, &organizations.ListAccountsInput{})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				yield(Account{}, fmt.Errorf("list organization accounts: %w", awsenv.Simplify(err)))
+				return
+			}
+			for _, a := range page.Accounts {
+				if active(a) && !yield(Account{ID: aws.ToString(a.Id), Name: aws.ToString(a.Name)}, nil) {
+					return
+				}
 			}
 		}
 	}
-	return out, nil
 }
 
 // OUAccounts lists the ACTIVE accounts in the subtree of the OU (or root)

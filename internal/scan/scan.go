@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"slices"
 	"sync"
@@ -49,6 +50,21 @@ type Options struct {
 // Run scans accounts and returns every account's outcome in the order given,
 // evaluations ordered by account and user name.
 func Run(ctx context.Context, src ConfigSource, accounts []inventory.Account, o Options) *Result {
+	res, _ := RunSeq(ctx, src, func(yield func(inventory.Account, error) bool) {
+		for _, a := range accounts {
+			if !yield(a, nil) {
+				return
+			}
+		}
+	}, o)
+	return res
+}
+
+// RunSeq is Run over accounts that are still being listed (an organization
+// read page by page): scanning starts with the first account, and the
+// listing goes on beside it. An error from the listing stops the scan and is
+// returned; accounts are reported in the order listed.
+func RunSeq(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.Account, error], o Options) (*Result, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
 	}
@@ -70,40 +86,71 @@ func Run(ctx context.Context, src ConfigSource, accounts []inventory.Account, o 
 		inv.Logger = o.Logger
 	}
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu          sync.Mutex
+		done, total int
+		listErr     error
+	)
+	// The listing runs ahead of the scan in its own goroutine, so that its
+	// pages are not fetched only when a worker asks for the next account.
+	feed := make(chan inventory.Account, 1024)
+	go func() {
+		defer close(feed)
+		for a, err := range accounts {
+			if err != nil {
+				mu.Lock()
+				listErr = err
+				mu.Unlock()
+				cancel()
+				return
+			}
+			mu.Lock()
+			total++
+			mu.Unlock()
+			select {
+			case feed <- a:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
 	type outcome struct {
 		acct AccountResult
 		evs  []rule.Evaluation
 	}
-	outcomes := make([]outcome, len(accounts))
-	var (
-		mu   sync.Mutex
-		done int
-	)
+	var outcomes []*outcome // in listing order; each filled by its goroutine
 	sem := make(chan struct{}, o.Concurrency)
 	var wg sync.WaitGroup
-	for i, a := range accounts {
+	for a := range feed {
+		oc := &outcome{}
+		outcomes = append(outcomes, oc)
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			acct, evs := scanAccount(ctx, src, a, inv, o)
-			outcomes[i] = outcome{acct, evs}
+			oc.acct, oc.evs = scanAccount(ctx, src, a, inv, o)
 			if o.Progress != nil {
 				mu.Lock()
 				done++
-				o.Progress(done, len(accounts))
+				o.Progress(done, total)
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
+	if listErr != nil {
+		return nil, listErr
+	}
 
 	res := &Result{
 		Rule:        rule.Name,
 		Parameters:  Parameters{MaxAccessKeyAge: int(o.Policy.MaxAge / rule.Day), WarnAge: int(o.Policy.WarnAge / rule.Day)},
 		EvaluatedAt: o.Now.UTC(),
 		Source:      string(o.Source),
-		Accounts:    make([]AccountResult, 0, len(accounts)),
+		Accounts:    make([]AccountResult, 0, len(outcomes)),
 		Summary:     newSummary(),
 	}
 	n := 0
@@ -111,14 +158,13 @@ func Run(ctx context.Context, src ConfigSource, accounts []inventory.Account, o 
 		n += len(oc.evs)
 	}
 	res.Evaluations = make([]rule.Evaluation, 0, n)
-	for i := range outcomes {
-		oc := &outcomes[i]
+	for _, oc := range outcomes {
 		res.Accounts = append(res.Accounts, oc.acct)
 		res.Summary.add(oc.acct, oc.evs)
 		res.Evaluations = append(res.Evaluations, oc.evs...)
 		oc.evs = nil
 	}
-	return res
+	return res, nil
 }
 
 func scanAccount(ctx context.Context, src ConfigSource, a inventory.Account, inv inventory.Options, o Options) (AccountResult, []rule.Evaluation) {

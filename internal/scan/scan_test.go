@@ -2,6 +2,7 @@ package scan_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/rule"
@@ -345,5 +347,53 @@ func TestAccountTimeout(t *testing.T) {
 	}
 	if len(r.Accounts) != len(accts) {
 		t.Errorf("%d accounts reported, want %d", len(r.Accounts), len(accts))
+	}
+}
+
+// An organization scanned while it is still being listed (page by page) gives
+// the same result, in the same account order, as one listed first.
+func TestRunSeqWhileListing(t *testing.T) {
+	fx := sandbox.Generate(sandbox.GenerateOptions{Accounts: 45, Users: 5, Seed: 3}) // 3 ListAccounts pages
+	e := newEnv(t, fx, nil)
+	accts := e.orgAccounts(t)
+	now := testNow()
+	want := run(t, e, inventory.SourceAuto, accts, func(o *scan.Options) { o.Now = now })
+
+	e.srv.ResetStats()
+	var progress [][2]int
+	o := scan.Options{Source: inventory.SourceAuto, Policy: rule.PolicyDays(90, 80), Concurrency: 8, Now: now, AccountTimeout: time.Minute,
+		Progress: func(done, total int) { progress = append(progress, [2]int{done, total}) }}
+	got, err := scan.RunSeq(context.Background(), e.assumer, inventory.OrgAccountSeq(context.Background(), e.base), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(scan.AccountResult{}, "DurationMS")); diff != "" {
+		t.Errorf("scan while listing differs from scan after listing (-after +while):\n%s", diff)
+	}
+	if n := e.srv.Stats().ByAPI["organizations:ListAccounts"]; n != 3 {
+		t.Errorf("ListAccounts calls = %d, want 3 pages", n)
+	}
+	if last := progress[len(progress)-1]; last != [2]int{len(accts), len(accts)} {
+		t.Errorf("last progress = %v, want %d of %d", last, len(accts), len(accts))
+	}
+}
+
+// A listing that fails part way stops the scan with the listing's error.
+func TestRunSeqListingFails(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	accts := e.orgAccounts(t)
+	boom := errors.New("list organization accounts: AccessDeniedException: page 2")
+	seq := func(yield func(inventory.Account, error) bool) {
+		for _, a := range accts[:2] {
+			if !yield(a, nil) {
+				return
+			}
+		}
+		yield(inventory.Account{}, boom)
+	}
+	o := scan.Options{Source: inventory.SourceAuto, Policy: rule.PolicyDays(90, 80), Now: testNow()}
+	res, err := scan.RunSeq(context.Background(), e.assumer, seq, o)
+	if !errors.Is(err, boom) || res != nil {
+		t.Errorf("RunSeq = %v, %v; want no result and the listing's error", res, err)
 	}
 }
