@@ -2,10 +2,13 @@ package output
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 
+	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -43,17 +46,8 @@ func writeJSON(w io.Writer, r *scan.Result) error {
 		bw.WriteString("  \"evaluations\": [],\n")
 	} else {
 		bw.WriteString("  \"evaluations\": [\n")
-		for i := range r.Evaluations {
-			b, err := json.MarshalIndent(&r.Evaluations[i], "    ", "  ")
-			if err != nil {
-				return fmt.Errorf("encode evaluation of %s in %s: %w", r.Evaluations[i].ResourceID, r.Evaluations[i].AccountID, err)
-			}
-			bw.WriteString("    ")
-			bw.Write(b)
-			if i < len(r.Evaluations)-1 {
-				bw.WriteByte(',')
-			}
-			bw.WriteByte('\n')
+		if err := writeEvaluations(bw, r.Evaluations); err != nil {
+			return err
 		}
 		bw.WriteString("  ],\n")
 	}
@@ -63,6 +57,65 @@ func writeJSON(w io.Writer, r *scan.Result) error {
 	bw.WriteString("}\n")
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}
+
+// evaluationBlock is how many evaluations one encoder goroutine takes at a time.
+const evaluationBlock = 256
+
+// writeEvaluations writes the elements of the evaluations array, encoded on
+// every core a block at a time and written in order; at most two blocks per
+// core are held as text at once.
+func writeEvaluations(w io.Writer, evs []rule.Evaluation) error {
+	type block struct {
+		text []byte
+		err  error
+	}
+	n := (len(evs) + evaluationBlock - 1) / evaluationBlock
+	blocks := make([]chan block, n)
+	for i := range blocks {
+		blocks[i] = make(chan block, 1)
+	}
+	slots := make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for i := range n {
+			select {
+			case slots <- struct{}{}:
+			case <-done:
+				return
+			}
+			go func() {
+				lo, hi := i*evaluationBlock, min((i+1)*evaluationBlock, len(evs))
+				var buf bytes.Buffer
+				for j := lo; j < hi; j++ {
+					b, err := json.MarshalIndent(&evs[j], "    ", "  ")
+					if err != nil {
+						blocks[i] <- block{err: fmt.Errorf("encode evaluation of %s in %s: %w", evs[j].ResourceID, evs[j].AccountID, err)}
+						return
+					}
+					buf.WriteString("    ")
+					buf.Write(b)
+					if j < len(evs)-1 {
+						buf.WriteByte(',')
+					}
+					buf.WriteByte('\n')
+				}
+				blocks[i] <- block{text: buf.Bytes()}
+			}()
+		}
+	}()
+	for i := range blocks {
+		b := <-blocks[i]
+		<-slots
+		if b.err != nil {
+			return b.err
+		}
+		if _, err := w.Write(b.text); err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
 	}
 	return nil
 }

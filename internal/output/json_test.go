@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ func TestWriteJSONMatchesMarshalIndent(t *testing.T) {
 			},
 			Summary: scan.Summary{Accounts: 1, Users: 2, Keys: map[string]int{"ok": 1}},
 		}},
+		{"many", manyEvaluations(now, 3*evaluationBlock+7)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			want, err := json.MarshalIndent(tt.r, "", "  ")
@@ -47,4 +49,15 @@ func TestWriteJSONMatchesMarshalIndent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyEvaluations is a result of n users, enough for several encoding blocks.
+func manyEvaluations(now time.Time, n int) *scan.Result {
+	r := &scan.Result{Rule: rule.Name, EvaluatedAt: now, Accounts: []scan.AccountResult{}}
+	for i := range n {
+		r.Evaluations = append(r.Evaluations, rule.Evaluate(rule.User{AccountID: "222222222222", UserID: fmt.Sprintf("AIDA%d", i), UserName: fmt.Sprintf("user-%d", i),
+			Keys: []rule.Key{{AccessKeyID: fmt.Sprintf("AKIA%d", i), Status: "Active", CreateDate: now.Add(-time.Duration(i) * rule.Day)}}},
+			rule.DefaultPolicy(), now))
+	}
+	return r
 }
