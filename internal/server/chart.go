@@ -46,11 +46,20 @@ func trendSVG(points []store.TrendPoint) template.HTML {
 		fmt.Fprintf(&b, `<text class="axis" x="%d" y="%.1f" text-anchor="end">%d</text>`, padL-6, y(v)+4, v)
 	}
 	layout := "Jan 2"
-	if span < 48*time.Hour {
+	switch {
+	case span < time.Hour:
+		layout = "15:04:05"
+	case span < 48*time.Hour:
 		layout = "Jan 2 15:04"
 	}
-	for i := 0; i <= 4; i++ { // x labels
+	prev := ""
+	for i := 0; i <= 4; i++ { // x labels, each shown once
 		t := t0.Add(span * time.Duration(i) / 4)
+		label := t.UTC().Format(layout)
+		if label == prev {
+			continue
+		}
+		prev = label
 		anchor := "middle"
 		switch i {
 		case 0:
@@ -58,7 +67,7 @@ func trendSVG(points []store.TrendPoint) template.HTML {
 		case 4:
 			anchor = "end"
 		}
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="%s">%s</text>`, x(t), chartH-8, anchor, html.EscapeString(t.UTC().Format(layout)))
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="%s">%s</text>`, x(t), chartH-8, anchor, html.EscapeString(label))
 	}
 	// A step line: the count holds until the next change.
 	var line strings.Builder

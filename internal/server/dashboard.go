@@ -50,6 +50,12 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format(time.DateOnly)
 	},
+	"clock": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("15:04 UTC")
+	},
 	"iso": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -234,7 +240,7 @@ func (s *Server) trend(ctx context.Context, now time.Time) (time.Time, time.Time
 	if err != nil || first.IsZero() {
 		return time.Time{}, time.Time{}, nil, err
 	}
-	from := first.Add(-time.Minute)
+	from := first // the chart starts with the first scan's count, not a 0 before it
 	if now.Sub(from) > 90*24*time.Hour {
 		from = now.Add(-90 * 24 * time.Hour)
 	}

@@ -66,8 +66,8 @@ func TestOverviewMatchesStore(t *testing.T) {
 	if i, j := strings.Index(body, "/accounts/"+acctProd), strings.Index(body, "/accounts/"+acctHostile); i < 0 || j < i {
 		t.Errorf("top accounts: prod (2 non-compliant) should come before the hostile account (1)")
 	}
-	if !strings.Contains(body, "from 0 to 4") {
-		t.Errorf("trend chart should go from 0 to 4 non-compliant users")
+	if !strings.Contains(body, "from 3 to 4") {
+		t.Errorf("trend chart should go from 3 (the first scan) to 4 non-compliant users")
 	}
 }
 
@@ -78,8 +78,9 @@ func TestTrendEndsAtCurrentCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pts) != trendPoints+1 || pts[0].NonCompliant != 0 || pts[len(pts)-1].NonCompliant != 4 {
-		t.Errorf("trend = %d points from %d to %d; want %d points from 0 to 4", len(pts), pts[0].NonCompliant, pts[len(pts)-1].NonCompliant, trendPoints+1)
+	// It starts with the first scan's count (3), not with a 0 from before any scan.
+	if len(pts) != trendPoints+1 || pts[0].NonCompliant != 3 || pts[len(pts)-1].NonCompliant != 4 {
+		t.Errorf("trend = %d points from %d to %d; want %d points from 3 to 4", len(pts), pts[0].NonCompliant, pts[len(pts)-1].NonCompliant, trendPoints+1)
 	}
 }
 
