@@ -76,6 +76,7 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 		return err
 	}
 	defer st.Close()
+	st.SetOwner(engine.Owner)
 	base, err := awsenv.Load(ctx, job.env)
 	if err != nil {
 		return err

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/keyage/keyage/internal/store"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -191,5 +195,48 @@ routes: [{match: {ou: Workloads}, receivers: [prod-team]}]
 		if item["accountId"] != "222222222222" || item["ou"] != "Workloads/Prod" {
 			t.Errorf("OU route item = %v", item)
 		}
+	}
+}
+
+// The owner the state records (the dashboard's owner column and filter) is
+// the one owners.tagKey and owners.template find, as notifications use.
+func TestRunRecordsConfiguredOwner(t *testing.T) {
+	deploySandbox(t, `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+    name: master
+    users:
+      - name: alice
+        tags: {team-mail: payments@example.com, email: alice@example.com}
+        keys: [{ageDays: 120, status: Active}]
+      - name: bob
+        keys: [{ageDays: 130, status: Active}]
+`)
+	cfg := writeConfig(t, `
+owners: {tagKey: team-mail, template: "{{ .UserName }}@corp.example"}
+receivers:
+  - name: local
+    file: {path: `+filepath.Join(t.TempDir(), "n.jsonl")+`}
+routes:
+  - receivers: [local]
+`)
+	state := filepath.Join(t.TempDir(), "keyage.db")
+	mustRun(t, ExitOK, "run", "--config", cfg, "--state", state, "--log-level", "error")
+	st, err := store.Open(context.Background(), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	keys, err := st.Keys(context.Background(), store.KeyFilter{Stages: []string{"expired"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, k := range keys {
+		got[k.UserName] = k.Owner
+	}
+	if want := map[string]string{"alice": "payments@example.com", "bob": "bob@corp.example"}; !maps.Equal(got, want) {
+		t.Errorf("owners recorded = %v, want %v", got, want)
 	}
 }

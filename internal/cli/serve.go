@@ -121,6 +121,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 		return err
 	}
 	defer st.Close()
+	st.SetOwner(engine.Owner)
 
 	reg := prometheus.NewRegistry()
 	sched := &daemon.Scheduler{Interval: interval, Logger: ios.Logger}

@@ -48,6 +48,11 @@ func NewEngine(cfg *config.Config) (*Engine, error) {
 	return e, nil
 }
 
+// Owner is the owner address of ev's user under the config's owners
+// section ("" when unknown): what notifications are addressed to, and what
+// the store records for the dashboard.
+func (e *Engine) Owner(ev *rule.Evaluation) string { return e.owners.Owner(ev) }
+
 // Planned is one message the plan sends.
 type Planned struct {
 	Message notify.Message

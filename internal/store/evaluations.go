@@ -39,13 +39,13 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 			}
 			tags, _ := json.Marshal(ev.Tags)
 			keys, _ := json.Marshal(ev.Keys)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, owner)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (account_id, resource_id) DO UPDATE SET user_name = excluded.user_name, path = excluded.path, arn = excluded.arn,
 					compliance = excluded.compliance, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
-					changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at`,
+					changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, owner = excluded.owner`,
 				ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-				string(tags), string(keys), first, changed, now); err != nil {
+				string(tags), string(keys), first, changed, now, s.ownerOf(ev)); err != nil {
 				return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
 			}
 		}

@@ -251,7 +251,7 @@ type KeyFilter struct {
 	// Stages keeps keys in one of these stages; empty keeps all.
 	Stages []string
 	// AccountID, ResourceID and Owner ("" for any) keep one account, one
-	// user, one owner (the "email" tag).
+	// user, one owner (as recorded with the evaluation: see SetOwner).
 	AccountID  string
 	ResourceID string
 	Owner      string
@@ -540,7 +540,7 @@ type EvaluationFilter struct {
 	Compliance string
 	// Stage keeps users with at least one key in that stage.
 	Stage string
-	// Owner keeps users whose "email" tag is this.
+	// Owner keeps users of this owner (as recorded: see SetOwner).
 	Owner string
 	// After is the keyset cursor: rows strictly after (account, resource).
 	AfterAccount, AfterResource string
@@ -571,7 +571,7 @@ func (s *Store) ListEvaluations(ctx context.Context, f EvaluationFilter) ([]Eval
 		args = append(args, f.AccountID)
 	}
 	if f.Owner != "" {
-		conds = append(conds, `json_extract(e.tags_json, '$.email') = ?`)
+		conds = append(conds, `e.owner = ?`)
 		args = append(args, f.Owner)
 	}
 	if f.Stage != "" {

@@ -64,7 +64,7 @@ func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res
 				scanned[a.AccountID] = true
 			}
 		}
-		return saveEvaluations(ctx, tx, id, res.EvaluatedAt, scanned, res.Evaluations)
+		return s.saveEvaluations(ctx, tx, id, res.EvaluatedAt, scanned, res.Evaluations)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record scan in %s: %w", s.path, err)
@@ -80,7 +80,7 @@ type current struct {
 }
 
 // saveEvaluations replaces the current evaluations of the scanned accounts.
-func saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, at time.Time, scanned map[string]bool, evs []rule.Evaluation) error {
+func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, at time.Time, scanned map[string]bool, evs []rule.Evaluation) error {
 	prev := map[[2]string]current{}
 	for acct := range scanned {
 		rows, err := tx.QueryContext(ctx, `SELECT resource_id, compliance, user_name, first_seen, changed_at FROM evaluations WHERE account_id = ?`, acct)
@@ -101,11 +101,11 @@ func saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, at time.Time
 			return err
 		}
 	}
-	upsert, err := tx.PrepareContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	upsert, err := tx.PrepareContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type, user_name = excluded.user_name, path = excluded.path,
 			arn = excluded.arn, compliance = excluded.compliance, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
-			changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, scan_id = excluded.scan_id`)
+			changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, scan_id = excluded.scan_id, owner = excluded.owner`)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, at time.Time
 		tags, _ := json.Marshal(ev.Tags)
 		keys, _ := json.Marshal(ev.Keys)
 		if _, err := upsert.ExecContext(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-			string(tags), string(keys), first, changed, now, scanID); err != nil {
+			string(tags), string(keys), first, changed, now, scanID, s.ownerOf(ev)); err != nil {
 			return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
 		}
 	}
