@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"time"
 
@@ -36,6 +37,11 @@ type Dispatcher struct {
 	// PollInterval is how often a busy dispatcher looks for due messages
 	// (default 20ms).
 	PollInterval time.Duration
+	// Lease is how long a claimed message stays this dispatcher's before
+	// another process may claim it (default 2 minutes, at least 4 x
+	// Timeout); it is renewed while the dispatcher lives, so only a dead
+	// dispatcher's messages pass to another.
+	Lease time.Duration
 }
 
 // DispatchStats counts one Drain's work.
@@ -62,6 +68,15 @@ func (d *Dispatcher) defaults() {
 	if d.PollInterval <= 0 {
 		d.PollInterval = 20 * time.Millisecond
 	}
+	if d.Lease <= 0 {
+		d.Lease = max(2*time.Minute, 4*d.Timeout)
+	}
+}
+
+// leaseOwner names one dispatcher run in the outbox's leases.
+func leaseOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32())
 }
 
 // Drain delivers every PENDING message, waiting out retry pauses, and
@@ -135,12 +150,17 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 		mu.Unlock()
 		return err
 	}
+	owner := leaseOwner()
+	renewed := d.Now()
 	defer func() {
 		for _, q := range queues {
 			close(q)
 		}
 		wg.Wait()
 		_ = flush()
+		if err := d.Store.ReleaseLeases(context.WithoutCancel(ctx), owner); err != nil {
+			d.Logger.Warn("outbox leases not released; other processes send those messages once the leases run out", "err", err)
+		}
 	}()
 
 	for {
@@ -151,7 +171,13 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 			return stats, nil
 		}
 		now := d.Now()
-		due, err := d.Store.DueMessages(ctx, now, 1000)
+		if now.Sub(renewed) >= d.Lease/4 {
+			if _, err := d.Store.RenewLeases(ctx, owner, now, d.Lease); err != nil && ctx.Err() == nil {
+				return stats, err
+			}
+			renewed = now
+		}
+		due, err := d.Store.ClaimDue(ctx, owner, now, d.Lease, 1000)
 		if err != nil {
 			if ctx.Err() != nil {
 				return stats, nil
@@ -193,7 +219,7 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 		mu.Unlock()
 		wait := d.PollInterval
 		if queued == 0 && busy == 0 {
-			next, err := d.Store.NextDue(ctx)
+			next, err := d.Store.NextDue(ctx, owner, d.Now())
 			if err != nil {
 				if ctx.Err() != nil {
 					return stats, nil

@@ -15,14 +15,18 @@ import (
 	"github.com/keyage/keyage/internal/store"
 )
 
-func enqueue(b *testing.B, st *store.Store, n int, receiver string) {
-	b.Helper()
+func enqueue(tb testing.TB, st *store.Store, n int, receiver string) {
+	tb.Helper()
 	now := time.Now()
-	body, _ := encodeMessage(notify.Message{Kind: notify.KindFinding, Receiver: receiver, Text: SeedText("222222222222", "alice"),
-		Items: []notify.Item{{AccountID: "222222222222", UserName: "alice", ResourceID: "AIDA1", AccessKeyID: "AKIA1", AgeDays: 120, Stage: "expired"}}})
 	err := st.Update(context.Background(), func(tx *store.Tx) error {
 		for i := range n {
-			if err := tx.Enqueue(store.Message{ID: fmt.Sprintf("m%07d", i), Receiver: receiver, Kind: notify.KindFinding, GroupKey: "g",
+			id := fmt.Sprintf("m%07d", i)
+			body, err := encodeMessage(notify.Message{ID: id, Kind: notify.KindFinding, Receiver: receiver, Text: SeedText("222222222222", "alice"),
+				Items: []notify.Item{{AccountID: "222222222222", UserName: "alice", ResourceID: "AIDA1", AccessKeyID: "AKIA1", AgeDays: 120, Stage: "expired"}}})
+			if err != nil {
+				return err
+			}
+			if err := tx.Enqueue(store.Message{ID: id, Receiver: receiver, Kind: notify.KindFinding, GroupKey: "g",
 				JSON: body, MaxAttempts: 5, NextAttemptAt: now, CreatedAt: now}); err != nil {
 				return err
 			}
@@ -30,7 +34,7 @@ func enqueue(b *testing.B, st *store.Store, n int, receiver string) {
 		return nil
 	})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 }
 

@@ -1,40 +1,90 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
-// DueMessages returns up to limit PENDING messages due at now, oldest first.
-func (s *Store) DueMessages(ctx context.Context, now time.Time, limit int) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at
-		FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?`, ms64(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("read due messages: %w", err)
-	}
-	defer rows.Close()
+// ClaimDue leases to owner, until now+lease, up to limit PENDING messages
+// due at now that no other dispatcher holds (or whose holder's lease ran
+// out), and returns them oldest first. Messages owner already holds are not
+// returned again.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error) {
 	var out []Message
-	for rows.Next() {
-		var m Message
-		var body string
-		var next, created int64
-		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created); err != nil {
-			return nil, err
+	err := s.Update(ctx, func(t *Tx) error {
+		rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET lease_owner = ?1, lease_until = ?2
+			WHERE id IN (SELECT id FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ?3 AND lease_until <= ?3
+				ORDER BY next_attempt_at, created_at LIMIT ?4)
+			RETURNING id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at`,
+			owner, ms64(now.Add(lease)), ms64(now), limit)
+		if err != nil {
+			return err
 		}
-		m.JSON, m.NextAttemptAt, m.CreatedAt = []byte(body), fromMS(next), fromMS(created)
-		out = append(out, m)
+		defer rows.Close()
+		for rows.Next() {
+			var m Message
+			var body string
+			var next, created int64
+			if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created); err != nil {
+				return err
+			}
+			m.JSON, m.NextAttemptAt, m.CreatedAt = []byte(body), fromMS(next), fromMS(created)
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
-	return out, rows.Err()
+	slices.SortFunc(out, func(a, b Message) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
 }
 
-// NextDue returns when the next PENDING message is due (zero if none).
-func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+// RenewLeases extends owner's leases on the messages it still holds to
+// now+lease, and returns how many it holds.
+func (s *Store) RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
+	var n int64
+	err := s.Update(ctx, func(t *Tx) error {
+		r, err := t.tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE lease_owner = ? AND state = 'PENDING'`, ms64(now.Add(lease)), owner)
+		if err == nil {
+			n, err = r.RowsAffected()
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("renew outbox leases: %w", err)
+	}
+	return int(n), nil
+}
+
+// ReleaseLeases gives up owner's leases on the messages it did not get to
+// send, for another dispatcher to claim at once.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
+	err := s.Update(ctx, func(t *Tx) error {
+		_, err := t.tx.ExecContext(ctx, `UPDATE outbox SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND state = 'PENDING'`, owner)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release outbox leases: %w", err)
+	}
+	return nil
+}
+
+// NextDue returns when the next PENDING message that owner holds or could
+// claim at now is due (zero if none). Messages another dispatcher holds a
+// live lease on are its business, not counted.
+func (s *Store) NextDue(ctx context.Context, owner string, now time.Time) (time.Time, error) {
 	var v sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'PENDING'`).Scan(&v); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox
+		WHERE state = 'PENDING' AND (lease_owner = ? OR lease_until <= ?)`, owner, ms64(now)).Scan(&v); err != nil {
 		return time.Time{}, fmt.Errorf("read next due message: %w", err)
 	}
 	return nullMS(v), nil
@@ -65,11 +115,11 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) error {
 			var err error
 			switch {
 			case o.Err == "":
-				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET state = 'SENT', attempts = attempts + 1, sent_at = ?, last_error = '' WHERE id = ?`, ms64(o.At), o.ID)
+				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET state = 'SENT', attempts = attempts + 1, sent_at = ?, last_error = '', lease_owner = '', lease_until = 0 WHERE id = ?`, ms64(o.At), o.ID)
 			case o.Final:
-				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET state = 'FAILED', attempts = attempts + 1, last_error = ? WHERE id = ?`, o.Err, o.ID)
+				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET state = 'FAILED', attempts = attempts + 1, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, o.Err, o.ID)
 			default:
-				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`, ms64(o.NextAttemptAt), o.Err, o.ID)
+				_, err = t.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, ms64(o.NextAttemptAt), o.Err, o.ID)
 			}
 			if err != nil {
 				return fmt.Errorf("record outcome of message %s: %w", o.ID, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -120,12 +121,12 @@ func TestOutboxAndExecutions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	due, err := s.DueMessages(ctx, t0, 10)
-	if err != nil || len(due) != 2 {
-		t.Fatalf("DueMessages = %d, %v; want 2", len(due), err)
-	}
-	if due, _ := s.DueMessages(ctx, t0.Add(-time.Second), 10); len(due) != 0 {
+	if due, _ := s.ClaimDue(ctx, "d1", t0.Add(-time.Second), time.Minute, 10); len(due) != 0 {
 		t.Errorf("messages due before their time: %d", len(due))
+	}
+	due, err := s.ClaimDue(ctx, "d1", t0, time.Minute, 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("ClaimDue = %d, %v; want 2", len(due), err)
 	}
 	// m1 sent, m2 fails once and is retried later.
 	if err := s.RecordOutcomes(ctx, []Outcome{{ID: "m1", At: t0}, {ID: "m2", At: t0, Err: "500", NextAttemptAt: t0.Add(time.Minute)}}); err != nil {
@@ -135,7 +136,7 @@ func TestOutboxAndExecutions(t *testing.T) {
 	if len(execs) != 1 || execs[0].State != ExecutionInProgress {
 		t.Fatalf("execution after partial delivery = %+v, want IN_PROGRESS", execs)
 	}
-	if due, _ := s.DueMessages(ctx, t0.Add(30*time.Second), 10); len(due) != 0 {
+	if due, _ := s.ClaimDue(ctx, "d1", t0.Add(30*time.Second), time.Minute, 10); len(due) != 0 {
 		t.Errorf("retried message due before its backoff: %+v", due)
 	}
 	if err := s.RecordOutcomes(ctx, []Outcome{{ID: "m2", At: t0.Add(time.Minute), Err: "400 bad request", Final: true}}); err != nil {
@@ -199,5 +200,78 @@ func TestUpdateRollsBack(t *testing.T) {
 	}
 	if st, _ := s.OutboxStats(ctx); st.Pending != 0 {
 		t.Errorf("rolled-back message is in the outbox: %+v", st)
+	}
+}
+
+// Leases: a message one dispatcher claimed is not claimed by another until
+// the lease runs out or is released; renewing keeps it; an outcome frees it.
+func TestOutboxLeases(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	err := s.Update(ctx, func(tx *Tx) error {
+		for _, id := range []string{"m1", "m2", "m3"} {
+			if err := tx.Enqueue(Message{ID: id, Receiver: "r", Kind: "finding", GroupKey: id, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := func(owner string, at time.Time, limit int) []string {
+		t.Helper()
+		ms, err := s.ClaimDue(ctx, owner, at, time.Minute, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	next := func(owner string, at time.Time) time.Time {
+		t.Helper()
+		n, err := s.NextDue(ctx, owner, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := claim("a", t0, 2); !slices.Equal(got, []string{"m1", "m2"}) {
+		t.Fatalf("a claims %v, want m1 m2", got)
+	}
+	if got := claim("b", t0, 10); !slices.Equal(got, []string{"m3"}) {
+		t.Fatalf("b claims %v, want only m3 (a holds m1 and m2)", got)
+	}
+	if got := claim("a", t0.Add(time.Second), 10); len(got) != 0 {
+		t.Errorf("a claims %v again, want nothing (it holds them already)", got)
+	}
+	if n := next("c", t0); !n.IsZero() {
+		t.Errorf("NextDue for c = %v, want none: every message is held by a live lease", n)
+	}
+	// a renews at 50 s: at 90 s its messages are still its own; b's lapsed one passes to c.
+	if n, err := s.RenewLeases(ctx, "a", t0.Add(50*time.Second), time.Minute); err != nil || n != 2 {
+		t.Fatalf("RenewLeases(a) = %d, %v; want 2", n, err)
+	}
+	if got := claim("c", t0.Add(90*time.Second), 10); !slices.Equal(got, []string{"m3"}) {
+		t.Errorf("c claims %v at 90 s, want m3 (b's lease ran out, a's was renewed)", got)
+	}
+	// m1 sent; m2 retried: free for anyone once due; a releases nothing else.
+	if err := s.RecordOutcomes(ctx, []Outcome{{ID: "m1", At: t0}, {ID: "m2", At: t0, Err: "503", NextAttemptAt: t0.Add(2 * time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := next("b", t0.Add(100*time.Second)); !n.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("NextDue for b = %v, want m2's retry at %v", n, t0.Add(2*time.Minute))
+	}
+	if got := claim("b", t0.Add(2*time.Minute), 10); !slices.Equal(got, []string{"m2"}) {
+		t.Errorf("b claims %v after m2's retry is due, want m2", got)
+	}
+	if err := s.ReleaseLeases(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("a", t0.Add(2*time.Minute), 10); !slices.Equal(got, []string{"m2"}) {
+		t.Errorf("a claims %v after b released, want m2", got)
 	}
 }

@@ -1,0 +1,114 @@
+package remediate
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/webhook"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// countingHook is a webhook server that counts deliveries per message id.
+func countingHook(t *testing.T) (notify.Notifier, func() map[string]int) {
+	t.Helper()
+	var mu sync.Mutex
+	counts := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		counts[r.Header.Get(webhook.HeaderDelivery)]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	hook, err := webhook.New(webhook.Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hook, func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[string]int, len(counts))
+		for k, v := range counts {
+			out[k] = v
+		}
+		return out
+	}
+}
+
+func openStoreAt(t *testing.T, path string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// Two keyage processes on one state file (serve, and a run beside it): each
+// message is sent once, by one of them.
+func TestTwoDispatchersOneState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyage.db")
+	a, b := openStoreAt(t, path), openStoreAt(t, path)
+	const n = 300
+	enqueue(t, a, n, "hook")
+	hook, counts := countingHook(t)
+	var wg sync.WaitGroup
+	var sent [2]int
+	for i, st := range []*store.Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
+			stats, err := d.Drain(context.Background())
+			if err != nil {
+				t.Errorf("dispatcher %d: %v", i, err)
+			}
+			sent[i] = stats.Sent
+		}()
+	}
+	wg.Wait()
+	got := counts()
+	if len(got) != n {
+		t.Errorf("%d distinct messages delivered, want %d", len(got), n)
+	}
+	for id, c := range got {
+		if c != 1 {
+			t.Errorf("message %s delivered %d times", id, c)
+		}
+	}
+	if sent[0]+sent[1] != n {
+		t.Errorf("dispatchers report %d + %d sent, want %d in all", sent[0], sent[1], n)
+	}
+	if st, _ := a.OutboxStats(context.Background()); st.Pending != 0 || st.Sent != n {
+		t.Errorf("outbox after both: %+v", st)
+	}
+}
+
+// Messages a dead dispatcher had claimed are left to it until its lease runs
+// out, then delivered by the next one.
+func TestDeadDispatchersLeaseRunsOut(t *testing.T) {
+	st := openStoreAt(t, filepath.Join(t.TempDir(), "keyage.db"))
+	enqueue(t, st, 5, "hook")
+	if ms, err := st.ClaimDue(context.Background(), "dead-process", time.Now(), 2*time.Minute, 10); err != nil || len(ms) != 5 {
+		t.Fatalf("claim by the process that dies: %d, %v", len(ms), err)
+	}
+	hook, counts := countingHook(t)
+	d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
+	stats, err := d.Drain(context.Background())
+	if err != nil || stats.Sent != 0 || len(counts()) != 0 {
+		t.Errorf("Drain while the lease lives = %+v, %v, %d delivered; want nothing sent", stats, err, len(counts()))
+	}
+	d.Now = func() time.Time { return time.Now().Add(3 * time.Minute) }
+	stats, err = d.Drain(context.Background())
+	if err != nil || stats.Sent != 5 || len(counts()) != 5 {
+		t.Errorf("Drain after the lease ran out = %+v, %v, %d delivered; want 5 sent", stats, err, len(counts()))
+	}
+}
