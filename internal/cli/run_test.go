@@ -157,6 +157,33 @@ routes:
 	}
 }
 
+// A misspelled template field is a configuration error at load, with its
+// place, not a failure when the first message is sent.
+func TestRunTemplateFieldErrors(t *testing.T) {
+	sandboxEnv(t)
+	cfg := writeConfig(t, `
+owners: {template: "{{ .Username }}@example.com"}
+receivers:
+  - name: local
+    file: {path: n.jsonl}
+    template: "Account {{ .AccountId }} user {{ .UserName }}"
+  - name: tickets
+    jira: {url: "https://example.atlassian.net", project: SEC, tokenEnv: T, fields: {priority: "{{ .Severity }}"}}
+routes:
+  - receivers: [local]
+`)
+	code, _, stderr := runCLI(t, "run", "--config", cfg, "--state", filepath.Join(t.TempDir(), "s.db"))
+	for _, want := range []string{"owners.template", "can't evaluate field Username", "receivers[0].template", "can't evaluate field AccountId",
+		"receivers[1].jira.fields.priority", "can't evaluate field Severity"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if code != ExitUsage {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, ExitUsage, stderr)
+	}
+}
+
 func TestReceiversTest(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, "receivers: [{name: local, file: {path: "+filepath.Join(dir, "n.jsonl")+"}}]\n")

@@ -30,6 +30,6 @@ func (o *Owners) validate(c *checker) {
 	if !tagKeyRE.MatchString(o.TagKey) {
 		c.errorf("tagKey", "%q: not an IAM tag key (1 to 128 letters, digits, spaces and _.:/=+-@)", o.TagKey)
 	}
-	c.template("template", o.Template)
+	c.templateOf(OwnerTemplate, "template", o.Template)
 	c.receiverNames("fallback", o.Fallback)
 }

@@ -32,6 +32,12 @@ type finding struct {
 	tags  map[string]string
 }
 
+// OwnerData is what owners.template sees.
+type OwnerData struct {
+	AccountID, UserName, Path, ARN, ResourceID string
+	Tags                                       map[string]string
+}
+
 // Owners finds the owner address of a user: the tag, else the template.
 type Owners struct {
 	tagKey string
@@ -63,10 +69,7 @@ func (o *Owners) Owner(ev *rule.Evaluation) string {
 		return ""
 	}
 	var b bytes.Buffer
-	if err := o.tmpl.Execute(&b, struct {
-		AccountID, UserName, Path, ARN, ResourceID string
-		Tags                                       map[string]string
-	}{ev.AccountID, ev.UserName, ev.Path, ev.ARN, ev.ResourceID, ev.Tags}); err != nil {
+	if err := o.tmpl.Execute(&b, OwnerData{ev.AccountID, ev.UserName, ev.Path, ev.ARN, ev.ResourceID, ev.Tags}); err != nil {
 		return ""
 	}
 	return strings.TrimSpace(b.String())

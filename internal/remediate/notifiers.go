@@ -3,7 +3,6 @@ package remediate
 import (
 	"fmt"
 	"io"
-	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -97,17 +96,15 @@ func buildNotifier(r config.Receiver, env NotifierEnv) (notify.Notifier, error) 
 			return nil, err
 		}
 		o := jira.Options{BaseURL: r.Jira.URL, APIVersion: r.Jira.APIVersion, Project: r.Jira.Project, IssueType: r.Jira.IssueType,
-			Labels: r.Jira.Labels, Assignee: r.Jira.Assignee, ResolveTransition: r.Jira.ResolveTransition, Version: env.Version}
+			Labels: r.Jira.Labels, ResolveTransition: r.Jira.ResolveTransition, Version: env.Version}
 		if user != "" {
 			o.User, o.Token = user, token
 		} else {
 			o.BearerToken = token
 		}
-		if len(r.Jira.Fields) > 0 {
-			o.Fields = map[string]any{}
-			for k, v := range maps.All(r.Jira.Fields) {
-				o.Fields[k] = v
-			}
+		// assignee and fields are templates, rendered for each issue.
+		if o.Issue, err = jiraIssue(r.Name, r.Jira); err != nil {
+			return nil, err
 		}
 		return jira.New(o)
 	case r.Webhook != nil:

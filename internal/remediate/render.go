@@ -21,6 +21,16 @@ func init() {
 		}
 		return t.UTC().Format(time.DateOnly)
 	}
+	// Configuration validation executes every template on these, so that a
+	// misspelled field is reported when the file is loaded.
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	it := notify.Item{AccountID: "222222222222", AccountName: "prod", OU: "Workloads", UserName: "alice", UserPath: "/",
+		ARN: "arn:aws:iam::222222222222:user/alice", ResourceID: "AIDAEXAMPLE", AccessKeyID: "AKIAEXAMPLE", AgeDays: 120, MaxAge: 90,
+		Stage: "expired", Compliance: "NON_COMPLIANT", CreateDate: now, LastUsed: now, LastService: "s3", Owner: "alice@example.com",
+		Deadline: now, ConsoleURL: "https://console.aws.amazon.com/iam/"}
+	config.TemplateSamples[config.MessageTemplate] = newData(notify.KindFinding, []notify.Item{it})
+	config.TemplateSamples[config.OwnerTemplate] = OwnerData{AccountID: it.AccountID, UserName: it.UserName, Path: it.UserPath,
+		ARN: it.ARN, ResourceID: it.ResourceID, Tags: map[string]string{}}
 }
 
 // SeedText is the seed's message for one user:

@@ -66,6 +66,11 @@ type Options struct {
 	// {"name": "High"}, "customfield_10010": "x"). They cannot replace
 	// project, issuetype, summary, description or labels.
 	Fields map[string]any
+	// Issue, when set, gives the assignee and the extra fields of the new
+	// issue of one item (rendered from the receiver's templates for that
+	// key's user); they replace Assignee and Fields. An error fails the
+	// message for good.
+	Issue func(it notify.Item) (assignee string, fields map[string]any, err error)
 	// ResolveTransition names the transition applied to the issue when
 	// its key is resolved (e.g. "Done"); empty only comments.
 	ResolveTransition string
@@ -254,9 +259,18 @@ func (n *Notifier) findOpen(ctx context.Context, label string) (string, bool, er
 }
 
 func (n *Notifier) create(ctx context.Context, m notify.Message, it notify.Item, label string) (string, bool, error) {
+	assignee, extra := n.opts.Assignee, n.opts.Fields
+	if n.opts.Issue != nil {
+		var err error
+		if assignee, extra, err = n.opts.Issue(it); err != nil {
+			return "", false, fmt.Errorf("issue fields: %w", err)
+		}
+	}
 	fields := map[string]any{}
-	for k, v := range n.opts.Fields {
-		fields[k] = v
+	for k, v := range extra {
+		if !ownFields[k] {
+			fields[k] = v
+		}
 	}
 	fields["project"] = map[string]string{"key": n.opts.Project}
 	fields["issuetype"] = map[string]string{"name": n.opts.IssueType}
@@ -264,11 +278,11 @@ func (n *Notifier) create(ctx context.Context, m notify.Message, it notify.Item,
 	fields["description"] = n.body(m, it)
 	labels := append(append([]string{}, n.opts.Labels...), label)
 	fields["labels"] = labels
-	if n.opts.Assignee != "" {
+	if assignee != "" {
 		if n.opts.APIVersion == 3 {
-			fields["assignee"] = map[string]string{"accountId": n.opts.Assignee}
+			fields["assignee"] = map[string]string{"accountId": assignee}
 		} else {
-			fields["assignee"] = map[string]string{"name": n.opts.Assignee}
+			fields["assignee"] = map[string]string{"name": assignee}
 		}
 	}
 	var res struct {
