@@ -144,8 +144,12 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 		}
 		err := d.Store.RecordOutcomes(context.WithoutCancel(ctx), batch)
 		mu.Lock()
-		for _, o := range batch {
-			delete(inflight, o.ID)
+		if err != nil {
+			pending = append(batch, pending...) // recorded on the next try
+		} else {
+			for _, o := range batch {
+				delete(inflight, o.ID)
+			}
 		}
 		mu.Unlock()
 		return err
@@ -163,26 +167,23 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 		}
 	}()
 
-	for {
+	// poll records outcomes, renews leases, claims and queues what is due,
+	// and says how long to wait before the next poll; idle when nothing is
+	// left for this dispatcher.
+	poll := func() (wait time.Duration, idle bool, err error) {
 		if err := flush(); err != nil {
-			return stats, err
-		}
-		if ctx.Err() != nil {
-			return stats, nil
+			return 0, false, err
 		}
 		now := d.Now()
 		if now.Sub(renewed) >= d.Lease/4 {
-			if _, err := d.Store.RenewLeases(ctx, owner, now, d.Lease); err != nil && ctx.Err() == nil {
-				return stats, err
+			if _, err := d.Store.RenewLeases(ctx, owner, now, d.Lease); err != nil {
+				return 0, false, err
 			}
 			renewed = now
 		}
 		due, err := d.Store.ClaimDue(ctx, owner, now, d.Lease, 1000)
 		if err != nil {
-			if ctx.Err() != nil {
-				return stats, nil
-			}
-			return stats, err
+			return 0, false, err
 		}
 		queued := 0
 		for _, m := range due {
@@ -215,24 +216,44 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 			}}
 		}
 		mu.Lock()
-		busy := len(inflight)
+		busy := len(inflight) > 0 || len(pending) > 0
 		mu.Unlock()
-		wait := d.PollInterval
-		if queued == 0 && busy == 0 {
-			next, err := d.Store.NextDue(ctx, owner, d.Now())
-			if err != nil {
-				if ctx.Err() != nil {
-					return stats, nil
-				}
+		if queued > 0 || busy {
+			return d.PollInterval, false, nil
+		}
+		next, err := d.Store.NextDue(ctx, owner, d.Now())
+		switch {
+		case err != nil:
+			return 0, false, err
+		case next.IsZero():
+			return time.Second, true, nil
+		}
+		return max(d.PollInterval, min(next.Sub(d.Now()), time.Second)), false, nil
+	}
+
+	failures := 0
+	for {
+		if ctx.Err() != nil {
+			return stats, nil
+		}
+		wait, idle, err := poll()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return stats, nil
+		case err != nil:
+			// The state file may be busy (a long scan being recorded by
+			// another process) or briefly unwritable: keep going, and only
+			// a Drain gives up, after a few tries.
+			failures++
+			if untilIdle && failures >= maxStoreFailures {
 				return stats, err
 			}
-			if next.IsZero() {
-				if untilIdle {
-					return stats, nil
-				}
-				wait = time.Second
-			} else if w := next.Sub(d.Now()); w > wait {
-				wait = min(w, time.Second)
+			wait = min(time.Duration(failures)*time.Second, 30*time.Second)
+			d.Logger.Warn("outbox not reachable; retrying", "err", err, "in", wait)
+		default:
+			failures = 0
+			if idle && untilIdle {
+				return stats, nil
 			}
 		}
 		t := time.NewTimer(wait)
@@ -243,6 +264,9 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 		}
 	}
 }
+
+// maxStoreFailures is how many store errors in a row end a Drain.
+const maxStoreFailures = 5
 
 // deliver makes one attempt at one message.
 func (d *Dispatcher) deliver(ctx context.Context, m store.Message) store.Outcome {

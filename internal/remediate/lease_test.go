@@ -1,10 +1,14 @@
 package remediate
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,4 +115,63 @@ func TestDeadDispatchersLeaseRunsOut(t *testing.T) {
 	if err != nil || stats.Sent != 5 || len(counts()) != 5 {
 		t.Errorf("Drain after the lease ran out = %+v, %v, %d delivered; want 5 sent", stats, err, len(counts()))
 	}
+}
+
+// A state file kept busy by another process past SQLite's busy timeout (a
+// long scan being recorded) does not stop the dispatcher: it retries, then
+// delivers.
+func TestDispatcherOutlastsBusyState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds the state's write lock past the 10 s busy timeout")
+	}
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "keyage.db")
+	st := openStoreAt(t, path)
+	enqueue(t, st, 3, "hook")
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	release := time.AfterFunc(11*time.Second, func() {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		conn.Close()
+	})
+	defer release.Stop()
+	hook, counts := countingHook(t)
+	var logs syncBuffer
+	d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	stats, err := d.Drain(context.Background())
+	if err != nil || stats.Sent != 3 || len(counts()) != 3 {
+		t.Errorf("Drain = %+v, %v, %d delivered; want 3 sent once the lock was released", stats, err, len(counts()))
+	}
+	if !strings.Contains(logs.String(), "outbox not reachable; retrying") {
+		t.Errorf("no retry logged:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
