@@ -18,8 +18,13 @@ type ScanFunc func(ctx context.Context, progress func(done, total int)) error
 // arrive during a scan are coalesced into one more.
 type Scheduler struct {
 	Interval time.Duration
-	Scan     ScanFunc
-	Logger   *slog.Logger
+	// RetryAfter is the pause after a failed scan (default 5 minutes),
+	// doubled after each further failure, never longer than Interval: a
+	// scan that failed on something passing (throttling, a busy state file)
+	// is not left for a whole interval.
+	RetryAfter time.Duration
+	Scan       ScanFunc
+	Logger     *slog.Logger
 
 	once    sync.Once
 	trigger chan struct{}
@@ -74,6 +79,10 @@ func (s *Scheduler) Run(ctx context.Context) {
 	if s.Interval <= 0 {
 		s.Interval = 24 * time.Hour
 	}
+	if s.RetryAfter <= 0 {
+		s.RetryAfter = 5 * time.Minute
+	}
+	failures := 0
 	timer := time.NewTimer(0) // scan at start
 	defer timer.Stop()
 	for {
@@ -89,15 +98,23 @@ func (s *Scheduler) Run(ctx context.Context) {
 				}
 			}
 		}
-		s.runOnce(ctx)
+		next := s.Interval
+		if err := s.runOnce(ctx); err != nil {
+			failures++
+			next = min(s.RetryAfter<<min(failures-1, 20), s.Interval)
+			s.Logger.Info("next scan after the failure", "in", next)
+		} else {
+			failures = 0
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		timer.Reset(s.Interval)
+		timer.Reset(next)
 	}
 }
 
-func (s *Scheduler) runOnce(ctx context.Context) {
+// runOnce runs one scan and returns its error (nil when ctx ended it).
+func (s *Scheduler) runOnce(ctx context.Context) error {
 	s.mu.Lock()
 	s.running, s.done, s.total = true, 0, 0
 	s.mu.Unlock()
@@ -116,9 +133,11 @@ func (s *Scheduler) runOnce(ctx context.Context) {
 	switch {
 	case ctx.Err() != nil:
 		s.Logger.Info("scan interrupted by shutdown; nothing recorded from it")
+		return nil
 	case err != nil:
 		s.Logger.Error("scan failed", "err", err, "took", time.Since(start).Round(time.Millisecond))
-	default:
-		s.Logger.Info("scan done", "took", time.Since(start).Round(time.Millisecond), "next", s.Interval)
+		return err
 	}
+	s.Logger.Info("scan done", "took", time.Since(start).Round(time.Millisecond), "next", s.Interval)
+	return nil
 }

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,5 +80,38 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A failed scan is retried after RetryAfter, doubling, not after a whole
+// interval; a success goes back to the interval.
+func TestFailedScanRetriedSooner(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	s := &Scheduler{Interval: time.Hour, RetryAfter: 20 * time.Millisecond, Scan: func(context.Context, func(int, int)) error {
+		mu.Lock()
+		defer mu.Unlock()
+		at = append(at, time.Now())
+		if len(at) <= 2 {
+			return errors.New("list organization accounts: TooManyRequestsException")
+		}
+		return nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(at) }
+	waitFor(t, func() bool { return count() == 3 })
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 3 {
+		t.Fatalf("%d scans, want 3: two failures retried, then the hourly interval", len(at))
+	}
+	if gap := at[2].Sub(at[1]); gap < 40*time.Millisecond {
+		t.Errorf("second retry after %v, want at least 40ms (doubled)", gap)
+	}
+	if _, err := s.Last(); err != nil {
+		t.Errorf("Last() error = %v after the successful retry", err)
 	}
 }
