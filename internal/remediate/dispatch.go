@@ -97,7 +97,7 @@ type delivery struct {
 	skip func() // shutting down: the message stays PENDING
 }
 
-func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, error) {
+func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (out DispatchStats, _ error) {
 	d.defaults()
 	var (
 		mu       sync.Mutex
@@ -165,6 +165,9 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 		if err := d.Store.ReleaseLeases(context.WithoutCancel(ctx), owner); err != nil {
 			d.Logger.Warn("outbox leases not released; other processes send those messages once the leases run out", "err", err)
 		}
+		mu.Lock()
+		out = stats // with the deliveries that finished after the loop
+		mu.Unlock()
 	}()
 
 	// poll records outcomes, renews leases, claims and queues what is due,
@@ -234,26 +237,26 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 	failures := 0
 	for {
 		if ctx.Err() != nil {
-			return stats, nil
+			return out, nil
 		}
 		wait, idle, err := poll()
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return stats, nil
+			return out, nil
 		case err != nil:
 			// The state file may be busy (a long scan being recorded by
 			// another process) or briefly unwritable: keep going, and only
 			// a Drain gives up, after a few tries.
 			failures++
 			if untilIdle && failures >= maxStoreFailures {
-				return stats, err
+				return out, err
 			}
 			wait = min(time.Duration(failures)*time.Second, 30*time.Second)
 			d.Logger.Warn("outbox not reachable; retrying", "err", err, "in", wait)
 		default:
 			failures = 0
 			if idle && untilIdle {
-				return stats, nil
+				return out, nil
 			}
 		}
 		t := time.NewTimer(wait)
