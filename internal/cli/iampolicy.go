@@ -33,7 +33,8 @@ template ("keyage deploy render").`,
 		ValidArgs: deploy.PolicyModes,
 		Args:      cobra.ExactArgs(1),
 		Example: `  keyage iam-policy scanner
-  keyage iam-policy deployer --topic-name key-rotation > deployer.json`,
+  keyage iam-policy deployer --topic-name key-rotation > deployer.json
+  keyage iam-policy scanner --partition aws-us-gov`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.mode = args[0]
 			return runIAMPolicy(cmd.Context(), ios, o)
@@ -44,6 +45,7 @@ template ("keyage deploy render").`,
 	f.StringVar(&o.policy.TopicName, "topic-name", deploy.DefaultTopicName, "the master topic (and queue name prefix), for deployer")
 	f.StringVar(&o.policy.MasterStack, "master-stack", deploy.DefaultMasterStack, "the master stack name, for deployer")
 	f.StringVar(&o.policy.TargetStackSet, "target-stackset", deploy.DefaultTargetStackSet, "the target StackSet name, for deployer")
+	f.StringVar(&o.policy.Partition, "partition", "aws", "the partition of the ARNs: aws, aws-us-gov or aws-cn")
 	return cmd
 }
 

@@ -74,9 +74,11 @@ func Master() *Template {
 		Condition: map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": cfn.Ref(ParamOrganizationID)}},
 	}
 	accountsStatement := Statement{
-		Sid:       "PublishFromTargetAccounts",
-		Effect:    "Allow",
-		Principal: map[string]any{"AWS": accountRootARNs(ParamTargetAccounts)},
+		Sid:    "PublishFromTargetAccounts",
+		Effect: "Allow",
+		// Account IDs as principals stand for the accounts' roots in every
+		// partition (aws, aws-us-gov, aws-cn), unlike arn:aws:iam::<id>:root.
+		Principal: map[string]any{"AWS": cfn.Ref(ParamTargetAccounts)},
 		Action:    []string{"sns:Publish"},
 		Resource:  cfn.Ref(LogicalTopic),
 	}
@@ -133,19 +135,6 @@ func Master() *Template {
 		Condition:   cfn.String(CondCreateQueue),
 	}
 	return t
-}
-
-// accountRootARNs turns the account IDs of a CommaDelimitedList parameter
-// into the list of their root principals, arn:aws:iam::<id>:root.
-// CloudFormation has no map function, so the IDs are joined with the text
-// between two ARNs and the result split again.
-func accountRootARNs(param string) string {
-	const prefix, suffix = "arn:aws:iam::", ":root"
-	return cfn.Split(",", cfn.Join("", []string{
-		prefix,
-		cfn.Join(suffix+","+prefix, cfn.Ref(param)),
-		suffix,
-	}))
 }
 
 func withPattern(p cfn.Parameter, pattern string) cfn.Parameter {

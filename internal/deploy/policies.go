@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // This file is the single source of the IAM permissions keyage needs: the
@@ -63,7 +64,12 @@ type PolicyOptions struct {
 	TopicName      string // access-key-rotation (also the queue name prefix)
 	MasterStack    string // AccessKeyRotationMaster
 	TargetStackSet string // AccessKeyRotationTarget
+	// Partition of the ARNs: aws (default), aws-us-gov or aws-cn.
+	Partition string
 }
+
+// Partitions are the AWS partitions policies can be written for.
+var Partitions = []string{"aws", "aws-us-gov", "aws-cn"}
 
 func (o PolicyOptions) withDefaults() PolicyOptions {
 	def := func(s *string, v string) {
@@ -75,6 +81,7 @@ func (o PolicyOptions) withDefaults() PolicyOptions {
 	def(&o.TopicName, DefaultTopicName)
 	def(&o.MasterStack, DefaultMasterStack)
 	def(&o.TargetStackSet, DefaultTargetStackSet)
+	def(&o.Partition, "aws")
 	return o
 }
 
@@ -98,6 +105,9 @@ var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer}
 //     the target StackSet and its administration role.
 func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 	o = o.withDefaults()
+	if !slices.Contains(Partitions, o.Partition) {
+		return PolicyDocument{}, fmt.Errorf("partition %q: want one of %s", o.Partition, strings.Join(Partitions, ", "))
+	}
 	var st []Statement
 	switch mode {
 	case ModeScanner:
@@ -116,7 +126,10 @@ func allow(sid string, resource any, actions ...string) Statement {
 	return Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resource}
 }
 
-func auditRoleARN(o PolicyOptions) string { return "arn:aws:iam::*:role/" + o.AuditRoleName }
+func auditRoleARN(o PolicyOptions) string { return o.arn("iam::*:role/" + o.AuditRoleName) }
+
+// arn is arn:<partition>:<rest>.
+func (o PolicyOptions) arn(rest string) string { return "arn:" + o.Partition + ":" + rest }
 
 func scannerStatements(o PolicyOptions) []Statement {
 	return []Statement{
@@ -150,7 +163,7 @@ func remediationStatements(o PolicyOptions) []Statement {
 func deployerStatements(o PolicyOptions) []Statement {
 	return []Statement{
 		allow("MasterStack", []string{
-			"arn:aws:cloudformation:*:*:stack/" + o.MasterStack + "/*",
+			o.arn("cloudformation:*:*:stack/" + o.MasterStack + "/*"),
 		},
 			"cloudformation:CreateStack",
 			"cloudformation:UpdateStack",
@@ -166,9 +179,9 @@ func deployerStatements(o PolicyOptions) []Statement {
 			"cloudformation:DetectStackDrift",
 			"cloudformation:DescribeStackResourceDrifts"),
 		allow("TargetStackSet", []string{
-			"arn:aws:cloudformation:*:*:stackset/" + o.TargetStackSet + ":*",
-			"arn:aws:cloudformation:*:*:stackset-target/" + o.TargetStackSet + ":*/*",
-			"arn:aws:cloudformation:*::type/resource/*",
+			o.arn("cloudformation:*:*:stackset/" + o.TargetStackSet + ":*"),
+			o.arn("cloudformation:*:*:stackset-target/" + o.TargetStackSet + ":*/*"),
+			o.arn("cloudformation:*::type/resource/*"),
 		},
 			"cloudformation:CreateStackSet",
 			"cloudformation:UpdateStackSet",
@@ -192,10 +205,10 @@ func deployerStatements(o PolicyOptions) []Statement {
 			Sid:       "PassStackSetAdministrationRole",
 			Effect:    "Allow",
 			Action:    []string{"iam:PassRole"},
-			Resource:  "arn:aws:iam::*:role/" + StackSetAdministrationRole,
+			Resource:  o.arn("iam::*:role/" + StackSetAdministrationRole),
 			Condition: map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "cloudformation.amazonaws.com"}},
 		},
-		allow("MasterTopic", "arn:aws:sns:*:*:"+o.TopicName+"*",
+		allow("MasterTopic", o.arn("sns:*:*:"+o.TopicName+"*"),
 			"sns:*Topic*",
 			"sns:Subscribe",
 			"sns:Unsubscribe",
@@ -203,7 +216,7 @@ func deployerStatements(o PolicyOptions) []Statement {
 			"sns:SetSubscriptionAttributes",
 			"sns:TagResource",
 			"sns:UntagResource"),
-		allow("MasterQueue", "arn:aws:sqs:*:*:"+o.TopicName+"*",
+		allow("MasterQueue", o.arn("sqs:*:*:"+o.TopicName+"*"),
 			"sqs:*Queue*"),
 		allow("ServiceManagedStackSets", "*",
 			"organizations:DescribeOrganization",

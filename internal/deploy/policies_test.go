@@ -57,3 +57,54 @@ func TestScannerReadsWhatTheAuditRoleAllows(t *testing.T) {
 		t.Errorf("scanner assumes %q, want arn:aws:iam::*:role/Auditor", assumes)
 	}
 }
+
+// Every ARN of every policy is in the partition asked for.
+func TestPolicyPartition(t *testing.T) {
+	for _, partition := range Partitions {
+		for _, mode := range PolicyModes {
+			t.Run(partition+"/"+mode, func(t *testing.T) {
+				doc, err := Policy(mode, PolicyOptions{Partition: partition})
+				if err != nil {
+					t.Fatal(err)
+				}
+				arns := 0
+				for _, s := range doc.Statement {
+					var resources []string
+					switch r := s.Resource.(type) {
+					case string:
+						resources = []string{r}
+					case []string:
+						resources = r
+					}
+					for _, r := range resources {
+						if !strings.HasPrefix(r, "arn:") {
+							continue
+						}
+						arns++
+						if got := strings.Split(r, ":")[1]; got != partition {
+							t.Errorf("Policy(%s, %s): %s is in partition %q", mode, partition, r, got)
+						}
+					}
+				}
+				if mode != ModeRemediation && arns == 0 {
+					t.Errorf("Policy(%s): no ARNs to check", mode)
+				}
+			})
+		}
+	}
+	if _, err := Policy(ModeScanner, PolicyOptions{Partition: "aws-mars"}); err == nil || !strings.Contains(err.Error(), `partition "aws-mars"`) {
+		t.Errorf("unknown partition: %v", err)
+	}
+}
+
+func TestAdministrationRoleARN(t *testing.T) {
+	for _, tt := range []struct{ topic, want string }{
+		{"arn:aws:sns:us-east-1:111111111111:access-key-rotation", "arn:aws:iam::111111111111:role/AWSCloudFormationStackSetAdministrationRole"},
+		{"arn:aws-us-gov:sns:us-gov-west-1:111111111111:t", "arn:aws-us-gov:iam::111111111111:role/AWSCloudFormationStackSetAdministrationRole"},
+		{"arn:aws-cn:sns:cn-north-1:111111111111:t", "arn:aws-cn:iam::111111111111:role/AWSCloudFormationStackSetAdministrationRole"},
+	} {
+		if got := administrationRoleARN(tt.topic, "111111111111"); got != tt.want {
+			t.Errorf("administrationRoleARN(%s) = %s, want %s", tt.topic, got, tt.want)
+		}
+	}
+}

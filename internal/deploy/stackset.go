@@ -235,7 +235,7 @@ func (d *Deployer) DeployTargets(ctx context.Context, o TargetsOptions) (*Target
 	}
 	if !o.ServiceManaged() {
 		if o.AdministrationRoleARN == "" {
-			o.AdministrationRoleARN = "arn:aws:iam::" + o.MasterAccountID + ":role/" + StackSetAdministrationRole
+			o.AdministrationRoleARN = administrationRoleARN(o.TopicArn, o.MasterAccountID)
 		}
 		if o.ExecutionRoleName == "" {
 			o.ExecutionRoleName = StackSetExecutionRole
@@ -610,4 +610,14 @@ func (d *Deployer) StackSet(ctx context.Context, name string, drift bool) (*Stac
 		return nil, err
 	}
 	return s, nil
+}
+
+// administrationRoleARN is the StackSet administration role of the master
+// account, in the partition of the master's topic (aws, aws-us-gov, aws-cn).
+func administrationRoleARN(topicARN, masterAccountID string) string {
+	partition := "aws"
+	if parts := strings.Split(topicARN, ":"); len(parts) > 1 && parts[1] != "" {
+		partition = parts[1]
+	}
+	return "arn:" + partition + ":iam::" + masterAccountID + ":role/" + StackSetAdministrationRole
 }

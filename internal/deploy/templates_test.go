@@ -528,7 +528,7 @@ func TestMasterTopicPolicy(t *testing.T) {
 	}{
 		{"target accounts", map[string]any{ParamTargetAccounts: "111111111111,222222222222"}, statement{
 			Sid:       "PublishFromTargetAccounts",
-			Principal: map[string]any{"AWS": []any{"arn:aws:iam::111111111111:root", "arn:aws:iam::222222222222:root"}},
+			Principal: map[string]any{"AWS": []any{"111111111111", "222222222222"}},
 			Action:    []string{"sns:Publish"},
 		}},
 		{"organization", map[string]any{ParamTargetAccounts: "111111111111", ParamOrganizationID: "o-abcdefghij"}, statement{
