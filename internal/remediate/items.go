@@ -111,7 +111,7 @@ func newFinding(ev *rule.Evaluation, k rule.KeyResult, accountName, ou string, m
 		Compliance: string(ev.Compliance), CreateDate: k.CreateDate,
 		LastUsed: k.LastUsedDate, LastService: k.LastUsedService, Owner: owner,
 		Deadline:   k.CreateDate.Add(time.Duration(maxAge) * rule.Day).UTC(),
-		ConsoleURL: consoleURL(ev.UserName),
+		ConsoleURL: consoleURL(ev.ARN, ev.UserName),
 	}
 	state := it.Stage
 	if k.Lifecycle != nil && k.Lifecycle.Reminder > 0 {
@@ -129,10 +129,18 @@ func itemKey(it notify.Item) string {
 }
 
 // consoleURL links to the user's security credentials in the IAM console
-// (the console signs in to the right account itself).
-func consoleURL(userName string) string {
+// of the user's partition (the console signs in to the right account
+// itself).
+func consoleURL(arn, userName string) string {
 	if userName == "" {
 		return ""
 	}
-	return "https://console.aws.amazon.com/iam/home#/users/details/" + url.PathEscape(userName) + "?section=security_credentials"
+	host := "console.aws.amazon.com"
+	switch {
+	case strings.HasPrefix(arn, "arn:aws-us-gov:"):
+		host = "console.amazonaws-us-gov.com"
+	case strings.HasPrefix(arn, "arn:aws-cn:"):
+		host = "console.amazonaws.cn"
+	}
+	return "https://" + host + "/iam/home#/users/details/" + url.PathEscape(userName) + "?section=security_credentials"
 }
