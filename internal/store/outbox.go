@@ -21,23 +21,13 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET lease_owner = ?1, lease_until = ?2
 			WHERE id IN (SELECT id FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ?3 AND lease_until <= ?3
 				ORDER BY next_attempt_at, created_at LIMIT ?4)
-			RETURNING id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at`,
+			RETURNING id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0)`,
 			owner, ms64(now.Add(lease)), ms64(now), limit)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var m Message
-			var body string
-			var next, created int64
-			if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created); err != nil {
-				return err
-			}
-			m.JSON, m.NextAttemptAt, m.CreatedAt = []byte(body), fromMS(next), fromMS(created)
-			out = append(out, m)
-		}
-		return rows.Err()
+		out, err = scanMessages(rows)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)

@@ -724,17 +724,5 @@ func (s *Store) NotifiedOf(ctx context.Context, accountID, resourceID string) ([
 	if err != nil {
 		return nil, fmt.Errorf("read notify state of %s in %s: %w", resourceID, accountID, err)
 	}
-	defer rows.Close()
-	var out []Notified
-	for rows.Next() {
-		var n Notified
-		var at int64
-		var item string
-		if err := rows.Scan(&n.Receiver, &n.Route, &n.ItemKey, &n.AccountID, &n.ResourceID, &n.Stage, &at, &item); err != nil {
-			return nil, err
-		}
-		n.NotifiedAt, n.ItemJSON = fromMS(at), []byte(item)
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return scanNotified(rows)
 }

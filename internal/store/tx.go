@@ -159,6 +159,12 @@ func (s *Store) NotifiedItems(ctx context.Context) ([]Notified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read notify state: %w", err)
 	}
+	return scanNotified(rows)
+}
+
+// scanNotified reads notify_state rows (receiver, route, item_key,
+// account_id, resource_id, stage, notified_at, item_json) and closes them.
+func scanNotified(rows *sql.Rows) ([]Notified, error) {
 	defer rows.Close()
 	var out []Notified
 	for rows.Next() {
