@@ -62,6 +62,20 @@ type list[T any] struct {
 	NextCursor string `json:"nextCursor,omitempty"`
 }
 
+// apiPage turns rows read with limit+1 into one page of the API: the first
+// limit rows, converted, and the cursor of the last one when there are more.
+func apiPage[R, T any](rows []R, limit int, conv func(R) T, cursor func(R) string) list[T] {
+	out := list[T]{Items: make([]T, 0, min(len(rows), limit))}
+	for i, r := range rows {
+		if i == limit {
+			out.NextCursor = cursor(rows[limit-1])
+			break
+		}
+		out.Items = append(out.Items, conv(r))
+	}
+	return out
+}
+
 func encodeCursor(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
 }
@@ -118,16 +132,8 @@ func (s *Server) apiEvaluations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := list[apiEvaluation]{Items: make([]apiEvaluation, 0, min(len(rows), limit))}
-	for i, row := range rows {
-		if i == limit {
-			last := rows[limit-1]
-			out.NextCursor = encodeCursor(last.AccountID, last.ResourceID)
-			break
-		}
-		out.Items = append(out.Items, toAPIEvaluation(row))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, apiPage(rows, limit, toAPIEvaluation,
+		func(last store.EvaluationRow) string { return encodeCursor(last.AccountID, last.ResourceID) }))
 	return nil
 }
 
@@ -334,15 +340,8 @@ func (s *Server) apiExecutions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := list[apiExecution]{Items: []apiExecution{}}
-	for i, e := range execs {
-		if i == limit {
-			out.NextCursor = encodeCursor(strconv.FormatInt(execs[limit-1].ID, 10))
-			break
-		}
-		out.Items = append(out.Items, toAPIExecution(e))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, apiPage(execs, limit, toAPIExecution,
+		func(last store.Execution) string { return encodeCursor(strconv.FormatInt(last.ID, 10)) }))
 	return nil
 }
 
@@ -390,15 +389,8 @@ func (s *Server) apiScans(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := list[apiScan]{Items: []apiScan{}}
-	for i, sc := range scans {
-		if i == limit {
-			out.NextCursor = encodeCursor(strconv.FormatInt(scans[limit-1].ID, 10))
-			break
-		}
-		out.Items = append(out.Items, toAPIScan(sc))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, apiPage(scans, limit, toAPIScan,
+		func(last store.Scan) string { return encodeCursor(strconv.FormatInt(last.ID, 10)) }))
 	return nil
 }
 
