@@ -154,7 +154,11 @@ type Evaluation struct {
 	Compliance   Compliance        `json:"compliance"`
 	Annotation   string            `json:"annotation"`
 	Tags         map[string]string `json:"tags,omitempty"`
-	Keys         []KeyResult       `json:"keys"`
+	// Owner is who answers for the user's keys, decided once when the
+	// evaluation is built (owners.tagKey, else owners.template, else
+	// owners.fallback); empty when no owner policy applied.
+	Owner string      `json:"owner,omitempty"`
+	Keys  []KeyResult `json:"keys"`
 }
 
 // KeyStage returns the stage of one key at now.
