@@ -76,7 +76,6 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 		return err
 	}
 	defer st.Close()
-	st.SetOwner(engine.Owner)
 	base, err := awsenv.Load(ctx, job.env)
 	if err != nil {
 		return err
@@ -90,7 +89,7 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 		return usageError(err)
 	}
 	single := &remediate.Single{
-		Engine: engine, Store: st, Accounts: assumer, Policy: job.scan.Policy, Logger: ios.Logger,
+		Engine: engine, Store: st, Accounts: assumer, Evaluator: job.scan.Evaluator, Logger: ios.Logger,
 		Dispatcher: &remediate.Dispatcher{
 			Store: st, Notifiers: notifiers, Logger: ios.Logger,
 			Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,

@@ -80,7 +80,6 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 			return err
 		}
 		defer st.Close()
-		st.SetOwner(engine.Owner)
 	} else if _, statErr := os.Stat(o.statePath); statErr == nil {
 		// Read what was notified before, to plan as a real run would.
 		if st, err = store.Open(ctx, o.statePath); err != nil {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
-	"github.com/keyage/keyage/internal/enforce"
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/progress"
 	"github.com/keyage/keyage/internal/rule"
@@ -233,6 +233,10 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 	if o.endpointURL != "" {
 		env.EndpointURL = o.endpointURL
 	}
+	evaluator, err := lifecycle.NewEvaluator(cfg, policy)
+	if err != nil {
+		return nil, err
+	}
 	return &scanJob{
 		cfg:       cfg,
 		env:       env,
@@ -241,7 +245,7 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 		scan: scan.Options{
 			Source: src, Policy: policy, WithTags: withTags,
 			Concurrency: concurrency, AccountTimeout: timeout,
-			Annotate: enforce.Annotator(cfg),
+			Evaluator: evaluator,
 		},
 		format:   format,
 		table:    output.Options{All: o.all},

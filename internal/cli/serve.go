@@ -121,7 +121,6 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 		return err
 	}
 	defer st.Close()
-	st.SetOwner(engine.Owner)
 
 	reg := prometheus.NewRegistry()
 	sched := &daemon.Scheduler{Interval: interval, Logger: ios.Logger}
@@ -202,7 +201,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 		}
 	}()
 	if o.eventsQueue != "" {
-		single := &remediate.Single{Engine: engine, Store: st, Accounts: assumer, Policy: job.scan.Policy, Logger: ios.Logger}
+		single := &remediate.Single{Engine: engine, Store: st, Accounts: assumer, Evaluator: job.scan.Evaluator, Logger: ios.Logger}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
