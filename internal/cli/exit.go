@@ -53,13 +53,14 @@ func usageError(err error) error { return &UsageError{Err: err} }
 // exits with its code; an error of no kind at all (AWS unreachable, a state
 // file that cannot be opened) exits 1.
 var exitCodes = []struct {
-	code  int
-	match func(error) bool
+	code    int
+	meaning string // for a table of exit codes in the docs and --help
+	match   func(error) bool
 }{
-	{ExitUsage, func(err error) bool { var u *UsageError; return errors.As(err, &u) }},
-	{ExitUsage, exitCodeIs(ExitUsage)},
-	{ExitAccountError, exitCodeIs(ExitAccountError)},
-	{ExitNonCompliant, exitCodeIs(ExitNonCompliant)},
+	{ExitUsage, "usage or configuration error", func(err error) bool { var u *UsageError; return errors.As(err, &u) }},
+	{ExitUsage, "usage or configuration error", exitCodeIs(ExitUsage)},
+	{ExitAccountError, "an account could not be scanned; every other account was", exitCodeIs(ExitAccountError)},
+	{ExitNonCompliant, "--fail-on matched", exitCodeIs(ExitNonCompliant)},
 }
 
 func exitCodeIs(code int) func(error) bool {
@@ -168,6 +169,9 @@ func unknownCommand(cmd *cobra.Command, args []string) error {
 		return cmd.Help()
 	}
 	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply
+	}
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 		msg += fmt.Sprintf("; did you mean %q?", s[0])
 	}
