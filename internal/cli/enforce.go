@@ -30,7 +30,9 @@ type enforceOptions struct {
 	auditLog  string
 }
 
-func newEnforceCmd(ios *IO) *cobra.Command {
+// newEnforceCmd builds the command; runF, when not nil, replaces runEnforce
+// (tests of flag parsing).
+func newEnforceCmd(ios *IO, runF func(*enforceOptions) error) *cobra.Command {
 	o := &enforceOptions{}
 	cmd := &cobra.Command{
 		Use:   "enforce",
@@ -51,6 +53,9 @@ assumes enforce.roleName (default KeyageEnforceRole).`,
   keyage enforce --config keyage.yaml --apply --audit-log audit.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runEnforce(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}

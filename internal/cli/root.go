@@ -82,13 +82,13 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for development)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(
-		newScanCmd(ios),
-		newRunCmd(ios),
-		newRemediateCmd(ios),
-		newServeCmd(ios),
+		newScanCmd(ios, nil),
+		newRunCmd(ios, nil),
+		newRemediateCmd(ios, nil),
+		newServeCmd(ios, nil),
 		newExecutionsCmd(ios),
 		newReceiversCmd(ios),
-		newEnforceCmd(ios),
+		newEnforceCmd(ios, nil),
 		newAuditCmd(ios),
 		newReactivateCmd(ios),
 		newDeployCmd(ios),

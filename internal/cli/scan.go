@@ -55,7 +55,9 @@ type scanOptions struct {
 	skipConfig        bool
 }
 
-func newScanCmd(ios *IO) *cobra.Command {
+// newScanCmd builds the command; runF, when not nil, replaces runScan
+// (tests of flag parsing).
+func newScanCmd(ios *IO, runF func(*scanOptions) error) *cobra.Command {
 	o := &scanOptions{}
 	cmd := &cobra.Command{
 		Use:   "scan",
@@ -73,6 +75,9 @@ error; 3 with --fail-on non-compliant, a user is NON_COMPLIANT (1 wins over 3).`
   keyage scan --config keyage.yaml --fail-on non-compliant`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runScan(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}
