@@ -170,7 +170,13 @@ func applyFlags(cfg *config.Config, o *scanOptions, changed func(string) bool, f
 			continue
 		}
 		if err := f.set(cfg, o); err != nil {
-			problems = append(problems, fmt.Errorf("--%s: %w", f.name, err))
+			errs := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				errs = j.Unwrap() // one line, naming the flag, per problem
+			}
+			for _, e := range errs {
+				problems = append(problems, fmt.Errorf("--%s: %w", f.name, e))
+			}
 			unparsed = append(unparsed, f)
 			continue
 		}

@@ -180,6 +180,7 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{"max age", "", []string{"--max-age", "0"}, []string{"--max-age: 0: must be between 1 and 3650 days"}, nil},
 		{"warn over max", "", []string{"--warn-age", "95"}, []string{"--warn-age: 95: must be below maxAccessKeyAge (90)"}, nil},
 		{"account id", "", []string{"--accounts", "12345"}, []string{`--accounts: "12345": not a 12-digit AWS account id`}, nil},
+		{"account ids", "", []string{"--accounts", "1,111111111111,2"}, []string{`--accounts: "1": not a 12-digit`, `--accounts: "2": not a 12-digit`}, nil},
 		{"ou id", "", []string{"--ou", "ou-x"}, []string{`--ou: "ou-x": not an OU id (ou-ab12-abcdefgh) or root id (r-ab12)`}, nil},
 		{"accounts and org", "", []string{"--accounts", "111111111111", "--org"}, []string{"--accounts: cannot be combined with organization: true"}, nil},
 		{"unparsable duration, reported once", "", []string{"--account-timeout", "soon"}, []string{`--account-timeout: "soon"`}, []string{"must be at least 1s"}},
