@@ -24,7 +24,9 @@ type remediateOptions struct {
 	follow      bool
 }
 
-func newRemediateCmd(ios *IO) *cobra.Command {
+// newRemediateCmd builds the command; runF, when not nil, replaces runRemediate
+// (tests of flag parsing).
+func newRemediateCmd(ios *IO, runF func(*remediateOptions) error) *cobra.Command {
 	o := &remediateOptions{}
 	cmd := &cobra.Command{
 		Use:   "remediate",
@@ -41,6 +43,9 @@ malformed or unrelated events are logged and deleted.`,
   keyage remediate --events-queue https://sqs.us-east-1.amazonaws.com/111111111111/keyage-events`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runRemediate(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}
