@@ -54,6 +54,8 @@ type cloudFormation struct {
 	allSets   []*cfnStackSet
 	roles     map[string]map[string]*cfnRole // IAM roles created by stacks: account -> name
 	seq       int
+	// unavailable are the resource types a region does not offer: region -> type. Set by New.
+	unavailable map[string]map[string]bool
 }
 
 type cfnStack struct {
@@ -151,6 +153,7 @@ func (s *Server) cloudFormationService() *service {
 		"ListStackSetOperations":            cf.listStackSetOperations,
 		"ListStackSetOperationResults":      cf.listStackSetOperationResults,
 		"DetectStackSetDrift":               cf.detectStackSetDrift,
+		"DescribeType":                      cf.describeType,
 		cfnStateOp: func(c *call) (any, error) {
 			if c.s == nil {
 				return cf, nil
@@ -316,7 +319,14 @@ func (cf *cloudFormation) prepare(c *call, st *cfnStack) (*prepared, error) {
 		}
 		body = st.body
 	}
-	return prepareTemplate(body, queryParams(c.form, "Parameters"), queryList(c.form, "Capabilities"), st)
+	p, err := prepareTemplate(body, queryParams(c.form, "Parameters"), queryList(c.form, "Capabilities"), st)
+	if err != nil {
+		return nil, err
+	}
+	if err := cf.checkRegion(p.tmpl, c.region); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func prepareTemplate(body string, params []cfn.Param, caps []string, st *cfnStack) (*prepared, error) {

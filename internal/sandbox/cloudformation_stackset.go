@@ -754,6 +754,9 @@ func (cf *cloudFormation) runInstance(ss *cfnStackSet, op *cfnOperation, in *cfn
 		merged = append(merged, p)
 	}
 	p, err := prepareTemplate(ss.body, merged, ss.caps, nil)
+	if err == nil {
+		err = cf.checkRegion(p.tmpl, in.region)
+	}
 	if err != nil {
 		defer cf.mu.Unlock()
 		return finish(false, err.(*apiError).Message)
