@@ -154,6 +154,7 @@ func New(opts Options) (*Server, error) {
 		s.snsService(), s.sqsService(), s.configService(), s.lambdaService(), s.sesService(), s.cloudFormationService()} {
 		s.register(svc)
 	}
+	s.cfn().unavailable = unavailableTypes(f.Regions)
 	s.admin = s.adminMux()
 	if err := s.SetEventsQueue(opts.EventsQueueARN); err != nil {
 		return nil, err
