@@ -164,9 +164,10 @@ func sqsQueryResult(result any) xmlResult {
 		return nil
 	}
 	var m map[string]any
-	if json.Unmarshal(b, &m) != nil || len(m) == 0 {
+	if json.Unmarshal(b, &m) != nil {
 		return nil
 	}
+	// An empty result is an empty <ActionResult/>, which clients expect (ListQueues without queues).
 	return func(x *xmlWriter) { writeQueryMembers(x, m) }
 }
 
