@@ -186,7 +186,8 @@ type service struct {
 	name string
 	// target is the X-Amz-Target prefix of JSON protocols (AWSOrganizationsV20161128).
 	target string
-	// version is the awsQuery Version parameter (2010-05-08).
+	// version is the awsQuery Version parameter (2010-05-08). A JSON service with a version also
+	// takes awsQuery requests (a form without X-Amz-Target), as SQS does.
 	version string
 	proto   protocol
 	ops     map[string]operation
@@ -271,7 +272,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case c.svc.route != nil:
 		c.op, _ = c.svc.route(r)
-	case c.svc.target == "":
+	case c.svc.target == "", c.svc.version != "" && r.Header.Get("X-Amz-Target") == "":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			c.svc.proto.encodeError(w, c, newError(http.StatusBadRequest, "MalformedQueryString", err.Error()))
