@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -27,7 +28,7 @@ type AccountConfigs interface {
 type Single struct {
 	Engine     *Engine
 	Store      *store.Store
-	Dispatcher *Dispatcher
+	Dispatcher *notify.Dispatcher
 	Accounts   AccountConfigs
 	Policy     rule.Policy
 	// AccountNames fills accountName/OU in notifications when known.
@@ -43,7 +44,7 @@ type SingleResult struct {
 	Compliance rule.Compliance
 	Evaluation *rule.Evaluation
 	Messages   int
-	Stats      DispatchStats
+	Stats      notify.DispatchStats
 }
 
 // Remediate re-evaluates one user, records the evaluation, and sends what
