@@ -130,7 +130,7 @@ func buildSlack(r config.Receiver, env Env) (notify.Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slack.New(slack.Options{WebhookURL: url, Channel: r.Slack.Channel, Version: env.Version})
+	return slack.New(slack.Options{WebhookURL: url, Channel: r.Slack.Channel, HTTPOptions: notify.HTTPOptions{Version: env.Version}})
 }
 
 func buildJira(r config.Receiver, env Env) (notify.Notifier, error) {
@@ -144,7 +144,7 @@ func buildJira(r config.Receiver, env Env) (notify.Notifier, error) {
 		return nil, err
 	}
 	o := jira.Options{BaseURL: j.URL, APIVersion: j.APIVersion, Project: j.Project, IssueType: j.IssueType,
-		Labels: j.Labels, ResolveTransition: j.ResolveTransition, Version: env.Version}
+		Labels: j.Labels, ResolveTransition: j.ResolveTransition, HTTPOptions: notify.HTTPOptions{Version: env.Version}}
 	if user != "" {
 		o.User, o.Token = user, token
 	} else {
@@ -167,7 +167,8 @@ func buildWebhook(r config.Receiver, env Env) (notify.Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return webhook.New(webhook.Options{URL: url, Secret: secret, Headers: w.Headers, Timeout: w.Timeout.Duration(), Version: env.Version})
+	return webhook.New(webhook.Options{URL: url, Secret: secret, Headers: w.Headers,
+		HTTPOptions: notify.HTTPOptions{Timeout: w.Timeout.Duration(), Version: env.Version}})
 }
 
 func buildFile(r config.Receiver, _ Env) (notify.Notifier, error) {
