@@ -94,7 +94,9 @@ var _ notify.Notifier = (*Notifier)(nil)
 // fields the receiver sets itself.
 var ownFields = map[string]bool{"project": true, "issuetype": true, "summary": true, "description": true, "labels": true}
 
-// New validates opts and returns a Notifier.
+// New returns a Notifier. Project, labels and the API version are
+// config's to validate (config.JiraConfig); New checks only what the
+// caller assembles: the URL, the authentication and the extra fields.
 func New(opts Options) (*Notifier, error) {
 	var errs []error
 	u, err := url.Parse(opts.BaseURL)
@@ -108,7 +110,8 @@ func New(opts Options) (*Notifier, error) {
 		opts.APIVersion = 3
 	}
 	if opts.APIVersion != 2 && opts.APIVersion != 3 {
-		errs = append(errs, fmt.Errorf("apiVersion: %d, must be 2 or 3", opts.APIVersion))
+		// config validates apiVersion; another value is a caller's bug.
+		return nil, fmt.Errorf("jira.New: APIVersion %d is neither 2 nor 3", opts.APIVersion)
 	}
 	basic := opts.User != "" || opts.Token != ""
 	switch {
@@ -118,16 +121,6 @@ func New(opts Options) (*Notifier, error) {
 		errs = append(errs, errors.New("auth: basic auth needs both user and token"))
 	case !basic && opts.BearerToken == "":
 		errs = append(errs, errors.New("auth: user and token, or bearerToken, required"))
-	}
-	if opts.Project == "" {
-		errs = append(errs, errors.New("project: required"))
-	} else if strings.ContainsAny(opts.Project, "\"\\ \t\n") {
-		errs = append(errs, fmt.Errorf("project: %q is not a project key", opts.Project))
-	}
-	for i, l := range opts.Labels {
-		if l == "" || strings.ContainsAny(l, " \t\r\n") {
-			errs = append(errs, fmt.Errorf("labels[%d]: %q: Jira labels cannot be empty or contain spaces", i, l))
-		}
 	}
 	for k := range opts.Fields {
 		if ownFields[k] {
