@@ -17,6 +17,8 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/scan"
@@ -147,11 +149,11 @@ func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob,
 	if !deliver {
 		return rep, nil
 	}
-	notifiers, err := remediate.BuildNotifiers(cfg, remediate.NotifierEnv{AWS: assumer.Base(), Stdout: ios.Out, Version: version()})
+	notifiers, err := receivers.Build(cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
 		return nil, usageError(err)
 	}
-	d := &remediate.Dispatcher{Store: st, Notifiers: notifiers, Logger: ios.Logger,
+	d := &notify.Dispatcher{Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger,
 		Window: time.Duration(cfg.Remediation.RetryAttemptSeconds) * time.Second, Timeout: time.Duration(cfg.Remediation.TimeoutSeconds) * time.Second}
 	stats, err := d.Drain(ctx)
 	if err != nil {

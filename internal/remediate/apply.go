@@ -3,8 +3,8 @@ package remediate
 import (
 	"context"
 	"fmt"
-	"time"
 
+	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/store"
 )
@@ -51,7 +51,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			return id, err
 		}
 		for _, m := range p.Messages {
-			body, err := encodeMessage(m.Message)
+			body, err := notify.EncodeMessage(m.Message)
 			if err != nil {
 				return err
 			}
@@ -109,17 +109,4 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 		}
 		return nil
 	})
-}
-
-// backoff is the pause before attempt n+1 after n failed attempts: the
-// attempts are spread exponentially over window (AWS Config's
-// RetryAttemptSeconds), with +-20% jitter.
-func backoff(window time.Duration, maxAttempts, failed int, jitter float64) time.Duration {
-	if maxAttempts < 2 {
-		return 0
-	}
-	slots := (int64(1) << (maxAttempts - 1)) - 1 // 1 + 2 + 4 + ... for maxAttempts-1 pauses
-	base := float64(window) / float64(slots)
-	d := base * float64(int64(1)<<(failed-1))
-	return time.Duration(d * (0.8 + 0.4*jitter))
 }

@@ -21,7 +21,7 @@ func enqueue(tb testing.TB, st *store.Store, n int, receiver string) {
 	err := st.Update(context.Background(), func(tx *store.Tx) error {
 		for i := range n {
 			id := fmt.Sprintf("m%07d", i)
-			body, err := encodeMessage(notify.Message{ID: id, Kind: notify.KindFinding, Receiver: receiver, Text: SeedText("222222222222", "alice"),
+			body, err := notify.EncodeMessage(notify.Message{ID: id, Kind: notify.KindFinding, Receiver: receiver, Text: SeedText("222222222222", "alice"),
 				Items: []notify.Item{{AccountID: "222222222222", UserName: "alice", ResourceID: "AIDA1", AccessKeyID: "AKIA1", AgeDays: 120, Stage: "expired"}}})
 			if err != nil {
 				return err
@@ -59,7 +59,7 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 			b.Fatal(err)
 		}
 		enqueue(b, st, n, "hook")
-		d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 16, PerReceiver: 16, Window: time.Second}
+		d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 16, PerReceiver: 16, Window: time.Second}
 		b.StartTimer()
 		start := time.Now()
 		stats, err := d.Drain(context.Background())
@@ -82,7 +82,7 @@ func BenchmarkOutboxEnqueue(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	body, _ := encodeMessage(notify.Message{Kind: notify.KindFinding, Text: SeedText("222222222222", "alice")})
+	body, _ := notify.EncodeMessage(notify.Message{Kind: notify.KindFinding, Text: SeedText("222222222222", "alice")})
 	now := time.Now()
 	i := 0
 	for b.Loop() {
