@@ -70,7 +70,7 @@ func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(st
 	if cfg.Lifecycle.DeactivateAge == 0 && cfg.Lifecycle.DeleteAge == 0 {
 		return usageError(errors.New("nothing to enforce: set lifecycle.deactivateAge and/or lifecycle.deleteAge in the config"))
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func newAuditCmd(ios *IO) *cobra.Command {
 			if out != "table" && out != "json" {
 				return usageError(fmt.Errorf("--output %q: want table or json", out))
 			}
-			st, err := store.Open(cmd.Context(), statePath)
+			st, err := store.Open(cmd.Context(), statePath, store.Options{})
 			if err != nil {
 				return err
 			}
@@ -256,7 +256,7 @@ func runReactivate(ctx context.Context, ios *IO, o *reactivateOptions) error {
 	if err != nil {
 		return usageError(err)
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func runExecutions(ctx context.Context, ios *IO, o *executionsOptions) error {
 	if o.output != "table" && o.output != "json" {
 		return usageError(fmt.Errorf("--output %q: want table or json", o.output))
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func BenchmarkRecordScan(b *testing.B) {
 		b.Run(bb.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				s, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("keyage-%d.db", i)))
+				s, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("keyage-%d.db", i)), Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
