@@ -78,7 +78,7 @@ func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(st
 	if cfg.Lifecycle.DeactivateAge == 0 && cfg.Lifecycle.DeleteAge == 0 {
 		return usageError(errors.New("nothing to enforce: set lifecycle.deactivateAge and/or lifecycle.deleteAge in the config"))
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func newAuditCmd(ios *IO) *cobra.Command {
 		Short: "List the enforcement audit trail",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := store.Open(cmd.Context(), statePath)
+			st, err := store.Open(cmd.Context(), statePath, store.Options{})
 			if err != nil {
 				return err
 			}
@@ -259,7 +259,7 @@ func runReactivate(ctx context.Context, ios *IO, o *reactivateOptions) error {
 	if err != nil {
 		return usageError(err)
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}

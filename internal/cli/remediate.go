@@ -78,7 +78,7 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 	if err != nil {
 		return usageError(err)
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}

@@ -83,13 +83,13 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 
 	var st *store.Store
 	if !o.dryRun {
-		if st, err = store.Open(ctx, o.statePath); err != nil {
+		if st, err = store.Open(ctx, o.statePath, store.Options{}); err != nil {
 			return err
 		}
 		defer st.Close()
 	} else if _, statErr := os.Stat(o.statePath); statErr == nil {
 		// Read what was notified before, to plan as a real run would.
-		if st, err = store.Open(ctx, o.statePath); err != nil {
+		if st, err = store.Open(ctx, o.statePath, store.Options{}); err != nil {
 			return err
 		}
 		defer st.Close()

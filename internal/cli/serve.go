@@ -123,7 +123,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	if err != nil {
 		return usageError(err)
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}

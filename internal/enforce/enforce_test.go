@@ -57,7 +57,7 @@ func newEnv(t *testing.T, yaml string) *env {
 	if e.enforce, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName}); err != nil {
 		t.Fatal(err)
 	}
-	if e.store, err = store.Open(ctx, filepath.Join(t.TempDir(), "keyage.db")); err != nil {
+	if e.store, err = store.Open(ctx, filepath.Join(t.TempDir(), "keyage.db"), store.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.store.Close() })

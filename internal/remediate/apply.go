@@ -39,7 +39,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			if id, ok := execs[r]; ok {
 				return id, nil
 			}
-			id, err := tx.PutExecution(store.Execution{
+			id, err := tx.PutExecution(ctx, store.Execution{
 				AccountID: r[0], ResourceID: r[1], Rule: rule.Name, UserName: names[r], State: store.ExecutionQueued,
 				Steps: []store.Step{
 					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: detail(r), StartedAt: p.now, EndedAt: p.now},
@@ -65,7 +65,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 					ids = append(ids, id)
 				}
 			}
-			if err := tx.Enqueue(store.Message{
+			if err := tx.Enqueue(ctx, store.Message{
 				ID: m.Message.ID, Receiver: m.Message.Receiver, Kind: m.Message.Kind, GroupKey: m.Message.GroupKey,
 				ExecutionIDs: ids, JSON: body, MaxAttempts: maxAttempts, NextAttemptAt: p.now, CreatedAt: p.now,
 			}); err != nil {
@@ -79,14 +79,14 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			if _, ok := execs[r]; ok {
 				continue
 			}
-			exists, err := tx.HasExecution(ev.AccountID, ev.ResourceID, rule.Name)
+			exists, err := tx.HasExecution(ctx, ev.AccountID, ev.ResourceID, rule.Name)
 			if err != nil {
 				return err
 			}
 			if exists {
 				continue
 			}
-			if _, err := tx.PutExecution(store.Execution{
+			if _, err := tx.PutExecution(ctx, store.Execution{
 				AccountID: ev.AccountID, ResourceID: ev.ResourceID, Rule: rule.Name, UserName: ev.UserName, State: store.ExecutionSucceeded,
 				Steps: []store.Step{
 					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: detail(r), StartedAt: p.now, EndedAt: p.now},
@@ -98,12 +98,12 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			}
 		}
 		for _, n := range p.notified {
-			if err := tx.SetNotified(n); err != nil {
+			if err := tx.SetNotified(ctx, n); err != nil {
 				return err
 			}
 		}
 		for _, n := range p.forget {
-			if err := tx.ForgetNotified(n.Receiver, n.Route, n.ItemKey); err != nil {
+			if err := tx.ForgetNotified(ctx, n.Receiver, n.Route, n.ItemKey); err != nil {
 				return err
 			}
 		}

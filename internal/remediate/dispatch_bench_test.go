@@ -26,7 +26,7 @@ func enqueue(tb testing.TB, st *store.Store, n int, receiver string) {
 			if err != nil {
 				return err
 			}
-			if err := tx.Enqueue(store.Message{ID: id, Receiver: receiver, Kind: notify.KindFinding, GroupKey: "g",
+			if err := tx.Enqueue(context.Background(), store.Message{ID: id, Receiver: receiver, Kind: notify.KindFinding, GroupKey: "g",
 				JSON: body, MaxAttempts: 5, NextAttemptAt: now, CreatedAt: now}); err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 	var total time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "keyage.db"))
+		st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "keyage.db"), store.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 // BenchmarkOutboxEnqueue is the SQLite cost of writing one message to the
 // outbox inside a decision transaction of 1,000 messages.
 func BenchmarkOutboxEnqueue(b *testing.B) {
-	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "keyage.db"))
+	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "keyage.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func BenchmarkOutboxEnqueue(b *testing.B) {
 		err := st.Update(context.Background(), func(tx *store.Tx) error {
 			for range 1000 {
 				i++
-				if err := tx.Enqueue(store.Message{ID: fmt.Sprint(i), Receiver: "r", Kind: "finding", GroupKey: "g", JSON: body, MaxAttempts: 5, NextAttemptAt: now, CreatedAt: now}); err != nil {
+				if err := tx.Enqueue(context.Background(), store.Message{ID: fmt.Sprint(i), Receiver: "r", Kind: "finding", GroupKey: "g", JSON: body, MaxAttempts: 5, NextAttemptAt: now, CreatedAt: now}); err != nil {
 					return err
 				}
 			}

@@ -32,7 +32,7 @@ func mustConfig(t *testing.T, yaml string) *config.Config {
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ routes:
 func TestCrashBetweenOutboxAndSend(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keyage.db")
-	st, err := store.Open(ctx, path)
+	st, err := store.Open(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestCrashBetweenOutboxAndSend(t *testing.T) {
 	cycle(t, e, st, org(t0, user{"AIDA1", "alice", "", []float64{120}}), time.Now())
 	st.Close() // the process dies here
 
-	st, err = store.Open(ctx, path)
+	st, err = store.Open(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func countingHook(t *testing.T) (notify.Notifier, func() map[string]int) {
 
 func openStoreAt(t *testing.T, path string) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), path)
+	st, err := store.Open(context.Background(), path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
