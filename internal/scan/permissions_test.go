@@ -1,12 +1,15 @@
 package scan_test
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyage/keyage/internal/deploy"
@@ -83,5 +86,24 @@ func TestScanWithLeastPrivilege(t *testing.T) {
 		case a.Status == scan.StatusOK && a.Users == 0:
 			t.Errorf("account %s scanned with no users", a.AccountID)
 		}
+	}
+
+	// The audit role reads; it may not delete a key. (The management account is read with
+	// the management credentials, not through the role.)
+	member := &restricted.Accounts[1]
+	if len(member.Roles) == 0 || member == victim {
+		member = &restricted.Accounts[4]
+	}
+	acct, user := member.ID, member.Users[0]
+	cfg, err := e.assumer.ForAccount(context.Background(), acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = iam.NewFromConfig(cfg).DeleteAccessKey(context.Background(), &iam.DeleteAccessKeyInput{UserName: aws.String(user.Name), AccessKeyId: aws.String("AKIAEXAMPLEEXAMPLE00")})
+	wantErr := "AccessDenied: User: arn:aws:sts::" + acct + ":assumed-role/KeyageAuditRole/"
+	wantTail := " is not authorized to perform: iam:DeleteAccessKey on resource: arn:aws:iam::" + acct + ":user" + user.Path + user.Name +
+		" because no identity-based policy allows the iam:DeleteAccessKey action"
+	if err == nil || !strings.Contains(err.Error(), wantErr) || !strings.HasSuffix(err.Error(), wantTail) {
+		t.Errorf("DeleteAccessKey through the audit role: %v, want %s...%s", err, wantErr, wantTail)
 	}
 }
