@@ -53,7 +53,7 @@ works on a real organization:
 	f.IntVar(&o.accounts, "accounts", 12, "accounts in the sandbox organization")
 	f.IntVar(&o.users, "users", 40, "IAM users per account")
 	f.Int64Var(&o.seed, "seed", 1, "random seed of the generated organization")
-	f.StringVarP(&o.output, "output", "o", string(output.Table), "scan output format: table, json or csv")
+	addOutputFlags(f, &o.output, nil, output.Table, output.JSON, output.CSV)
 	f.StringVar(&o.dir, "dir", "", "directory for the demo's state and files (default: a new temporary directory)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the dashboard")
 	f.BoolVar(&o.once, "once", false, "stop after the first cycle instead of serving the dashboard")

@@ -110,9 +110,7 @@ type deployEnv struct {
 }
 
 func (e *deployEnv) flags(f *pflag.FlagSet) {
-	f.StringVar(&e.endpointURL, "endpoint-url", "", "AWS endpoint override (also AWS_ENDPOINT_URL), e.g. the sandbox's")
-	f.StringVar(&e.region, "region", "", "AWS region of the master stack and the StackSet (default: AWS_REGION, the profile's, or us-east-1)")
-	f.StringVar(&e.profile, "profile", "", "shared config profile (default: AWS_PROFILE)")
+	addAWSFlags(f, &e.endpointURL, &e.region, &e.profile)
 }
 
 func (e *deployEnv) load(ctx context.Context) (aws.Config, error) {

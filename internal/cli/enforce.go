@@ -17,6 +17,7 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -29,7 +30,9 @@ type enforceOptions struct {
 	auditLog  string
 }
 
-func newEnforceCmd(ios *IO) *cobra.Command {
+// newEnforceCmd builds the command; runF, when not nil, replaces runEnforce
+// (tests of flag parsing).
+func newEnforceCmd(ios *IO, runF func(*enforceOptions) error) *cobra.Command {
 	o := &enforceOptions{}
 	cmd := &cobra.Command{
 		Use:   "enforce",
@@ -50,6 +53,9 @@ assumes enforce.roleName (default KeyageEnforceRole).`,
   keyage enforce --config keyage.yaml --apply --audit-log audit.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runEnforce(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}
@@ -184,9 +190,6 @@ func newAuditCmd(ios *IO) *cobra.Command {
 		Short: "List the enforcement audit trail",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if out != "table" && out != "json" {
-				return usageError(fmt.Errorf("--output %q: want table or json", out))
-			}
 			st, err := store.Open(cmd.Context(), statePath)
 			if err != nil {
 				return err
@@ -216,7 +219,7 @@ func newAuditCmd(ios *IO) *cobra.Command {
 	cmd.Flags().StringVar(&statePath, "state", defaultStatePath, "SQLite state database")
 	cmd.Flags().StringVar(&account, "account", "", "only this account")
 	cmd.Flags().StringVar(&key, "key", "", "only this access key id")
-	cmd.Flags().StringVarP(&out, "output", "o", "table", "table or json")
+	addOutputFlags(cmd.Flags(), &out, nil, output.Table, output.JSON)
 	return cmd
 }
 
@@ -242,9 +245,7 @@ func newReactivateCmd(ios *IO) *cobra.Command {
 	f.StringVar(&o.key, "key", "", "the access key id")
 	f.StringVar(&o.user, "user", "", "the key's user (default: from the audit trail)")
 	f.StringVar(&o.auditLog, "audit-log", "", "append the audit record to this file as a JSON line")
-	f.StringVar(&o.env.EndpointURL, "endpoint-url", "", "AWS endpoint override (the sandbox)")
-	f.StringVar(&o.env.Region, "region", "", "AWS region")
-	f.StringVar(&o.env.Profile, "profile", "", "shared config profile")
+	addAWSFlags(f, &o.env.EndpointURL, &o.env.Region, &o.env.Profile)
 	return cmd
 }
 

@@ -126,7 +126,7 @@ func TestScanLifecycleFlags(t *testing.T) {
 		t.Errorf("--deactivate-age 100: exit %d, %d keys due (want 5)\n%s", code, strings.Count(out, `"due": "deactivate"`), stderr)
 	}
 	code, _, stderr = runCLI(t, "scan", "--accounts", "222222222222", "--deactivate-age", "50")
-	if code != ExitUsage || !strings.Contains(stderr, "lifecycle.deactivateAge: 50: must be at least rule.maxAccessKeyAge (90)") {
+	if code != ExitUsage || !strings.Contains(stderr, "--deactivate-age: 50: must be at least rule.maxAccessKeyAge (90)") {
 		t.Errorf("--deactivate-age 50: exit %d %s", code, stderr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -34,7 +35,7 @@ func newExecutionsCmd(ios *IO) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	f.StringVar(&o.status, "status", "", "only executions in this state: QUEUED, IN_PROGRESS, SUCCEEDED or FAILED")
-	f.StringVarP(&o.output, "output", "o", "table", "table or json")
+	addOutputFlags(f, &o.output, nil, output.Table, output.JSON)
 	return cmd
 }
 
@@ -59,9 +60,6 @@ func runExecutions(ctx context.Context, ios *IO, o *executionsOptions) error {
 	case "", store.ExecutionQueued, store.ExecutionInProgress, store.ExecutionSucceeded, store.ExecutionFailed:
 	default:
 		return usageError(fmt.Errorf("--status %q: want QUEUED, IN_PROGRESS, SUCCEEDED or FAILED", o.status))
-	}
-	if o.output != "table" && o.output != "json" {
-		return usageError(fmt.Errorf("--output %q: want table or json", o.output))
 	}
 	st, err := store.Open(ctx, o.statePath)
 	if err != nil {

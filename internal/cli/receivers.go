@@ -25,9 +25,7 @@ func newReceiversCmd(ios *IO) *cobra.Command {
 		},
 	}
 	test.Flags().StringVar(&configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
-	test.Flags().StringVar(&endpointURL, "endpoint-url", "", "AWS endpoint override (the sandbox)")
-	test.Flags().StringVar(&region, "region", "", "AWS region")
-	test.Flags().StringVar(&profile, "profile", "", "shared config profile")
+	addAWSFlags(test.Flags(), &endpointURL, &region, &profile)
 	cmd.AddCommand(test)
 	return cmd
 }

@@ -24,7 +24,9 @@ type remediateOptions struct {
 	follow      bool
 }
 
-func newRemediateCmd(ios *IO) *cobra.Command {
+// newRemediateCmd builds the command; runF, when not nil, replaces runRemediate
+// (tests of flag parsing).
+func newRemediateCmd(ios *IO, runF func(*remediateOptions) error) *cobra.Command {
 	o := &remediateOptions{}
 	cmd := &cobra.Command{
 		Use:   "remediate",
@@ -41,6 +43,9 @@ malformed or unrelated events are logged and deleted.`,
   keyage remediate --events-queue https://sqs.us-east-1.amazonaws.com/111111111111/keyage-events`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runRemediate(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}
@@ -76,7 +81,6 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 		return err
 	}
 	defer st.Close()
-	st.SetOwner(engine.Owner)
 	base, err := awsenv.Load(ctx, job.env)
 	if err != nil {
 		return err
@@ -90,7 +94,7 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 		return usageError(err)
 	}
 	single := &remediate.Single{
-		Engine: engine, Store: st, Accounts: assumer, Policy: job.scan.Policy, Logger: ios.Logger,
+		Engine: engine, Store: st, Accounts: assumer, Evaluator: job.scan.Evaluator, Logger: ios.Logger,
 		Dispatcher: &remediate.Dispatcher{
 			Store: st, Notifiers: notifiers, Logger: ios.Logger,
 			Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,

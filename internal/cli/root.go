@@ -4,44 +4,15 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime/pprof"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
-
-// Exit codes.
-const (
-	ExitOK           = 0
-	ExitAccountError = 1 // an account could not be scanned
-	ExitUsage        = 2 // bad flags, arguments or config
-	ExitNonCompliant = 3 // --fail-on non-compliant and a user is NON_COMPLIANT
-)
-
-// ExitError carries an exit code out of a command. Its message, if any, is
-// printed on stderr.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// usageError marks err as a usage or configuration error (exit 2).
-func usageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
 
 // IO is what every command writes to and reads from.
 type IO struct {
@@ -70,29 +41,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err == nil {
 		return ExitOK
 	}
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		if ee.Err != nil {
-			fmt.Fprintln(stderr, "keyage:", ee.Err)
-		}
-		return ee.Code
+	if msg := errorMessage(err); msg != "" {
+		fmt.Fprintln(stderr, "keyage:", msg)
 	}
-	fmt.Fprintln(stderr, "keyage:", err)
-	if isUsage(err) {
-		return ExitUsage
-	}
-	return ExitAccountError
-}
-
-// isUsage recognises cobra's own argument and command errors.
-func isUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires ", "invalid argument", "flag needs an argument", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+	return exitCode(err)
 }
 
 func newRootCmd(ios *IO) *cobra.Command {
@@ -126,18 +78,17 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for development)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(
-		newScanCmd(ios),
-		newRunCmd(ios),
-		newRemediateCmd(ios),
-		newServeCmd(ios),
+		newScanCmd(ios, nil),
+		newRunCmd(ios, nil),
+		newRemediateCmd(ios, nil),
+		newServeCmd(ios, nil),
 		newExecutionsCmd(ios),
 		newReceiversCmd(ios),
-		newEnforceCmd(ios),
+		newEnforceCmd(ios, nil),
 		newAuditCmd(ios),
 		newReactivateCmd(ios),
 		newDeployCmd(ios),
@@ -147,6 +98,7 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 		newDemoCmd(ios),
 		newVersionCmd(ios),
 	)
+	typeUsageErrors(root)
 	return root
 }
 
@@ -163,6 +115,3 @@ func startCPUProfile(path string) (func(), error) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
-
-// asExit reports whether err is an *ExitError, setting *target.
-func asExit(err error, target **ExitError) bool { return errors.As(err, target) }

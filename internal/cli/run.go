@@ -32,7 +32,9 @@ type runOptions struct {
 	showScan bool
 }
 
-func newRunCmd(ios *IO) *cobra.Command {
+// newRunCmd builds the command; runF, when not nil, replaces runRun
+// (tests of flag parsing).
+func newRunCmd(ios *IO, runF func(*runOptions) error) *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -51,6 +53,9 @@ again until its repeat interval passes or its stage changes.
   keyage run --retry-failed`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runRun(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}
@@ -80,7 +85,6 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 			return err
 		}
 		defer st.Close()
-		st.SetOwner(engine.Owner)
 	} else if _, statErr := os.Stat(o.statePath); statErr == nil {
 		// Read what was notified before, to plan as a real run would.
 		if st, err = store.Open(ctx, o.statePath); err != nil {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
-	"github.com/keyage/keyage/internal/enforce"
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/progress"
 	"github.com/keyage/keyage/internal/rule"
@@ -55,7 +55,9 @@ type scanOptions struct {
 	skipConfig        bool
 }
 
-func newScanCmd(ios *IO) *cobra.Command {
+// newScanCmd builds the command; runF, when not nil, replaces runScan
+// (tests of flag parsing).
+func newScanCmd(ios *IO, runF func(*scanOptions) error) *cobra.Command {
 	o := &scanOptions{}
 	cmd := &cobra.Command{
 		Use:   "scan",
@@ -73,6 +75,9 @@ error; 3 with --fail-on non-compliant, a user is NON_COMPLIANT (1 wins over 3).`
   keyage scan --config keyage.yaml --fail-on non-compliant`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runScan(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}
@@ -80,32 +85,31 @@ error; 3 with --fail-on non-compliant, a user is NON_COMPLIANT (1 wins over 3).`
 	return cmd
 }
 
-// addScanFlags registers the flags that select and tune a scan; scan, run
-// and serve share them.
+// addScanFlags registers the flags that select and tune a scan; scan, run,
+// serve, enforce and remediate share them. Their defaults are the config's
+// (config.Default): a flag overwrites the config only when it is given.
 func addScanFlags(cmd *cobra.Command, o *scanOptions) {
+	d := config.Default()
 	f := cmd.Flags()
 	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
 	f.StringVar(&o.accounts, "accounts", "", "comma-separated account ids to scan")
-	f.BoolVar(&o.org, "org", false, "scan every ACTIVE account of the organization (Organizations ListAccounts)")
-	f.StringVar(&o.ou, "ou", "", "with --org: only the accounts under this OU (ou-...) or root (r-...)")
-	f.StringVar(&o.roleName, "role-name", awsenv.DefaultRoleName, "role to assume in each target account")
-	f.StringVar(&o.externalID, "external-id", "", "external id for AssumeRole")
-	f.StringVar(&o.source, "source", string(inventory.SourceAuto), "key data source: auto, api or credential-report")
-	f.IntVar(&o.maxAge, "max-age", 90, "maxAccessKeyAge: days after which an active key is NON_COMPLIANT")
-	f.IntVar(&o.warnAge, "warn-age", 0, "days after which an active key is in the warning stage (0: off)")
-	f.IntVar(&o.deactivateAge, "deactivate-age", 0, "lifecycle: days after which an active key is due for deactivation (0: off)")
-	f.IntVar(&o.deleteAge, "delete-age", 0, "lifecycle: days after which an inactive key is due for deletion (0: off)")
-	f.IntVar(&o.unusedAge, "unused-age", 0, "lifecycle: flag active keys unused for this many days (0: off; CIS: 45)")
-	f.IntVar(&o.neverUsedAge, "never-used-age", 0, "lifecycle: flag active keys never used this many days after creation (0: off)")
-	f.BoolVar(&o.withTags, "with-tags", false, "read user tags (api, credential-report: every user; auto: flagged users)")
-	f.StringVarP(&o.output, "output", "o", string(output.Table), "output format: table, json or csv")
-	f.BoolVar(&o.all, "all", false, "table: list every key, not only warning and expired ones")
+	f.BoolVar(&o.org, "org", d.Accounts.Organization, "scan every ACTIVE account of the organization (Organizations ListAccounts)")
+	f.StringVar(&o.ou, "ou", d.Accounts.OU, "with --org: only the accounts under this OU (ou-...) or root (r-...)")
+	f.StringVar(&o.roleName, "role-name", d.Accounts.RoleName, "role to assume in each target account")
+	f.StringVar(&o.externalID, "external-id", d.Accounts.ExternalID, "external id for AssumeRole")
+	f.StringVar(&o.source, "source", string(d.Scan.Source), "key data source: auto, api or credential-report")
+	f.IntVar(&o.maxAge, "max-age", int(d.Rule.MaxAccessKeyAge), "maxAccessKeyAge: days after which an active key is NON_COMPLIANT")
+	f.IntVar(&o.warnAge, "warn-age", int(d.Rule.WarnAge), "days after which an active key is in the warning stage (0: off)")
+	f.IntVar(&o.deactivateAge, "deactivate-age", int(d.Lifecycle.DeactivateAge), "lifecycle: days after which an active key is due for deactivation (0: off)")
+	f.IntVar(&o.deleteAge, "delete-age", int(d.Lifecycle.DeleteAge), "lifecycle: days after which an inactive key is due for deletion (0: off)")
+	f.IntVar(&o.unusedAge, "unused-age", int(d.Lifecycle.UnusedAge), "lifecycle: flag active keys unused for this many days (0: off; CIS: 45)")
+	f.IntVar(&o.neverUsedAge, "never-used-age", int(d.Lifecycle.NeverUsedAge), "lifecycle: flag active keys never used this many days after creation (0: off)")
+	f.BoolVar(&o.withTags, "with-tags", d.Scan.WithTags, "read user tags (api, credential-report: every user; auto: flagged users)")
+	addOutputFlags(f, &o.output, &o.all, output.Table, output.JSON, output.CSV)
 	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when a user is non-compliant (value: non-compliant)")
-	f.IntVar(&o.concurrency, "concurrency", 16, "accounts scanned at once")
-	f.StringVar(&o.accountTimeout, "account-timeout", "5m", "give up on one account after this long")
-	f.StringVar(&o.endpointURL, "endpoint-url", "", "AWS endpoint override (also AWS_ENDPOINT_URL), e.g. the sandbox's")
-	f.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION, the profile's, or us-east-1)")
-	f.StringVar(&o.profile, "profile", "", "shared config profile (default: AWS_PROFILE)")
+	f.IntVar(&o.concurrency, "concurrency", d.Scan.Concurrency, "accounts scanned at once")
+	f.StringVar(&o.accountTimeout, "account-timeout", d.Scan.AccountTimeout.String(), "give up on one account after this long")
+	addAWSFlags(f, &o.endpointURL, &o.region, &o.profile)
 }
 
 // scanJob is a scan fully resolved from flags and config.
@@ -120,7 +124,9 @@ type scanJob struct {
 	failOnNC  bool
 }
 
-// resolveScan merges flags over the config file over defaults.
+// resolveScan reads the config file, writes the flags the user changed over
+// it (scanConfigFlags) and validates the result with the config's rules.
+// Every value, default included, is then read from the config.
 func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 	cfg, err := loadConfig(o.configPath)
 	if o.skipConfig {
@@ -130,88 +136,8 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 		return nil, usageError(err)
 	}
 	var problems []error
-	sel := cfg.Accounts
-	if changed("accounts") {
-		ids, err := config.ParseAccountIDs(o.accounts)
-		if err != nil {
-			problems = append(problems, fmt.Errorf("--accounts: %w", err))
-		}
-		sel.IDs, sel.Organization, sel.OU = ids, false, ""
-	}
-	if changed("org") {
-		sel.Organization = o.org
-	}
-	if changed("ou") {
-		sel.OU, sel.Organization = o.ou, true
-		if !config.ValidOUID(o.ou) {
-			problems = append(problems, fmt.Errorf("--ou %q: not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx)", o.ou))
-		}
-	}
-	if sel.Organization && len(sel.IDs) > 0 {
-		problems = append(problems, errors.New("--accounts and --org exclude each other"))
-	}
-	if changed("role-name") || sel.RoleName == "" {
-		sel.RoleName = o.roleName
-	}
-	if changed("external-id") {
-		sel.ExternalID = o.externalID
-	}
-
-	ruleCfg := cfg.Rule
-	if changed("max-age") {
-		ruleCfg.MaxAccessKeyAge = config.Days(o.maxAge)
-	}
-	if changed("warn-age") {
-		ruleCfg.WarnAge = config.Days(o.warnAge)
-	}
-	cfg.Rule = ruleCfg
-	lifecycleFlags := false
-	for _, lf := range []struct {
-		flag string
-		v    int
-		dst  *config.Days
-	}{
-		{"deactivate-age", o.deactivateAge, &cfg.Lifecycle.DeactivateAge},
-		{"delete-age", o.deleteAge, &cfg.Lifecycle.DeleteAge},
-		{"unused-age", o.unusedAge, &cfg.Lifecycle.UnusedAge},
-		{"never-used-age", o.neverUsedAge, &cfg.Lifecycle.NeverUsedAge},
-	} {
-		if changed(lf.flag) {
-			*lf.dst, lifecycleFlags = config.Days(lf.v), true
-		}
-	}
-	if lifecycleFlags {
-		if err := cfg.Validate(); err != nil {
-			problems = append(problems, fmt.Errorf("lifecycle flags: %w", err))
-		}
-	}
-	policy := rule.PolicyDays(int(ruleCfg.MaxAccessKeyAge), int(ruleCfg.WarnAge))
-	if err := policy.Validate(); err != nil {
-		problems = append(problems, fmt.Errorf("--max-age/--warn-age: %w", err))
-	}
-
-	sc := cfg.Scan
-	src := sc.Source
-	if changed("source") || src == "" {
-		if src, err = config.ParseSource(o.source); err != nil {
-			problems = append(problems, fmt.Errorf("--source: %w", err))
-		}
-	}
-	withTags := sc.WithTags || o.withTags
-	concurrency := sc.Concurrency
-	if changed("concurrency") || concurrency == 0 {
-		concurrency = o.concurrency
-	}
-	if concurrency < 1 || concurrency > 1024 {
-		problems = append(problems, fmt.Errorf("--concurrency %d: want 1 to 1024", concurrency))
-	}
-	timeout := sc.AccountTimeout.Duration()
-	if changed("account-timeout") || timeout == 0 {
-		d, err := config.ParseDuration(o.accountTimeout)
-		if err != nil {
-			problems = append(problems, fmt.Errorf("--account-timeout: %w", err))
-		}
-		timeout = d.Duration()
+	if err := applyFlags(cfg, o, changed, scanConfigFlags); err != nil {
+		problems = append(problems, err)
 	}
 	format, err := output.ParseFormat(o.output)
 	if err != nil {
@@ -225,23 +151,21 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 	if len(problems) > 0 {
 		return nil, usageError(errors.Join(problems...))
 	}
-
-	env := awsenv.Options{Profile: o.profile, Region: sc.Region, EndpointURL: sc.EndpointURL, StaticCredentials: o.staticCredentials}
-	if o.region != "" {
-		env.Region = o.region
-	}
-	if o.endpointURL != "" {
-		env.EndpointURL = o.endpointURL
+	sel, sc := cfg.Accounts, cfg.Scan
+	policy := rule.PolicyDays(int(cfg.Rule.MaxAccessKeyAge), int(cfg.Rule.WarnAge))
+	evaluator, err := lifecycle.NewEvaluator(cfg, policy)
+	if err != nil {
+		return nil, usageError(err) // the owners' template
 	}
 	return &scanJob{
 		cfg:       cfg,
-		env:       env,
+		env:       awsenv.Options{Profile: o.profile, Region: sc.Region, EndpointURL: sc.EndpointURL, StaticCredentials: o.staticCredentials},
 		assume:    awsenv.AssumerOptions{RoleName: sel.RoleName, ExternalID: sel.ExternalID, SessionName: sel.SessionName},
 		selection: sel,
 		scan: scan.Options{
-			Source: src, Policy: policy, WithTags: withTags,
-			Concurrency: concurrency, AccountTimeout: timeout,
-			Annotate: enforce.Annotator(cfg),
+			Source: sc.Source, Policy: policy, WithTags: sc.WithTags,
+			Concurrency: sc.Concurrency, AccountTimeout: sc.AccountTimeout.Duration(),
+			Evaluator: evaluator,
 		},
 		format:   format,
 		table:    output.Options{All: o.all},

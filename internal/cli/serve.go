@@ -38,7 +38,9 @@ type serveOptions struct {
 	ready func(url string)
 }
 
-func newServeCmd(ios *IO) *cobra.Command {
+// newServeCmd builds the command; runF, when not nil, replaces runServe
+// (tests of flag parsing).
+func newServeCmd(ios *IO, runF func(*serveOptions) error) *cobra.Command {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -60,6 +62,9 @@ outbox for the next start.`,
   keyage serve --listen 0.0.0.0:8080 --auth-token-file /run/secrets/keyage-token --events-queue https://sqs.../keyage-events`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
 			return runServe(cmd.Context(), ios, o, cmd.Flags().Changed)
 		},
 	}
@@ -121,7 +126,6 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 		return err
 	}
 	defer st.Close()
-	st.SetOwner(engine.Owner)
 
 	reg := prometheus.NewRegistry()
 	sched := &daemon.Scheduler{Interval: interval, Logger: ios.Logger}
@@ -202,7 +206,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 		}
 	}()
 	if o.eventsQueue != "" {
-		single := &remediate.Single{Engine: engine, Store: st, Accounts: assumer, Policy: job.scan.Policy, Logger: ios.Logger}
+		single := &remediate.Single{Engine: engine, Store: st, Accounts: assumer, Evaluator: job.scan.Evaluator, Logger: ios.Logger}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

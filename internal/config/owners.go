@@ -1,6 +1,10 @@
 package config
 
-import "regexp"
+import (
+	"regexp"
+
+	tmpl "github.com/keyage/keyage/internal/template"
+)
 
 // Owners says how keyage finds the person responsible for an IAM user.
 type Owners struct {
@@ -30,6 +34,6 @@ func (o *Owners) validate(c *checker) {
 	if !tagKeyRE.MatchString(o.TagKey) {
 		c.errorf("tagKey", "%q: not an IAM tag key (1 to 128 letters, digits, spaces and _.:/=+-@)", o.TagKey)
 	}
-	c.templateOf(OwnerTemplate, "template", o.Template)
+	c.templateOf(tmpl.OwnerKind, "template", o.Template)
 	c.receiverNames("fallback", o.Fallback)
 }

@@ -1,11 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
@@ -83,7 +83,10 @@ func TestDefaultsAreDefaultsOnlyWhenUnset(t *testing.T) {
 	}
 }
 
-// Templates are checked with Funcs, which the engine fills in.
+// Templates are checked with the functions and on the data they are
+// rendered with (internal/template), with nothing else linked: an unknown
+// function and a misspelled field are errors, the template functions are
+// known.
 func TestFuncs(t *testing.T) {
 	yml := []byte("receivers: [{name: a, stdout: {}, template: '{{ daysLeft . }}'}]")
 	_, err := Parse(yml, "keyage.yaml")
@@ -91,20 +94,22 @@ func TestFuncs(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse() error = %v, want %s", err, want)
 	}
-	Funcs["daysLeft"] = func(any) int { return 0 }
-	t.Cleanup(func() { delete(Funcs, "daysLeft") })
-	if _, err := Parse(yml, "keyage.yaml"); err != nil {
-		t.Errorf("Parse() with daysLeft in Funcs = %v", err)
+	for _, tt := range []struct {
+		name, yaml, want string
+	}{
+		{"template functions", "receivers: [{name: a, stdout: {}, template: '{{ date .CreateDate }} {{ upper .UserName }} {{ lower .Stage }}'}]", ""},
+		{"misspelled message field", "receivers: [{name: a, stdout: {}, subject: '{{ .AccountId }}'}]",
+			`keyage.yaml:1: receivers[0].subject: invalid template: can't evaluate field AccountId (the fields are listed in docs/configuration.md, Templates)`},
+		{"misspelled owner field", "receivers: [{name: a, stdout: {}}]\nowners: {template: '{{ .Username }}@example.com'}",
+			`keyage.yaml:2: owners.template: invalid template: can't evaluate field Username (the fields are listed in docs/configuration.md, Templates)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), "keyage.yaml")
+			if got := fmt.Sprint(err); tt.want == "" && err != nil || tt.want != "" && got != tt.want {
+				t.Errorf("Parse(%s) error = %v, want %q", tt.name, err, tt.want)
+			}
+		})
 	}
-	tmpl, err := ParseTemplate("subject", "{{ .UserName }}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if err := tmpl.Execute(&b, map[string]string{"UserName": "alice"}); err != nil || b.String() != "alice" {
-		t.Errorf("Execute = %q, %v", b.String(), err)
-	}
-	var _ template.FuncMap = Funcs
 }
 
 func TestSecretRefResolve(t *testing.T) {

@@ -117,7 +117,6 @@ func Target() *Template {
 		Description:               cfn.String("Checks that the active access keys of IAM users are rotated within maxAccessKeyAge days."),
 		InputParameters:           map[string]any{"maxAccessKeyAge": cfn.Ref(ParamMaxAccessKeyAge)},
 		MaximumExecutionFrequency: cfn.RefPtr(ParamMaximumExecutionFrequency),
-		Scope:                     &config.ConfigRule_Scope{ComplianceResourceTypes: []string{"AWS::IAM::User"}},
 		Source:                    &config.ConfigRule_Source{Owner: "AWS", SourceIdentifier: cfn.String("ACCESS_KEYS_ROTATED")},
 	}
 

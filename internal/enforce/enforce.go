@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -127,7 +126,7 @@ func (e *Enforcer) Run(ctx context.Context, res *scan.Result) (*Report, error) {
 			continue
 		}
 		policy := Policy(e.Config, ev.AccountID, ous[ev.AccountID])
-		ex := exemptionFor(e.Config, u, now)
+		ex := lifecycle.ExemptionFor(e.Config, u, now)
 		for _, k := range u.Keys {
 			st := states[[2]string{ev.AccountID, k.AccessKeyID}]
 			if k.Active() && !st.InactiveSince.IsZero() { // its owner reactivated it
@@ -197,11 +196,7 @@ func (r *Report) add(a Action) {
 func (e *Enforcer) candidate(ev rule.Evaluation, ou string, now time.Time) bool {
 	p := Policy(e.Config, ev.AccountID, ou)
 	for _, k := range ev.Keys {
-		age := now.Sub(k.CreateDate)
-		if k.Active() && p.DeactivateAge > 0 && age > p.DeactivateAge {
-			return true
-		}
-		if !k.Active() && p.DeleteAge > 0 && age > p.DeleteAge {
+		if lifecycle.Candidate(lifecycle.Key{Active: k.Active(), CreateDate: k.CreateDate, LastUsed: k.LastUsedDate}, p, now) {
 			return true
 		}
 	}
@@ -292,80 +287,14 @@ func (e *Enforcer) now() time.Time {
 	return time.Now()
 }
 
-// Policy is the lifecycle policy of an account: the config's lifecycle
-// section with the first matching override applied.
+// Policy is the lifecycle policy of an account under cfg (see
+// lifecycle.PolicyFor).
 func Policy(cfg *config.Config, accountID, ou string) lifecycle.Policy {
-	l := cfg.Lifecycle
-	warn := l.WarnAge
-	if warn == 0 {
-		warn = cfg.Rule.WarnAge
-	}
-	p := lifecycle.Policy{
-		WarnAge: warn.Duration(), MaxAge: cfg.Rule.MaxAccessKeyAge.Duration(),
-		DeactivateAge: l.DeactivateAge.Duration(), DeleteAge: l.DeleteAge.Duration(), DeleteAfterInactive: l.DeleteAfterInactive.Duration(),
-		UnusedAge: l.UnusedAge.Duration(), NeverUsedAge: l.NeverUsedAge.Duration(), RecentUseGuard: l.RecentUseGuard.Duration(),
-	}
-	for _, r := range l.Reminders {
-		p.Reminders = append(p.Reminders, r.Duration())
-	}
-	for _, o := range l.Overrides {
-		if !overrideMatches(o, accountID, ou) {
-			continue
-		}
-		set := func(dst *time.Duration, v config.Days) {
-			if v != 0 {
-				*dst = v.Duration()
-			}
-		}
-		set(&p.WarnAge, o.WarnAge)
-		set(&p.DeactivateAge, o.DeactivateAge)
-		set(&p.DeleteAge, o.DeleteAge)
-		set(&p.UnusedAge, o.UnusedAge)
-		set(&p.NeverUsedAge, o.NeverUsedAge)
-		break
-	}
-	return p
+	return lifecycle.PolicyFor(cfg, lifecycle.ConfigPolicy(cfg), accountID, ou)
 }
 
-func overrideMatches(o config.LifecycleOverride, accountID, ou string) bool {
-	for _, a := range o.Accounts {
-		if a == accountID {
-			return true
-		}
-	}
-	for _, p := range o.OU {
-		p = strings.Trim(p, "/")
-		if ou == p || strings.HasPrefix(ou, p+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-// Exemption tags on IAM users.
+// Exemption tags on IAM users (see lifecycle).
 const (
-	TagExemptUntil  = "keyage:exempt-until"
-	TagExemptReason = "keyage:exempt-reason"
+	TagExemptUntil  = lifecycle.TagExemptUntil
+	TagExemptReason = lifecycle.TagExemptReason
 )
-
-// exemptionFor finds the exemption of a user: its tags (both the date and
-// a reason are required), else the config's list. An expired one is
-// returned too; it simply no longer counts.
-func exemptionFor(cfg *config.Config, u rule.User, now time.Time) *lifecycle.Exemption {
-	if until, ok := u.Tags[TagExemptUntil]; ok {
-		reason := strings.TrimSpace(u.Tags[TagExemptReason])
-		if t, err := time.Parse(time.DateOnly, strings.TrimSpace(until)); err == nil && reason != "" {
-			return &lifecycle.Exemption{Until: t, Reason: reason, Source: "tag"}
-		}
-	}
-	for _, ex := range cfg.Exemptions {
-		match := ex.ARN != "" && ex.ARN == u.ARN || ex.Path != "" && strings.HasPrefix(u.Path, ex.Path) || ex.Account != "" && ex.Account == u.AccountID
-		if !match {
-			continue
-		}
-		if t, err := ex.UntilTime(); err == nil {
-			return &lifecycle.Exemption{Until: t, Reason: ex.Reason, Source: "config"}
-		}
-	}
-	return nil
-}

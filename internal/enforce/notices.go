@@ -19,7 +19,6 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 	for _, a := range res.Accounts {
 		accounts[a.AccountID] = a
 	}
-	owner := func(ev *rule.Evaluation) string { return ev.Tags[cfg.Owners.TagKey] }
 	byUser := map[[2]string]*rule.Evaluation{}
 	var out []notify.Item
 	notice := cfg.Enforce.NoticeDays.Duration()
@@ -27,39 +26,36 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 		ev := &res.Evaluations[i]
 		byUser[[2]string{ev.AccountID, ev.UserName}] = ev
 		p := Policy(cfg, ev.AccountID, accounts[ev.AccountID].OU)
-		if p.DeactivateAge == 0 {
-			continue
-		}
 		for _, k := range ev.Keys {
-			age := now.Sub(k.CreateDate)
-			if !k.Active() || age <= p.DeactivateAge-notice || age > p.DeactivateAge {
+			deadline, ok := lifecycle.Scheduled(lifecycle.Key{Active: k.Active(), CreateDate: k.CreateDate, LastUsed: k.LastUsedDate}, p, notice, now)
+			if !ok {
 				continue
 			}
 			out = append(out, notify.Item{AccountID: ev.AccountID, AccountName: accounts[ev.AccountID].Name, OU: accounts[ev.AccountID].OU,
 				UserName: ev.UserName, UserPath: ev.Path, ARN: ev.ARN, ResourceID: ev.ResourceID, AccessKeyID: k.AccessKeyID,
-				AgeDays: k.AgeDays, MaxAge: int(p.MaxAge / rule.Day), Stage: "deactivation-scheduled", CreateDate: k.CreateDate,
-				LastUsed: k.LastUsedDate, Owner: owner(ev), Deadline: k.CreateDate.Add(p.DeactivateAge).UTC()})
+				AgeDays: k.AgeDays, MaxAge: int(p.MaxAge / rule.Day), Stage: string(lifecycle.DeactivationScheduled), CreateDate: k.CreateDate,
+				LastUsed: k.LastUsedDate, Owner: ev.Owner, Deadline: deadline})
 		}
 	}
 	if rep == nil {
 		return out
 	}
 	for _, a := range rep.Actions {
-		stage := ""
+		var stage lifecycle.Stage
 		switch {
 		case a.Outcome == OutcomeApplied && a.Action == lifecycle.ActDeactivate:
-			stage = "deactivated"
+			stage = lifecycle.Deactivated
 		case a.Outcome == OutcomeApplied && a.Action == lifecycle.ActDelete:
-			stage = "deleted"
+			stage = lifecycle.Deleted
 		case a.Outcome == OutcomeEscalated:
-			stage = "escalated"
+			stage = lifecycle.Escalated
 		default:
 			continue
 		}
 		it := notify.Item{AccountID: a.AccountID, AccountName: accounts[a.AccountID].Name, OU: accounts[a.AccountID].OU,
-			UserName: a.UserName, ResourceID: a.ResourceID, AccessKeyID: a.AccessKeyID, AgeDays: a.AgeDays, Stage: stage}
+			UserName: a.UserName, ResourceID: a.ResourceID, AccessKeyID: a.AccessKeyID, AgeDays: a.AgeDays, Stage: string(stage)}
 		if ev := byUser[[2]string{a.AccountID, a.UserName}]; ev != nil {
-			it.UserPath, it.ARN, it.Owner = ev.Path, ev.ARN, owner(ev)
+			it.UserPath, it.ARN, it.Owner = ev.Path, ev.ARN, ev.Owner
 		}
 		out = append(out, it)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/credreport"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 )
 
@@ -47,7 +48,7 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 		if ok {
 			users[i].Keys = keysFromRow(row)
 		}
-		if realtime && (!ok || rule.Flagged(users[i], c.o.Policy, c.o.Now)) {
+		if realtime && (!ok || lifecycle.Flagged(users[i], c.o.Policy, c.o.Now)) {
 			recheck = append(recheck, i)
 		}
 	}

@@ -1,7 +1,18 @@
 // Package lifecycle spells out, in one place, where an access key stands in
 // its life and what keyage may do to it: warn, mark NON_COMPLIANT,
-// deactivate, delete; plus the separate findings (unused, never used) and
-// exemptions. Pure functions of a key, a policy and the time: no I/O.
+// deactivate, delete; plus the separate findings (unused, never used),
+// exemptions, the policy of each account or OU, and the owner of a user.
+// Pure functions of a key, a policy and the time: no I/O.
+//
+// It is the one home of the stages (Stage) and of every age threshold.
+// It builds on rule (the managed rule's COMPLIANT/NON_COMPLIANT verdict)
+// and config, and imports nothing else of keyage but the template leaf.
+// Since rule and config sit below it, they hold stage names, not Stages:
+// an Evaluator records each key's stage in rule.KeyResult.Stage, and
+// config.Stages keeps the names a route's match.stage accepts (a test here
+// checks they agree with RouteStages). The Evaluator builds every
+// evaluation keyage records or sends: the rule's verdict, each key's
+// stage and lifecycle annotations, and the owner (Evaluation.Owner).
 package lifecycle
 
 import (
@@ -54,7 +65,11 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// Stage is where a key stands.
+// Stage is where a key stands, or what happened to it. It is the one
+// vocabulary of stages: a key's recorded stage (rule.KeyResult.Stage holds
+// its name), the due stages of a verdict, and the enforcement notices'
+// stages that routes match (config.Stages lists the names routes accept;
+// a test checks that it agrees with RouteStages).
 type Stage string
 
 // The stages, in the order a key goes through them.
@@ -62,11 +77,38 @@ const (
 	OK         Stage = "ok"
 	Warning    Stage = "warning"
 	Expired    Stage = "expired"    // past maxAccessKeyAge: NON_COMPLIANT
-	Deactivate Stage = "deactivate" // active and past deactivateAge
+	Deactivate Stage = "deactivate" // due: active and past deactivateAge (recorded as expired)
 	Inactive   Stage = "inactive"
-	Delete     Stage = "delete" // inactive, past deleteAge and inactive long enough
-	Exempt     Stage = "exempt"
+	Delete     Stage = "delete" // due: inactive, past deleteAge and inactive long enough (recorded as inactive)
+	// Exempt is a key past the warning age or the limit whose user is
+	// exempt (see rule.KeyLifecycle.Exemption); it is not notified.
+	Exempt Stage = "exempt"
+
+	// The stages of enforcement notices (keyage enforce).
+	DeactivationScheduled Stage = "deactivation-scheduled" // deactivation within enforce.noticeDays
+	Deactivated           Stage = "deactivated"
+	Deleted               Stage = "deleted"
+	Escalated             Stage = "escalated" // not deactivated: the key is in use
 )
+
+// Stages lists the stages a key is recorded with, in display order.
+var Stages = []Stage{OK, Warning, Expired, Inactive, Exempt}
+
+// RouteStages lists the stages a route can match: a key's stages but
+// exempt (exempt keys are not notified), and the enforcement notices.
+var RouteStages = []Stage{OK, Warning, Expired, Inactive, DeactivationScheduled, Deactivated, Deleted, Escalated}
+
+// Recorded is the stage a key is recorded with: a key due for
+// deactivation is expired, one due for deletion is inactive.
+func (s Stage) Recorded() Stage {
+	switch s {
+	case Deactivate:
+		return Expired
+	case Delete:
+		return Inactive
+	}
+	return s
+}
 
 // Action is what enforcement does to a key.
 type Action string
@@ -117,10 +159,11 @@ type Verdict struct {
 	Exempt *Exemption
 }
 
-// Evaluate places one key in its lifecycle at now.
+// Evaluate places one key in its lifecycle at now. An active exemption
+// stops every action; a key it covers past the warning age or the limit
+// is Exempt.
 func Evaluate(k Key, p Policy, ex *Exemption, now time.Time) Verdict {
 	age := now.Sub(k.CreateDate)
-	days := int(age / Day)
 	var v Verdict
 	if k.Active {
 		if p.UnusedAge > 0 && !k.LastUsed.IsZero() && now.Sub(k.LastUsed) > p.UnusedAge {
@@ -129,29 +172,26 @@ func Evaluate(k Key, p Policy, ex *Exemption, now time.Time) Verdict {
 		if p.NeverUsedAge > 0 && k.LastUsed.IsZero() && age > p.NeverUsedAge {
 			v.NeverUsed = true
 		}
+		stage(&v, k, p, age)
+	} else {
+		stageInactive(&v, k, p, now, age)
 	}
 	if ex.Active(now) {
-		v.Stage, v.Exempt = Exempt, ex
+		v.Exempt, v.Action = ex, None
 		v.Reason = fmt.Sprintf("exempt until %s (%s): %s", ex.Until.Format(time.DateOnly), ex.Source, ex.Reason)
-		return v
-	}
-	if !k.Active {
-		v.Stage = Inactive
-		if p.DeleteAge > 0 && age > p.DeleteAge {
-			inactiveFor := time.Duration(0)
-			if !k.InactiveSince.IsZero() {
-				inactiveFor = now.Sub(k.InactiveSince)
-			}
-			if inactiveFor >= p.DeleteAfterInactive && !k.InactiveSince.IsZero() {
-				v.Stage, v.Action = Delete, ActDelete
-				v.Reason = fmt.Sprintf("inactive key is %d days old (deleteAge %d) and inactive for %d days (deleteAfterInactive %d)",
-					days, int(p.DeleteAge/Day), int(inactiveFor/Day), int(p.DeleteAfterInactive/Day))
-			} else {
-				v.Reason = fmt.Sprintf("inactive key past deleteAge, inactive for %d of the %d days required", int(inactiveFor/Day), int(p.DeleteAfterInactive/Day))
-			}
+		switch v.Stage {
+		case Warning, Expired, Deactivate:
+			v.Stage, v.Reminder = Exempt, 0
+		case Delete:
+			v.Stage = Inactive
 		}
-		return v
 	}
+	return v
+}
+
+// stage places an active key of age.
+func stage(v *Verdict, k Key, p Policy, age time.Duration) {
+	days := int(age / Day)
 	switch {
 	case p.DeactivateAge > 0 && age > p.DeactivateAge:
 		v.Stage, v.Action = Deactivate, ActDeactivate
@@ -170,7 +210,25 @@ func Evaluate(k Key, p Policy, ex *Exemption, now time.Time) Verdict {
 	default:
 		v.Stage = OK
 	}
-	return v
+}
+
+// stageInactive places an inactive key of age.
+func stageInactive(v *Verdict, k Key, p Policy, now time.Time, age time.Duration) {
+	v.Stage = Inactive
+	if p.DeleteAge <= 0 || age <= p.DeleteAge {
+		return
+	}
+	inactiveFor := time.Duration(0)
+	if !k.InactiveSince.IsZero() {
+		inactiveFor = now.Sub(k.InactiveSince)
+	}
+	if inactiveFor >= p.DeleteAfterInactive && !k.InactiveSince.IsZero() {
+		v.Stage, v.Action = Delete, ActDelete
+		v.Reason = fmt.Sprintf("inactive key is %d days old (deleteAge %d) and inactive for %d days (deleteAfterInactive %d)",
+			int(age/Day), int(p.DeleteAge/Day), int(inactiveFor/Day), int(p.DeleteAfterInactive/Day))
+		return
+	}
+	v.Reason = fmt.Sprintf("inactive key past deleteAge, inactive for %d of the %d days required", int(inactiveFor/Day), int(p.DeleteAfterInactive/Day))
 }
 
 // Guard reports why enforcement must not touch a key now, or "" when it
@@ -180,4 +238,28 @@ func Guard(k Key, p Policy, now time.Time) string {
 		return fmt.Sprintf("key was used %s ago, within recentUseGuard %s", now.Sub(k.LastUsed).Round(time.Minute), p.RecentUseGuard)
 	}
 	return ""
+}
+
+// Candidate reports whether a key may be due for an action at now, before
+// what only enforcement knows (how long it has been inactive, an
+// exemption, a real-time re-read) decides.
+func Candidate(k Key, p Policy, now time.Time) bool {
+	age := now.Sub(k.CreateDate)
+	if k.Active {
+		return p.DeactivateAge > 0 && age > p.DeactivateAge
+	}
+	return p.DeleteAge > 0 && age > p.DeleteAge
+}
+
+// Scheduled reports whether an active key will be deactivated within
+// notice (enforce.noticeDays) of now, and when: its deadline.
+func Scheduled(k Key, p Policy, notice time.Duration, now time.Time) (deadline time.Time, ok bool) {
+	if !k.Active || p.DeactivateAge == 0 {
+		return time.Time{}, false
+	}
+	age := now.Sub(k.CreateDate)
+	if age <= p.DeactivateAge-notice || age > p.DeactivateAge {
+		return time.Time{}, false
+	}
+	return k.CreateDate.Add(p.DeactivateAge).UTC(), true
 }

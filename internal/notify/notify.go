@@ -6,6 +6,8 @@ import (
 	"context"
 	"strconv"
 	"time"
+
+	"github.com/keyage/keyage/internal/template"
 )
 
 // Kinds of notification.
@@ -15,30 +17,9 @@ const (
 	KindTest     = "test"     // keyage receivers test
 )
 
-// Item is one finding: one access key of one IAM user (AccessKeyID may be
-// empty for a user-level finding).
-type Item struct {
-	AccountID   string    `json:"accountId"`
-	AccountName string    `json:"accountName,omitempty"`
-	OU          string    `json:"ou,omitempty"`
-	UserName    string    `json:"userName"`
-	UserPath    string    `json:"userPath,omitempty"`
-	ARN         string    `json:"arn,omitempty"`
-	ResourceID  string    `json:"resourceId"`
-	AccessKeyID string    `json:"accessKeyId,omitempty"`
-	AgeDays     int       `json:"ageDays"`
-	MaxAge      int       `json:"maxAccessKeyAge"`
-	Stage       string    `json:"stage"`
-	Compliance  string    `json:"compliance,omitempty"`
-	CreateDate  time.Time `json:"createDate,omitzero"`
-	LastUsed    time.Time `json:"lastUsedDate,omitzero"`
-	LastService string    `json:"lastUsedService,omitempty"`
-	// Owner is the owner's e-mail address, "" when unknown.
-	Owner string `json:"owner,omitempty"`
-	// Deadline is the key's creation plus the limit.
-	Deadline   time.Time `json:"deadline,omitzero"`
-	ConsoleURL string    `json:"consoleUrl,omitempty"`
-}
+// Item is one finding: one access key of one IAM user. It is defined in
+// the template leaf, which message templates see it through.
+type Item = template.Item
 
 // Message is one notification for one receiver: a group of items (one user
 // by default, or everything for an owner or an account) with its rendered

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 )
@@ -97,7 +98,7 @@ func writeTable(w io.Writer, r *scan.Result, o Options) error {
 	rows := 0
 	for _, ev := range r.Evaluations {
 		for _, k := range ev.Keys {
-			if !o.All && k.Stage != rule.StageExpired && k.Stage != rule.StageWarning && k.Stage != rule.StageExempt {
+			if !o.All && lifecycle.Stage(k.Stage) != lifecycle.Expired && lifecycle.Stage(k.Stage) != lifecycle.Warning && lifecycle.Stage(k.Stage) != lifecycle.Exempt {
 				continue
 			}
 			key := k.AccessKeyID
@@ -168,8 +169,8 @@ func SummaryLine(r *scan.Result) string {
 		line += fmt.Sprintf(", %d not applicable", s.NotApplicable)
 	}
 	line += fmt.Sprintf("; keys: %d expired, %d warning, %d ok, %d inactive",
-		s.Keys[string(rule.StageExpired)], s.Keys[string(rule.StageWarning)], s.Keys[string(rule.StageOK)], s.Keys[string(rule.StageInactive)])
-	if n := s.Keys[string(rule.StageExempt)]; n > 0 {
+		s.Keys[string(lifecycle.Expired)], s.Keys[string(lifecycle.Warning)], s.Keys[string(lifecycle.OK)], s.Keys[string(lifecycle.Inactive)])
+	if n := s.Keys[string(lifecycle.Exempt)]; n > 0 {
 		line += fmt.Sprintf(", %d exempt", n)
 	}
 	if s.ActiveRootKeys > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/events"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
 	"github.com/keyage/keyage/internal/store"
@@ -55,7 +56,7 @@ func BenchmarkChangeEventToEvaluation(b *testing.B) {
 		b.Fatal(err)
 	}
 	engine, _ := NewEngine(cfg)
-	single := &Single{Engine: engine, Store: st, Accounts: assumer, Policy: rule.DefaultPolicy()}
+	single := &Single{Engine: engine, Store: st, Accounts: assumer, Evaluator: lifecycle.RuleOnly(rule.DefaultPolicy())}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go Consume(cctx, base, hs.URL+"/111111111111/events", true, slog.New(slog.DiscardHandler), func(ctx context.Context, ev events.Event) error {

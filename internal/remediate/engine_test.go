@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
@@ -61,10 +62,24 @@ func org(now time.Time, users ...user) *scan.Result {
 			k.CreateDate = now.Add(-time.Duration(age * float64(rule.Day)))
 			ru.Keys = append(ru.Keys, k)
 		}
-		res.Evaluations = append(res.Evaluations, rule.Evaluate(ru, rule.PolicyDays(90, 80), now))
+		res.Evaluations = append(res.Evaluations, defaultEvaluator.Evaluate(ru, "", now))
 	}
 	return res
 }
+
+// defaultEvaluator evaluates as keyage does without a config file: owners
+// by the email tag.
+var defaultEvaluator = func() *lifecycle.Evaluator {
+	cfg, err := config.Parse(nil, "none")
+	if err != nil {
+		panic(err)
+	}
+	e, err := lifecycle.NewEvaluator(cfg, rule.PolicyDays(90, 80))
+	if err != nil {
+		panic(err)
+	}
+	return e
+}()
 
 // cycle plans and applies, as keyage run does, and returns the plan.
 func cycle(t *testing.T, e *Engine, st *store.Store, res *scan.Result, now time.Time) *Plan {

@@ -6,14 +6,12 @@
 package remediate
 
 import (
-	"bytes"
 	"fmt"
 	"net/url"
 	"strings"
-	"text/template"
 	"time"
 
-	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
@@ -32,52 +30,9 @@ type finding struct {
 	tags  map[string]string
 }
 
-// OwnerData is what owners.template sees.
-type OwnerData struct {
-	AccountID, UserName, Path, ARN, ResourceID string
-	Tags                                       map[string]string
-}
-
-// Owners finds the owner address of a user: the tag, else the template.
-type Owners struct {
-	tagKey string
-	tmpl   *template.Template
-}
-
-// NewOwners builds the owner resolver of the config's owners section.
-func NewOwners(o config.Owners) (*Owners, error) {
-	ow := &Owners{tagKey: o.TagKey}
-	if o.Template != "" {
-		t, err := template.New("owners.template").Funcs(config.Funcs).Option("missingkey=error").Parse(o.Template)
-		if err != nil {
-			return nil, fmt.Errorf("owners.template: %w", err)
-		}
-		ow.tmpl = t
-	}
-	return ow, nil
-}
-
-// Owner returns the owner address of ev's user, "" when unknown.
-func (o *Owners) Owner(ev *rule.Evaluation) string {
-	if o == nil {
-		return ""
-	}
-	if v := strings.TrimSpace(ev.Tags[o.tagKey]); v != "" {
-		return v
-	}
-	if o.tmpl == nil {
-		return ""
-	}
-	var b bytes.Buffer
-	if err := o.tmpl.Execute(&b, OwnerData{ev.AccountID, ev.UserName, ev.Path, ev.ARN, ev.ResourceID, ev.Tags}); err != nil {
-		return ""
-	}
-	return strings.TrimSpace(b.String())
-}
-
 // findings turns a scan's evaluations into findings: every expired key of a
 // NON_COMPLIANT user and every key in the warning stage.
-func findings(res *scan.Result, owners *Owners) []finding {
+func findings(res *scan.Result) []finding {
 	names := map[string]scan.AccountResult{}
 	for _, a := range res.Accounts {
 		names[a.AccountID] = a
@@ -88,28 +43,24 @@ func findings(res *scan.Result, owners *Owners) []finding {
 		if ev.ResourceType != rule.ResourceTypeUser {
 			continue
 		}
-		owner := ""
 		for _, k := range ev.Keys {
-			if k.Stage != rule.StageExpired && k.Stage != rule.StageWarning {
+			if st := lifecycle.Stage(k.Stage); st != lifecycle.Expired && st != lifecycle.Warning {
 				continue
 			}
-			if owner == "" {
-				owner = owners.Owner(ev)
-			}
 			acct := names[ev.AccountID]
-			out = append(out, newFinding(ev, k, acct.Name, acct.OU, res.Parameters.MaxAccessKeyAge, owner))
+			out = append(out, newFinding(ev, k, acct.Name, acct.OU, res.Parameters.MaxAccessKeyAge))
 		}
 	}
 	return out
 }
 
-func newFinding(ev *rule.Evaluation, k rule.KeyResult, accountName, ou string, maxAge int, owner string) finding {
+func newFinding(ev *rule.Evaluation, k rule.KeyResult, accountName, ou string, maxAge int) finding {
 	it := notify.Item{
 		AccountID: ev.AccountID, AccountName: accountName, OU: ou,
 		UserName: ev.UserName, UserPath: ev.Path, ARN: ev.ARN, ResourceID: ev.ResourceID,
-		AccessKeyID: k.AccessKeyID, AgeDays: k.AgeDays, MaxAge: maxAge, Stage: string(k.Stage),
+		AccessKeyID: k.AccessKeyID, AgeDays: k.AgeDays, MaxAge: maxAge, Stage: k.Stage,
 		Compliance: string(ev.Compliance), CreateDate: k.CreateDate,
-		LastUsed: k.LastUsedDate, LastService: k.LastUsedService, Owner: owner,
+		LastUsed: k.LastUsedDate, LastService: k.LastUsedService, Owner: ev.Owner,
 		Deadline:   k.CreateDate.Add(time.Duration(maxAge) * rule.Day).UTC(),
 		ConsoleURL: consoleURL(ev.ARN, ev.UserName),
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
+	tmpl "github.com/keyage/keyage/internal/template"
 )
 
 // jiraIssue renders a jira receiver's assignee and fields templates for
@@ -22,7 +23,7 @@ func jiraIssue(name string, j *config.JiraConfig) (func(notify.Item) (string, ma
 	}
 	var assignee *template.Template
 	if j.Assignee != "" {
-		t, err := config.ParseTemplate("receivers."+name+".jira.assignee", j.Assignee)
+		t, err := tmpl.Parse("receivers."+name+".jira.assignee", j.Assignee)
 		if err != nil {
 			return nil, err
 		}
@@ -31,7 +32,7 @@ func jiraIssue(name string, j *config.JiraConfig) (func(notify.Item) (string, ma
 	keys := slices.Sorted(maps.Keys(j.Fields))
 	fields := make(map[string]*template.Template, len(keys))
 	for _, k := range keys {
-		t, err := config.ParseTemplate("receivers."+name+".jira.fields."+k, j.Fields[k])
+		t, err := tmpl.Parse("receivers."+name+".jira.fields."+k, j.Fields[k])
 		if err != nil {
 			return nil, err
 		}

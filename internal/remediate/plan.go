@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
+	tmpl "github.com/keyage/keyage/internal/template"
 )
 
 // Step names of an execution, after the seed's automation document.
@@ -27,17 +29,13 @@ const (
 // Engine decides what to send for a scan and records it.
 type Engine struct {
 	cfg       *config.Config
-	owners    *Owners
 	renderers map[string]*renderer
 }
 
-// NewEngine prepares the routes, receivers and owner resolution of cfg.
+// NewEngine prepares the routes and receivers of cfg. Findings carry the
+// owner their evaluation was built with (lifecycle.Evaluator).
 func NewEngine(cfg *config.Config) (*Engine, error) {
-	owners, err := NewOwners(cfg.Owners)
-	if err != nil {
-		return nil, err
-	}
-	e := &Engine{cfg: cfg, owners: owners, renderers: map[string]*renderer{}}
+	e := &Engine{cfg: cfg, renderers: map[string]*renderer{}}
 	for _, r := range cfg.Receivers {
 		rr, err := newRenderer(r)
 		if err != nil {
@@ -47,11 +45,6 @@ func NewEngine(cfg *config.Config) (*Engine, error) {
 	}
 	return e, nil
 }
-
-// Owner is the owner address of ev's user under the config's owners
-// section ("" when unknown): what notifications are addressed to, and what
-// the store records for the dashboard.
-func (e *Engine) Owner(ev *rule.Evaluation) string { return e.owners.Owner(ev) }
 
 // Planned is one message the plan sends.
 type Planned struct {
@@ -140,7 +133,7 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 			p.NonCompliant = append(p.NonCompliant, ev)
 		}
 	}
-	fs := findings(res, e.owners)
+	fs := findings(res)
 	if err := e.planFindings(p, fs, prior, now); err != nil {
 		return nil, err
 	}
@@ -218,7 +211,7 @@ func (e *Engine) route(f finding) []target {
 func matches(m config.RouteMatch, f finding) bool {
 	it := f.item
 	if len(m.Stage) == 0 {
-		if it.Stage != string(rule.StageExpired) {
+		if it.Stage != string(lifecycle.Expired) {
 			return false
 		}
 	} else if !contains(m.Stage, it.Stage) {
@@ -341,7 +334,7 @@ func recipients(list []string, d Data) ([]string, error) {
 			out = append(out, s)
 			continue
 		}
-		t, err := config.ParseTemplate("to", s)
+		t, err := tmpl.Parse("to", s)
 		if err != nil {
 			return nil, err
 		}

@@ -9,29 +9,8 @@ import (
 
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
+	tmpl "github.com/keyage/keyage/internal/template"
 )
-
-func init() {
-	config.Funcs["join"] = strings.Join
-	config.Funcs["upper"] = strings.ToUpper
-	config.Funcs["lower"] = strings.ToLower
-	config.Funcs["date"] = func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.UTC().Format(time.DateOnly)
-	}
-	// Configuration validation executes every template on these, so that a
-	// misspelled field is reported when the file is loaded.
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	it := notify.Item{AccountID: "222222222222", AccountName: "prod", OU: "Workloads", UserName: "alice", UserPath: "/",
-		ARN: "arn:aws:iam::222222222222:user/alice", ResourceID: "AIDAEXAMPLE", AccessKeyID: "AKIAEXAMPLE", AgeDays: 120, MaxAge: 90,
-		Stage: "expired", Compliance: "NON_COMPLIANT", CreateDate: now, LastUsed: now, LastService: "s3", Owner: "alice@example.com",
-		Deadline: now, ConsoleURL: "https://console.aws.amazon.com/iam/"}
-	config.TemplateSamples[config.MessageTemplate] = newData(notify.KindFinding, []notify.Item{it})
-	config.TemplateSamples[config.OwnerTemplate] = OwnerData{AccountID: it.AccountID, UserName: it.UserName, Path: it.UserPath,
-		ARN: it.ARN, ResourceID: it.ResourceID, Tags: map[string]string{}}
-}
 
 // SeedText is the seed's message for one user:
 // Account "222222222222" User "alice" needs to rotate their access key.
@@ -39,32 +18,10 @@ func SeedText(accountID, userName string) string {
 	return fmt.Sprintf("Account %q User %q needs to rotate their access key.", accountID, userName)
 }
 
-// Data is what message templates see: the first item's fields at the top
-// level (for per-user or per-key messages), all items in Items, and the
-// group's owner.
-type Data struct {
-	notify.Item
-	Items []notify.Item
-	Count int
-	Kind  string
-	// Limit is maxAccessKeyAge in days (also Item.MaxAge).
-	Limit int
-	// LastUsedText is the first item's last use, "never" if it was not used.
-	LastUsedText string
-}
+// Data is what message templates see (internal/template).
+type Data = tmpl.Data
 
-func newData(kind string, items []notify.Item) Data {
-	d := Data{Items: items, Count: len(items), Kind: kind}
-	if len(items) > 0 {
-		d.Item = items[0]
-		d.Limit = items[0].MaxAge
-		d.LastUsedText = "never"
-		if !items[0].LastUsed.IsZero() {
-			d.LastUsedText = items[0].LastUsed.UTC().Format(time.DateOnly)
-		}
-	}
-	return d
-}
+func newData(kind string, items []notify.Item) Data { return tmpl.NewData(kind, items) }
 
 // renderer renders one receiver's text and subject.
 type renderer struct {
@@ -75,12 +32,12 @@ func newRenderer(r config.Receiver) (*renderer, error) {
 	var out renderer
 	var err error
 	if r.Template != "" {
-		if out.text, err = config.ParseTemplate("receivers."+r.Name+".template", r.Template); err != nil {
+		if out.text, err = tmpl.Parse("receivers."+r.Name+".template", r.Template); err != nil {
 			return nil, err
 		}
 	}
 	if r.Subject != "" {
-		if out.subject, err = config.ParseTemplate("receivers."+r.Name+".subject", r.Subject); err != nil {
+		if out.subject, err = tmpl.Parse("receivers."+r.Name+".subject", r.Subject); err != nil {
 			return nil, err
 		}
 	}

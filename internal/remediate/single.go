@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -29,7 +30,9 @@ type Single struct {
 	Store      *store.Store
 	Dispatcher *Dispatcher
 	Accounts   AccountConfigs
-	Policy     rule.Policy
+	// Evaluator evaluates the user as a scan does (stages, lifecycle,
+	// owner).
+	Evaluator *lifecycle.Evaluator
 	// AccountNames fills accountName/OU in notifications when known.
 	AccountNames func(accountID string) (name, ou string)
 	Now          func() time.Time
@@ -68,8 +71,9 @@ func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName 
 	if s.AccountNames != nil {
 		acct.Name, acct.OU = s.AccountNames(accountID)
 	}
+	policy := s.Evaluator.Rule()
 	res := &scan.Result{Rule: rule.Name, EvaluatedAt: now.UTC(), Source: "api",
-		Parameters: scan.Parameters{MaxAccessKeyAge: int(s.Policy.MaxAge / rule.Day), WarnAge: int(s.Policy.WarnAge / rule.Day)},
+		Parameters: scan.Parameters{MaxAccessKeyAge: int(policy.MaxAge / rule.Day), WarnAge: int(policy.WarnAge / rule.Day)},
 		Accounts:   []scan.AccountResult{acct}}
 	var gone [][2]string
 	switch {
@@ -98,7 +102,7 @@ func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName 
 			return nil, err
 		default:
 			out.ResourceID, resourceID = u.UserID, u.UserID
-			ev := rule.Evaluate(u, s.Policy, now)
+			ev := s.Evaluator.Evaluate(u, acct.OU, now)
 			res.Evaluations = []rule.Evaluation{ev}
 			out.Compliance, out.Evaluation = ev.Compliance, &ev
 		}

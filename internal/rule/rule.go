@@ -1,6 +1,10 @@
 // Package rule evaluates IAM users against the AWS Config managed rule
-// access-keys-rotated: pure functions of a user, a policy and the evaluation
-// time, with no I/O and no clock of their own.
+// access-keys-rotated: a user is NON_COMPLIANT when an active key is older
+// than maxAccessKeyAge. Pure functions of a user, a policy and the
+// evaluation time, with no I/O and no clock of their own. The stages of a
+// key (warning, exempt, due for deactivation...) are internal/lifecycle's,
+// which builds on this package and records a key's stage in
+// KeyResult.Stage; rule itself decides only COMPLIANT or NON_COMPLIANT.
 package rule
 
 import (
@@ -30,23 +34,6 @@ const (
 	NotApplicable Compliance = "NOT_APPLICABLE"
 )
 
-// Stage is where a single access key stands in its life.
-type Stage string
-
-// The stages of a key.
-const (
-	StageOK       Stage = "ok"       // active and within the warning age
-	StageWarning  Stage = "warning"  // active, older than the warning age, within the limit
-	StageExpired  Stage = "expired"  // active and older than the limit: the user is NON_COMPLIANT
-	StageInactive Stage = "inactive" // inactive keys are ignored by the rule
-	// StageExempt is a key past the warning age or the limit whose user is
-	// exempt (see KeyResult.Lifecycle.Exemption); it is not notified.
-	StageExempt Stage = "exempt"
-)
-
-// Stages lists every stage in display order.
-var Stages = []Stage{StageOK, StageWarning, StageExpired, StageInactive, StageExempt}
-
 // Key status values, as IAM returns them.
 const (
 	StatusActive   = "Active"
@@ -58,8 +45,9 @@ type Policy struct {
 	// MaxAge is maxAccessKeyAge: an active key strictly older than this makes
 	// its user NON_COMPLIANT.
 	MaxAge time.Duration
-	// WarnAge, when positive, marks active keys strictly older than it (and
-	// within MaxAge) as StageWarning. The user stays COMPLIANT.
+	// WarnAge is the rule's warnAge parameter: when positive, the lifecycle
+	// puts active keys strictly older than it (and within MaxAge) in the
+	// warning stage. It does not change the verdict.
 	WarnAge time.Duration
 }
 
@@ -117,8 +105,12 @@ type User struct {
 // KeyResult is a key with its age and stage at the evaluation time.
 type KeyResult struct {
 	Key
-	AgeDays int   `json:"ageDays"`
-	Stage   Stage `json:"stage"`
+	AgeDays int `json:"ageDays"`
+	// Stage is the key's lifecycle stage (ok, warning, expired, inactive,
+	// exempt), as internal/lifecycle sets it: the stages and their
+	// thresholds live there, and this package, which lifecycle builds on,
+	// only records the name. Evaluate leaves it empty.
+	Stage string `json:"stage"`
 	// Lifecycle holds what the lifecycle policy adds, when one is set.
 	Lifecycle *KeyLifecycle `json:"lifecycle,omitempty"`
 }
@@ -161,20 +153,10 @@ type Evaluation struct {
 	Keys  []KeyResult `json:"keys"`
 }
 
-// KeyStage returns the stage of one key at now.
-func KeyStage(k Key, p Policy, now time.Time) Stage {
-	if !k.Active() {
-		return StageInactive
-	}
-	age := now.Sub(k.CreateDate)
-	switch {
-	case age > p.MaxAge:
-		return StageExpired
-	case p.WarnAge > 0 && age > p.WarnAge:
-		return StageWarning
-	default:
-		return StageOK
-	}
+// Expired reports whether k makes its user NON_COMPLIANT at now: it is
+// active and strictly older than the policy's MaxAge.
+func Expired(k Key, p Policy, now time.Time) bool {
+	return k.Active() && now.Sub(k.CreateDate) > p.MaxAge
 }
 
 // AgeDays is the whole number of days (floor) between created and now; a key
@@ -205,9 +187,9 @@ func Evaluate(u User, p Policy, now time.Time) Evaluation {
 	var oldest *KeyResult
 	expired := 0
 	for _, k := range u.Keys {
-		kr := KeyResult{Key: k, AgeDays: AgeDays(k.CreateDate, now), Stage: KeyStage(k, p, now)}
+		kr := KeyResult{Key: k, AgeDays: AgeDays(k.CreateDate, now)}
 		ev.Keys = append(ev.Keys, kr)
-		if kr.Stage == StageExpired {
+		if Expired(k, p, now) {
 			expired++
 			if oldest == nil || kr.CreateDate.Before(oldest.CreateDate) {
 				c := kr
@@ -237,19 +219,6 @@ func NotApplicableAccount(accountID string) Evaluation {
 		Annotation:   "The account has no IAM users.",
 		Keys:         []KeyResult{},
 	}
-}
-
-// Flagged reports whether a user has an active key past the warning age (or
-// past the limit when no warning age is set): the users whose keys keyage
-// looks at in real time.
-func Flagged(u User, p Policy, now time.Time) bool {
-	for _, k := range u.Keys {
-		switch KeyStage(k, p, now) {
-		case StageExpired, StageWarning:
-			return true
-		}
-	}
-	return false
 }
 
 func keyName(k Key) string {

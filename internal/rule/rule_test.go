@@ -3,45 +3,12 @@ package rule
 import (
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 var now = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 
 func active(id string, age time.Duration) Key {
 	return Key{AccessKeyID: id, Status: StatusActive, CreateDate: now.Add(-age)}
-}
-
-func TestKeyStage(t *testing.T) {
-	p := Policy{MaxAge: 90 * Day, WarnAge: 80 * Day}
-	for _, tt := range []struct {
-		name string
-		key  Key
-		want Stage
-	}{
-		{"fresh key", active("A", 10*Day), StageOK},
-		{"exactly the warning age", active("A", 80*Day), StageOK},
-		{"one hour past the warning age", active("A", 80*Day+time.Hour), StageWarning},
-		{"one hour before the limit", active("A", 90*Day-time.Hour), StageWarning},
-		{"exactly the limit", active("A", 90*Day), StageWarning},
-		{"one hour past the limit", active("A", 90*Day+time.Hour), StageExpired},
-		{"inactive 500-day key", Key{Status: StatusInactive, CreateDate: now.Add(-500 * Day)}, StageInactive},
-		{"created in the future", active("A", -time.Hour), StageOK},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := KeyStage(tt.key, p, now); got != tt.want {
-				t.Errorf("KeyStage(age %v, %s) = %v, want %v", now.Sub(tt.key.CreateDate), tt.key.Status, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestKeyStageWithoutWarning(t *testing.T) {
-	p := DefaultPolicy()
-	if got := KeyStage(active("A", 89*Day), p, now); got != StageOK {
-		t.Errorf("KeyStage(89d, no warnAge) = %v, want ok", got)
-	}
 }
 
 func TestEvaluate(t *testing.T) {
@@ -78,39 +45,6 @@ func TestEvaluate(t *testing.T) {
 			}
 			if len(got.Keys) != len(tt.keys) {
 				t.Errorf("Evaluate returned %d keys, want %d", len(got.Keys), len(tt.keys))
-			}
-		})
-	}
-}
-
-func TestEvaluateKeyResults(t *testing.T) {
-	p := PolicyDays(90, 80)
-	u := User{Keys: []Key{active("K1", 85*Day+time.Minute), {AccessKeyID: "K2", Status: StatusInactive, CreateDate: now.Add(-200 * Day)}}}
-	got := Evaluate(u, p, now).Keys
-	want := []KeyResult{
-		{Key: u.Keys[0], AgeDays: 85, Stage: StageWarning},
-		{Key: u.Keys[1], AgeDays: 200, Stage: StageInactive},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Evaluate keys mismatch (-want +got):\n%s", diff)
-	}
-}
-
-func TestFlagged(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		p    Policy
-		keys []Key
-		want bool
-	}{
-		{"fresh", PolicyDays(90, 0), []Key{active("A", 10*Day)}, false},
-		{"expired", PolicyDays(90, 0), []Key{active("A", 91*Day)}, true},
-		{"warning counts", PolicyDays(90, 80), []Key{active("A", 81*Day)}, true},
-		{"inactive old does not", PolicyDays(90, 80), []Key{{Status: StatusInactive, CreateDate: now.Add(-900 * Day)}}, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Flagged(User{Keys: tt.keys}, tt.p, now); got != tt.want {
-				t.Errorf("Flagged(%s) = %v, want %v", tt.name, got, tt.want)
 			}
 		})
 	}

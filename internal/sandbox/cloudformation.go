@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"sort"
@@ -9,6 +10,16 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keyage/keyage/internal/sandbox/cfn"
+)
+
+// The template engine's value helpers, under the names the service glue has always used.
+var (
+	scalarString = cfn.ScalarString
+	asList       = cfn.AsList
+	joinScalars  = cfn.JoinScalars
+	propsEqual   = cfn.PropsEqual
 )
 
 // CloudFormation over awsQuery, version 2010-05-15: stacks, change sets and StackSets
@@ -43,11 +54,8 @@ type cloudFormation struct {
 	allSets   []*cfnStackSet
 	roles     map[string]map[string]*cfnRole // IAM roles created by stacks: account -> name
 	seq       int
-}
-
-type cfnParam struct {
-	key, value  string
-	usePrevious bool
+	// unavailable are the resource types a region does not offer: region -> type. Set by New.
+	unavailable map[string]map[string]bool
 }
 
 type cfnStack struct {
@@ -57,13 +65,13 @@ type cfnStack struct {
 	deleted                time.Time
 	description            string
 	body                   string
-	tmpl                   *cfnTemplate
+	tmpl                   *cfn.Template
 	params                 map[string]string
 	capabilities           []string
 	tags                   map[string]string
 	resources              map[string]*cfnRes
 	created_               []string // logical ids in creation order
-	outputs                []cfnOutput
+	outputs                []cfn.OutputValue
 	events                 []cfnEvent // oldest first
 	changeSets             []*cfnChangeSet
 	endpoint               string // for queue URLs
@@ -82,8 +90,6 @@ type cfnRes struct {
 	deletion               string
 }
 
-type cfnOutput struct{ key, value, description string }
-
 type cfnEvent struct {
 	id, logical, physical, typ, status, reason, props string
 	t                                                 time.Time
@@ -95,7 +101,7 @@ type cfnChangeSet struct {
 	description            string
 	created                time.Time
 	body                   string
-	tmpl                   *cfnTemplate
+	tmpl                   *cfn.Template
 	params                 map[string]string
 	capabilities           []string
 	changes                []cfnChange
@@ -147,6 +153,7 @@ func (s *Server) cloudFormationService() *service {
 		"ListStackSetOperations":            cf.listStackSetOperations,
 		"ListStackSetOperationResults":      cf.listStackSetOperationResults,
 		"DetectStackSetDrift":               cf.detectStackSetDrift,
+		"DescribeType":                      cf.describeType,
 		cfnStateOp: func(c *call) (any, error) {
 			if c.s == nil {
 				return cf, nil
@@ -204,15 +211,15 @@ func queryList(form url.Values, prefix string) []string {
 }
 
 // queryParams reads Parameters.member.N.{ParameterKey,ParameterValue,UsePreviousValue}.
-func queryParams(form url.Values, prefix string) []cfnParam {
-	var out []cfnParam
+func queryParams(form url.Values, prefix string) []cfn.Param {
+	var out []cfn.Param
 	for i := 1; ; i++ {
 		p := prefix + ".member." + strconv.Itoa(i) + "."
 		k, ok := form[p+"ParameterKey"]
 		if !ok {
 			return out
 		}
-		out = append(out, cfnParam{key: k[0], value: form.Get(p + "ParameterValue"), usePrevious: form.Get(p+"UsePreviousValue") == "true"})
+		out = append(out, cfn.Param{Key: k[0], Value: form.Get(p + "ParameterValue"), UsePrevious: form.Get(p+"UsePreviousValue") == "true"})
 	}
 }
 
@@ -294,7 +301,7 @@ func (cf *cloudFormation) setStatus(st *cfnStack, status, reason string) {
 // prepared is a validated template with its parameters, ready to deploy.
 type prepared struct {
 	body   string
-	tmpl   *cfnTemplate
+	tmpl   *cfn.Template
 	params map[string]string
 	caps   []string
 }
@@ -312,23 +319,30 @@ func (cf *cloudFormation) prepare(c *call, st *cfnStack) (*prepared, error) {
 		}
 		body = st.body
 	}
-	return prepareTemplate(body, queryParams(c.form, "Parameters"), queryList(c.form, "Capabilities"), st)
-}
-
-func prepareTemplate(body string, params []cfnParam, caps []string, st *cfnStack) (*prepared, error) {
-	tmpl, err := parseTemplate(body)
+	p, err := prepareTemplate(body, queryParams(c.form, "Parameters"), queryList(c.form, "Capabilities"), st)
 	if err != nil {
 		return nil, err
+	}
+	if err := cf.checkRegion(p.tmpl, c.region); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func prepareTemplate(body string, params []cfn.Param, caps []string, st *cfnStack) (*prepared, error) {
+	tmpl, err := cfn.Parse(body)
+	if err != nil {
+		return nil, templateAPIError(err)
 	}
 	var previous map[string]string
 	if st != nil {
 		previous = st.params
 	}
-	values, err := tmpl.resolveParams(params, previous)
+	values, err := tmpl.ResolveParams(params, previous)
 	if err != nil {
-		return nil, err
+		return nil, templateAPIError(err)
 	}
-	if need := tmpl.requiresIAM(); need != "" {
+	if need := tmpl.RequiresIAM(); need != "" {
 		has := false
 		for _, c := range caps {
 			has = has || c == need || (need == "CAPABILITY_IAM" && c == "CAPABILITY_NAMED_IAM")
@@ -338,11 +352,20 @@ func prepareTemplate(body string, params []cfnParam, caps []string, st *cfnStack
 		}
 	}
 	// Conditions that cannot be evaluated are a template error, found now as AWS does.
-	ev := &evaluator{t: tmpl, params: values, pseudo: map[string]string{"AWS::Region": "us-east-1"}}
-	if err := ev.evalConditions(); err != nil {
-		return nil, err
+	ev := &cfn.Evaluator{Template: tmpl, Params: values, Pseudo: map[string]string{"AWS::Region": "us-east-1"}}
+	if err := ev.EvalConditions(); err != nil {
+		return nil, templateAPIError(err)
 	}
 	return &prepared{body: body, tmpl: tmpl, params: values, caps: caps}, nil
+}
+
+// templateAPIError answers a template engine's error as the ValidationError of the calling API.
+func templateAPIError(err error) error {
+	var ve *cfn.ValidationError
+	if errors.As(err, &ve) {
+		return cfnValidation(ve.Message)
+	}
+	return err
 }
 
 func (cf *cloudFormation) newStack(c *call, acct, region, name string) *cfnStack {
@@ -379,7 +402,7 @@ func (cf *cloudFormation) createStack(c *call) (any, error) {
 		return nil, newError(http.StatusBadRequest, "AlreadyExistsException", "Stack ["+name+"] already exists")
 	}
 	st := cf.newStack(c, c.acct().id, c.region, name)
-	st.description = p.tmpl.description
+	st.description = p.tmpl.Description
 	cf.setStatus(st, "CREATE_IN_PROGRESS", "User Initiated")
 	go cf.run(st, "CREATE", p, nil)
 	return xmlResult(func(x *xmlWriter) { x.elem("StackId", st.id) }), nil
@@ -456,7 +479,7 @@ func writeStackParams(x *xmlWriter, st *cfnStack, params map[string]string) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := params[k]
-		if st != nil && st.tmpl != nil && st.tmpl.params[k] != nil && st.tmpl.params[k].noEcho {
+		if st != nil && st.tmpl != nil && st.tmpl.Params[k] != nil && st.tmpl.Params[k].NoEcho {
 			v = "****"
 		}
 		x.open("member")
@@ -498,10 +521,10 @@ func writeStack(x *xmlWriter, st *cfnStack) {
 		x.open("Outputs")
 		for _, o := range st.outputs {
 			x.open("member")
-			x.elem("OutputKey", o.key)
-			x.elem("OutputValue", o.value)
-			if o.description != "" {
-				x.elem("Description", o.description)
+			x.elem("OutputKey", o.Key)
+			x.elem("OutputValue", o.Value)
+			if o.Description != "" {
+				x.elem("Description", o.Description)
 			}
 			x.close("member")
 		}
@@ -746,7 +769,7 @@ func (cf *cloudFormation) createChangeSet(c *call) (any, error) {
 	}
 	if st == nil {
 		st = cf.newStack(c, acct, c.region, stackName)
-		st.description = p.tmpl.description
+		st.description = p.tmpl.Description
 		cf.setStatus(st, "REVIEW_IN_PROGRESS", "User Initiated")
 	}
 	for _, old := range st.changeSets {
@@ -938,13 +961,13 @@ func (cf *cloudFormation) deleteChangeSet(c *call) (any, error) {
 // changes computes what deploying p to st would do; the caller holds cf.mu.
 func (cf *cloudFormation) changes(st *cfnStack, p *prepared) []cfnChange {
 	ev := cf.evaluator(st, p.tmpl, p.params)
-	ev.ref = func(lg string) (string, bool) {
+	ev.Ref = func(lg string) (string, bool) {
 		if r := st.resources[lg]; r != nil {
 			return cf.refOf(r), true
 		}
 		return "{{new:" + lg + "}}", true
 	}
-	ev.getAtt = func(lg, attr string) (string, error) {
+	ev.GetAtt = func(lg, attr string) (string, error) {
 		if r := st.resources[lg]; r != nil {
 			return r.attrs[attr], nil
 		}
@@ -952,25 +975,25 @@ func (cf *cloudFormation) changes(st *cfnStack, p *prepared) []cfnChange {
 	}
 	var out []cfnChange
 	wanted := map[string]bool{}
-	if err := ev.evalConditions(); err != nil {
+	if err := ev.EvalConditions(); err != nil {
 		return []cfnChange{{action: "Modify", logical: st.name, typ: "AWS::CloudFormation::Stack"}}
 	}
-	order, _ := p.tmpl.order()
+	order, _ := p.tmpl.Order()
 	for _, lg := range order {
-		d := p.tmpl.resources[lg]
-		if d.condition != "" && !ev.conditions[d.condition] {
+		d := p.tmpl.Resources[lg]
+		if d.Condition != "" && !ev.Conditions[d.Condition] {
 			continue
 		}
 		wanted[lg] = true
 		old := st.resources[lg]
 		if old == nil {
-			out = append(out, cfnChange{action: "Add", logical: lg, typ: d.typ})
+			out = append(out, cfnChange{action: "Add", logical: lg, typ: d.Type})
 			continue
 		}
-		v, err := ev.eval(d.props)
+		v, err := ev.Eval(d.Props)
 		props, _ := v.(map[string]any)
-		if err != nil || old.typ != d.typ || !propsEqual(old.props, props) {
-			out = append(out, cfnChange{action: "Modify", logical: lg, physical: old.physical, typ: d.typ, replacement: "Conditional"})
+		if err != nil || old.typ != d.Type || !propsEqual(old.props, props) {
+			out = append(out, cfnChange{action: "Modify", logical: lg, physical: old.physical, typ: d.Type, replacement: "Conditional"})
 		}
 	}
 	for _, lg := range st.created_ {

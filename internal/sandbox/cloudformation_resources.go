@@ -27,6 +27,9 @@ type cfnProvider struct {
 }
 
 var providers = map[string]cfnProvider{
+	"AWS::Config::ConfigRule": {create: configRuleCreate, update: configRuleUpdate, delete: configRuleDelete, exists: configRuleExists},
+	"AWS::SSM::Document":      {create: ssmDocumentCreate, delete: ssmDocumentDelete},
+
 	"AWS::SNS::Topic":        {create: topicCreate, update: topicUpdate, delete: topicDelete, exists: topicExists},
 	"AWS::SNS::TopicPolicy":  {create: topicPolicyCreate, update: topicPolicyUpdate, delete: topicPolicyDelete, exists: topicPolicyExists},
 	"AWS::SNS::Subscription": {create: subscriptionCreate, delete: subscriptionDelete, exists: subscriptionExists},

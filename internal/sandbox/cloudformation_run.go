@@ -3,9 +3,10 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/keyage/keyage/internal/sandbox/cfn"
 )
 
 // The stack engine: create, update and delete, one resource per step, with AWS's events and
@@ -40,19 +41,19 @@ func (cf *cloudFormation) pause() {
 }
 
 // evaluator evaluates a template for st, resources resolving to what st has provisioned.
-func (cf *cloudFormation) evaluator(st *cfnStack, t *cfnTemplate, params map[string]string) *evaluator {
-	return &evaluator{
-		t: t, params: params,
-		pseudo: map[string]string{"AWS::AccountId": st.acct, "AWS::Region": st.region, "AWS::StackName": st.name,
+func (cf *cloudFormation) evaluator(st *cfnStack, t *cfn.Template, params map[string]string) *cfn.Evaluator {
+	return &cfn.Evaluator{
+		Template: t, Params: params,
+		Pseudo: map[string]string{"AWS::AccountId": st.acct, "AWS::Region": st.region, "AWS::StackName": st.name,
 			"AWS::StackId": st.id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"},
-		ref: func(lg string) (string, bool) {
+		Ref: func(lg string) (string, bool) {
 			r := st.resources[lg]
 			if r == nil {
 				return "", false
 			}
 			return cf.refOf(r), true
 		},
-		getAtt: func(lg, attr string) (string, error) {
+		GetAtt: func(lg, attr string) (string, error) {
 			r := st.resources[lg]
 			if r == nil {
 				return "", fmt.Errorf("Template error: resource %s is not available for Fn::GetAtt", lg)
@@ -76,19 +77,6 @@ func (cf *cloudFormation) refOf(r *cfnRes) string {
 	return r.physical
 }
 
-// resolve evaluates a resource's properties.
-func resolveProps(ev *evaluator, d *cfnResourceDecl) (map[string]any, error) {
-	v, err := ev.eval(d.props)
-	if err != nil {
-		return nil, err
-	}
-	props, _ := v.(map[string]any)
-	if props == nil {
-		props = map[string]any{}
-	}
-	return props, nil
-}
-
 // injectedFailure is the sandbox's way to make a resource fail: a property
 // KeyageSandboxFail: "reason".
 func injectedFailure(props map[string]any) error {
@@ -99,17 +87,17 @@ func injectedFailure(props map[string]any) error {
 }
 
 // createResource provisions one resource; the caller holds cf.mu.
-func (cf *cloudFormation) createResource(st *cfnStack, ev *evaluator, d *cfnResourceDecl) (*cfnRes, error) {
-	props, err := resolveProps(ev, d)
+func (cf *cloudFormation) createResource(st *cfnStack, ev *cfn.Evaluator, d *cfn.Resource) (*cfnRes, error) {
+	props, err := ev.Props(d)
 	if err != nil {
 		return nil, err
 	}
 	if err := injectedFailure(props); err != nil {
 		return nil, err
 	}
-	r := &cfnRes{logical: d.logical, typ: d.typ, props: props, attrs: map[string]string{}, deletion: d.deletion}
+	r := &cfnRes{logical: d.Logical, typ: d.Type, props: props, attrs: map[string]string{}, deletion: d.DeletionPolicy}
 	a := cf.s.accounts[st.acct]
-	if p, ok := providers[d.typ]; ok {
+	if p, ok := providers[d.Type]; ok {
 		if err := p.create(cf, a, st, r); err != nil {
 			return nil, err
 		}
@@ -117,8 +105,8 @@ func (cf *cloudFormation) createResource(st *cfnStack, ev *evaluator, d *cfnReso
 		recordedCreate(cf, st, r)
 	}
 	r.status, r.updated = "CREATE_COMPLETE", cf.s.now().UTC()
-	st.resources[d.logical] = r
-	st.created_ = append(st.created_, d.logical)
+	st.resources[d.Logical] = r
+	st.created_ = append(st.created_, d.Logical)
 	return r, nil
 }
 
@@ -208,38 +196,12 @@ func reversed(l []string) []string {
 	return out
 }
 
-// outputs evaluates the template's outputs; the caller holds cf.mu.
-func (cf *cloudFormation) outputs(ev *evaluator) []cfnOutput {
-	names := make([]string, 0, len(ev.t.outputs))
-	for n := range ev.t.outputs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var out []cfnOutput
-	for _, n := range names {
-		o := ev.t.outputs[n]
-		if o.condition != "" && !ev.conditions[o.condition] {
-			continue
-		}
-		v, err := ev.eval(o.value)
-		if err != nil {
-			continue
-		}
-		s := scalarString(v)
-		if l, ok := v.([]any); ok {
-			s = joinScalars(",", l)
-		}
-		out = append(out, cfnOutput{key: n, value: s, description: o.description})
-	}
-	return out
-}
-
 func (cf *cloudFormation) runCreate(st *cfnStack, p *prepared) bool {
 	cf.mu.Lock()
-	st.body, st.tmpl, st.params, st.capabilities, st.description = p.body, p.tmpl, p.params, p.caps, p.tmpl.description
+	st.body, st.tmpl, st.params, st.capabilities, st.description = p.body, p.tmpl, p.params, p.caps, p.tmpl.Description
 	ev := cf.evaluator(st, p.tmpl, p.params)
-	condErr := ev.evalConditions()
-	order, _ := p.tmpl.order()
+	condErr := ev.EvalConditions()
+	order, _ := p.tmpl.Order()
 	cf.mu.Unlock()
 
 	var failed []string
@@ -253,19 +215,19 @@ func (cf *cloudFormation) runCreate(st *cfnStack, p *prepared) bool {
 		if len(failed) > 0 {
 			break
 		}
-		d := p.tmpl.resources[lg]
+		d := p.tmpl.Resources[lg]
 		cf.mu.Lock()
-		if d.condition != "" && !ev.conditions[d.condition] {
+		if d.Condition != "" && !ev.Conditions[d.Condition] {
 			cf.mu.Unlock()
 			continue
 		}
-		cf.event(st, lg, "", d.typ, "CREATE_IN_PROGRESS", "", nil)
+		cf.event(st, lg, "", d.Type, "CREATE_IN_PROGRESS", "", nil)
 		cf.mu.Unlock()
 		cf.pause()
 		cf.mu.Lock()
 		r, err := cf.createResource(st, ev, d)
 		if err != nil {
-			cf.event(st, lg, "", d.typ, "CREATE_FAILED", err.Error(), nil)
+			cf.event(st, lg, "", d.Type, "CREATE_FAILED", err.Error(), nil)
 			failed = append(failed, lg)
 		} else {
 			cf.event(st, lg, r.physical, r.typ, "CREATE_IN_PROGRESS", "Resource creation Initiated", nil)
@@ -275,7 +237,7 @@ func (cf *cloudFormation) runCreate(st *cfnStack, p *prepared) bool {
 	}
 	if len(failed) == 0 {
 		cf.mu.Lock()
-		st.outputs = cf.outputs(ev)
+		st.outputs = ev.Outputs()
 		cf.setStatus(st, "CREATE_COMPLETE", "")
 		cf.mu.Unlock()
 		return true
@@ -303,8 +265,8 @@ func (cf *cloudFormation) runUpdate(st *cfnStack, p *prepared) bool {
 	}
 	cf.mu.Lock()
 	ev := cf.evaluator(st, p.tmpl, p.params)
-	condErr := ev.evalConditions()
-	order, _ := p.tmpl.order()
+	condErr := ev.EvalConditions()
+	order, _ := p.tmpl.Order()
 	cf.mu.Unlock()
 
 	var (
@@ -324,22 +286,22 @@ func (cf *cloudFormation) runUpdate(st *cfnStack, p *prepared) bool {
 		if len(failed) > 0 {
 			break
 		}
-		d := p.tmpl.resources[lg]
+		d := p.tmpl.Resources[lg]
 		cf.mu.Lock()
-		if d.condition != "" && !ev.conditions[d.condition] {
+		if d.Condition != "" && !ev.Conditions[d.Condition] {
 			cf.mu.Unlock()
 			continue
 		}
 		wanted[lg] = true
 		r := st.resources[lg]
 		if r == nil {
-			cf.event(st, lg, "", d.typ, "CREATE_IN_PROGRESS", "", nil)
+			cf.event(st, lg, "", d.Type, "CREATE_IN_PROGRESS", "", nil)
 			cf.mu.Unlock()
 			cf.pause()
 			cf.mu.Lock()
 			nr, err := cf.createResource(st, ev, d)
 			if err != nil {
-				cf.event(st, lg, "", d.typ, "CREATE_FAILED", err.Error(), nil)
+				cf.event(st, lg, "", d.Type, "CREATE_FAILED", err.Error(), nil)
 				failed, failedVerb = append(failed, lg), "create"
 			} else {
 				cf.event(st, lg, nr.physical, nr.typ, "CREATE_COMPLETE", "", nil)
@@ -348,8 +310,8 @@ func (cf *cloudFormation) runUpdate(st *cfnStack, p *prepared) bool {
 			cf.mu.Unlock()
 			continue
 		}
-		props, err := resolveProps(ev, d)
-		if err == nil && r.typ == d.typ && propsEqual(r.props, props) {
+		props, err := ev.Props(d)
+		if err == nil && r.typ == d.Type && propsEqual(r.props, props) {
 			cf.mu.Unlock()
 			continue
 		}
@@ -357,7 +319,7 @@ func (cf *cloudFormation) runUpdate(st *cfnStack, p *prepared) bool {
 		cf.mu.Unlock()
 		cf.pause()
 		cf.mu.Lock()
-		if err == nil && r.typ != d.typ {
+		if err == nil && r.typ != d.Type {
 			err = fmt.Errorf("Update of resource type is not permitted. The new template modifies resource type of the following resources: [%s]", lg)
 		}
 		before := saved{physical: r.physical, props: r.props, attrs: r.attrs}
@@ -385,11 +347,11 @@ func (cf *cloudFormation) runUpdate(st *cfnStack, p *prepared) bool {
 				removed = append(removed, lg)
 			}
 		}
-		st.body, st.tmpl, st.params, st.capabilities, st.description = p.body, p.tmpl, p.params, p.caps, p.tmpl.description
+		st.body, st.tmpl, st.params, st.capabilities, st.description = p.body, p.tmpl, p.params, p.caps, p.tmpl.Description
 		cf.mu.Unlock()
 		cf.deleteResources(st, removed)
 		cf.mu.Lock()
-		st.outputs = cf.outputs(ev)
+		st.outputs = ev.Outputs()
 		st.updated = cf.s.now().UTC()
 		cf.setStatus(st, "UPDATE_COMPLETE", "")
 		cf.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keyage/keyage/internal/sandbox/cfn"
 )
 
 // StackSets: a template deployed as one stack per (account, region) instance, each a real stack
@@ -23,8 +25,8 @@ type cfnStackSet struct {
 	status                      string // ACTIVE or DELETED
 	description                 string
 	body                        string
-	tmpl                        *cfnTemplate
-	params                      []cfnParam
+	tmpl                        *cfn.Template
+	params                      []cfn.Param
 	caps                        []string
 	model                       string // SELF_MANAGED or SERVICE_MANAGED
 	adminRole, execRole         string
@@ -41,7 +43,7 @@ type cfnInstance struct {
 	status, detailed    string // CURRENT/OUTDATED/INOPERABLE; PENDING/RUNNING/SUCCEEDED/FAILED/CANCELLED
 	reason              string
 	stack               *cfnStack
-	overrides           []cfnParam
+	overrides           []cfn.Param
 	lastOp              string
 	drift               string
 	driftChecked        time.Time
@@ -239,13 +241,13 @@ func (cf *cloudFormation) updateStackSet(c *call) (any, error) {
 	}
 	prevParams := map[string]string{}
 	for _, p := range ss.params {
-		prevParams[p.key] = p.value
+		prevParams[p.Key] = p.Value
 	}
 	cf.mu.Unlock()
 	params := queryParams(c.form, "Parameters")
 	for i, p := range params {
-		if p.usePrevious {
-			params[i] = cfnParam{key: p.key, value: prevParams[p.key]}
+		if p.UsePrevious {
+			params[i] = cfn.Param{Key: p.Key, Value: prevParams[p.Key]}
 		}
 	}
 	caps := queryList(c.form, "Capabilities")
@@ -372,7 +374,7 @@ func (cf *cloudFormation) describeStackSet(c *call) (any, error) {
 	}
 	x.elem("Status", ss.status)
 	x.elem("TemplateBody", ss.body)
-	values, _ := ss.tmpl.resolveParams(ss.params, nil)
+	values, _ := ss.tmpl.ResolveParams(ss.params, nil)
 	writeStackParams(x, nil, values)
 	x.open("Capabilities")
 	for _, c := range ss.caps {
@@ -490,8 +492,8 @@ func (cf *cloudFormation) createStackInstances(c *call) (any, error) {
 	}
 	overrides := queryParams(c.form, "ParameterOverrides")
 	for _, p := range overrides {
-		if ss.tmpl.params[p.key] == nil {
-			return nil, cfnValidation("Parameters: [" + p.key + "] do not exist in the template")
+		if ss.tmpl.Params[p.Key] == nil {
+			return nil, cfnValidation("Parameters: [" + p.Key + "] do not exist in the template")
 		}
 	}
 	var targets []*cfnInstance
@@ -740,18 +742,21 @@ func (cf *cloudFormation) runInstance(ss *cfnStackSet, op *cfnOperation, in *cfn
 
 	// CREATE or UPDATE: the instance's stack gets the StackSet's template and parameters, with
 	// the instance's overrides.
-	params := append(append([]cfnParam(nil), ss.params...), in.overrides...)
+	params := append(append([]cfn.Param(nil), ss.params...), in.overrides...)
 	dedup := map[string]int{}
-	var merged []cfnParam
+	var merged []cfn.Param
 	for _, p := range params {
-		if i, ok := dedup[p.key]; ok {
+		if i, ok := dedup[p.Key]; ok {
 			merged[i] = p
 			continue
 		}
-		dedup[p.key] = len(merged)
+		dedup[p.Key] = len(merged)
 		merged = append(merged, p)
 	}
 	p, err := prepareTemplate(ss.body, merged, ss.caps, nil)
+	if err == nil {
+		err = cf.checkRegion(p.tmpl, in.region)
+	}
 	if err != nil {
 		defer cf.mu.Unlock()
 		return finish(false, err.(*apiError).Message)
@@ -766,7 +771,7 @@ func (cf *cloudFormation) runInstance(ss *cfnStackSet, op *cfnOperation, in *cfn
 	}
 	if st == nil || !st.live() {
 		st = cf.newStackRaw(in.account, in.region, "StackSet-"+ss.name+"-"+cf.nextID("instance", ss.id, in.account, in.region), ss.endpoint)
-		st.description = p.tmpl.description
+		st.description = p.tmpl.Description
 		in.stack = st
 		cf.setStatus(st, "CREATE_IN_PROGRESS", "User Initiated")
 		cf.mu.Unlock()
@@ -853,8 +858,8 @@ func writeInstance(x *xmlWriter, ss *cfnStackSet, in *cfnInstance, full bool) {
 		x.open("ParameterOverrides")
 		for _, p := range in.overrides {
 			x.open("member")
-			x.elem("ParameterKey", p.key)
-			x.elem("ParameterValue", p.value)
+			x.elem("ParameterKey", p.Key)
+			x.elem("ParameterValue", p.Value)
 			x.close("member")
 		}
 		x.close("ParameterOverrides")

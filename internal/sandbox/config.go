@@ -9,7 +9,8 @@ import (
 // AWS Config over awsJson1_1 (X-Amz-Target: StarlingDoveService.<Operation>): the resource
 // inventory of IAM users, current and deleted (deleted ones with includeDeletedResources, as
 // Config does). An account whose fixture says config: false has no recorder: every list is
-// empty.
+// empty. Config rules (PutConfigRule and the rules AWS Config enforces on managed rules) are in
+// config_rules.go.
 
 const configTarget = "StarlingDoveService"
 
@@ -23,7 +24,12 @@ func (s *Server) configService() *service {
 		unknownOp: func(op string) *apiError {
 			return newError(http.StatusBadRequest, "UnknownOperationException", "Unknown operation "+op)
 		},
-		ops: map[string]operation{"ListDiscoveredResources": s.configListDiscoveredResources},
+		ops: map[string]operation{
+			"ListDiscoveredResources": s.configListDiscoveredResources,
+			"PutConfigRule":           s.configPutConfigRule,
+			"DescribeConfigRules":     s.configDescribeConfigRules,
+			"DeleteConfigRule":        s.configDeleteConfigRule,
+		},
 	}
 }
 

@@ -10,8 +10,8 @@
 // Options inject latency, throttling and failures; Stats counts requests per API and per
 // account; /_sandbox/ serves an admin API for tests. SNS delivers to the sandbox's own SQS queues;
 // what was published, invoked (Lambda) and emailed (SES) is recorded (Published, Invocations,
-// Emails). CloudFormation (awsQuery) parses templates and creates stacks, change sets and
-// StackSets asynchronously; the SNS topics, policies and IAM roles they declare become real
+// Emails). CloudFormation (awsQuery; templates by the cfn subpackage) creates stacks, change sets
+// and StackSets asynchronously; the SNS topics, policies and IAM roles they declare become real
 // sandbox resources (a role a stack created can be assumed, with the sts:ExternalId its trust
 // policy requires).
 //

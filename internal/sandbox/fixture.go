@@ -29,9 +29,18 @@ type Fixture struct {
 	// AuditRoleName is created in every account whose Roles is nil. Default KeyageAuditRole.
 	AuditRoleName string           `yaml:"auditRoleName,omitempty" json:"auditRoleName,omitempty"`
 	Accounts      []FixtureAccount `yaml:"accounts" json:"accounts"`
+	// Regions describes what differs between regions, by region name.
+	Regions map[string]FixtureRegion `yaml:"regions,omitempty" json:"regions,omitempty"`
 
 	// lines maps key paths (accounts[0].users[1].name) to their line in the parsed file.
 	lines map[string]int
+}
+
+// FixtureRegion is what a region lacks: UnavailableResourceTypes are CloudFormation resource
+// types AWS does not offer there (AWS::Config::RemediationConfiguration is missing from some
+// GovCloud and China regions). DescribeType does not find them and a stack using one fails.
+type FixtureRegion struct {
+	UnavailableResourceTypes []string `yaml:"unavailableResourceTypes,omitempty" json:"unavailableResourceTypes,omitempty"`
 }
 
 // FixtureAccount is one account of the organization.
@@ -273,7 +282,7 @@ func (d *fixtureDecoder) list(n *yaml.Node, path string, each func(i int, v *yam
 
 func (d *fixtureDecoder) fixture(n *yaml.Node) *Fixture {
 	f := &Fixture{}
-	d.fields(n, "", []string{"managementAccountId", "auditRoleName", "accounts"}, func(k string, v *yaml.Node, p string) {
+	d.fields(n, "", []string{"managementAccountId", "auditRoleName", "accounts", "regions"}, func(k string, v *yaml.Node, p string) {
 		switch k {
 		case "managementAccountId":
 			f.ManagementAccountID = d.str(v, p)
@@ -281,9 +290,33 @@ func (d *fixtureDecoder) fixture(n *yaml.Node) *Fixture {
 			f.AuditRoleName = d.str(v, p)
 		case "accounts":
 			d.list(v, p, func(_ int, v *yaml.Node, p string) { f.Accounts = append(f.Accounts, d.account(v, p)) })
+		case "regions":
+			f.Regions = d.regions(v, p)
 		}
 	})
 	return f
+}
+
+// regions decodes regions: a mapping of region names to what they lack.
+func (d *fixtureDecoder) regions(n *yaml.Node, path string) map[string]FixtureRegion {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "want a mapping, got %s", kindName(n))
+		return nil
+	}
+	out := make(map[string]FixtureRegion, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := path + "." + k.Value
+		d.lines[p] = k.Line
+		var r FixtureRegion
+		d.fields(v, p, []string{"unavailableResourceTypes"}, func(_ string, v *yaml.Node, p string) {
+			d.list(v, p, func(_ int, v *yaml.Node, p string) {
+				r.UnavailableResourceTypes = append(r.UnavailableResourceTypes, d.str(v, p))
+			})
+		})
+		out[k.Value] = r
+	}
+	return out
 }
 
 func (d *fixtureDecoder) account(n *yaml.Node, path string) FixtureAccount {
@@ -500,6 +533,16 @@ func (f *Fixture) validate(name string) error {
 	}
 	if f.AuditRoleName != "" && !validIAMName(f.AuditRoleName, 64) {
 		add("auditRoleName", "not a valid role name: %q", f.AuditRoleName)
+	}
+	for _, region := range sortedRegionNames(f.Regions) {
+		if !regionPattern.MatchString(region) {
+			add("regions."+region, "not a region name")
+		}
+		for i, typ := range f.Regions[region].UnavailableResourceTypes {
+			if !resourceTypePattern.MatchString(typ) {
+				add(fmt.Sprintf("regions.%s.unavailableResourceTypes[%d]", region, i), "want a resource type like AWS::Service::Resource, got %q", typ)
+			}
+		}
 	}
 	ids := make(map[string]int, len(f.Accounts))
 	for i := range f.Accounts {

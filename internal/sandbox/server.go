@@ -175,6 +175,7 @@ func New(opts Options) (*Server, error) {
 		s.snsService(), s.sqsService(), s.configService(), s.lambdaService(), s.sesService(), s.cloudFormationService()} {
 		s.register(svc)
 	}
+	s.cfn().unavailable = unavailableTypes(f.Regions)
 	s.admin = s.adminMux()
 	if err := s.SetEventsQueue(opts.EventsQueueARN); err != nil {
 		return nil, err
@@ -206,7 +207,8 @@ type service struct {
 	name string
 	// target is the X-Amz-Target prefix of JSON protocols (AWSOrganizationsV20161128).
 	target string
-	// version is the awsQuery Version parameter (2010-05-08).
+	// version is the awsQuery Version parameter (2010-05-08). A JSON service with a version also
+	// takes awsQuery requests (a form without X-Amz-Target), as SQS does.
 	version string
 	proto   protocol
 	ops     map[string]operation
@@ -294,7 +296,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case c.svc.route != nil:
 		c.op, _ = c.svc.route(r)
-	case c.svc.target == "":
+	case c.svc.target == "", c.svc.version != "" && r.Header.Get("X-Amz-Target") == "":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			c.svc.proto.encodeError(w, c, newError(http.StatusBadRequest, "MalformedQueryString", err.Error()))

@@ -695,6 +695,10 @@ func (s *Server) snsPublish(c *call) (any, error) {
 		return nil, err
 	}
 
+	if region, _, _, ok := parseTopicARN(arn); ok && region != c.region {
+		// SNS serves the topics of the request's region only, as AWS does.
+		return nil, snsInvalid("TopicArn")
+	}
 	t, a, err := s.lockTopic(arn)
 	if err != nil {
 		return nil, err

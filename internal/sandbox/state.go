@@ -77,6 +77,7 @@ type account struct {
 	// Each of the other services keeps its state under its own lock, so that queue traffic
 	// never waits for an IAM scan of the same account.
 	configOff bool // AWS Config not enabled (fixture config: false)
+	rules     configRuleState
 	sns       snsState
 	sqs       sqsState
 	lambda    lambdaState

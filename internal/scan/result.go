@@ -3,6 +3,7 @@ package scan
 import (
 	"time"
 
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 )
 
@@ -96,8 +97,8 @@ func (s *Summary) add(a AccountResult, evs []rule.Evaluation) {
 }
 
 func newSummary() Summary {
-	keys := make(map[string]int, len(rule.Stages))
-	for _, st := range rule.Stages {
+	keys := make(map[string]int, len(lifecycle.Stages))
+	for _, st := range lifecycle.Stages {
 		keys[string(st)] = 0
 	}
 	return Summary{Keys: keys}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 )
 
@@ -39,9 +40,9 @@ type Options struct {
 	// Progress, when set, is called after each account with the number of
 	// accounts done and the total.
 	Progress func(done, total int)
-	// Annotate, when set, adds to each evaluation what lies beyond the rule
-	// (the lifecycle policy, exemptions); ou is the account's OU path.
-	Annotate func(ev *rule.Evaluation, ou string, now time.Time)
+	// Evaluator builds each user's evaluation (stages, the lifecycle
+	// policy, exemptions, the owner); nil evaluates by Policy alone.
+	Evaluator *lifecycle.Evaluator
 	// Inventory is passed to inventory.Collect (Source, Policy, Now and
 	// WithTags are set from the fields above).
 	Inventory inventory.Options
@@ -206,11 +207,12 @@ func scanAccount(ctx context.Context, src ConfigSource, a inventory.Account, inv
 	} else {
 		slices.SortFunc(got.Users, func(x, y rule.User) int { return cmp.Compare(x.UserName, y.UserName) })
 		evs = make([]rule.Evaluation, len(got.Users))
+		ev := o.Evaluator
+		if ev == nil {
+			ev = lifecycle.RuleOnly(o.Policy)
+		}
 		for i, u := range got.Users {
-			evs[i] = rule.Evaluate(u, o.Policy, o.Now)
-			if o.Annotate != nil {
-				o.Annotate(&evs[i], a.OU, o.Now)
-			}
+			evs[i] = ev.Evaluate(u, a.OU, o.Now)
 		}
 	}
 	ar.DurationMS = time.Since(start).Milliseconds()

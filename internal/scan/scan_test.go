@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
 	"github.com/keyage/keyage/internal/scan"
@@ -54,14 +55,14 @@ func TestBoundaries(t *testing.T) {
 			for _, tt := range []struct {
 				user   string
 				want   rule.Compliance
-				stages []rule.Stage
+				stages []lifecycle.Stage
 			}{
-				{"222222222222/under-limit", rule.Compliant, []rule.Stage{rule.StageWarning}},
-				{"222222222222/over-limit", rule.NonCompliant, []rule.Stage{rule.StageExpired}},
-				{"222222222222/inactive-old", rule.Compliant, []rule.Stage{rule.StageInactive}},
-				{"222222222222/two-keys", rule.NonCompliant, []rule.Stage{rule.StageExpired, rule.StageOK}},
+				{"222222222222/under-limit", rule.Compliant, []lifecycle.Stage{lifecycle.Warning}},
+				{"222222222222/over-limit", rule.NonCompliant, []lifecycle.Stage{lifecycle.Expired}},
+				{"222222222222/inactive-old", rule.Compliant, []lifecycle.Stage{lifecycle.Inactive}},
+				{"222222222222/two-keys", rule.NonCompliant, []lifecycle.Stage{lifecycle.Expired, lifecycle.OK}},
 				{"222222222222/no-keys", rule.Compliant, nil},
-				{"111111111111/ops", rule.Compliant, []rule.Stage{rule.StageOK}},
+				{"111111111111/ops", rule.Compliant, []lifecycle.Stage{lifecycle.OK}},
 			} {
 				ev, ok := evs[tt.user]
 				if !ok {
@@ -71,9 +72,9 @@ func TestBoundaries(t *testing.T) {
 				if ev.Compliance != tt.want {
 					t.Errorf("%s: compliance %s, want %s", tt.user, ev.Compliance, tt.want)
 				}
-				var stages []rule.Stage
+				var stages []lifecycle.Stage
 				for _, k := range ev.Keys {
-					stages = append(stages, k.Stage)
+					stages = append(stages, lifecycle.Stage(k.Stage))
 				}
 				if diff := cmp.Diff(sortStages(tt.stages), sortStages(stages)); diff != "" {
 					t.Errorf("%s: stages (-want +got):\n%s", tt.user, diff)
@@ -106,7 +107,7 @@ func TestBoundaries(t *testing.T) {
 	}
 }
 
-func sortStages(s []rule.Stage) []string {
+func sortStages(s []lifecycle.Stage) []string {
 	out := make([]string, len(s))
 	for i, st := range s {
 		out[i] = string(st)
@@ -129,7 +130,7 @@ type cmpKey struct {
 	ID, Status   string
 	Created      int64
 	AgeDays      int
-	Stage        rule.Stage
+	Stage        lifecycle.Stage
 	LastUsed     int64
 	Service, Reg string
 }
@@ -146,12 +147,12 @@ func comparable(r *scan.Result, withIDs bool) map[string]cmpEval {
 	for _, ev := range r.Evaluations {
 		c := cmpEval{Compliance: ev.Compliance, ResourceID: ev.ResourceID, ARN: ev.ARN}
 		for _, k := range ev.Keys {
-			ck := cmpKey{Status: k.Status, Created: k.CreateDate.Unix(), AgeDays: k.AgeDays, Stage: k.Stage,
+			ck := cmpKey{Status: k.Status, Created: k.CreateDate.Unix(), AgeDays: k.AgeDays, Stage: lifecycle.Stage(k.Stage),
 				Service: k.LastUsedService, Reg: k.LastUsedRegion}
 			if !k.LastUsedDate.IsZero() {
 				ck.LastUsed = k.LastUsedDate.Unix()
 			}
-			if withIDs && (k.Stage == rule.StageExpired || k.Stage == rule.StageWarning) {
+			if withIDs && (lifecycle.Stage(k.Stage) == lifecycle.Expired || lifecycle.Stage(k.Stage) == lifecycle.Warning) {
 				ck.ID = k.AccessKeyID
 			}
 			c.Keys = append(c.Keys, ck)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -101,7 +102,7 @@ type apiEvaluation struct {
 }
 
 func toAPIEvaluation(r store.EvaluationRow) apiEvaluation {
-	return apiEvaluation{Evaluation: r.Evaluation, AccountName: r.AccountName, Owner: ownerOf(r.Tags), FirstSeen: r.FirstSeen,
+	return apiEvaluation{Evaluation: r.Evaluation, AccountName: r.AccountName, Owner: r.Owner, FirstSeen: r.FirstSeen,
 		ChangedAt: r.ChangedAt, EvaluatedAt: r.EvaluatedAt, ScanID: r.ScanID}
 }
 
@@ -118,7 +119,7 @@ func (s *Server) apiEvaluations(w http.ResponseWriter, r *http.Request) error {
 	if f.Compliance != "" && !slices.Contains(compliances, f.Compliance) {
 		return badRequest("compliance %q: want COMPLIANT, NON_COMPLIANT or NOT_APPLICABLE", q.Get("compliance"))
 	}
-	if f.Stage != "" && !slices.Contains(rule.Stages, rule.Stage(f.Stage)) {
+	if f.Stage != "" && !slices.Contains(lifecycle.Stages, lifecycle.Stage(f.Stage)) {
 		return badRequest("stage %q: want one of %s", f.Stage, stageList())
 	}
 	if c := q.Get("cursor"); c != "" {
@@ -204,7 +205,7 @@ func (s *Server) apiAccount(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := apiAccountDetail{apiAccount: toAPIAccount(*a), Keys: map[string]int{}, Failed: []apiAccountScan{}}
-	for _, st := range rule.Stages {
+	for _, st := range lifecycle.Stages {
 		n, _, err := s.opts.Store.CountKeys(ctx, store.KeyFilter{AccountID: id, Stages: []string{string(st)}})
 		if err != nil {
 			return err

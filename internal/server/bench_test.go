@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -49,16 +50,16 @@ func benchOrg(b *testing.B) *store.Store {
 			acct := fmt.Sprintf("%012d", 100000000000+a)
 			res.Accounts = append(res.Accounts, scan.AccountResult{AccountID: acct, Name: fmt.Sprintf("account-%04d", a), Status: scan.StatusOK, Users: benchUsers, DurationMS: 900})
 			for u := range benchUsers {
-				age, stage := (u*7+a)%80, rule.StageOK
+				age, stage := (u*7+a)%80, lifecycle.OK
 				switch {
 				case u%10 == 0:
-					age, stage = 91+(u*13+a)%400, rule.StageExpired
+					age, stage = 91+(u*13+a)%400, lifecycle.Expired
 				case u%10 == 1:
-					age, stage = 81+(u+a)%9, rule.StageWarning
+					age, stage = 81+(u+a)%9, lifecycle.Warning
 				}
 				keys := []rule.KeyResult{key(fmt.Sprintf("AKIA%08d%04d", a, u), age, stage, t0)}
 				if u%3 == 0 {
-					keys = append(keys, key(fmt.Sprintf("AKIB%08d%04d", a, u), 200, rule.StageInactive, t0))
+					keys = append(keys, key(fmt.Sprintf("AKIB%08d%04d", a, u), 200, lifecycle.Inactive, t0))
 				}
 				res.Evaluations = append(res.Evaluations, user(acct, fmt.Sprintf("AIDA%08d%04d", a, u), fmt.Sprintf("user-%03d", u),
 					fmt.Sprintf("owner-%d@example.com", u%50), keys...))

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
@@ -206,7 +207,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := overviewData{Totals: tot, CompliancePct: compliancePct(tot), Evaluated: tot.Compliant + tot.NonCompliant, Top: top, LastScan: last, Progress: s.progress(), MaxAge: s.opts.MaxAccessKeyAge,
 		TrendFrom: from, TrendTo: to, Trend: trendSVG(points)}
-	for _, st := range rule.Stages {
+	for _, st := range lifecycle.Stages {
 		d.Stages = append(d.Stages, stageCount{string(st), tot.Keys[string(st)]})
 	}
 	d.StageBar = stageBarSVG(d.Stages)
@@ -273,9 +274,9 @@ func parseKeyQuery(q url.Values) (keyQuery, error) {
 	k := keyQuery{Account: strings.TrimSpace(q.Get("account")), Stage: q.Get("stage"), Owner: strings.TrimSpace(q.Get("owner")),
 		Sort: q.Get("sort"), Desc: q.Get("dir") == "desc", Page: 1, Per: defaultPer}
 	if k.Stage == "" {
-		k.Stage = string(rule.StageExpired)
+		k.Stage = string(lifecycle.Expired)
 	}
-	if k.Stage != "all" && k.Stage != "flagged" && !slices.Contains(rule.Stages, rule.Stage(k.Stage)) {
+	if k.Stage != "all" && k.Stage != "flagged" && !slices.Contains(lifecycle.Stages, lifecycle.Stage(k.Stage)) {
 		return k, badRequest("stage %q: want one of %s, flagged or all", k.Stage, stageList())
 	}
 	switch k.Sort {
@@ -302,7 +303,7 @@ func parseKeyQuery(q url.Values) (keyQuery, error) {
 
 func stageList() string {
 	var s []string
-	for _, st := range rule.Stages {
+	for _, st := range lifecycle.Stages {
 		s = append(s, string(st))
 	}
 	return strings.Join(s, ", ")
@@ -313,7 +314,7 @@ func (k keyQuery) filter() store.KeyFilter {
 	switch k.Stage {
 	case "all":
 	case "flagged":
-		f.Stages = []string{string(rule.StageExpired), string(rule.StageWarning)}
+		f.Stages = []string{string(lifecycle.Expired), string(lifecycle.Warning)}
 	default:
 		f.Stages = []string{k.Stage}
 	}
@@ -326,7 +327,7 @@ func (k keyQuery) values() url.Values {
 	if k.Account != "" {
 		v.Set("account", k.Account)
 	}
-	if k.Stage != string(rule.StageExpired) {
+	if k.Stage != string(lifecycle.Expired) {
 		v.Set("stage", k.Stage)
 	}
 	if k.Owner != "" {
@@ -428,7 +429,7 @@ func (s *Server) nonCompliantView(ctx context.Context, q url.Values) (nonComplia
 	now := s.opts.Now()
 	d := nonCompliantData{Query: k, Rows: s.keyRows(rows, now), Keys: keys, Users: users, Pages: max(1, (keys+k.Per-1)/k.Per), Now: now}
 	d.Stages = append(d.Stages, "flagged", "all")
-	for _, st := range rule.Stages {
+	for _, st := range lifecycle.Stages {
 		d.Stages = append(d.Stages, string(st))
 	}
 	if len(rows) > 0 {
@@ -635,7 +636,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 		}
 		d.Users = append(d.Users, u)
 	}
-	for _, st := range rule.Stages {
+	for _, st := range lifecycle.Stages {
 		d.Stages = append(d.Stages, stageCount{string(st), counts[string(st)]})
 	}
 	for _, rk := range a.RootKeys {
@@ -652,20 +653,11 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) userRow(ev store.EvaluationRow, now time.Time) userRow {
-	u := userRow{EvaluationRow: ev, Owner: ownerOf(ev.Tags)}
+	u := userRow{EvaluationRow: ev, Owner: ev.Owner}
 	for _, k := range ev.Keys {
 		u.Keys = append(u.Keys, keyView{KeyResult: k, Age: rule.AgeDays(k.CreateDate, now)})
 	}
 	return u
-}
-
-// ownerOf is a user's owner: the "email" tag (owners.tagKey's default), or
-// an "owner" tag.
-func ownerOf(tags map[string]string) string {
-	if v := tags["email"]; v != "" {
-		return v
-	}
-	return tags["owner"]
 }
 
 type userData struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
@@ -44,12 +45,12 @@ func openStore(t testing.TB) *store.Store {
 	return st
 }
 
-func key(id string, age int, stage rule.Stage, now time.Time) rule.KeyResult {
+func key(id string, age int, stage lifecycle.Stage, now time.Time) rule.KeyResult {
 	status := rule.StatusActive
-	if stage == rule.StageInactive {
+	if stage == lifecycle.Inactive {
 		status = rule.StatusInactive
 	}
-	return rule.KeyResult{Key: rule.Key{AccessKeyID: id, Status: status, CreateDate: now.Add(-time.Duration(age) * day)}, AgeDays: age, Stage: stage}
+	return rule.KeyResult{Key: rule.Key{AccessKeyID: id, Status: status, CreateDate: now.Add(-time.Duration(age) * day)}, AgeDays: age, Stage: string(stage)}
 }
 
 func user(acct, id, name, email string, keys ...rule.KeyResult) rule.Evaluation {
@@ -57,9 +58,10 @@ func user(acct, id, name, email string, keys ...rule.KeyResult) rule.Evaluation 
 		ARN: "arn:aws:iam::" + acct + ":user/" + name, Compliance: rule.Compliant, Keys: keys}
 	if email != "" {
 		ev.Tags = map[string]string{"email": email}
+		ev.Owner = email // as lifecycle.Evaluator finds it, by the default owners.tagKey
 	}
 	for _, k := range keys {
-		if k.Stage == rule.StageExpired {
+		if k.Stage == string(lifecycle.Expired) {
 			ev.Compliance = rule.NonCompliant
 			ev.Annotation = fmt.Sprintf("Access key %s is %d days old; the limit is 90 days.", k.AccessKeyID, k.AgeDays)
 		}
@@ -87,11 +89,11 @@ func testOrg(t testing.TB) *store.Store {
 			{AccountID: acctFailed, Name: "legacy", Status: scan.StatusOK, Users: 1, DurationMS: 500},
 		},
 		Evaluations: []rule.Evaluation{
-			user(acctProd, "AIDAALICE", "alice", "alice@example.com", key("AKIAALICE1", 199, rule.StageExpired, first), key("AKIAALICE2", 4, rule.StageOK, first)),
-			user(acctProd, "AIDABOB", "bob", "bob@example.com", key("AKIABOB1", 40, rule.StageOK, first)),
-			user(acctProd, "AIDACAROL", "carol", "", key("AKIACAROL1", 84, rule.StageWarning, first)),
-			user(acctHostile, "AIDAEVE", "eve", "eve@example.com", key("AKIAEVE1", 94, rule.StageExpired, first)),
-			user(acctFailed, "AIDAGINA", "gina", "gina@example.com", key("AKIAGINA1", 299, rule.StageExpired, first)),
+			user(acctProd, "AIDAALICE", "alice", "alice@example.com", key("AKIAALICE1", 199, lifecycle.Expired, first), key("AKIAALICE2", 4, lifecycle.OK, first)),
+			user(acctProd, "AIDABOB", "bob", "bob@example.com", key("AKIABOB1", 40, lifecycle.OK, first)),
+			user(acctProd, "AIDACAROL", "carol", "", key("AKIACAROL1", 84, lifecycle.Warning, first)),
+			user(acctHostile, "AIDAEVE", "eve", "eve@example.com", key("AKIAEVE1", 94, lifecycle.Expired, first)),
+			user(acctFailed, "AIDAGINA", "gina", "gina@example.com", key("AKIAGINA1", 299, lifecycle.Expired, first)),
 		}}
 	if _, err := st.RecordScan(ctx, first.Add(-time.Minute), first, res1); err != nil {
 		t.Fatal(err)
@@ -103,12 +105,12 @@ func testOrg(t testing.TB) *store.Store {
 			{AccountID: acctFailed, Name: "legacy", Status: scan.StatusError, Error: "assume role: AccessDenied", DurationMS: 300},
 		},
 		Evaluations: []rule.Evaluation{
-			user(acctProd, "AIDAALICE", "alice", "alice@example.com", key("AKIAALICE1", 200, rule.StageExpired, t0), key("AKIAALICE2", 5, rule.StageOK, t0)),
-			user(acctProd, "AIDABOB", "bob", "bob@example.com", key("AKIABOB1", 120, rule.StageExpired, t0)),
-			user(acctProd, "AIDACAROL", "carol", "", key("AKIACAROL1", 85, rule.StageWarning, t0)),
-			user(acctProd, "AIDADAVE", "dave", "dave@example.com", key("AKIADAVE1", 400, rule.StageInactive, t0)),
-			user(acctHostile, "AIDAEVE", "eve", "eve@example.com", key("AKIAEVE1", 95, rule.StageExpired, t0)),
-			user(acctHostile, "AIDAFRANK", "frank", "frank@example.com", key("AKIAFRANK1", 10, rule.StageOK, t0)),
+			user(acctProd, "AIDAALICE", "alice", "alice@example.com", key("AKIAALICE1", 200, lifecycle.Expired, t0), key("AKIAALICE2", 5, lifecycle.OK, t0)),
+			user(acctProd, "AIDABOB", "bob", "bob@example.com", key("AKIABOB1", 120, lifecycle.Expired, t0)),
+			user(acctProd, "AIDACAROL", "carol", "", key("AKIACAROL1", 85, lifecycle.Warning, t0)),
+			user(acctProd, "AIDADAVE", "dave", "dave@example.com", key("AKIADAVE1", 400, lifecycle.Inactive, t0)),
+			user(acctHostile, "AIDAEVE", "eve", "eve@example.com", key("AKIAEVE1", 95, lifecycle.Expired, t0)),
+			user(acctHostile, "AIDAFRANK", "frank", "frank@example.com", key("AKIAFRANK1", 10, lifecycle.OK, t0)),
 		}}
 	res2.Evaluations[0].Keys[0].LastUsedDate = t0.Add(-2 * day)
 	res2.Evaluations[0].Keys[0].LastUsedService = "s3"

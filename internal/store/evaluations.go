@@ -45,7 +45,7 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 					compliance = excluded.compliance, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
 					changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, owner = excluded.owner`,
 				ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-				string(tags), string(keys), first, changed, now, s.ownerOf(ev)); err != nil {
+				string(tags), string(keys), first, changed, now, ev.Owner); err != nil {
 				return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
 			}
 		}

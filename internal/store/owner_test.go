@@ -10,14 +10,15 @@ import (
 	"github.com/keyage/keyage/internal/rule"
 )
 
-// The owner the dashboard shows and filters on is the one the config finds
-// (SetOwner), and it follows a change of the config on the next scan.
+// The owner the dashboard shows and filters on is the one the evaluation
+// was built with (lifecycle.Evaluator, from the config), and it follows a
+// change of the config on the next scan.
 func TestOwnerFromConfig(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	s.SetOwner(func(ev *rule.Evaluation) string { return ev.Tags["team-mail"] })
 	alice := ev("AIDA1", "alice", rule.NonCompliant)
 	alice.Tags = map[string]string{"team-mail": "payments@example.com", "email": "alice@example.com"}
+	alice.Owner = alice.Tags["team-mail"]
 	if _, err := s.RecordScan(ctx, t0, t0, result(t0, alice)); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestOwnerFromConfig(t *testing.T) {
 	}
 
 	// The config changes to a template; the same scan again rewrites the owner.
-	s.SetOwner(func(ev *rule.Evaluation) string { return ev.UserName + "@corp.example" })
+	alice.Owner = alice.UserName + "@corp.example"
 	if _, err := s.RecordScan(ctx, t0.Add(time.Hour), t0.Add(time.Hour), result(t0.Add(time.Hour), alice)); err != nil {
 		t.Fatal(err)
 	}

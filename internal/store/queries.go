@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 )
@@ -24,7 +25,7 @@ type Totals struct {
 	Compliant     int
 	NonCompliant  int
 	NotApplicable int
-	// Keys counts access keys per stage (every stage of rule.Stages is present).
+	// Keys counts access keys per stage (every stage of lifecycle.Stages is present).
 	Keys map[string]int
 	// Accounts counts the accounts keyage has scanned; AccountsFailed those
 	// whose latest scan failed.
@@ -35,7 +36,7 @@ type Totals struct {
 // Totals reads the organization-wide counts.
 func (s *Store) Totals(ctx context.Context) (Totals, error) {
 	t := Totals{Keys: map[string]int{}}
-	for _, st := range rule.Stages {
+	for _, st := range lifecycle.Stages {
 		t.Keys[string(st)] = 0
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT compliance, COUNT(*) FROM evaluations WHERE resource_type = ? GROUP BY compliance`, rule.ResourceTypeUser)
@@ -251,7 +252,7 @@ type KeyFilter struct {
 	// Stages keeps keys in one of these stages; empty keeps all.
 	Stages []string
 	// AccountID, ResourceID and Owner ("" for any) keep one account, one
-	// user, one owner (as recorded with the evaluation: see SetOwner).
+	// user, one owner (as recorded with the evaluation: rule.Evaluation.Owner).
 	AccountID  string
 	ResourceID string
 	Owner      string
@@ -540,7 +541,7 @@ type EvaluationFilter struct {
 	Compliance string
 	// Stage keeps users with at least one key in that stage.
 	Stage string
-	// Owner keeps users of this owner (as recorded: see SetOwner).
+	// Owner keeps users of this owner (as recorded: rule.Evaluation.Owner).
 	Owner string
 	// After is the keyset cursor: rows strictly after (account, resource).
 	AfterAccount, AfterResource string
@@ -583,7 +584,7 @@ func (s *Store) ListEvaluations(ctx context.Context, f EvaluationFilter) ([]Eval
 		args = append(args, f.AfterAccount, f.AfterResource)
 	}
 	q := `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
-			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, '')
+			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, ''), e.owner
 		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id`
 	if len(conds) > 0 {
 		q += ` WHERE ` + strings.Join(conds, " AND ")
@@ -611,7 +612,7 @@ func scanEvaluationRow(rows *sql.Rows) (EvaluationRow, error) {
 	var tags, keys string
 	var first, changed, evaluated int64
 	if err := rows.Scan(&r.AccountID, &r.ResourceID, &r.ResourceType, &r.UserName, &r.Path, &r.ARN, &r.Compliance, &r.Annotation, &tags, &keys,
-		&first, &changed, &evaluated, &r.ScanID, &r.AccountName); err != nil {
+		&first, &changed, &evaluated, &r.ScanID, &r.AccountName, &r.Owner); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
@@ -630,7 +631,7 @@ func scanEvaluationRow(rows *sql.Rows) (EvaluationRow, error) {
 // AccountEvaluations lists the current evaluations of one account, by user name.
 func (s *Store) AccountEvaluations(ctx context.Context, accountID string) ([]EvaluationRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
-			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, '')
+			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, ''), e.owner
 		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id WHERE e.account_id = ? ORDER BY e.compliance DESC, e.user_name, e.resource_id`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("read evaluations of %s: %w", accountID, err)
@@ -650,7 +651,7 @@ func (s *Store) AccountEvaluations(ctx context.Context, accountID string) ([]Eva
 // EvaluationOf returns the current evaluation of one resource, nil when none.
 func (s *Store) EvaluationOf(ctx context.Context, accountID, resourceID string) (*EvaluationRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
-			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, '')
+			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, ''), e.owner
 		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id WHERE e.account_id = ? AND e.resource_id = ?`, accountID, resourceID)
 	if err != nil {
 		return nil, fmt.Errorf("read evaluation of %s in %s: %w", resourceID, accountID, err)

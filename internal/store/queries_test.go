@@ -15,8 +15,9 @@ func TestQueriesReadModels(t *testing.T) {
 	s := open(t)
 	alice := ev("AIDA1", "alice", rule.NonCompliant)
 	alice.Tags = map[string]string{"email": "alice@example.com"}
+	alice.Owner = "alice@example.com" // as lifecycle.Evaluator finds it, by the email tag
 	bob := ev("AIDA2", "bob", rule.Compliant)
-	bob.Keys[0].Stage, bob.Keys[0].AgeDays = rule.StageOK, 10
+	bob.Keys[0].Stage, bob.Keys[0].AgeDays = "ok", 10
 	first := result(t0, alice, bob)
 	first.Accounts[0].Name = "prod"
 	if _, err := s.RecordScan(ctx, t0, t0, first); err != nil {
@@ -42,7 +43,7 @@ func TestQueriesReadModels(t *testing.T) {
 	// alice rotates: her key row follows the evaluation (update trigger), bob
 	// is deleted (delete trigger).
 	alice.Compliance = rule.Compliant
-	alice.Keys[0].Stage = rule.StageOK
+	alice.Keys[0].Stage = "ok"
 	second := result(t0.Add(time.Hour), alice)
 	if _, err := s.RecordScan(ctx, t0.Add(time.Hour), t0.Add(time.Hour), second); err != nil {
 		t.Fatal(err)

@@ -138,7 +138,7 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, a
 		tags, _ := json.Marshal(ev.Tags)
 		keys, _ := json.Marshal(ev.Keys)
 		if _, err := upsert.ExecContext(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-			string(tags), string(keys), first, changed, now, scanID, s.ownerOf(ev)); err != nil {
+			string(tags), string(keys), first, changed, now, scanID, ev.Owner); err != nil {
 			return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
 		}
 	}

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
-
-	"github.com/keyage/keyage/internal/rule"
 )
 
 //go:embed migrations/*.sql
@@ -26,22 +24,8 @@ var migrations embed.FS
 
 // Store is an open state database.
 type Store struct {
-	db    *sql.DB
-	path  string
-	owner func(*rule.Evaluation) string
-}
-
-// SetOwner sets how the owner of an evaluated user is found (the config's
-// owners section, through remediate.Engine.Owner); evaluations written
-// afterwards carry it. The default is the user's "email" tag.
-func (s *Store) SetOwner(f func(*rule.Evaluation) string) { s.owner = f }
-
-// ownerOf is the owner written with ev.
-func (s *Store) ownerOf(ev *rule.Evaluation) string {
-	if s.owner != nil {
-		return s.owner(ev)
-	}
-	return strings.TrimSpace(ev.Tags["email"])
+	db   *sql.DB
+	path string
 }
 
 // ErrNewerSchema is returned by Open for a database written by a newer keyage.

@@ -55,7 +55,7 @@ func result(at time.Time, evs ...rule.Evaluation) *scan.Result {
 
 func ev(id, name string, c rule.Compliance) rule.Evaluation {
 	return rule.Evaluation{AccountID: "222222222222", ResourceType: rule.ResourceTypeUser, ResourceID: id, UserName: name, Compliance: c,
-		Keys: []rule.KeyResult{{Key: rule.Key{AccessKeyID: "AKIA" + id, Status: "Active", CreateDate: t0.Add(-100 * rule.Day)}, AgeDays: 100, Stage: rule.StageExpired}}}
+		Keys: []rule.KeyResult{{Key: rule.Key{AccessKeyID: "AKIA" + id, Status: "Active", CreateDate: t0.Add(-100 * rule.Day)}, AgeDays: 100, Stage: "expired"}}}
 }
 
 func TestRecordScanHistory(t *testing.T) {
