@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyage/keyage/internal/deploy"
 	"github.com/keyage/keyage/internal/sandbox"
 )
 
@@ -89,9 +90,15 @@ func newSandbox(o *sandboxOptions, ios *IO) (*sandbox.Server, error) {
 		}
 		fx = sandbox.Generate(sandbox.GenerateOptions{Accounts: o.accounts, Users: o.users, Seed: o.seed})
 	}
+	// The sandbox's roles get exactly what "keyage iam-policy" prints for them.
+	policies, err := deploy.RolePolicies(deploy.PolicyOptions{AuditRoleName: fx.AuditRoleName})
+	if err != nil {
+		return nil, err
+	}
 	return sandbox.New(sandbox.Options{
 		Fixture: fx, Latency: o.latency, ThrottleRPS: o.throttleRPS, FailRate: o.failRate,
 		ReportDelay: o.reportDelay, Seed: o.seed, Logger: ios.Logger, EventsQueueARN: o.eventsQueue,
+		DefaultRolePolicies: policies,
 	})
 }
 

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,10 +47,11 @@ var AuditReadActions = []string{
 // Defaults of the names policies are scoped to; they match the templates'
 // parameter defaults and the seed's stack names.
 const (
-	DefaultAuditRoleName  = "KeyageAuditRole"
-	DefaultTopicName      = "access-key-rotation"
-	DefaultMasterStack    = "AccessKeyRotationMaster"
-	DefaultTargetStackSet = "AccessKeyRotationTarget"
+	DefaultAuditRoleName   = "KeyageAuditRole"
+	DefaultEnforceRoleName = "KeyageEnforceRole"
+	DefaultTopicName       = "access-key-rotation"
+	DefaultMasterStack     = "AccessKeyRotationMaster"
+	DefaultTargetStackSet  = "AccessKeyRotationTarget"
 	// StackSetAdministrationRole is the role of a self-managed StackSet in
 	// the administrator account, as AWS's StackSet prerequisites name it.
 	StackSetAdministrationRole = "AWSCloudFormationStackSetAdministrationRole"
@@ -90,10 +92,22 @@ const (
 	ModeScanner     = "scanner"
 	ModeRemediation = "remediation"
 	ModeDeployer    = "deployer"
+	ModeEnforcer    = "enforcer"
 )
 
 // PolicyModes lists the modes Policy knows, in the order they are documented.
-var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer}
+var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer, ModeEnforcer}
+
+// EnforceActions are the calls "keyage enforce" makes on the users of each
+// account it enforces in: read the keys, then deactivate or delete them.
+var EnforceActions = []string{
+	"iam:ListAccessKeys",
+	"iam:GetAccessKeyLastUsed",
+	"iam:GetUser",
+	"iam:ListUserTags",
+	"iam:UpdateAccessKey",
+	"iam:DeleteAccessKey",
+}
 
 // Policy returns the least-privilege policy keyage needs in mode:
 //   - scanner: the management-account caller of "keyage scan": the
@@ -102,7 +116,9 @@ var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer}
 //   - remediation: "keyage run", "remediate" and the daemon: the receivers
 //     (SNS, SQS, Lambda, SES), resolving a resourceId, and the audit role;
 //   - deployer: "keyage deploy": the master stack and its topic and queue,
-//     the target StackSet and its administration role.
+//     the target StackSet and its administration role;
+//   - enforcer: "keyage enforce" in each account: read, deactivate and
+//     delete the access keys of users.
 func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 	o = o.withDefaults()
 	if !slices.Contains(Partitions, o.Partition) {
@@ -116,8 +132,10 @@ func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 		st = remediationStatements(o)
 	case ModeDeployer:
 		st = deployerStatements(o)
+	case ModeEnforcer:
+		st = []Statement{allow("EnforceOnUsers", o.arn("iam::*:user/*"), slices.Clone(EnforceActions)...)}
 	default:
-		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation or deployer", mode)
+		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation, deployer or enforcer", mode)
 	}
 	return PolicyDocument{Version: policyVersion, Statement: st}, nil
 }
@@ -134,6 +152,7 @@ func (o PolicyOptions) arn(rest string) string { return "arn:" + o.Partition + "
 func scannerStatements(o PolicyOptions) []Statement {
 	return []Statement{
 		allow("ListOrganizationAccounts", "*",
+			"organizations:ListRoots",
 			"organizations:ListAccounts",
 			"organizations:ListAccountsForParent",
 			"organizations:ListOrganizationalUnitsForParent",
@@ -224,4 +243,25 @@ func deployerStatements(o PolicyOptions) []Statement {
 			"organizations:ListOrganizationalUnitsForParent",
 			"organizations:ListDelegatedAdministrators"),
 	}
+}
+
+// RolePolicies returns, by role name, the identity policy (JSON) of each
+// role keyage assumes in an account: the audit role gets the scanner
+// policy, KeyageEnforceRole the enforcer policy. The sandbox gives its
+// roles these by default.
+func RolePolicies(o PolicyOptions) (map[string]string, error) {
+	o = o.withDefaults()
+	out := map[string]string{}
+	for role, mode := range map[string]string{o.AuditRoleName: ModeScanner, DefaultEnforceRoleName: ModeEnforcer} {
+		doc, err := Policy(mode, o)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("encode the %s policy: %w", mode, err)
+		}
+		out[role] = string(b)
+	}
+	return out, nil
 }

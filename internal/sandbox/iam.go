@@ -402,6 +402,7 @@ func (s *Server) iamCreateAccessKey(c *call) (any, error) {
 		}
 	}
 	secret := s.ids.secret(k.id, c.reqID)
+	k.secret = secret
 	u.keys = append(u.keys, k)
 	userName := u.name
 	if u == a.rootUser {

@@ -82,9 +82,10 @@ func (p sqsProtocol) encodeError(w http.ResponseWriter, c *call, e *apiError) {
 
 func (sqsProtocol) authErrors() authErrors {
 	return authErrors{
-		missing: sqsError(http.StatusForbidden, "MissingAuthenticationToken", "MissingAuthenticationToken", "Request is missing Authentication Token"),
-		invalid: sqsError(http.StatusForbidden, "InvalidClientTokenId", "InvalidClientTokenId", "The security token included in the request is invalid."),
-		expired: sqsError(http.StatusForbidden, "ExpiredToken", "ExpiredToken", "The security token included in the request is expired"),
+		missing:   sqsError(http.StatusForbidden, "MissingAuthenticationToken", "MissingAuthenticationToken", "Request is missing Authentication Token"),
+		invalid:   sqsError(http.StatusForbidden, "InvalidClientTokenId", "InvalidClientTokenId", "The security token included in the request is invalid."),
+		expired:   sqsError(http.StatusForbidden, "ExpiredToken", "ExpiredToken", "The security token included in the request is expired"),
+		signature: sqsError(http.StatusForbidden, "SignatureDoesNotMatch", "SignatureDoesNotMatch", signatureMismatch),
 	}
 }
 
@@ -247,7 +248,7 @@ func (s *Server) lockQueue(c *call, rawURL, action string) (*queue, *account, er
 		return nil, nil, errNoQueue
 	}
 	d := q.policy.evaluate(s.policyRequest(c.p, action, q.arn))
-	if d == policyDeny || (d != policyAllow && c.acct() != a) {
+	if d == policyDeny || (d != policyAllow && (c.acct() != a || c.idNoAllow)) {
 		a.sqs.mu.Unlock()
 		return nil, nil, sqsError(http.StatusForbidden, "com.amazon.coral.service#AccessDeniedException", "AccessDenied",
 			"User: "+c.p.arn()+" is not authorized to perform: "+strings.ToLower(action)+" on resource: "+q.arn+
