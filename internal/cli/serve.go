@@ -132,7 +132,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	reg := prometheus.NewRegistry()
 	sched := &daemon.Scheduler{Interval: interval, Logger: ios.Logger}
 	srv, err := server.New(server.Options{
-		Store: st, Logger: ios.Logger, Registry: reg, AuthToken: token, Version: version(),
+		Store: st, Logger: ios.Logger, Registry: reg, AuthToken: token, Version: version(), Listen: o.listen,
 		MaxAccessKeyAge: int(job.scan.Policy.MaxAge / rule.Day), ReminderInterval: reminderInterval(job.cfg),
 		ScanNow:      func(context.Context) error { sched.Trigger(); return nil },
 		ScanProgress: sched.Progress,
@@ -226,7 +226,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := srv.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String() + "/"
