@@ -115,6 +115,7 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 	if _, err := st.RecordScan(ctx, started, finished, res); err != nil {
 		return err
 	}
+	pruneState(ctx, st, job.cfg, finished, ios.Logger)
 	if o.showScan {
 		if err := output.Write(ios.Out, job.format, res, job.table); err != nil {
 			return err

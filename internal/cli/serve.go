@@ -178,6 +178,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 		if _, err := st.RecordScan(ctx, started, finished, res); err != nil {
 			return err
 		}
+		pruneState(ctx, st, job.cfg, finished, ios.Logger)
 		srv.ObserveScan(res, finished.Sub(started))
 		if automatic {
 			plan, err := engine.Plan(ctx, st, res, finished)
