@@ -13,7 +13,9 @@ import (
 // The tests run in a synctest bubble: the scheduler's timers and the tests'
 // waits use a fake clock that advances only when every goroutine is blocked.
 
-func TestSchedulerNeverOverlapsAndCoalescesTriggers(t *testing.T) { synctest.Test(t, testNeverOverlaps) }
+func TestSchedulerNeverOverlapsAndCoalescesTriggers(t *testing.T) {
+	synctest.Test(t, testNeverOverlaps)
+}
 
 func testNeverOverlaps(t *testing.T) {
 	var running, maxRunning, scans atomic.Int32
