@@ -149,7 +149,7 @@ func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob,
 	if !deliver {
 		return rep, nil
 	}
-	notifiers, err := receivers.Build(cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
+	notifiers, err := receivers.Build(cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version()})
 	if err != nil {
 		return nil, usageError(err)
 	}

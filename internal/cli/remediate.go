@@ -91,7 +91,7 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 	if err != nil {
 		return err
 	}
-	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
+	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version()})
 	if err != nil {
 		return usageError(err)
 	}

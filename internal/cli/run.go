@@ -136,7 +136,7 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 		}
 		ios.Logger.Info("requeued failed notifications", "count", n)
 	}
-	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
+	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version()})
 	if err != nil {
 		return usageError(err)
 	}

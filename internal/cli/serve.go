@@ -149,7 +149,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	if err != nil {
 		return err
 	}
-	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
+	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version()})
 	if err != nil {
 		return usageError(err)
 	}

@@ -318,7 +318,7 @@ func (e *Engine) message(kind, receiver, key string, fs []finding, now time.Time
 	if r, ok := e.cfg.Receiver(receiver); ok {
 		m.JSON = r.Format == config.FormatJSON
 		if r.Email != nil {
-			if m.Recipients, err = recipients(r.Email.To, newData(kind, items)); err != nil {
+			if m.Recipients, err = recipients(r.Email.To, tmpl.NewData(kind, items)); err != nil {
 				return notify.Message{}, fmt.Errorf("receiver %s: to: %w", receiver, err)
 			}
 		}

@@ -25,16 +25,11 @@ import (
 )
 
 // Env is what receivers need from the process: AWS credentials of the
-// account keyage runs in, stdout, the version for User-Agent, and the data
-// templates see.
+// account keyage runs in, stdout, and the version for User-Agent.
 type Env struct {
 	AWS     aws.Config
 	Stdout  io.Writer
 	Version string
-	// TemplateData is what a receiver's per-key templates (jira assignee
-	// and fields) see for one kind of message about items. Required when
-	// a jira receiver has such templates.
-	TemplateData func(kind string, items []notify.Item) any
 }
 
 // builder makes one kind of receiver from its configuration; path is the
@@ -166,7 +161,7 @@ func buildJira(r config.Receiver, path string, env Env) (notify.Notifier, error)
 		o.BearerToken = token
 	}
 	// assignee and fields are templates, rendered for each issue.
-	if o.Issue, err = jiraIssue(r.Name, j, env.TemplateData); err != nil {
+	if o.Issue, err = jiraIssue(r.Name, j); err != nil {
 		return nil, err
 	}
 	return jira.New(o)
