@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, opts: o, scan: so, engine: engine, base: base, assumer: assumer}
 	if !o.DryRun {
-		notifiers, err := receivers.Build(cfg, receivers.Env{AWS: base, Stdout: o.Stdout, Version: o.Version, TemplateData: remediate.TemplateData})
+		notifiers, err := receivers.Build(cfg, receivers.Env{AWS: base, Stdout: o.Stdout, Version: o.Version})
 		if err != nil {
 			return nil, &ConfigError{err}
 		}
