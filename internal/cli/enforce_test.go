@@ -13,6 +13,7 @@ func TestEnforceCLI(t *testing.T) {
 	notices := filepath.Join(dir, "notices.jsonl")
 	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
 lifecycle: {deactivateAge: 100, deleteAge: 110}
+enforce: {noticeDays: 0}
 receivers: [{name: owners, file: {path: `+notices+`}}]
 routes: [{match: {stage: [deactivated, escalated, deleted]}, receivers: [owners]}]
 `)

@@ -75,6 +75,10 @@ rule: {maxAccessKeyAge: 90}
 lifecycle: {deactivateAge: 100, deleteAge: 110, deleteAfterInactive: 7}
 `
 
+// noNotice turns the notice period off, for the tests of what comes after
+// it (TestNoticeBeforeDeactivation tests the period).
+const noNotice = "enforce: {noticeDays: 0}\n"
+
 func (e *env) run(t *testing.T, apply bool, now time.Time, mod func(*Enforcer)) *Report {
 	t.Helper()
 	res := scan.Run(context.Background(), e.audit, []inventory.Account{{ID: "222222222222"}}, scan.Options{Policy: rule.PolicyDays(90, 0), Now: now})
@@ -129,7 +133,7 @@ func find(rep *Report, user string) []Action {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
-	e := newEnv(t, policy)
+	e := newEnv(t, policy+noNotice)
 	before := e.keys(t)
 	rep := e.run(t, false, time.Now(), nil)
 	if got := e.keys(t); strings.Join(got, "\n") != strings.Join(before, "\n") {
@@ -145,7 +149,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestApply(t *testing.T) {
-	e := newEnv(t, policy)
+	e := newEnv(t, policy+noNotice)
 	rep := e.run(t, true, time.Now(), nil)
 
 	two := find(rep, "two-keys")
@@ -184,7 +188,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestDeleteOnlyAfterInactivePeriod(t *testing.T) {
-	e := newEnv(t, policy)
+	e := newEnv(t, policy+noNotice)
 	now := time.Now()
 	if got := find(e.run(t, true, now, nil), "retired"); len(got) != 0 {
 		t.Fatalf("first run deleted at once: %+v", got)
@@ -204,7 +208,7 @@ func TestDeleteOnlyAfterInactivePeriod(t *testing.T) {
 }
 
 func TestReactivatedKeyIsNotDeleted(t *testing.T) {
-	e := newEnv(t, policy)
+	e := newEnv(t, policy+noNotice)
 	now := time.Now()
 	rep := e.run(t, true, now, nil) // deactivates two-keys' old key
 	old := find(rep, "two-keys")[0].AccessKeyID
@@ -223,13 +227,13 @@ func TestReactivatedKeyIsNotDeleted(t *testing.T) {
 }
 
 func TestLimitsAndSafety(t *testing.T) {
-	e := newEnv(t, policy+"enforce: {maxActionsPerRun: 1}\n")
+	e := newEnv(t, policy+"enforce: {noticeDays: 0, maxActionsPerRun: 1}\n")
 	rep := e.run(t, true, time.Now(), nil)
 	if rep.Applied != 1 || rep.Refused == 0 {
 		t.Errorf("maxActionsPerRun 1: %d applied, %d refused; want 1 and the rest refused", rep.Applied, rep.Refused)
 	}
 
-	e = newEnv(t, policy)
+	e = newEnv(t, policy+noNotice)
 	var target string
 	rep = e.run(t, false, time.Now(), nil)
 	for _, a := range rep.Actions {
@@ -242,14 +246,14 @@ func TestLimitsAndSafety(t *testing.T) {
 		t.Errorf("the caller's own key: %+v, want refused", got)
 	}
 
-	e = newEnv(t, policy+"enforce: {enabled: false}\n")
+	e = newEnv(t, policy+"enforce: {noticeDays: 0, enabled: false}\n")
 	before := e.keys(t)
 	rep = e.run(t, true, time.Now(), nil)
 	if rep.Stopped == "" || len(rep.Actions) != 0 || strings.Join(e.keys(t), ",") != strings.Join(before, ",") {
 		t.Errorf("kill switch: %+v", rep)
 	}
 	stop := filepath.Join(t.TempDir(), "STOP")
-	e = newEnv(t, policy+"enforce: {killSwitchFile: "+stop+"}\n")
+	e = newEnv(t, policy+"enforce: {noticeDays: 0, killSwitchFile: "+stop+"}\n")
 	if rep := e.run(t, false, time.Now(), nil); rep.Stopped != "" {
 		t.Fatalf("stopped without the file: %s", rep.Stopped)
 	}
