@@ -44,8 +44,10 @@ key, once it has been inactive for deleteAfterInactive days). Without --apply
 
 Before each action it re-reads the key and refuses one used within
 lifecycle.recentUseGuard (escalating instead); it never touches the key keyage
-runs with; it stops after enforce.maxActionsPerRun actions per run and per
-account, and at once when enforce.enabled is false or enforce.killSwitchFile
+runs with; it deactivates a key only enforce.noticeDays after its owner was
+told (a key already past deactivateAge is first noticed and scheduled); it
+stops after enforce.maxActionsPerAccount actions in an account and
+enforce.maxActionsPerRun per run, and at once when enforce.enabled is false or enforce.killSwitchFile
 exists. Every action, applied, planned or refused, is an audit record
 (keyage audit) and, with --audit-log, a JSON line. In target accounts it
 assumes enforce.roleName (default KeyageEnforceRole).`,
