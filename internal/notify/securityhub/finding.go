@@ -1,0 +1,371 @@
+package securityhub
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyage/keyage/internal/notify"
+)
+
+// SchemaVersion is the AWS Security Finding Format version keyage writes.
+const SchemaVersion = "2018-10-08"
+
+// GeneratorID names the check that produced a finding.
+const GeneratorID = "keyage/access-keys-rotated"
+
+// Types are the finding types AWS uses for the control IAM.3 (and IAM.4,
+// root access keys): the Industry and Regulatory Standards path.
+var Types = []string{
+	"Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark",
+	"Software and Configuration Checks/Industry and Regulatory Standards/AWS-Foundational-Security-Best-Practices",
+}
+
+// KeyRequirements are the requirements an aged access key fails: CIS AWS
+// Foundations 1.4 (v1.2.0) and 1.14 (v1.4.0 and v3.0.0), AWS FSBP IAM.3.
+var KeyRequirements = []string{
+	"CIS AWS Foundations Benchmark v1.2.0/1.4",
+	"CIS AWS Foundations Benchmark v1.4.0/1.14",
+	"CIS AWS Foundations Benchmark v3.0.0/1.14",
+	"AWS Foundational Security Best Practices v1.0.0/IAM.3",
+}
+
+// RootRequirements are the requirements an active root access key fails:
+// CIS 1.12 (v1.2.0) and 1.4 (v1.4.0 and v3.0.0), AWS FSBP IAM.4.
+var RootRequirements = []string{
+	"CIS AWS Foundations Benchmark v1.2.0/1.12",
+	"CIS AWS Foundations Benchmark v1.4.0/1.4",
+	"CIS AWS Foundations Benchmark v3.0.0/1.4",
+	"AWS Foundational Security Best Practices v1.0.0/IAM.4",
+}
+
+// RotateURL is the remediation's documentation link.
+const RotateURL = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html#rotating_access_keys_console"
+
+// The severity labels of ASFF.
+const (
+	Informational = "INFORMATIONAL"
+	Low           = "LOW"
+	Medium        = "MEDIUM"
+	High          = "HIGH"
+	Critical      = "CRITICAL"
+)
+
+// The compliance statuses and record states keyage sets.
+const (
+	Passed   = "PASSED"
+	Warning  = "WARNING"
+	Failed   = "FAILED"
+	Active   = "ACTIVE"
+	Archived = "ARCHIVED"
+)
+
+// Finding is one ASFF finding, with the field names and shapes of Security
+// Hub's AwsSecurityFinding. keyage never sets Workflow, Note,
+// UserDefinedFields or VerificationState: they belong to the security team.
+type Finding struct {
+	SchemaVersion         string                `json:"SchemaVersion"`
+	ID                    string                `json:"Id"`
+	ProductArn            string                `json:"ProductArn"`
+	ProductName           string                `json:"ProductName"`
+	CompanyName           string                `json:"CompanyName"`
+	Region                string                `json:"Region,omitempty"`
+	GeneratorID           string                `json:"GeneratorId"`
+	AwsAccountID          string                `json:"AwsAccountId"`
+	AwsAccountName        string                `json:"AwsAccountName,omitempty"`
+	Types                 []string              `json:"Types"`
+	CreatedAt             string                `json:"CreatedAt"`
+	UpdatedAt             string                `json:"UpdatedAt"`
+	Severity              Severity              `json:"Severity"`
+	Title                 string                `json:"Title"`
+	Description           string                `json:"Description"`
+	Remediation           Remediation           `json:"Remediation"`
+	ProductFields         map[string]string     `json:"ProductFields,omitempty"`
+	Resources             []Resource            `json:"Resources"`
+	Compliance            Compliance            `json:"Compliance"`
+	RecordState           string                `json:"RecordState"`
+	FindingProviderFields FindingProviderFields `json:"FindingProviderFields"`
+}
+
+// Severity is a finding's severity: Label, and the provider's own value.
+type Severity struct {
+	Label    string `json:"Label"`
+	Original string `json:"Original,omitempty"`
+}
+
+// Remediation tells how to fix the finding.
+type Remediation struct {
+	Recommendation Recommendation `json:"Recommendation"`
+}
+
+// Recommendation is a remediation's text and link.
+type Recommendation struct {
+	Text string `json:"Text"`
+	URL  string `json:"Url,omitempty"`
+}
+
+// Compliance is the control's verdict on the resource.
+type Compliance struct {
+	Status              string   `json:"Status"`
+	RelatedRequirements []string `json:"RelatedRequirements,omitempty"`
+}
+
+// FindingProviderFields carry the provider's Severity and Types: the way a
+// provider updates them on an existing finding.
+type FindingProviderFields struct {
+	Severity Severity `json:"Severity"`
+	Types    []string `json:"Types"`
+}
+
+// Resource is one resource of a finding.
+type Resource struct {
+	Type      string           `json:"Type"`
+	ID        string           `json:"Id"`
+	Partition string           `json:"Partition,omitempty"`
+	Region    string           `json:"Region,omitempty"`
+	Details   *ResourceDetails `json:"Details,omitempty"`
+}
+
+// ResourceDetails holds the details of IAM users and access keys.
+type ResourceDetails struct {
+	AwsIamAccessKey *AccessKeyDetails `json:"AwsIamAccessKey,omitempty"`
+	AwsIamUser      *UserDetails      `json:"AwsIamUser,omitempty"`
+}
+
+// AccessKeyDetails is ASFF's AwsIamAccessKeyDetails.
+type AccessKeyDetails struct {
+	AccessKeyID   string `json:"AccessKeyId,omitempty"`
+	AccountID     string `json:"AccountId,omitempty"`
+	CreatedAt     string `json:"CreatedAt,omitempty"`
+	PrincipalID   string `json:"PrincipalId,omitempty"`
+	PrincipalName string `json:"PrincipalName,omitempty"`
+	PrincipalType string `json:"PrincipalType,omitempty"`
+	Status        string `json:"Status,omitempty"`
+}
+
+// UserDetails is ASFF's AwsIamUserDetails.
+type UserDetails struct {
+	UserID   string `json:"UserId,omitempty"`
+	UserName string `json:"UserName,omitempty"`
+	Path     string `json:"Path,omitempty"`
+}
+
+// Product is where findings are imported: the partition and region of
+// each account's default custom product.
+type Product struct {
+	// Partition is aws, aws-cn or aws-us-gov; "" takes it from the
+	// user's ARN, else aws.
+	Partition string
+	// Region is the Security Hub region of the product ARN. Required.
+	Region string
+}
+
+// ProductARN is the default custom product of an account:
+// arn:<partition>:securityhub:<region>:<account>:product/<account>/default.
+func ProductARN(partition, region, account string) string {
+	return "arn:" + partition + ":securityhub:" + region + ":" + account + ":product/" + account + "/default"
+}
+
+// FindingID is a key finding's stable Id:
+// <partition>/<account>/<user id>/<access key id>.
+func FindingID(partition, account, userID, accessKeyID string) string {
+	return partition + "/" + account + "/" + userID + "/" + accessKeyID
+}
+
+// Resolved reports whether a stage (or a resolved message) closes a
+// finding: the key was rotated, deactivated or deleted.
+func resolvedStage(kind, stage string) bool {
+	if kind == notify.KindResolved {
+		return true
+	}
+	switch stage {
+	case "ok", "inactive", "deactivated", "deleted":
+		return true
+	}
+	return false
+}
+
+// Rate is the severity, compliance status and record state of a key in a
+// stage, at an age, with a limit (maxAccessKeyAge, days). It is the
+// mapping documented in docs/integrations.md:
+//
+//	resolved (rotated, deactivated, deleted, ok, inactive): INFORMATIONAL, PASSED, ARCHIVED
+//	warning:                                                LOW, WARNING, ACTIVE
+//	expired, up to twice the limit:                         MEDIUM, FAILED, ACTIVE
+//	expired, past twice the limit:                          HIGH, FAILED, ACTIVE
+//	deactivation-scheduled, escalated:                      HIGH, FAILED, ACTIVE
+//	exempt:                                                 INFORMATIONAL, PASSED, ACTIVE
+func Rate(kind, stage string, ageDays, limit int) (severity, compliance, record string) {
+	switch {
+	case resolvedStage(kind, stage):
+		return Informational, Passed, Archived
+	case stage == "warning":
+		return Low, Warning, Active
+	case stage == "exempt":
+		return Informational, Passed, Active
+	case stage == "deactivation-scheduled" || stage == "escalated":
+		return High, Failed, Active
+	case limit > 0 && ageDays > 2*limit:
+		return High, Failed, Active
+	}
+	return Medium, Failed, Active
+}
+
+// KeyFinding builds the finding of one access key. kind is the message
+// kind (finding or resolved); now is UpdatedAt.
+func KeyFinding(it notify.Item, kind string, p Product, now time.Time) Finding {
+	part := p.Partition
+	if part == "" {
+		part = partitionOf(it.ARN)
+	}
+	sev, comp, rec := Rate(kind, it.Stage, it.AgeDays, it.MaxAge)
+	original := it.Stage
+	if original == "" {
+		original = kind
+	}
+	original += " " + strconv.Itoa(it.AgeDays) + "d"
+	key := it.AccessKeyID
+	title := fmt.Sprintf("IAM user %s has an access key older than %d days", it.UserName, it.MaxAge)
+	desc := fmt.Sprintf("Access key %s of IAM user %s (%s) in account %s is %d days old; the limit is %d days (stage %s).",
+		key, it.UserName, it.ResourceID, it.AccountID, it.AgeDays, it.MaxAge, it.Stage)
+	if rec == Archived {
+		title = fmt.Sprintf("IAM user %s no longer has the aged access key %s", it.UserName, key)
+		desc = fmt.Sprintf("Access key %s of IAM user %s (%s) in account %s was rotated, deactivated or deleted.",
+			key, it.UserName, it.ResourceID, it.AccountID)
+	}
+	fields := map[string]string{
+		"ProviderName":           "keyage",
+		"keyage/stage":           it.Stage,
+		"keyage/ageDays":         strconv.Itoa(it.AgeDays),
+		"keyage/maxAccessKeyAge": strconv.Itoa(it.MaxAge),
+	}
+	if it.Owner != "" {
+		fields["keyage/owner"] = it.Owner
+	}
+	if !it.Deadline.IsZero() {
+		fields["keyage/deadline"] = ts(it.Deadline)
+	}
+	if it.AccountName != "" {
+		fields["keyage/accountName"] = it.AccountName
+	}
+	status := "Active"
+	if it.Stage == "inactive" || it.Stage == "deactivated" {
+		status = "Inactive"
+	}
+	created := it.CreateDate
+	if created.IsZero() {
+		created = now
+	}
+	return Finding{
+		SchemaVersion:  SchemaVersion,
+		ID:             FindingID(part, it.AccountID, it.ResourceID, key),
+		ProductArn:     ProductARN(part, p.Region, it.AccountID),
+		ProductName:    "keyage",
+		CompanyName:    "keyage",
+		Region:         p.Region,
+		GeneratorID:    GeneratorID,
+		AwsAccountID:   it.AccountID,
+		AwsAccountName: it.AccountName,
+		Types:          Types,
+		CreatedAt:      ts(created),
+		UpdatedAt:      ts(now),
+		Severity:       Severity{Label: sev, Original: original},
+		Title:          truncate(title, 256),
+		Description:    truncate(desc, 1024),
+		Remediation: Remediation{Recommendation: Recommendation{
+			Text: truncate(fmt.Sprintf("Rotate access key %s of IAM user %s: create a new key, move its users to it, then deactivate and delete the old one.", key, it.UserName), 512),
+			URL:  RotateURL,
+		}},
+		ProductFields: fields,
+		Resources: []Resource{
+			{Type: "AwsIamAccessKey", ID: key, Partition: part, Region: p.Region, Details: &ResourceDetails{AwsIamAccessKey: &AccessKeyDetails{
+				AccessKeyID: key, AccountID: it.AccountID, CreatedAt: ts(it.CreateDate), PrincipalID: it.ResourceID,
+				PrincipalName: it.UserName, PrincipalType: "IAMUser", Status: status,
+			}}},
+			{Type: "AwsIamUser", ID: it.ARN, Partition: part, Region: p.Region, Details: &ResourceDetails{AwsIamUser: &UserDetails{
+				UserID: it.ResourceID, UserName: it.UserName, Path: it.UserPath,
+			}}},
+		},
+		Compliance:            Compliance{Status: comp, RelatedRequirements: KeyRequirements},
+		RecordState:           rec,
+		FindingProviderFields: FindingProviderFields{Severity: Severity{Label: sev, Original: original}, Types: Types},
+	}
+}
+
+// RootKey is one access key of an account's root user.
+type RootKey struct {
+	AccountID   string
+	AccountName string
+	// Slot numbers the account's root keys (1, 2), in the credential
+	// report's order: root keys have no id in the report.
+	Slot   int
+	Status string
+	// AgeDays is -1 when unknown.
+	AgeDays int
+}
+
+// RootKeyFinding builds the finding of an active root access key:
+// CRITICAL, FAILED.
+func RootKeyFinding(k RootKey, p Product, now time.Time) Finding {
+	part := p.Partition
+	if part == "" {
+		part = "aws"
+	}
+	rootARN := "arn:" + part + ":iam::" + k.AccountID + ":root"
+	original := "root key " + k.Status
+	desc := fmt.Sprintf("The root user of account %s has an active access key (slot %d).", k.AccountID, k.Slot)
+	if k.AgeDays >= 0 {
+		original += " " + strconv.Itoa(k.AgeDays) + "d"
+		desc = fmt.Sprintf("The root user of account %s has an active access key (slot %d), %d days old.", k.AccountID, k.Slot, k.AgeDays)
+	}
+	sev := Severity{Label: Critical, Original: original}
+	return Finding{
+		SchemaVersion:  SchemaVersion,
+		ID:             part + "/" + k.AccountID + "/root/access-key-" + strconv.Itoa(k.Slot),
+		ProductArn:     ProductARN(part, p.Region, k.AccountID),
+		ProductName:    "keyage",
+		CompanyName:    "keyage",
+		Region:         p.Region,
+		GeneratorID:    "keyage/root-access-key",
+		AwsAccountID:   k.AccountID,
+		AwsAccountName: k.AccountName,
+		Types:          Types,
+		CreatedAt:      ts(now),
+		UpdatedAt:      ts(now),
+		Severity:       sev,
+		Title:          "The root user of account " + k.AccountID + " has an active access key",
+		Description:    desc,
+		Remediation: Remediation{Recommendation: Recommendation{
+			Text: "Delete the root user's access keys: sign in as the root user, open Security credentials, and delete them.",
+			URL:  "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-user_manage_delete-key.html",
+		}},
+		ProductFields: map[string]string{"ProviderName": "keyage", "keyage/stage": "root"},
+		Resources: []Resource{{Type: "AwsAccount", ID: "AWS::::Account:" + k.AccountID, Partition: part, Region: p.Region},
+			{Type: "Other", ID: rootARN, Partition: part, Region: p.Region}},
+		Compliance:            Compliance{Status: Failed, RelatedRequirements: RootRequirements},
+		RecordState:           Active,
+		FindingProviderFields: FindingProviderFields{Severity: sev, Types: Types},
+	}
+}
+
+func partitionOf(arn string) string {
+	if p := strings.Split(arn, ":"); len(p) > 1 && strings.HasPrefix(p[1], "aws") {
+		return p[1]
+	}
+	return "aws"
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
