@@ -1,17 +1,21 @@
 package remediate
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/email"
 	"github.com/keyage/keyage/internal/notify/file"
 	"github.com/keyage/keyage/internal/notify/jira"
 	"github.com/keyage/keyage/internal/notify/lambda"
+	"github.com/keyage/keyage/internal/notify/securityhub"
 	"github.com/keyage/keyage/internal/notify/slack"
 	"github.com/keyage/keyage/internal/notify/sns"
 	"github.com/keyage/keyage/internal/notify/sqs"
@@ -58,6 +62,9 @@ func buildNotifier(r config.Receiver, env NotifierEnv) (notify.Notifier, error) 
 	case r.Lambda != nil:
 		return lambda.New(lambda.Options{Config: awsIn(env.AWS, r.Lambda.Region), FunctionName: r.Lambda.FunctionName,
 			Qualifier: r.Lambda.Qualifier, InvocationType: r.Lambda.InvocationType})
+	case r.SecurityHub != nil:
+		return securityhub.New(securityhub.Options{Configs: findingsConfigs(env.AWS, r.SecurityHub),
+			Region: r.SecurityHub.Region, Partition: r.SecurityHub.Partition})
 	case r.Email != nil:
 		o := email.Options{From: r.Email.From, Cc: r.Email.CC}
 		for _, to := range r.Email.To {
@@ -123,4 +130,23 @@ func buildNotifier(r config.Receiver, env NotifierEnv) (notify.Notifier, error) 
 		return stdout.New(stdout.Options{Writer: env.Stdout})
 	}
 	return nil, fmt.Errorf("no integration configured")
+}
+
+// findingsConfigs hands out a config per account through the receiver's
+// findings role (never the audit role), resolving the caller on first use.
+func findingsConfigs(base aws.Config, c *config.SecurityHubConfig) securityhub.ConfigFunc {
+	var mu sync.Mutex
+	var a *awsenv.Assumer
+	return func(ctx context.Context, accountID string) (aws.Config, error) {
+		mu.Lock()
+		if a == nil {
+			var err error
+			if a, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: c.RoleName, ExternalID: c.ExternalID, SessionName: "keyage-findings"}); err != nil {
+				mu.Unlock()
+				return aws.Config{}, err
+			}
+		}
+		mu.Unlock()
+		return a.ForAccount(ctx, accountID)
+	}
 }
