@@ -17,7 +17,7 @@ type iamPolicyOptions struct {
 func newIAMPolicyCmd(ios *IO) *cobra.Command {
 	o := &iamPolicyOptions{}
 	cmd := &cobra.Command{
-		Use:   "iam-policy scanner|remediation|deployer",
+		Use:   "iam-policy scanner|remediation|deployer|findings",
 		Short: "Print the least-privilege IAM policy keyage needs in a mode",
 		Long: `Print, as JSON, the IAM policy document keyage itself needs:
 
@@ -27,6 +27,8 @@ func newIAMPolicyCmd(ios *IO) *cobra.Command {
                Lambda, SES), resolving a resourceId, the audit role
   deployer     keyage deploy: the master stack with its topic and queue, the
                target StackSet and its administration role
+  findings     the findings role in each target account, assumed by the
+               securityhub receiver: securityhub:BatchImportFindings only
 
 The audit role itself, in every target account, is created by the target
 template ("keyage deploy render").`,

@@ -46,10 +46,13 @@ var AuditReadActions = []string{
 // Defaults of the names policies are scoped to; they match the templates'
 // parameter defaults and the seed's stack names.
 const (
-	DefaultAuditRoleName  = "KeyageAuditRole"
-	DefaultTopicName      = "access-key-rotation"
-	DefaultMasterStack    = "AccessKeyRotationMaster"
-	DefaultTargetStackSet = "AccessKeyRotationTarget"
+	DefaultAuditRoleName = "KeyageAuditRole"
+	// DefaultFindingsRoleName is the role, in each target account, that
+	// the securityhub receiver assumes to import findings.
+	DefaultFindingsRoleName = "KeyageFindingsRole"
+	DefaultTopicName        = "access-key-rotation"
+	DefaultMasterStack      = "AccessKeyRotationMaster"
+	DefaultTargetStackSet   = "AccessKeyRotationTarget"
 	// StackSetAdministrationRole is the role of a self-managed StackSet in
 	// the administrator account, as AWS's StackSet prerequisites name it.
 	StackSetAdministrationRole = "AWSCloudFormationStackSetAdministrationRole"
@@ -60,10 +63,13 @@ const (
 // PolicyOptions are the names the policies are scoped to. Empty fields take
 // the defaults.
 type PolicyOptions struct {
-	AuditRoleName  string // KeyageAuditRole
-	TopicName      string // access-key-rotation (also the queue name prefix)
-	MasterStack    string // AccessKeyRotationMaster
-	TargetStackSet string // AccessKeyRotationTarget
+	AuditRoleName string // KeyageAuditRole
+	// FindingsRoleName is the securityhub receiver's role in each target
+	// account: KeyageFindingsRole.
+	FindingsRoleName string
+	TopicName        string // access-key-rotation (also the queue name prefix)
+	MasterStack      string // AccessKeyRotationMaster
+	TargetStackSet   string // AccessKeyRotationTarget
 	// Partition of the ARNs: aws (default), aws-us-gov or aws-cn.
 	Partition string
 }
@@ -78,6 +84,7 @@ func (o PolicyOptions) withDefaults() PolicyOptions {
 		}
 	}
 	def(&o.AuditRoleName, DefaultAuditRoleName)
+	def(&o.FindingsRoleName, DefaultFindingsRoleName)
 	def(&o.TopicName, DefaultTopicName)
 	def(&o.MasterStack, DefaultMasterStack)
 	def(&o.TargetStackSet, DefaultTargetStackSet)
@@ -90,10 +97,11 @@ const (
 	ModeScanner     = "scanner"
 	ModeRemediation = "remediation"
 	ModeDeployer    = "deployer"
+	ModeFindings    = "findings"
 )
 
 // PolicyModes lists the modes Policy knows, in the order they are documented.
-var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer}
+var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer, ModeFindings}
 
 // Policy returns the least-privilege policy keyage needs in mode:
 //   - scanner: the management-account caller of "keyage scan": the
@@ -102,7 +110,10 @@ var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer}
 //   - remediation: "keyage run", "remediate" and the daemon: the receivers
 //     (SNS, SQS, Lambda, SES), resolving a resourceId, and the audit role;
 //   - deployer: "keyage deploy": the master stack and its topic and queue,
-//     the target StackSet and its administration role.
+//     the target StackSet and its administration role;
+//   - findings: the findings role in each target account, which the
+//     securityhub receiver assumes: BatchImportFindings into the account's
+//     default product, nothing else (remediation may assume it).
 func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 	o = o.withDefaults()
 	if !slices.Contains(Partitions, o.Partition) {
@@ -116,8 +127,10 @@ func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 		st = remediationStatements(o)
 	case ModeDeployer:
 		st = deployerStatements(o)
+	case ModeFindings:
+		st = []Statement{allow("ImportFindings", o.arn("securityhub:*:*:product/*/default"), "securityhub:BatchImportFindings")}
 	default:
-		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation or deployer", mode)
+		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation, deployer or findings", mode)
 	}
 	return PolicyDocument{Version: policyVersion, Statement: st}, nil
 }
@@ -157,6 +170,7 @@ func remediationStatements(o PolicyOptions) []Statement {
 			"iam:ListAccessKeys",
 			"iam:GetAccessKeyLastUsed"),
 		allow("AssumeAuditRole", auditRoleARN(o), "sts:AssumeRole"),
+		allow("AssumeFindingsRole", o.arn("iam::*:role/"+o.FindingsRoleName), "sts:AssumeRole"),
 	}
 }
 
