@@ -225,7 +225,7 @@ func KeyFinding(it notify.Item, kind string, p Product, now time.Time) Finding {
 		original = kind
 	}
 	original += " " + strconv.Itoa(it.AgeDays) + "d"
-	key := it.AccessKeyID
+	key := keyRef(it)
 	title := fmt.Sprintf("IAM user %s has an access key older than %d days", it.UserName, it.MaxAge)
 	desc := fmt.Sprintf("Access key %s of IAM user %s (%s) in account %s is %d days old; the limit is %d days (stage %s).",
 		key, it.UserName, it.ResourceID, it.AccountID, it.AgeDays, it.MaxAge, it.Stage)
@@ -347,6 +347,15 @@ func RootKeyFinding(k RootKey, p Product, now time.Time) Finding {
 		RecordState:           Active,
 		FindingProviderFields: FindingProviderFields{Severity: sev, Types: Types},
 	}
+}
+
+// keyRef is the access key's id, or, for a key only the credential report
+// described, "created-" and its creation time.
+func keyRef(it notify.Item) string {
+	if it.AccessKeyID != "" {
+		return it.AccessKeyID
+	}
+	return "created-" + it.CreateDate.UTC().Format("20060102T150405Z")
 }
 
 func partitionOf(arn string) string {

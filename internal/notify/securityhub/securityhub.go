@@ -53,7 +53,9 @@ type Notifier struct {
 	mu      sync.Mutex
 	clients map[string]*securityhub.Client
 	// done holds, per message ID, the findings already imported, so that a
-	// retry of a partly failed message imports only the failed ones.
+	// retry of a partly failed message imports only the failed ones. An
+	// entry lives until its message is delivered: it holds only the ids of
+	// messages that failed in this process.
 	done map[string]map[string]bool
 }
 
