@@ -17,6 +17,8 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/scan"
@@ -76,7 +78,7 @@ func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(st
 	if cfg.Lifecycle.DeactivateAge == 0 && cfg.Lifecycle.DeleteAge == 0 {
 		return usageError(errors.New("nothing to enforce: set lifecycle.deactivateAge and/or lifecycle.deleteAge in the config"))
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -147,11 +149,11 @@ func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob,
 	if !deliver {
 		return rep, nil
 	}
-	notifiers, err := remediate.BuildNotifiers(cfg, remediate.NotifierEnv{AWS: assumer.Base(), Stdout: ios.Out, Version: version()})
+	notifiers, err := receivers.Build(cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
 		return nil, usageError(err)
 	}
-	d := &remediate.Dispatcher{Store: st, Notifiers: notifiers, Logger: ios.Logger,
+	d := &notify.Dispatcher{Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger,
 		Window: time.Duration(cfg.Remediation.RetryAttemptSeconds) * time.Second, Timeout: time.Duration(cfg.Remediation.TimeoutSeconds) * time.Second}
 	stats, err := d.Drain(ctx)
 	if err != nil {
@@ -190,7 +192,7 @@ func newAuditCmd(ios *IO) *cobra.Command {
 		Short: "List the enforcement audit trail",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := store.Open(cmd.Context(), statePath)
+			st, err := store.Open(cmd.Context(), statePath, store.Options{})
 			if err != nil {
 				return err
 			}
@@ -257,7 +259,7 @@ func runReactivate(ctx context.Context, ios *IO, o *reactivateOptions) error {
 	if err != nil {
 		return usageError(err)
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ type iamPolicyOptions struct {
 func newIAMPolicyCmd(ios *IO) *cobra.Command {
 	o := &iamPolicyOptions{}
 	cmd := &cobra.Command{
-		Use:   "iam-policy scanner|remediation|deployer|findings",
+		Use:   "iam-policy scanner|remediation|deployer|enforcer|findings",
 		Short: "Print the least-privilege IAM policy keyage needs in a mode",
 		Long: `Print, as JSON, the IAM policy document keyage itself needs:
 
@@ -27,6 +27,8 @@ func newIAMPolicyCmd(ios *IO) *cobra.Command {
                Lambda, SES), resolving a resourceId, the audit role
   deployer     keyage deploy: the master stack with its topic and queue, the
                target StackSet and its administration role
+  enforcer     keyage enforce, in each account: read, deactivate and delete
+               users' access keys
   findings     the findings role in each target account, assumed by the
                securityhub receiver: securityhub:BatchImportFindings only
 
@@ -36,7 +38,8 @@ template ("keyage deploy render").`,
 		Args:      cobra.ExactArgs(1),
 		Example: `  keyage iam-policy scanner
   keyage iam-policy deployer --topic-name key-rotation > deployer.json
-  keyage iam-policy scanner --partition aws-us-gov`,
+  keyage iam-policy scanner --partition aws-us-gov
+  keyage iam-policy enforcer`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.mode = args[0]
 			return runIAMPolicy(cmd.Context(), ios, o)

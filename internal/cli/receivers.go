@@ -10,6 +10,7 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/remediate"
 )
 
@@ -50,7 +51,7 @@ func runReceiversTest(ctx context.Context, ios *IO, configPath, name string, env
 	if err != nil {
 		return err
 	}
-	notifiers, err := remediate.BuildNotifiers(&one, remediate.NotifierEnv{AWS: base, Stdout: ios.Out, Version: version()})
+	notifiers, err := receivers.Build(&one, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
 		return usageError(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/events"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/store"
 )
@@ -76,7 +78,7 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 	if err != nil {
 		return usageError(err)
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -89,14 +91,14 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 	if err != nil {
 		return err
 	}
-	notifiers, err := remediate.BuildNotifiers(job.cfg, remediate.NotifierEnv{AWS: base, Stdout: ios.Out, Version: version()})
+	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
 		return usageError(err)
 	}
 	single := &remediate.Single{
 		Engine: engine, Store: st, Accounts: assumer, Evaluator: job.scan.Evaluator, Logger: ios.Logger,
-		Dispatcher: &remediate.Dispatcher{
-			Store: st, Notifiers: notifiers, Logger: ios.Logger,
+		Dispatcher: &notify.Dispatcher{
+			Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger,
 			Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,
 			Timeout: time.Duration(job.cfg.Remediation.TimeoutSeconds) * time.Second,
 		},

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/scan"
@@ -81,13 +83,13 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 
 	var st *store.Store
 	if !o.dryRun {
-		if st, err = store.Open(ctx, o.statePath); err != nil {
+		if st, err = store.Open(ctx, o.statePath, store.Options{}); err != nil {
 			return err
 		}
 		defer st.Close()
 	} else if _, statErr := os.Stat(o.statePath); statErr == nil {
 		// Read what was notified before, to plan as a real run would.
-		if st, err = store.Open(ctx, o.statePath); err != nil {
+		if st, err = store.Open(ctx, o.statePath, store.Options{}); err != nil {
 			return err
 		}
 		defer st.Close()
@@ -134,12 +136,12 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 		}
 		ios.Logger.Info("requeued failed notifications", "count", n)
 	}
-	notifiers, err := remediate.BuildNotifiers(job.cfg, remediate.NotifierEnv{AWS: assumer.Base(), Stdout: ios.Out, Version: version()})
+	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
 		return usageError(err)
 	}
-	d := &remediate.Dispatcher{
-		Store: st, Notifiers: notifiers, Logger: ios.Logger,
+	d := &notify.Dispatcher{
+		Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger,
 		Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,
 		Timeout: time.Duration(job.cfg.Remediation.TimeoutSeconds) * time.Second,
 	}
@@ -172,7 +174,7 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 	return scanExit(res, false)
 }
 
-func printRunSummary(w io.Writer, p *remediate.Plan, s remediate.DispatchStats) {
+func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
 	fmt.Fprintf(w, "Remediation: %d non-compliant users; %d notifications queued, %d sent, %d failed (%d attempts retried); %d findings already notified and unchanged.\n",
 		len(p.NonCompliant), len(p.Messages), s.Sent, s.Failed, s.Retried, p.Suppressed)
 	printOwnerUnknown(w, p)

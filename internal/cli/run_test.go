@@ -250,7 +250,7 @@ routes:
 `)
 	state := filepath.Join(t.TempDir(), "keyage.db")
 	mustRun(t, ExitOK, "run", "--config", cfg, "--state", state, "--log-level", "error")
-	st, err := store.Open(context.Background(), state)
+	st, err := store.Open(context.Background(), state, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyage/keyage/internal/deploy"
 	"github.com/keyage/keyage/internal/sandbox"
 )
 
@@ -32,14 +33,23 @@ func newSandboxCmd(ios *IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Serve a synthetic AWS organization over the real AWS protocols",
-		Long: `Sandbox serves IAM, STS and Organizations for a synthetic organization on a
-local endpoint, so that keyage, the AWS CLI and any AWS SDK can be tried and
-tested without an AWS account. It prints the export lines to point a shell at
-it. State lives in memory and is lost on exit: it is a test and demo tool,
-not a security boundary. See docs/sandbox.md.`,
+		Long: `Sandbox serves a synthetic organization on a local endpoint, over the real AWS
+protocols of ` + sandbox.ServiceNames() + `,
+so that keyage, the AWS CLI and any AWS SDK can be tried and tested without an
+AWS account. It prints the export lines that point a shell at it (credentials,
+region, AWS_ENDPOINT_URL), then serves until interrupted. AWS CLI versions
+before 2.13 ignore AWS_ENDPOINT_URL and would call real AWS: give them
+--endpoint-url. State lives in memory and is lost on exit: it is a test and
+demo tool, not a security boundary. See docs/sandbox.md.`,
 		Example: `  keyage sandbox --accounts 20 --users 50
-  eval "$(keyage sandbox --fixture org.yaml &)"   # or copy the export lines
-  keyage sandbox --latency 20ms --throttle-rps 200`,
+
+  # in the background, then load its export lines into this shell
+  keyage sandbox --accounts 20 --users 50 >sandbox.env &
+  until grep -q '^# management account' sandbox.env 2>/dev/null; do sleep 0.2; done
+  . ./sandbox.env
+  aws --endpoint-url "$AWS_ENDPOINT_URL" sts get-caller-identity
+
+  keyage sandbox --fixture org.yaml --latency 20ms --throttle-rps 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSandbox(cmd.Context(), ios, o)
@@ -80,9 +90,15 @@ func newSandbox(o *sandboxOptions, ios *IO) (*sandbox.Server, error) {
 		}
 		fx = sandbox.Generate(sandbox.GenerateOptions{Accounts: o.accounts, Users: o.users, Seed: o.seed})
 	}
+	// The sandbox's roles get exactly what "keyage iam-policy" prints for them.
+	policies, err := deploy.RolePolicies(deploy.PolicyOptions{AuditRoleName: fx.AuditRoleName})
+	if err != nil {
+		return nil, err
+	}
 	return sandbox.New(sandbox.Options{
 		Fixture: fx, Latency: o.latency, ThrottleRPS: o.throttleRPS, FailRate: o.failRate,
 		ReportDelay: o.reportDelay, Seed: o.seed, Logger: ios.Logger, EventsQueueARN: o.eventsQueue,
+		DefaultRolePolicies: policies,
 	})
 }
 

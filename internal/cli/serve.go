@@ -19,6 +19,8 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/daemon"
 	"github.com/keyage/keyage/internal/events"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
@@ -121,7 +123,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	if err != nil {
 		return usageError(err)
 	}
-	st, err := store.Open(ctx, o.statePath)
+	st, err := store.Open(ctx, o.statePath, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -147,11 +149,11 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	if err != nil {
 		return err
 	}
-	notifiers, err := remediate.BuildNotifiers(job.cfg, remediate.NotifierEnv{AWS: base, Stdout: ios.Out, Version: version()})
+	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
 		return usageError(err)
 	}
-	disp := &remediate.Dispatcher{Store: st, Notifiers: notifiers, Logger: ios.Logger, Observe: srv.ObserveNotification,
+	disp := &notify.Dispatcher{Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger, Observe: srv.ObserveNotification,
 		Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,
 		Timeout: time.Duration(job.cfg.Remediation.TimeoutSeconds) * time.Second}
 	automatic := job.cfg.Remediation.IsAutomatic()

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,7 +47,8 @@ var AuditReadActions = []string{
 // Defaults of the names policies are scoped to; they match the templates'
 // parameter defaults and the seed's stack names.
 const (
-	DefaultAuditRoleName = "KeyageAuditRole"
+	DefaultAuditRoleName   = "KeyageAuditRole"
+	DefaultEnforceRoleName = "KeyageEnforceRole"
 	// DefaultFindingsRoleName is the role, in each target account, that
 	// the securityhub receiver assumes to import findings.
 	DefaultFindingsRoleName = "KeyageFindingsRole"
@@ -97,11 +99,23 @@ const (
 	ModeScanner     = "scanner"
 	ModeRemediation = "remediation"
 	ModeDeployer    = "deployer"
+	ModeEnforcer    = "enforcer"
 	ModeFindings    = "findings"
 )
 
 // PolicyModes lists the modes Policy knows, in the order they are documented.
-var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer, ModeFindings}
+var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer, ModeEnforcer, ModeFindings}
+
+// EnforceActions are the calls "keyage enforce" makes on the users of each
+// account it enforces in: read the keys, then deactivate or delete them.
+var EnforceActions = []string{
+	"iam:ListAccessKeys",
+	"iam:GetAccessKeyLastUsed",
+	"iam:GetUser",
+	"iam:ListUserTags",
+	"iam:UpdateAccessKey",
+	"iam:DeleteAccessKey",
+}
 
 // Policy returns the least-privilege policy keyage needs in mode:
 //   - scanner: the management-account caller of "keyage scan": the
@@ -111,6 +125,8 @@ var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer, ModeFindi
 //     (SNS, SQS, Lambda, SES), resolving a resourceId, and the audit role;
 //   - deployer: "keyage deploy": the master stack and its topic and queue,
 //     the target StackSet and its administration role;
+//   - enforcer: "keyage enforce" in each account: read, deactivate and
+//     delete the access keys of users;
 //   - findings: the findings role in each target account, which the
 //     securityhub receiver assumes: BatchImportFindings into the account's
 //     default product, nothing else (remediation may assume it).
@@ -127,10 +143,12 @@ func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 		st = remediationStatements(o)
 	case ModeDeployer:
 		st = deployerStatements(o)
+	case ModeEnforcer:
+		st = []Statement{allow("EnforceOnUsers", o.arn("iam::*:user/*"), slices.Clone(EnforceActions)...)}
 	case ModeFindings:
 		st = []Statement{allow("ImportFindings", o.arn("securityhub:*:*:product/*/default"), "securityhub:BatchImportFindings")}
 	default:
-		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation, deployer or findings", mode)
+		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation, deployer, enforcer or findings", mode)
 	}
 	return PolicyDocument{Version: policyVersion, Statement: st}, nil
 }
@@ -147,6 +165,7 @@ func (o PolicyOptions) arn(rest string) string { return "arn:" + o.Partition + "
 func scannerStatements(o PolicyOptions) []Statement {
 	return []Statement{
 		allow("ListOrganizationAccounts", "*",
+			"organizations:ListRoots",
 			"organizations:ListAccounts",
 			"organizations:ListAccountsForParent",
 			"organizations:ListOrganizationalUnitsForParent",
@@ -238,4 +257,25 @@ func deployerStatements(o PolicyOptions) []Statement {
 			"organizations:ListOrganizationalUnitsForParent",
 			"organizations:ListDelegatedAdministrators"),
 	}
+}
+
+// RolePolicies returns, by role name, the identity policy (JSON) of each
+// role keyage assumes in an account: the audit role gets the scanner
+// policy, KeyageEnforceRole the enforcer policy. The sandbox gives its
+// roles these by default.
+func RolePolicies(o PolicyOptions) (map[string]string, error) {
+	o = o.withDefaults()
+	out := map[string]string{}
+	for role, mode := range map[string]string{o.AuditRoleName: ModeScanner, DefaultEnforceRoleName: ModeEnforcer} {
+		doc, err := Policy(mode, o)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("encode the %s policy: %w", mode, err)
+		}
+		out[role] = string(b)
+	}
+	return out, nil
 }

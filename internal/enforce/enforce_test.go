@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/deploy"
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
@@ -34,7 +35,12 @@ func newEnv(t *testing.T, yaml string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := sandbox.New(sandbox.Options{Fixture: fx})
+	// The roles have exactly the policies "keyage iam-policy" prints for them.
+	policies, err := deploy.RolePolicies(deploy.PolicyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sandbox.New(sandbox.Options{Fixture: fx, DefaultRolePolicies: policies})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +63,7 @@ func newEnv(t *testing.T, yaml string) *env {
 	if e.enforce, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName}); err != nil {
 		t.Fatal(err)
 	}
-	if e.store, err = store.Open(ctx, filepath.Join(t.TempDir(), "keyage.db")); err != nil {
+	if e.store, err = store.Open(ctx, filepath.Join(t.TempDir(), "keyage.db"), store.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.store.Close() })
@@ -89,7 +95,7 @@ func (e *env) run(t *testing.T, apply bool, now time.Time, mod func(*Enforcer)) 
 // keys returns "user key status" lines of the account, sorted.
 func (e *env) keys(t *testing.T) []string {
 	t.Helper()
-	cfg, err := e.enforce.ForAccount(context.Background(), "222222222222")
+	cfg, err := e.audit.ForAccount(context.Background(), "222222222222") // the enforcer may not list users
 	if err != nil {
 		t.Fatal(err)
 	}

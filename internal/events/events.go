@@ -82,10 +82,18 @@ type complianceDetail struct {
 }
 
 type apiCallDetail struct {
-	EventSource       string `json:"eventSource"`
-	EventName         string `json:"eventName"`
-	RecipientAccount  string `json:"recipientAccountId"`
-	ErrorCode         string `json:"errorCode"`
+	EventSource      string `json:"eventSource"`
+	EventName        string `json:"eventName"`
+	RecipientAccount string `json:"recipientAccountId"`
+	ErrorCode        string `json:"errorCode"`
+	// UserIdentity is the caller. A user acting on their own keys sends no
+	// UserName, so CloudTrail's requestParameters have none: the user is
+	// the caller.
+	UserIdentity struct {
+		Type      string `json:"type"`
+		AccountID string `json:"accountId"`
+		UserName  string `json:"userName"`
+	} `json:"userIdentity"`
 	RequestParameters struct {
 		UserName string `json:"userName"`
 	} `json:"requestParameters"`
@@ -150,6 +158,9 @@ func Parse(body []byte, rule string) (Event, error) {
 			case re.User != nil:
 				ev.UserName = re.User.UserName
 			}
+		}
+		if id := d.UserIdentity; ev.UserName == "" && id.Type == "IAMUser" && (d.RecipientAccount == "" || id.AccountID == d.RecipientAccount) {
+			ev.UserName = id.UserName
 		}
 		if ev.UserName == "" {
 			return Event{}, fmt.Errorf("event %s: %s without a user name", r.ID, d.EventName)

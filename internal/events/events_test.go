@@ -27,6 +27,7 @@ func snsWrap(t *testing.T, body []byte) []byte {
 func TestParse(t *testing.T) {
 	cc := read(t, "compliance-change.json")
 	ak := read(t, "create-access-key.json")
+	own := read(t, "update-own-access-key.json")
 	for _, tt := range []struct {
 		name string
 		body []byte
@@ -35,6 +36,8 @@ func TestParse(t *testing.T) {
 		{"compliance change", cc, Event{Kind: KindComplianceChange, AccountID: "222222222222", ResourceID: "AIDAEXAMPLEUSER00001", Compliance: "NON_COMPLIANT", RuleName: "access-keys-rotated"}},
 		{"compliance change through SNS", snsWrap(t, cc), Event{Kind: KindComplianceChange, AccountID: "222222222222", ResourceID: "AIDAEXAMPLEUSER00001", Compliance: "NON_COMPLIANT", RuleName: "access-keys-rotated"}},
 		{"create access key", ak, Event{Kind: KindAPICall, AccountID: "222222222222", UserName: "alice", EventName: "CreateAccessKey"}},
+		{"a user's own key: no userName, the user is the caller", own, Event{Kind: KindAPICall, AccountID: "222222222222", UserName: "alice", EventName: "UpdateAccessKey"}},
+		{"a user's own key through SNS", snsWrap(t, own), Event{Kind: KindAPICall, AccountID: "222222222222", UserName: "alice", EventName: "UpdateAccessKey"}},
 		{"the deployment's owner variant", []byte(`Account "222222222222" User "alice" (owner "alice@example.com") needs to rotate their access key.`), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
 		{"the seed's message through SNS", snsWrap(t, []byte(`Account "222222222222" User "alice" needs to rotate their access key.`)), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
 	} {
@@ -64,6 +67,8 @@ func TestParseRejects(t *testing.T) {
 		{"other rule", `{"id":"x","detail-type":"Config Rules Compliance Change","account":"222222222222","detail":{"resourceId":"AIDA1","resourceType":"AWS::IAM::User","configRuleName":"mfa-enabled"}}`, true},
 		{"other IAM call", `{"id":"x","detail-type":"AWS API Call via CloudTrail","account":"222222222222","detail":{"eventSource":"iam.amazonaws.com","eventName":"CreateRole"}}`, true},
 		{"failed IAM call", `{"id":"x","detail-type":"AWS API Call via CloudTrail","account":"222222222222","detail":{"eventSource":"iam.amazonaws.com","eventName":"DeleteAccessKey","errorCode":"NoSuchEntity","requestParameters":{"userName":"a"}}}`, true},
+		{"a role without userName names no user", `{"id":"x","detail-type":"AWS API Call via CloudTrail","account":"222222222222","detail":{"eventSource":"iam.amazonaws.com","eventName":"UpdateAccessKey","userIdentity":{"type":"AssumedRole","accountId":"222222222222","arn":"arn:aws:sts::222222222222:assumed-role/r/s"},"requestParameters":{"accessKeyId":"AKIA1","status":"Inactive"},"recipientAccountId":"222222222222"}}`, false},
+		{"a user of another account is not the target", `{"id":"x","detail-type":"AWS API Call via CloudTrail","account":"222222222222","detail":{"eventSource":"iam.amazonaws.com","eventName":"UpdateAccessKey","userIdentity":{"type":"IAMUser","accountId":"333333333333","userName":"mallory"},"requestParameters":{"accessKeyId":"AKIA1","status":"Inactive"},"recipientAccountId":"222222222222"}}`, false},
 		{"bad account", `{"id":"x","detail-type":"AWS API Call via CloudTrail","account":"22","detail":{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","requestParameters":{"userName":"a"}}}`, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +84,7 @@ func TestParseRejects(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"compliance-change.json", "create-access-key.json"} {
+	for _, name := range []string{"compliance-change.json", "create-access-key.json", "update-own-access-key.json"} {
 		b, err := os.ReadFile("testdata/" + name)
 		if err != nil {
 			f.Fatal(err)

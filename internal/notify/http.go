@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -168,4 +169,85 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// HTTPOptions are the options the HTTP receivers (slack, webhook, jira)
+// share. Embed them in a receiver's options.
+type HTTPOptions struct {
+	// Timeout bounds one request; the receiver's default when zero.
+	Timeout time.Duration
+	// Version is keyage's version, sent as User-Agent: keyage/<Version>.
+	Version string
+	// Client sends the requests; NewHTTPClient() when nil.
+	Client *http.Client
+}
+
+// WithDefaults returns o with a zero Timeout replaced by timeout and a nil
+// Client by NewHTTPClient().
+func (o HTTPOptions) WithDefaults(timeout time.Duration) HTTPOptions {
+	if o.Timeout == 0 {
+		o.Timeout = timeout
+	}
+	if o.Client == nil {
+		o.Client = NewHTTPClient()
+	}
+	return o
+}
+
+// JSONRequest is one request of an HTTP receiver.
+type JSONRequest struct {
+	// Method is POST when empty.
+	Method string
+	URL    string
+	// Body is the encoded JSON body; nil sends none (and no Content-Type).
+	Body []byte
+	// ContentType of Body; application/json when empty.
+	ContentType string
+	// Header holds further headers, set first: they cannot replace
+	// Content-Type or User-Agent.
+	Header http.Header
+	// Endpoint describes URL in errors (see Endpoint); Secrets are
+	// redacted from errors.
+	Endpoint string
+	Secrets  []string
+}
+
+// DoJSON sends r within o.Timeout, with keyage's User-Agent and r's JSON
+// body, and returns the body of a 2xx answer; see Send for errors and
+// retry.
+func (o HTTPOptions) DoJSON(ctx context.Context, r JSONRequest) (body []byte, retry bool, err error) {
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	method := r.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	var rd io.Reader
+	if r.Body != nil {
+		rd = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.URL, rd)
+	if err != nil {
+		return nil, false, fmt.Errorf("build request to %s: %s", r.Endpoint, Redact(err.Error(), r.Secrets...))
+	}
+	for name, values := range r.Header {
+		req.Header[name] = values
+	}
+	if r.Body != nil {
+		ct := r.ContentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	req.Header.Set("User-Agent", UserAgent(o.Version))
+	return Send(o.Client, req, r.Endpoint, r.Secrets...)
+}
+
+// PostJSON posts body as JSON to url; see DoJSON.
+func (o HTTPOptions) PostJSON(ctx context.Context, url, endpoint string, body []byte, secrets ...string) (answer []byte, retry bool, err error) {
+	return o.DoJSON(ctx, JSONRequest{URL: url, Body: body, Endpoint: endpoint, Secrets: secrets})
 }

@@ -3,8 +3,8 @@ package remediate
 import (
 	"context"
 	"fmt"
-	"time"
 
+	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/store"
 )
@@ -39,7 +39,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			if id, ok := execs[r]; ok {
 				return id, nil
 			}
-			id, err := tx.PutExecution(store.Execution{
+			id, err := tx.PutExecution(ctx, store.Execution{
 				AccountID: r[0], ResourceID: r[1], Rule: rule.Name, UserName: names[r], State: store.ExecutionQueued,
 				Steps: []store.Step{
 					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: detail(r), StartedAt: p.now, EndedAt: p.now},
@@ -51,7 +51,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			return id, err
 		}
 		for _, m := range p.Messages {
-			body, err := encodeMessage(m.Message)
+			body, err := notify.EncodeMessage(m.Message)
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 					ids = append(ids, id)
 				}
 			}
-			if err := tx.Enqueue(store.Message{
+			if err := tx.Enqueue(ctx, store.Message{
 				ID: m.Message.ID, Receiver: m.Message.Receiver, Kind: m.Message.Kind, GroupKey: m.Message.GroupKey,
 				ExecutionIDs: ids, JSON: body, MaxAttempts: maxAttempts, NextAttemptAt: p.now, CreatedAt: p.now,
 			}); err != nil {
@@ -79,14 +79,14 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			if _, ok := execs[r]; ok {
 				continue
 			}
-			exists, err := tx.HasExecution(ev.AccountID, ev.ResourceID, rule.Name)
+			exists, err := tx.HasExecution(ctx, ev.AccountID, ev.ResourceID, rule.Name)
 			if err != nil {
 				return err
 			}
 			if exists {
 				continue
 			}
-			if _, err := tx.PutExecution(store.Execution{
+			if _, err := tx.PutExecution(ctx, store.Execution{
 				AccountID: ev.AccountID, ResourceID: ev.ResourceID, Rule: rule.Name, UserName: ev.UserName, State: store.ExecutionSucceeded,
 				Steps: []store.Step{
 					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: detail(r), StartedAt: p.now, EndedAt: p.now},
@@ -98,28 +98,15 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			}
 		}
 		for _, n := range p.notified {
-			if err := tx.SetNotified(n); err != nil {
+			if err := tx.SetNotified(ctx, n); err != nil {
 				return err
 			}
 		}
 		for _, n := range p.forget {
-			if err := tx.ForgetNotified(n.Receiver, n.Route, n.ItemKey); err != nil {
+			if err := tx.ForgetNotified(ctx, n.Receiver, n.Route, n.ItemKey); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-}
-
-// backoff is the pause before attempt n+1 after n failed attempts: the
-// attempts are spread exponentially over window (AWS Config's
-// RetryAttemptSeconds), with +-20% jitter.
-func backoff(window time.Duration, maxAttempts, failed int, jitter float64) time.Duration {
-	if maxAttempts < 2 {
-		return 0
-	}
-	slots := (int64(1) << (maxAttempts - 1)) - 1 // 1 + 2 + 4 + ... for maxAttempts-1 pauses
-	base := float64(window) / float64(slots)
-	d := base * float64(int64(1)<<(failed-1))
-	return time.Duration(d * (0.8 + 0.4*jitter))
 }

@@ -46,7 +46,7 @@ func BenchmarkChangeEventToEvaluation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "keyage.db"))
+	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "keyage.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,12 +21,12 @@ func enqueue(tb testing.TB, st *store.Store, n int, receiver string) {
 	err := st.Update(context.Background(), func(tx *store.Tx) error {
 		for i := range n {
 			id := fmt.Sprintf("m%07d", i)
-			body, err := encodeMessage(notify.Message{ID: id, Kind: notify.KindFinding, Receiver: receiver, Text: SeedText("222222222222", "alice"),
+			body, err := notify.EncodeMessage(notify.Message{ID: id, Kind: notify.KindFinding, Receiver: receiver, Text: SeedText("222222222222", "alice"),
 				Items: []notify.Item{{AccountID: "222222222222", UserName: "alice", ResourceID: "AIDA1", AccessKeyID: "AKIA1", AgeDays: 120, Stage: "expired"}}})
 			if err != nil {
 				return err
 			}
-			if err := tx.Enqueue(store.Message{ID: id, Receiver: receiver, Kind: notify.KindFinding, GroupKey: "g",
+			if err := tx.Enqueue(context.Background(), store.Message{ID: id, Receiver: receiver, Kind: notify.KindFinding, GroupKey: "g",
 				JSON: body, MaxAttempts: 5, NextAttemptAt: now, CreatedAt: now}); err != nil {
 				return err
 			}
@@ -54,12 +54,12 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 	var total time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "keyage.db"))
+		st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "keyage.db"), store.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		enqueue(b, st, n, "hook")
-		d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 16, PerReceiver: 16, Window: time.Second}
+		d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 16, PerReceiver: 16, Window: time.Second}
 		b.StartTimer()
 		start := time.Now()
 		stats, err := d.Drain(context.Background())
@@ -77,19 +77,19 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 // BenchmarkOutboxEnqueue is the SQLite cost of writing one message to the
 // outbox inside a decision transaction of 1,000 messages.
 func BenchmarkOutboxEnqueue(b *testing.B) {
-	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "keyage.db"))
+	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "keyage.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	body, _ := encodeMessage(notify.Message{Kind: notify.KindFinding, Text: SeedText("222222222222", "alice")})
+	body, _ := notify.EncodeMessage(notify.Message{Kind: notify.KindFinding, Text: SeedText("222222222222", "alice")})
 	now := time.Now()
 	i := 0
 	for b.Loop() {
 		err := st.Update(context.Background(), func(tx *store.Tx) error {
 			for range 1000 {
 				i++
-				if err := tx.Enqueue(store.Message{ID: fmt.Sprint(i), Receiver: "r", Kind: "finding", GroupKey: "g", JSON: body, MaxAttempts: 5, NextAttemptAt: now, CreatedAt: now}); err != nil {
+				if err := tx.Enqueue(context.Background(), store.Message{ID: fmt.Sprint(i), Receiver: "r", Kind: "finding", GroupKey: "g", JSON: body, MaxAttempts: 5, NextAttemptAt: now, CreatedAt: now}); err != nil {
 					return err
 				}
 			}

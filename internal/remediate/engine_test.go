@@ -32,7 +32,7 @@ func mustConfig(t *testing.T, yaml string) *config.Config {
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ routes:
 	st := openStore(t)
 	cycle(t, e, st, org(t0, user{"AIDA1", "alice", "", []float64{120}}, user{"AIDA2", "bob", "", []float64{100}}), time.Now())
 	flaky, dead := &recorder{failures: 1}, &recorder{block: true}
-	d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"flaky": flaky, "dead": dead}, Window: time.Second, Timeout: 100 * time.Millisecond, Workers: 4}
+	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"flaky": flaky, "dead": dead}, Window: time.Second, Timeout: 100 * time.Millisecond, Workers: 4}
 	stats, err := d.Drain(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ routes:
 func TestCrashBetweenOutboxAndSend(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keyage.db")
-	st, err := store.Open(ctx, path)
+	st, err := store.Open(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,14 +265,14 @@ func TestCrashBetweenOutboxAndSend(t *testing.T) {
 	cycle(t, e, st, org(t0, user{"AIDA1", "alice", "", []float64{120}}), time.Now())
 	st.Close() // the process dies here
 
-	st, err = store.Open(ctx, path)
+	st, err = store.Open(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	r := &recorder{}
 	var calls atomic.Int32
-	d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"topic": r}, Observe: func(string, error) { calls.Add(1) }}
+	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"topic": r}, Observe: func(string, error) { calls.Add(1) }}
 	if _, err := d.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -281,20 +281,6 @@ func TestCrashBetweenOutboxAndSend(t *testing.T) {
 	}
 	if st2, _ := st.OutboxStats(ctx); st2.Pending != 0 || st2.Sent != 1 {
 		t.Errorf("outbox after delivery = %+v", st2)
-	}
-}
-
-func TestBackoffSpreadsAttemptsOverWindow(t *testing.T) {
-	window := 60 * time.Second
-	var total time.Duration
-	for failed := 1; failed < 5; failed++ {
-		total += backoff(window, 5, failed, 0.5)
-	}
-	if total != window {
-		t.Errorf("pauses of 5 attempts sum to %v, want the whole window %v", total, window)
-	}
-	if backoff(window, 1, 1, 0.5) != 0 {
-		t.Errorf("one attempt must not pause")
 	}
 }
 
@@ -320,7 +306,7 @@ func TestShutdownKeepsPending(t *testing.T) {
 	}
 	cycle(t, e, st, org(t0, users...), time.Now())
 	slow := &slowRecorder{delay: 20 * time.Millisecond}
-	d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"topic": slow}, Workers: 2, PerReceiver: 2}
+	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"topic": slow}, Workers: 2, PerReceiver: 2}
 	stop, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	if err := d.Run(stop); err != nil {
@@ -331,7 +317,7 @@ func TestShutdownKeepsPending(t *testing.T) {
 	if first == 0 || first >= 40 || os.Sent != first || os.Pending != 40-first {
 		t.Fatalf("after shutdown: %d delivered, outbox %+v; want some delivered, the rest pending", first, os)
 	}
-	if _, err := (&Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"topic": slow}}).Drain(ctx); err != nil {
+	if _, err := (&notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"topic": slow}}).Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}

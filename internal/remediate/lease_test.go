@@ -48,7 +48,7 @@ func countingHook(t *testing.T) (notify.Notifier, func() map[string]int) {
 
 func openStoreAt(t *testing.T, path string) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), path)
+	st, err := store.Open(context.Background(), path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestTwoDispatchersOneState(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
+			d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
 			stats, err := d.Drain(context.Background())
 			if err != nil {
 				t.Errorf("dispatcher %d: %v", i, err)
@@ -105,7 +105,7 @@ func TestDeadDispatchersLeaseRunsOut(t *testing.T) {
 		t.Fatalf("claim by the process that dies: %d, %v", len(ms), err)
 	}
 	hook, counts := countingHook(t)
-	d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
+	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
 	stats, err := d.Drain(context.Background())
 	if err != nil || stats.Sent != 0 || len(counts()) != 0 {
 		t.Errorf("Drain while the lease lives = %+v, %v, %d delivered; want nothing sent", stats, err, len(counts()))
@@ -147,7 +147,7 @@ func TestDispatcherOutlastsBusyState(t *testing.T) {
 	defer release.Stop()
 	hook, counts := countingHook(t)
 	var logs syncBuffer
-	d := &Dispatcher{Store: st, Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
+	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	stats, err := d.Drain(context.Background())
 	if err != nil || stats.Sent != 3 || len(counts()) != 3 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -28,7 +29,7 @@ type AccountConfigs interface {
 type Single struct {
 	Engine     *Engine
 	Store      *store.Store
-	Dispatcher *Dispatcher
+	Dispatcher *notify.Dispatcher
 	Accounts   AccountConfigs
 	// Evaluator evaluates the user as a scan does (stages, lifecycle,
 	// owner).
@@ -46,7 +47,7 @@ type SingleResult struct {
 	Compliance rule.Compliance
 	Evaluation *rule.Evaluation
 	Messages   int
-	Stats      DispatchStats
+	Stats      notify.DispatchStats
 }
 
 // Remediate re-evaluates one user, records the evaluation, and sends what

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Identity: the caller is the owner of the access key id in the credential scope. Signatures are
-// not verified; the sandbox is not a security boundary.
+// Identity: the caller is the owner of the access key id in the credential scope, once the
+// request's SigV4 signature verifies with that key's secret (sigv4.go). What the caller may do
+// is decided by iampolicy.go.
 
 type principalKind int
 
@@ -52,6 +53,7 @@ type session struct {
 	role    *role
 	name    string
 	token   string
+	secret  string
 	expires time.Time
 }
 
@@ -62,29 +64,41 @@ const (
 	authMissing
 	authInvalid
 	authExpired
+	authSignature // the signature does not verify (or the request time is out of the window)
 )
 
-// authenticate finds the principal owning the request's access key. It returns the principal
-// even when its credentials are expired, so that the request is counted for its account.
-func (s *Server) authenticate(r *http.Request, cred credential) (*principal, authFailure) {
+// authResult is the outcome of authenticate; msg is the message of an authSignature failure.
+type authResult struct {
+	p    *principal
+	fail authFailure
+	msg  string
+}
+
+// authenticate finds the principal owning the request's access key and verifies the
+// request's signature with its secret. It returns the principal even when its credentials
+// are expired or the signature is wrong, so that the request is counted for its account.
+func (s *Server) authenticate(r *http.Request, cred credential, body []byte) authResult {
 	id := cred.accessKeyID
 	if id == "" {
-		return nil, authMissing
+		return authResult{fail: authMissing}
 	}
 	if v, ok := s.sessions.Load(id); ok {
 		sess := v.(*session)
 		p := &principal{acct: sess.acct, kind: kindRole, sess: sess}
 		if cred.sessionToken != sess.token {
-			return p, authInvalid
+			return authResult{p: p, fail: authInvalid}
+		}
+		if msg := s.verifySignature(r, body, sess.secret, s.requestNow()); msg != "" {
+			return authResult{p: p, fail: authSignature, msg: msg}
 		}
 		if !s.now().Before(sess.expires) {
-			return p, authExpired
+			return authResult{p: p, fail: authExpired}
 		}
-		return p, authOK
+		return authResult{p: p}
 	}
 	v, ok := s.keys.Load(id)
 	if !ok {
-		return nil, authInvalid
+		return authResult{fail: authInvalid}
 	}
 	ref := v.(keyRef)
 	p := &principal{acct: ref.acct, kind: kindUser, user: ref.user}
@@ -96,17 +110,35 @@ func (s *Server) authenticate(r *http.Request, cred credential) (*principal, aut
 		// The management credentials are used by every scanner: read-lock only, and no
 		// last-used bookkeeping for the hidden admin user.
 		a.mu.RLock()
-		defer a.mu.RUnlock()
-		if k := findKey(ref.user, id); k == nil || k.status != statusActive {
-			return p, authInvalid
+		k := findKey(ref.user, id)
+		active := k != nil && k.status == statusActive
+		a.mu.RUnlock()
+		if !active {
+			return authResult{p: p, fail: authInvalid}
 		}
-		return p, authOK
+		if msg := s.verifySignature(r, body, s.mgmtSecret, s.requestNow()); msg != "" {
+			return authResult{p: p, fail: authSignature, msg: msg}
+		}
+		return authResult{p: p}
+	}
+	a.mu.RLock()
+	k := findKey(ref.user, id)
+	var secret string
+	active := k != nil && k.status == statusActive
+	if active {
+		secret = k.secret
+	}
+	a.mu.RUnlock()
+	if !active {
+		return authResult{p: p, fail: authInvalid}
+	}
+	if msg := s.verifySignature(r, body, secret, s.requestNow()); msg != "" {
+		return authResult{p: p, fail: authSignature, msg: msg}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	k := findKey(ref.user, id)
-	if k == nil || k.status != statusActive {
-		return p, authInvalid
+	if k = findKey(ref.user, id); k == nil {
+		return authResult{p: p, fail: authInvalid} // deleted meanwhile
 	}
 	// AWS records when, where and for which service a key was last used.
 	k.lastUsed = s.now().UTC().Truncate(time.Second)
@@ -115,7 +147,40 @@ func (s *Server) authenticate(r *http.Request, cred credential) (*principal, aut
 	if k.lastRegion == "" {
 		k.lastRegion = "us-east-1"
 	}
-	return p, authOK
+	return authResult{p: p}
+}
+
+// requestNow is the clock request signatures are checked against.
+func (s *Server) requestNow() time.Time {
+	if s.opts.RequestClock != nil {
+		return s.opts.RequestClock().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// fixtureSecret is the secret access key of a key the fixture (not CreateAccessKey) made.
+func fixtureSecret(keyID string) string {
+	return idGen{seed: "keyage-sandbox"}.secret("fixture-key", keyID)
+}
+
+// AccessKeySecret returns the secret access key of an access key the sandbox issued (a
+// fixture user's or root's key, or one made by CreateAccessKey), so that tests and demos can
+// sign requests as that user. AWS never reveals it after CreateAccessKey; the sandbox does.
+func (s *Server) AccessKeySecret(accessKeyID string) (string, bool) {
+	v, ok := s.keys.Load(accessKeyID)
+	if !ok {
+		return "", false
+	}
+	ref := v.(keyRef)
+	if ref.user == ref.acct.admin {
+		return s.mgmtSecret, true
+	}
+	ref.acct.mu.RLock()
+	defer ref.acct.mu.RUnlock()
+	if k := findKey(ref.user, accessKeyID); k != nil {
+		return k.secret, true
+	}
+	return "", false
 }
 
 func serviceForLastUsed(signingName string) string {

@@ -676,7 +676,7 @@ func (s *Server) stackRole(acct, name string) *role {
 	if cr == nil {
 		return nil
 	}
-	r := &role{name: cr.name, id: cr.id}
+	r := &role{name: cr.name, id: cr.id, policies: stackRolePolicies(cr.policies, cr.managed)}
 	var trust struct {
 		Statement []struct {
 			Condition map[string]map[string]any

@@ -97,10 +97,15 @@ type FixtureSubscription struct {
 }
 
 // FixtureRole is a role any principal of the sandbox may assume; ExternalID, when set, must be
-// passed to AssumeRole. In a fixture file a role is a name or {name: X, externalId: Y}.
+// passed to AssumeRole. In a fixture file a role is a name or {name: X, externalId: Y,
+// policy: Z}.
 type FixtureRole struct {
 	Name       string `yaml:"name" json:"name"`
 	ExternalID string `yaml:"externalId,omitempty" json:"externalId,omitempty"`
+	// Policy is the role's identity policy (a JSON document; in YAML also a mapping). Without
+	// one the role gets Options.DefaultRolePolicies[Name], or, with no default either, every
+	// permission.
+	Policy string `yaml:"policy,omitempty" json:"policy,omitempty"`
 }
 
 // FixtureUser is one IAM user.
@@ -431,12 +436,14 @@ func (d *fixtureDecoder) role(n *yaml.Node, path string) FixtureRole {
 		return FixtureRole{Name: d.str(n, path)}
 	}
 	var r FixtureRole
-	d.fields(n, path, []string{"name", "externalId"}, func(k string, v *yaml.Node, p string) {
+	d.fields(n, path, []string{"name", "externalId", "policy"}, func(k string, v *yaml.Node, p string) {
 		switch k {
 		case "name":
 			r.Name = d.str(v, p)
 		case "externalId":
 			r.ExternalID = d.str(v, p)
+		case "policy":
+			r.Policy = d.jsonDoc(v, p)
 		}
 	})
 	return r
@@ -563,6 +570,11 @@ func (f *Fixture) validate(name string) error {
 		for j, r := range a.Roles {
 			if !validIAMName(r.Name, 64) {
 				add(fmt.Sprintf("%s.roles[%d].name", p, j), "not a valid role name: %q", r.Name)
+			}
+			if r.Policy != "" {
+				if _, err := parseIdentityPolicy(r.Policy); err != nil {
+					add(fmt.Sprintf("%s.roles[%d].policy", p, j), "%v", err)
+				}
 			}
 		}
 		if len(a.RootKeys) > 2 {
@@ -733,18 +745,18 @@ func (a FixtureAccount) MarshalYAML() (any, error) { return a.out(), nil }
 // MarshalJSON writes the account in the fixture format.
 func (a FixtureAccount) MarshalJSON() ([]byte, error) { return json.Marshal(a.out()) }
 
-// MarshalYAML writes a role without an external id as its name.
+// MarshalYAML writes a role without an external id or policy as its name.
 func (r FixtureRole) MarshalYAML() (any, error) {
-	if r.ExternalID == "" {
+	if r.ExternalID == "" && r.Policy == "" {
 		return r.Name, nil
 	}
 	type plain FixtureRole
 	return plain(r), nil
 }
 
-// MarshalJSON writes a role without an external id as its name.
+// MarshalJSON writes a role without an external id or policy as its name.
 func (r FixtureRole) MarshalJSON() ([]byte, error) {
-	if r.ExternalID == "" {
+	if r.ExternalID == "" && r.Policy == "" {
 		return json.Marshal(r.Name)
 	}
 	type plain FixtureRole

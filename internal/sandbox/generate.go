@@ -42,7 +42,8 @@ var (
 // Sandbox OUs. Users are a mix of people (most with an email tag) and service users; their keys
 // are fresh, just under and just over 90 days, very old, inactive and old, two per user, or
 // absent, and some were never used. A few accounts have an active root key, and exactly one
-// account (not the management account) lacks the audit role.
+// account (not the management account) lacks the audit role. The others have the audit role and
+// KeyageEnforceRole.
 func Generate(o GenerateOptions) *Fixture {
 	if o.Accounts < 1 {
 		o.Accounts = 3
@@ -63,6 +64,10 @@ func Generate(o GenerateOptions) *Fixture {
 		f.Accounts[i].ID = strconv.FormatInt(id, 10)
 	}
 	f.ManagementAccountID = f.Accounts[0].ID
+	auditRole := o.AuditRoleName
+	if auditRole == "" {
+		auditRole = DefaultAuditRoleName
+	}
 	missingRole := -1
 	if o.Accounts > 1 {
 		missingRole = 1 + rng.IntN(o.Accounts-1)
@@ -88,6 +93,8 @@ func Generate(o GenerateOptions) *Fixture {
 		}
 		if i == missingRole {
 			a.Roles = []FixtureRole{}
+		} else {
+			a.Roles = []FixtureRole{{Name: auditRole}, {Name: EnforceRoleName}}
 		}
 		// About one account in 25 has an active root key (and one, at least, in any org of three
 		// accounts or more).

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -83,8 +84,8 @@ func TestGenerateMix(t *testing.T) {
 	if count["account without audit role"] != 1 {
 		t.Errorf("%d accounts without the audit role, want exactly 1", count["account without audit role"])
 	}
-	if f.Accounts[0].Roles != nil {
-		t.Errorf("the management account lacks the audit role")
+	if want := []FixtureRole{{Name: DefaultAuditRoleName}, {Name: EnforceRoleName}}; !slices.Equal(f.Accounts[0].Roles, want) {
+		t.Errorf("the management account has roles %v, want %v", f.Accounts[0].Roles, want)
 	}
 	for _, what := range []string{"account with root key", "user with email", "user without keys", "user with two keys",
 		"inactive old key", "fresh key", "key just under 90 days", "key just over 90 days", "key over a year old", "never-used key"} {

@@ -402,12 +402,13 @@ func (s *Server) iamCreateAccessKey(c *call) (any, error) {
 		}
 	}
 	secret := s.ids.secret(k.id, c.reqID)
+	k.secret = secret
 	u.keys = append(u.keys, k)
 	userName := u.name
 	if u == a.rootUser {
 		userName = "root"
 	}
-	s.iamEvent(a.id, c.p.arn(), "CreateAccessKey", map[string]any{"userName": userName},
+	s.iamEvent(c, a.id, "CreateAccessKey", map[string]any{"userName": userName},
 		map[string]any{"accessKey": map[string]any{"userName": userName, "accessKeyId": k.id, "status": k.status, "createDate": k.created.Format(time.RFC3339)}}, c.now)
 	return xmlResult(func(x *xmlWriter) {
 		x.open("AccessKey")
@@ -440,7 +441,7 @@ func (s *Server) iamUpdateAccessKey(c *call) (any, error) {
 		return nil, noSuchKey(id)
 	}
 	k.status = status
-	s.iamEvent(a.id, c.p.arn(), "UpdateAccessKey", map[string]any{"userName": u.name, "accessKeyId": id, "status": status}, nil, c.now)
+	s.iamEvent(c, a.id, "UpdateAccessKey", map[string]any{"userName": u.name, "accessKeyId": id, "status": status}, nil, c.now)
 	return nil, nil
 }
 
@@ -460,7 +461,7 @@ func (s *Server) iamDeleteAccessKey(c *call) (any, error) {
 		if u.keys[i].id == id {
 			u.keys = append(u.keys[:i:i], u.keys[i+1:]...)
 			s.keys.Delete(id)
-			s.iamEvent(a.id, c.p.arn(), "DeleteAccessKey", map[string]any{"userName": u.name, "accessKeyId": id}, nil, c.now)
+			s.iamEvent(c, a.id, "DeleteAccessKey", map[string]any{"userName": u.name, "accessKeyId": id}, nil, c.now)
 			return nil, nil
 		}
 	}
@@ -580,6 +581,6 @@ func (s *Server) DeleteUser(accountID, name string) error {
 	if err := s.deleteUserLocked(a, name, s.now().UTC()); err != nil {
 		return fmt.Errorf("delete user %q in %s: %w", name, accountID, err)
 	}
-	s.iamEvent(a.id, "arn:aws:iam::"+a.id+":root", "DeleteUser", map[string]any{"userName": name}, nil, s.now())
+	s.iamEvent(nil, a.id, "DeleteUser", map[string]any{"userName": name}, nil, s.now())
 	return nil
 }

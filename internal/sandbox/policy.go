@@ -26,10 +26,25 @@ type policyStatement struct {
 
 	NotPrincipal any
 	NotAction    any
+	NotResource  any
 }
 
-// parsePolicy parses a policy document; Statement may be one object or a list.
+// parsePolicy parses a resource policy document; Statement may be one object or a list.
 func parsePolicy(doc string) (*policyDoc, error) {
+	p, err := parsePolicyDoc(doc)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range p.Statement {
+		if s.Principal == nil && s.NotPrincipal == nil {
+			return nil, fmt.Errorf("statement %d: missing Principal", i)
+		}
+	}
+	return p, nil
+}
+
+// parsePolicyDoc parses the statements of a resource or identity policy.
+func parsePolicyDoc(doc string) (*policyDoc, error) {
 	var raw struct {
 		Version   string          `json:"Version"`
 		Statement json.RawMessage `json:"Statement"`
@@ -60,9 +75,6 @@ func parsePolicy(doc string) (*policyDoc, error) {
 		if s.Action == nil && s.NotAction == nil {
 			return nil, fmt.Errorf("statement %d: missing Action", i)
 		}
-		if s.Principal == nil && s.NotPrincipal == nil {
-			return nil, fmt.Errorf("statement %d: missing Principal", i)
-		}
 	}
 	return p, nil
 }
@@ -74,6 +86,10 @@ type policyRequest struct {
 	account  string // the caller's account
 	arns     []string
 	orgID    string
+	secure   bool // aws:SecureTransport
+	// externalID is sts:ExternalId of an AssumeRole call that passed one.
+	externalID    string
+	hasExternalID bool
 }
 
 func (s *Server) policyRequest(p *principal, action, resource string) policyRequest {
@@ -215,6 +231,10 @@ func conditionValue(key string, r policyRequest) (string, bool) {
 		return r.account, true
 	case "aws:principalarn":
 		return r.arns[len(r.arns)-1], true
+	case "aws:securetransport":
+		return fmt.Sprint(r.secure), true
+	case "sts:externalid":
+		return r.externalID, r.hasExternalID
 	}
 	return "", false
 }
@@ -258,6 +278,8 @@ func conditionOp(op, got string, want []string) bool {
 		return !some(func(w string) bool { return w == got })
 	case "StringNotLike", "ArnNotLike":
 		return !some(func(w string) bool { return glob(w, got) })
+	case "Bool":
+		return some(func(w string) bool { return strings.EqualFold(w, got) })
 	}
 	return false // an operator the sandbox does not know never matches
 }

@@ -22,7 +22,7 @@ type protocol interface {
 	authErrors() authErrors
 }
 
-type authErrors struct{ missing, invalid, expired *apiError }
+type authErrors struct{ missing, invalid, expired, signature *apiError }
 
 // apiError is an AWS error response. Fields holds extra members of JSON errors (Reason, Type).
 // QueryCode is the X-Amzn-Query-Error header of awsQuery-compatible JSON services (SQS), e.g.
@@ -88,9 +88,10 @@ func (p queryProtocol) encodeError(w http.ResponseWriter, c *call, e *apiError) 
 
 func (queryProtocol) authErrors() authErrors {
 	return authErrors{
-		missing: newError(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"),
-		invalid: newError(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid."),
-		expired: newError(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired"),
+		missing:   newError(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+		invalid:   newError(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid."),
+		expired:   newError(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired"),
+		signature: newError(http.StatusForbidden, "SignatureDoesNotMatch", signatureMismatch),
 	}
 }
 
@@ -172,9 +173,10 @@ func (p jsonProtocol) encodeError(w http.ResponseWriter, c *call, e *apiError) {
 
 func (jsonProtocol) authErrors() authErrors {
 	return authErrors{
-		missing: newError(http.StatusBadRequest, "MissingAuthenticationTokenException", "Request is missing Authentication Token"),
-		invalid: newError(http.StatusBadRequest, "UnrecognizedClientException", "The security token included in the request is invalid."),
-		expired: newError(http.StatusBadRequest, "ExpiredTokenException", "The security token included in the request is expired"),
+		missing:   newError(http.StatusBadRequest, "MissingAuthenticationTokenException", "Request is missing Authentication Token"),
+		invalid:   newError(http.StatusBadRequest, "UnrecognizedClientException", "The security token included in the request is invalid."),
+		expired:   newError(http.StatusBadRequest, "ExpiredTokenException", "The security token included in the request is expired"),
+		signature: newError(http.StatusBadRequest, "InvalidSignatureException", signatureMismatch),
 	}
 }
 
@@ -230,9 +232,10 @@ func (restJSONProtocol) encodeError(w http.ResponseWriter, c *call, e *apiError)
 
 func (restJSONProtocol) authErrors() authErrors {
 	return authErrors{
-		missing: newError(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"),
-		invalid: newError(http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid."),
-		expired: newError(http.StatusForbidden, "ExpiredTokenException", "The security token included in the request is expired"),
+		missing:   newError(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"),
+		invalid:   newError(http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid."),
+		expired:   newError(http.StatusForbidden, "ExpiredTokenException", "The security token included in the request is expired"),
+		signature: newError(http.StatusForbidden, "InvalidSignatureException", signatureMismatch),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -158,10 +159,32 @@ func TestExportLines(t *testing.T) {
 		"export AWS_ACCESS_KEY_ID=" + id + "\n" +
 		"export AWS_SECRET_ACCESS_KEY=" + secret + "\n" +
 		"export AWS_REGION=us-east-1\n" +
+		"export AWS_DEFAULT_REGION=us-east-1\n" + // AWS CLI v1 and older SDKs read only this
 		"# management account: 111111111111 (5 accounts in the organization)\n"
 	diff(t, "ExportLines", got, want)
 	if !strings.HasPrefix(id, "AKIA") || len(id) != 20 || len(secret) != 40 {
 		t.Errorf("management credentials %s / %d-character secret, want AKIA... and 40 characters", id, len(secret))
+	}
+}
+
+// Services, which help texts and docs name, is what New registers.
+func TestServices(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served, listed []string
+	for _, svc := range s.services {
+		served = append(served, svc.name)
+	}
+	for _, svc := range Services {
+		listed = append(listed, svc.SigningName)
+	}
+	sort.Strings(served)
+	sort.Strings(listed)
+	diff(t, "Services (signing names)", listed, served)
+	if got := ServiceNames(); !strings.HasPrefix(got, "IAM, STS, Organizations, ") || !strings.HasSuffix(got, " and CloudFormation") {
+		t.Errorf("ServiceNames() = %q", got)
 	}
 }
 

@@ -33,8 +33,18 @@ type Options struct {
 	// EventsQueueARN, when set, receives an EventBridge event for every IAM
 	// key or user change (see SetEventsQueue).
 	EventsQueueARN string
-	// Now is the clock; default time.Now. Fixture ages are relative to Now() at New.
+	// Now is the clock; default time.Now. Fixture ages are relative to Now() at New, and
+	// sessions expire by it.
 	Now func() time.Time
+	// RequestClock is the clock request signatures are checked against (AWS's 15-minute
+	// window, presigned URLs' expiry); default time.Now, because clients sign with the wall
+	// clock even when Now simulates another time.
+	RequestClock func() time.Time
+	// DefaultRolePolicies gives, by role name, the identity policy (a JSON document) of every
+	// fixture role that has no policy of its own: the CLI passes what "keyage iam-policy"
+	// prints for KeyageAuditRole and KeyageEnforceRole. A role with neither is allowed
+	// everything, as the sandbox was before it enforced IAM permissions.
+	DefaultRolePolicies map[string]string
 	// Seed drives the organization generated when Fixture is nil and the FailRate draws.
 	Seed int64
 	// Logger receives one debug line per request; default discards.
@@ -69,9 +79,12 @@ type Server struct {
 	admin     *http.ServeMux
 
 	faults  *faults
-	stats   statsCounter
-	records records // what SNS, Lambda and SES were asked to send
-	events  eventsTarget
+	sigKeys signingKeys
+	// defaultPolicies are the parsed Options.DefaultRolePolicies.
+	defaultPolicies map[string]*policyDoc
+	stats           statsCounter
+	records         records // what SNS, Lambda and SES were asked to send
+	events          eventsTarget
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -107,6 +120,14 @@ func New(opts Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.start = s.now().UTC()
+	s.defaultPolicies = make(map[string]*policyDoc, len(opts.DefaultRolePolicies))
+	for name, doc := range opts.DefaultRolePolicies {
+		p, err := parseIdentityPolicy(doc)
+		if err != nil {
+			return nil, fmt.Errorf("default policy of role %s: %w", name, err)
+		}
+		s.defaultPolicies[name] = p
+	}
 
 	auditRole := f.AuditRoleName
 	if auditRole == "" {
@@ -142,7 +163,7 @@ func New(opts Options) (*Server, error) {
 	mgmt.admin = &user{
 		name: "sandbox-admin", lower: "sandbox-admin", path: "/", id: s.ids.id("AIDA", 16, s.mgmtID, "sandbox-admin"),
 		created: mgmt.created,
-		keys:    []accessKey{{id: s.mgmtKeyID, status: statusActive, created: mgmt.created}},
+		keys:    []accessKey{{id: s.mgmtKeyID, secret: s.mgmtSecret, status: statusActive, created: mgmt.created}},
 	}
 	s.keys.Store(s.mgmtKeyID, keyRef{acct: mgmt, user: mgmt.admin})
 
@@ -186,7 +207,8 @@ type service struct {
 	name string
 	// target is the X-Amz-Target prefix of JSON protocols (AWSOrganizationsV20161128).
 	target string
-	// version is the awsQuery Version parameter (2010-05-08).
+	// version is the awsQuery Version parameter (2010-05-08). A JSON service with a version also
+	// takes awsQuery requests (a form without X-Amz-Target), as SQS does.
 	version string
 	proto   protocol
 	ops     map[string]operation
@@ -225,6 +247,9 @@ type call struct {
 	reqID  string
 	region string
 	req    *http.Request
+	// idNoAllow: the caller's identity policies are enforced and none allows the call, which
+	// may go on only if the resource's policy in the caller's own account allows it.
+	idNoAllow bool
 }
 
 // acct is the caller's account.
@@ -271,7 +296,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case c.svc.route != nil:
 		c.op, _ = c.svc.route(r)
-	case c.svc.target == "":
+	case c.svc.target == "", c.svc.version != "" && r.Header.Get("X-Amz-Target") == "":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			c.svc.proto.encodeError(w, c, newError(http.StatusBadRequest, "MalformedQueryString", err.Error()))
@@ -290,15 +315,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.api = c.svc.name + ":" + c.op
 
-	p, authErr := s.authenticate(r, cred)
-	c.p = p
+	auth := s.authenticate(r, cred, body)
+	c.p = auth.p
 	var acct *account
-	if p != nil {
-		acct = p.acct
+	if auth.p != nil {
+		acct = auth.p.acct
 	}
 	s.stats.count(c.api, acct)
 	start := time.Now()
-	status := s.serve(w, c, handler, authErr)
+	status := s.serve(w, c, handler, auth)
 	s.log.LogAttrs(c.ctx, slog.LevelDebug, "request", slog.String("api", c.api), slog.String("account", accountID(acct)),
 		slog.Int("status", status), slog.Duration("duration", time.Since(start)), slog.String("requestId", c.reqID))
 }
@@ -311,7 +336,7 @@ func accountID(a *account) string {
 }
 
 // serve applies the faults, then credentials, then the operation, returning the HTTP status.
-func (s *Server) serve(w http.ResponseWriter, c *call, handler operation, authErr authFailure) int {
+func (s *Server) serve(w http.ResponseWriter, c *call, handler operation, auth authResult) int {
 	fail := func(e *apiError) int {
 		c.svc.proto.encodeError(w, c, e)
 		return e.Status
@@ -326,15 +351,22 @@ func (s *Server) serve(w http.ResponseWriter, c *call, handler operation, authEr
 		return fail(c.svc.failure)
 	}
 	ae := c.svc.proto.authErrors()
-	switch authErr {
+	switch auth.fail {
 	case authMissing:
 		return fail(ae.missing)
 	case authInvalid:
 		return fail(ae.invalid)
 	case authExpired:
 		return fail(ae.expired)
+	case authSignature:
+		e := *ae.signature
+		e.Message = auth.msg
+		return fail(&e)
 	}
 	c.now = s.now().UTC()
+	if e := s.authorize(c); e != nil {
+		return fail(e)
+	}
 	result, err := handler(c)
 	if err != nil {
 		var e *apiError

@@ -149,7 +149,7 @@ func (s *Server) authorizeTopic(c *call, t *topic, owner *account, action string
 	case d == policyDeny:
 		return newError(http.StatusForbidden, "AuthorizationError", "User: "+c.p.arn()+" is not authorized to perform: "+
 			action+" on resource: "+t.arn+" with an explicit deny in a resource-based policy")
-	case d == policyAllow, c.acct() == owner:
+	case d == policyAllow, c.acct() == owner && !c.idNoAllow:
 		return nil
 	}
 	return newError(http.StatusForbidden, "AuthorizationError", "User: "+c.p.arn()+" is not authorized to perform: "+

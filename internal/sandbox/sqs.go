@@ -16,7 +16,9 @@ import (
 )
 
 // SQS over awsJson1_0 (X-Amz-Target: AmazonSQS.<Operation>), the protocol of the current SDKs,
-// with the awsQuery-compatible error codes in X-Amzn-Query-Error. Queues are standard queues,
+// with the awsQuery-compatible error codes in X-Amzn-Query-Error, and over awsQuery (a form with
+// Action and Version 2012-11-05), the protocol of older SDKs and AWS CLIs before 2.13 (see
+// sqs_query.go). Queues are standard queues,
 // addressed by URL <endpoint>/<account>/<name>; their names are unique per account. Other
 // accounts may use a queue only when its Policy allows them (SNS delivery needs no policy).
 
@@ -58,14 +60,32 @@ func (q *queue) intAttr(name string) int {
 	return n
 }
 
-// sqsProtocol is awsJson1_0 with SQS's credential errors.
+// sqsProtocol is awsJson1_0 with SQS's credential errors, or awsQuery for a request that came
+// as a form (c.form is set).
 type sqsProtocol struct{ jsonProtocol }
+
+func (p sqsProtocol) encode(w http.ResponseWriter, c *call, result any) {
+	if c.form != nil {
+		sqsQueryProtocol.encode(w, c, sqsQueryResult(result))
+		return
+	}
+	p.jsonProtocol.encode(w, c, result)
+}
+
+func (p sqsProtocol) encodeError(w http.ResponseWriter, c *call, e *apiError) {
+	if c.form != nil {
+		sqsQueryProtocol.encodeError(w, c, sqsQueryError(e))
+		return
+	}
+	p.jsonProtocol.encodeError(w, c, e)
+}
 
 func (sqsProtocol) authErrors() authErrors {
 	return authErrors{
-		missing: sqsError(http.StatusForbidden, "MissingAuthenticationToken", "MissingAuthenticationToken", "Request is missing Authentication Token"),
-		invalid: sqsError(http.StatusForbidden, "InvalidClientTokenId", "InvalidClientTokenId", "The security token included in the request is invalid."),
-		expired: sqsError(http.StatusForbidden, "ExpiredToken", "ExpiredToken", "The security token included in the request is expired"),
+		missing:   sqsError(http.StatusForbidden, "MissingAuthenticationToken", "MissingAuthenticationToken", "Request is missing Authentication Token"),
+		invalid:   sqsError(http.StatusForbidden, "InvalidClientTokenId", "InvalidClientTokenId", "The security token included in the request is invalid."),
+		expired:   sqsError(http.StatusForbidden, "ExpiredToken", "ExpiredToken", "The security token included in the request is expired"),
+		signature: sqsError(http.StatusForbidden, "SignatureDoesNotMatch", "SignatureDoesNotMatch", signatureMismatch),
 	}
 }
 
@@ -95,6 +115,7 @@ func (s *Server) sqsService() *service {
 	svc := &service{
 		name:     "sqs",
 		target:   sqsTarget,
+		version:  sqsQueryVersion,
 		proto:    sqsProtocol{jsonProtocol{contentType: "application/x-amz-json-1.0"}},
 		throttle: sqsError(http.StatusBadRequest, "ThrottlingException", "ThrottlingException", "Rate exceeded"),
 		failure:  sqsError(http.StatusInternalServerError, "InternalFailure", "InternalFailure", "We encountered an internal error. Please try again."),
@@ -114,6 +135,9 @@ func (s *Server) sqsService() *service {
 		"ReceiveMessage":          s.sqsReceiveMessage,
 		"DeleteMessage":           s.sqsDeleteMessage,
 		"ChangeMessageVisibility": s.sqsChangeMessageVisibility,
+	}
+	for name, op := range svc.ops {
+		svc.ops[name] = sqsQueryInput(op)
 	}
 	return svc
 }
@@ -224,7 +248,7 @@ func (s *Server) lockQueue(c *call, rawURL, action string) (*queue, *account, er
 		return nil, nil, errNoQueue
 	}
 	d := q.policy.evaluate(s.policyRequest(c.p, action, q.arn))
-	if d == policyDeny || (d != policyAllow && c.acct() != a) {
+	if d == policyDeny || (d != policyAllow && (c.acct() != a || c.idNoAllow)) {
 		a.sqs.mu.Unlock()
 		return nil, nil, sqsError(http.StatusForbidden, "com.amazon.coral.service#AccessDeniedException", "AccessDenied",
 			"User: "+c.p.arn()+" is not authorized to perform: "+strings.ToLower(action)+" on resource: "+q.arn+

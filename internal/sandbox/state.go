@@ -23,6 +23,7 @@ type tag struct{ key, value string }
 
 type accessKey struct {
 	id          string
+	secret      string // the secret access key, to verify signatures
 	status      string
 	created     time.Time
 	lastUsed    time.Time // zero: never used
@@ -46,6 +47,10 @@ type role struct {
 	name       string
 	id         string // AROA...
 	externalID string
+	// policies are the role's identity policies; with unrestricted, the role may do anything
+	// (a fixture role without a policy and without a default policy for its name).
+	policies     []*policyDoc
+	unrestricted bool
 }
 
 type account struct {
@@ -164,7 +169,7 @@ func (k FixtureKey) createTime(start time.Time) time.Time {
 }
 
 func (k FixtureKey) toKey(id string, start time.Time) accessKey {
-	ak := accessKey{id: id, status: k.Status, created: k.createTime(start)}
+	ak := accessKey{id: id, secret: fixtureSecret(id), status: k.Status, created: k.createTime(start)}
 	if ak.status == "" {
 		ak.status = statusActive
 	}
@@ -213,6 +218,7 @@ func (s *Server) buildAccount(fa *FixtureAccount, auditRole string) *account {
 	a.roles = make([]role, len(fa.Roles))
 	for i, r := range fa.Roles {
 		a.roles[i] = role{name: r.Name, externalID: r.ExternalID, id: g.id("AROA", 17, a.id, "role", r.Name)}
+		s.rolePolicies(&a.roles[i], r.Policy)
 	}
 	oldest := s.start
 	a.rootUser = &user{name: "<root_account>", id: a.id}

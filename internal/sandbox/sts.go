@@ -120,6 +120,7 @@ func (s *Server) stsAssumeRole(c *call) (any, error) {
 	}
 	keyID := s.ids.id("ASIA", 16, "session", seq)
 	secret := s.ids.secret("session", seq, c.reqID)
+	sess.secret = secret
 	s.sessions.Store(keyID, sess)
 	if n%4096 == 0 {
 		s.sweepSessions(c.now)

@@ -41,7 +41,7 @@ func benchOrg(b *testing.B) *store.Store {
 			return
 		}
 		ctx := context.Background()
-		if benchStore, benchErr = store.Open(ctx, filepath.Join(benchDir, "keyage.db")); benchErr != nil {
+		if benchStore, benchErr = store.Open(ctx, filepath.Join(benchDir, "keyage.db"), store.Options{}); benchErr != nil {
 			return
 		}
 		start := time.Now()

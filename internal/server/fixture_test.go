@@ -37,7 +37,7 @@ const (
 
 func openStore(t testing.TB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func testOrg(t testing.TB) *store.Store {
 		for _, x := range []struct {
 			rid, name, state, msgState string
 		}{{"AIDAALICE", "alice", store.ExecutionSucceeded, store.MessageSent}, {"AIDABOB", "bob", store.ExecutionInProgress, store.MessagePending}} {
-			id, err := tx.PutExecution(store.Execution{AccountID: acctProd, ResourceID: x.rid, Rule: rule.Name, UserName: x.name, State: x.state, Attempts: 1,
+			id, err := tx.PutExecution(ctx, store.Execution{AccountID: acctProd, ResourceID: x.rid, Rule: rule.Name, UserName: x.name, State: x.state, Attempts: 1,
 				Steps:     []store.Step{{Name: "Evaluate", State: store.ExecutionSucceeded}, {Name: store.PublishStep, State: x.state, Detail: "1 sent"}},
 				CreatedAt: t0, UpdatedAt: t0})
 			if err != nil {
@@ -129,12 +129,12 @@ func testOrg(t testing.TB) *store.Store {
 			}
 			item := notify.Item{AccountID: acctProd, ResourceID: x.rid, UserName: x.name, AccessKeyID: "AKIA" + strings.ToUpper(x.name) + "1", Stage: "expired"}
 			body, _ := json.Marshal(notify.Message{ID: "msg-" + x.name, Kind: notify.KindFinding, Receiver: "ops", Subject: "Rotate the key of " + x.name, Items: []notify.Item{item}})
-			if err := tx.Enqueue(store.Message{ID: "msg-" + x.name, Receiver: "ops", Kind: notify.KindFinding, GroupKey: "user:" + acctProd + "/" + x.rid,
+			if err := tx.Enqueue(ctx, store.Message{ID: "msg-" + x.name, Receiver: "ops", Kind: notify.KindFinding, GroupKey: "user:" + acctProd + "/" + x.rid,
 				ExecutionIDs: []int64{id}, JSON: body, MaxAttempts: 5, NextAttemptAt: t0, CreatedAt: t0.Add(-time.Hour)}); err != nil {
 				return err
 			}
 			ib, _ := json.Marshal(item)
-			if err := tx.SetNotified(store.Notified{Receiver: "ops", Route: 0, ItemKey: acctProd + "/" + x.rid + "/" + item.AccessKeyID, AccountID: acctProd,
+			if err := tx.SetNotified(ctx, store.Notified{Receiver: "ops", Route: 0, ItemKey: acctProd + "/" + x.rid + "/" + item.AccessKeyID, AccountID: acctProd,
 				ResourceID: x.rid, Stage: "expired", NotifiedAt: t0.Add(-time.Hour), ItemJSON: ib}); err != nil {
 				return err
 			}

@@ -15,22 +15,22 @@ type KeyState struct {
 
 // KeyStates returns the inactivity records of every key, by account/key id.
 func (s *Store) KeyStates(ctx context.Context) (map[[2]string]KeyState, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT account_id, access_key_id, resource_id, user_name, inactive_since, deactivated_by_keyage FROM key_state`)
+	ks, err := queryRows(ctx, s.db, `SELECT account_id, access_key_id, resource_id, user_name, inactive_since, deactivated_by_keyage FROM key_state`,
+		func(r rowScanner) (KeyState, error) {
+			var k KeyState
+			var since int64
+			err := r.Scan(&k.AccountID, &k.AccessKeyID, &k.ResourceID, &k.UserName, &since, &k.DeactivatedByKeyage)
+			k.InactiveSince = fromMS(since)
+			return k, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("read key state: %w", err)
 	}
-	defer rows.Close()
-	out := map[[2]string]KeyState{}
-	for rows.Next() {
-		var k KeyState
-		var since int64
-		if err := rows.Scan(&k.AccountID, &k.AccessKeyID, &k.ResourceID, &k.UserName, &since, &k.DeactivatedByKeyage); err != nil {
-			return nil, err
-		}
-		k.InactiveSince = fromMS(since)
+	out := make(map[[2]string]KeyState, len(ks))
+	for _, k := range ks {
 		out[[2]string{k.AccountID, k.AccessKeyID}] = k
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // MarkInactive records a key seen inactive (keeping an earlier date) or
@@ -94,20 +94,15 @@ func (s *Store) AuditRecords(ctx context.Context, accountID, accessKeyID string)
 		q += ` AND access_key_id = ?`
 		args = append(args, accessKeyID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY at, id`, args...)
+	out, err := queryRows(ctx, s.db, q+` ORDER BY at, id`, func(row rowScanner) (AuditRecord, error) {
+		var r AuditRecord
+		var at int64
+		err := row.Scan(&r.ID, &at, &r.CallerARN, &r.AccountID, &r.UserName, &r.ResourceID, &r.AccessKeyID, &r.Action, &r.Outcome, &r.Reason, &r.BeforeStatus, &r.AfterStatus, &r.DryRun)
+		r.At = fromMS(at)
+		return r, err
+	}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
-	defer rows.Close()
-	var out []AuditRecord
-	for rows.Next() {
-		var r AuditRecord
-		var at int64
-		if err := rows.Scan(&r.ID, &at, &r.CallerARN, &r.AccountID, &r.UserName, &r.ResourceID, &r.AccessKeyID, &r.Action, &r.Outcome, &r.Reason, &r.BeforeStatus, &r.AfterStatus, &r.DryRun); err != nil {
-			return nil, err
-		}
-		r.At = fromMS(at)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }

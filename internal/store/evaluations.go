@@ -16,12 +16,14 @@ import (
 // exists, removed with a DELETED history row.
 func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.Evaluation, gone [][2]string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rm := newReadModel(tx)
+		defer rm.close()
 		now := ms64(at)
 		for i := range evs {
 			ev := &evs[i]
 			var c current
-			err := tx.QueryRowContext(ctx, `SELECT compliance, user_name, first_seen, changed_at FROM evaluations WHERE account_id = ? AND resource_id = ?`,
-				ev.AccountID, ev.ResourceID).Scan(&c.compliance, &c.userName, &c.firstSeen, &c.changedAt)
+			err := tx.QueryRowContext(ctx, `SELECT compliance, user_name, first_seen, changed_at, keys_json, owner FROM evaluations WHERE account_id = ? AND resource_id = ?`,
+				ev.AccountID, ev.ResourceID).Scan(&c.compliance, &c.userName, &c.firstSeen, &c.changedAt, &c.keysJSON, &c.owner)
 			existed := err == nil
 			if err != nil && err != sql.ErrNoRows {
 				return err
@@ -38,15 +40,24 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 				}
 			}
 			tags, _ := json.Marshal(ev.Tags)
-			keys, _ := json.Marshal(ev.Keys)
+			keys, err := json.Marshal(ev.Keys)
+			if err != nil {
+				return fmt.Errorf("encode keys of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+			}
+			owner := ev.Owner
 			if _, err := tx.ExecContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, owner)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (account_id, resource_id) DO UPDATE SET user_name = excluded.user_name, path = excluded.path, arn = excluded.arn,
 					compliance = excluded.compliance, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
 					changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, owner = excluded.owner`,
 				ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-				string(tags), string(keys), first, changed, now, ev.Owner); err != nil {
+				string(tags), string(keys), first, changed, now, owner); err != nil {
 				return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+			}
+			if !existed || keysChanged(c, ev, string(keys), owner) {
+				if err := rm.putKeys(ctx, ev, owner, existed); err != nil {
+					return err
+				}
 			}
 		}
 		for _, g := range gone {
@@ -59,6 +70,9 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, g[0], g[1]); err != nil {
+				return err
+			}
+			if err := rm.dropKeys(ctx, g[0], g[1]); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at) VALUES (?, ?, ?, ?, ?, '', ?)`,

@@ -18,15 +18,11 @@ import (
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error) {
 	var out []Message
 	err := s.Update(ctx, func(t *Tx) error {
-		rows, err := t.tx.QueryContext(ctx, `UPDATE outbox SET lease_owner = ?1, lease_until = ?2
+		var err error
+		out, err = queryRows(ctx, t.tx, `UPDATE outbox SET lease_owner = ?1, lease_until = ?2
 			WHERE id IN (SELECT id FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ?3 AND lease_until <= ?3
 				ORDER BY next_attempt_at, created_at LIMIT ?4)
-			RETURNING id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0)`,
-			owner, ms64(now.Add(lease)), ms64(now), limit)
-		if err != nil {
-			return err
-		}
-		out, err = scanMessages(rows)
+			RETURNING `+messageColumns, scanMessage, owner, ms64(now.Add(lease)), ms64(now), limit)
 		return err
 	})
 	if err != nil {
@@ -114,23 +110,17 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) error {
 			if err != nil {
 				return fmt.Errorf("record outcome of message %s: %w", o.ID, err)
 			}
-			rows, err := t.tx.QueryContext(ctx, `SELECT execution_id FROM outbox_executions WHERE message_id = ?`, o.ID)
+			ids, err := queryRows(ctx, t.tx, `SELECT execution_id FROM outbox_executions WHERE message_id = ?`, scanValue[int64], o.ID)
 			if err != nil {
 				return fmt.Errorf("read executions of message %s: %w", o.ID, err)
 			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
+			for _, id := range ids {
 				execs[id] = true
 			}
-			rows.Close()
 		}
 		now := outcomes[len(outcomes)-1].At
 		for id := range execs {
-			if err := t.refreshExecution(id, now); err != nil {
+			if err := t.refreshExecution(ctx, id, now); err != nil {
 				return err
 			}
 		}
@@ -139,10 +129,10 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) error {
 }
 
 // refreshExecution derives an execution's state from its messages.
-func (t *Tx) refreshExecution(id int64, now time.Time) error {
+func (t *Tx) refreshExecution(ctx context.Context, id int64, now time.Time) error {
 	var pending, sent, failed int
 	var lastErr sql.NullString
-	err := t.tx.QueryRowContext(t.ctx, `SELECT
+	err := t.tx.QueryRowContext(ctx, `SELECT
 		COALESCE(SUM(o.state = 'PENDING'), 0), COALESCE(SUM(o.state = 'SENT'), 0), COALESCE(SUM(o.state = 'FAILED'), 0),
 		(SELECT f.receiver || ': ' || f.last_error FROM outbox f JOIN outbox_executions fe ON fe.message_id = f.id
 			WHERE fe.execution_id = ?1 AND f.state = 'FAILED' ORDER BY f.created_at DESC LIMIT 1)
@@ -152,7 +142,7 @@ func (t *Tx) refreshExecution(id int64, now time.Time) error {
 	}
 	var stepsJSON string
 	var attempts int
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT steps_json, attempts FROM remediation_executions WHERE id = ?`, id).Scan(&stepsJSON, &attempts); err != nil {
+	if err := t.tx.QueryRowContext(ctx, `SELECT steps_json, attempts FROM remediation_executions WHERE id = ?`, id).Scan(&stepsJSON, &attempts); err != nil {
 		return fmt.Errorf("read execution %d: %w", id, err)
 	}
 	var steps []Step
@@ -179,7 +169,7 @@ func (t *Tx) refreshExecution(id int64, now time.Time) error {
 	if state == ExecutionFailed && lastErr.Valid {
 		errText = lastErr.String
 	}
-	_, err = t.tx.ExecContext(t.ctx, `UPDATE remediation_executions SET state = ?, steps_json = ?, last_error = ?, attempts = MAX(attempts, (SELECT COALESCE(MAX(o.attempts), 0) FROM outbox o JOIN outbox_executions oe ON oe.message_id = o.id WHERE oe.execution_id = ?)), updated_at = ? WHERE id = ?`,
+	_, err = t.tx.ExecContext(ctx, `UPDATE remediation_executions SET state = ?, steps_json = ?, last_error = ?, attempts = MAX(attempts, (SELECT COALESCE(MAX(o.attempts), 0) FROM outbox o JOIN outbox_executions oe ON oe.message_id = o.id WHERE oe.execution_id = ?)), updated_at = ? WHERE id = ?`,
 		state, string(b), errText, id, ms64(now), id)
 	return err
 }
@@ -221,7 +211,7 @@ func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 
 // Messages lists outbox messages in a state ("" for all), newest first.
 func (s *Store) Messages(ctx context.Context, state string, limit int) ([]Message, error) {
-	q := `SELECT id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0) FROM outbox`
+	q := `SELECT ` + messageColumns + ` FROM outbox`
 	var args []any
 	if state != "" {
 		q += ` WHERE state = ?`
@@ -229,28 +219,23 @@ func (s *Store) Messages(ctx context.Context, state string, limit int) ([]Messag
 	}
 	q += ` ORDER BY created_at DESC, id LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryRows(ctx, s.db, q, scanMessage, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
-	return scanMessages(rows)
+	return out, nil
 }
 
-// scanMessages reads outbox rows (id, receiver, kind, group_key,
-// message_json, state, attempts, max_attempts, next_attempt_at, last_error,
-// created_at, sent_at) and closes them.
-func scanMessages(rows *sql.Rows) ([]Message, error) {
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var m Message
-		var body string
-		var next, created, sent int64
-		if err := rows.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created, &sent); err != nil {
-			return nil, err
-		}
-		m.JSON, m.NextAttemptAt, m.CreatedAt, m.SentAt = []byte(body), fromMS(next), fromMS(created), fromMS(sent)
-		out = append(out, m)
+const messageColumns = `id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0)`
+
+// scanMessage reads an outbox row of messageColumns.
+func scanMessage(r rowScanner) (Message, error) {
+	var m Message
+	var body string
+	var next, created, sent int64
+	if err := r.Scan(&m.ID, &m.Receiver, &m.Kind, &m.GroupKey, &body, &m.State, &m.Attempts, &m.MaxAttempts, &next, &m.LastError, &created, &sent); err != nil {
+		return m, err
 	}
-	return out, rows.Err()
+	m.JSON, m.NextAttemptAt, m.CreatedAt, m.SentAt = []byte(body), fromMS(next), fromMS(created), fromMS(sent)
+	return m, nil
 }

@@ -89,7 +89,7 @@ func TestMigrationFillsOwner(t *testing.T) {
 		'[{"accessKeyId":"AKIA1","status":"Active","stage":"expired","ageDays":100}]', 0, 0, 0)`)
 	db.Close()
 
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -39,47 +40,27 @@ func (s *Store) Totals(ctx context.Context) (Totals, error) {
 	for _, st := range lifecycle.Stages {
 		t.Keys[string(st)] = 0
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT compliance, COUNT(*) FROM evaluations WHERE resource_type = ? GROUP BY compliance`, rule.ResourceTypeUser)
+	users, err := queryRows(ctx, s.db, `SELECT compliance, COUNT(*) FROM evaluations WHERE resource_type = ? GROUP BY compliance`, scanCounted, rule.ResourceTypeUser)
 	if err != nil {
 		return t, fmt.Errorf("count evaluations: %w", err)
 	}
-	for rows.Next() {
-		var c string
-		var n int
-		if err := rows.Scan(&c, &n); err != nil {
-			rows.Close()
-			return t, err
-		}
-		t.Users += n
-		switch rule.Compliance(c) {
+	for _, c := range users {
+		t.Users += c.n
+		switch rule.Compliance(c.key) {
 		case rule.Compliant:
-			t.Compliant = n
+			t.Compliant = c.n
 		case rule.NonCompliant:
-			t.NonCompliant = n
+			t.NonCompliant = c.n
 		case rule.NotApplicable:
-			t.NotApplicable = n
+			t.NotApplicable = c.n
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return t, err
-	}
-	rows, err = s.db.QueryContext(ctx, `SELECT stage, COUNT(*) FROM evaluation_keys GROUP BY stage`)
+	keys, err := queryRows(ctx, s.db, `SELECT stage, COUNT(*) FROM evaluation_keys GROUP BY stage`, scanCounted)
 	if err != nil {
 		return t, fmt.Errorf("count keys by stage: %w", err)
 	}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			rows.Close()
-			return t, err
-		}
-		t.Keys[st] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return t, err
+	for _, c := range keys {
+		t.Keys[c.key] = c.n
 	}
 	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(status <> 'ok'), 0) FROM account_latest`).Scan(&t.Accounts, &t.AccountsFailed)
 	if err != nil {
@@ -109,7 +90,7 @@ type AccountSummary struct {
 
 const accountColumns = `a.account_id, a.name, a.ou, a.status, a.error, a.scan_id, COALESCE(a.last_ok_scan_id, 0), a.duration_ms, a.root_keys_json`
 
-func scanAccount(sc interface{ Scan(...any) error }, a *AccountSummary, extra ...any) error {
+func scanAccount(sc rowScanner, a *AccountSummary, extra ...any) error {
 	var rk string
 	dest := append([]any{&a.AccountID, &a.Name, &a.OU, &a.Status, &a.Error, &a.ScanID, &a.LastOKScan, &a.DurationMS, &rk}, extra...)
 	if err := sc.Scan(dest...); err != nil {
@@ -127,48 +108,38 @@ func (s *Store) Accounts(ctx context.Context, limit int) ([]AccountSummary, erro
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.db.QueryContext(ctx, `WITH c AS (
+	out, err := queryRows(ctx, s.db, `WITH c AS (
 			SELECT account_id, COUNT(*) AS users, SUM(compliance = 'COMPLIANT') AS compliant, SUM(compliance = 'NON_COMPLIANT') AS noncompliant
 			FROM evaluations WHERE resource_type = ? GROUP BY account_id)
 		SELECT `+accountColumns+`, COALESCE(c.users, 0), COALESCE(c.compliant, 0), COALESCE(c.noncompliant, 0)
 		FROM account_latest a LEFT JOIN c ON c.account_id = a.account_id
-		ORDER BY COALESCE(c.noncompliant, 0) DESC, a.account_id LIMIT ?`, rule.ResourceTypeUser, limit)
+		ORDER BY COALESCE(c.noncompliant, 0) DESC, a.account_id LIMIT ?`, func(r rowScanner) (AccountSummary, error) {
+		var a AccountSummary
+		err := scanAccount(r, &a, &a.Users, &a.Compliant, &a.NonCompliant)
+		return a, err
+	}, rule.ResourceTypeUser, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read accounts: %w", err)
 	}
-	defer rows.Close()
-	var out []AccountSummary
-	for rows.Next() {
-		var a AccountSummary
-		if err := scanAccount(rows, &a, &a.Users, &a.Compliant, &a.NonCompliant); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // TopNonCompliant lists the accounts with the most non-compliant users,
 // most first, at most limit of them; accounts without one are left out.
 func (s *Store) TopNonCompliant(ctx context.Context, limit int) ([]AccountSummary, error) {
-	rows, err := s.db.QueryContext(ctx, `WITH c AS (
+	out, err := queryRows(ctx, s.db, `WITH c AS (
 			SELECT account_id, COUNT(*) AS n FROM evaluations WHERE compliance = 'NON_COMPLIANT' AND resource_type = ?
 			GROUP BY account_id ORDER BY n DESC, account_id LIMIT ?)
 		SELECT c.account_id, COALESCE(a.name, ''), c.n FROM c LEFT JOIN account_latest a ON a.account_id = c.account_id
-		ORDER BY c.n DESC, c.account_id`, rule.ResourceTypeUser, limit)
+		ORDER BY c.n DESC, c.account_id`, func(r rowScanner) (AccountSummary, error) {
+		var a AccountSummary
+		err := r.Scan(&a.AccountID, &a.Name, &a.NonCompliant)
+		return a, err
+	}, rule.ResourceTypeUser, limit)
 	if err != nil {
 		return nil, fmt.Errorf("rank accounts: %w", err)
 	}
-	defer rows.Close()
-	var out []AccountSummary
-	for rows.Next() {
-		var a AccountSummary
-		if err := rows.Scan(&a.AccountID, &a.Name, &a.NonCompliant); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Account returns one account, or nil when keyage has neither scanned it
@@ -210,22 +181,17 @@ func (s *Store) AccountScans(ctx context.Context, accountID string, failedOnly b
 	if failedOnly {
 		q += ` AND sa.status <> 'ok'`
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY sa.scan_id DESC LIMIT ?`, accountID, limit)
+	out, err := queryRows(ctx, s.db, q+` ORDER BY sa.scan_id DESC LIMIT ?`, func(r rowScanner) (AccountScan, error) {
+		var a AccountScan
+		var started int64
+		err := r.Scan(&a.ScanID, &started, &a.Status, &a.Error, &a.Users, &a.DurationMS)
+		a.StartedAt = fromMS(started)
+		return a, err
+	}, accountID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read scans of %s: %w", accountID, err)
 	}
-	defer rows.Close()
-	var out []AccountScan
-	for rows.Next() {
-		var a AccountScan
-		var started int64
-		if err := rows.Scan(&a.ScanID, &started, &a.Status, &a.Error, &a.Users, &a.DurationMS); err != nil {
-			return nil, err
-		}
-		a.StartedAt = fromMS(started)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Key sort orders of KeyFilter.
@@ -348,23 +314,18 @@ func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 		FROM (SELECT k.* FROM evaluation_keys k` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) k
 		LEFT JOIN account_latest a ON a.account_id = k.account_id
 		ORDER BY ` + order
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryRows(ctx, s.db, q, func(row rowScanner) (KeyRow, error) {
+		var r KeyRow
+		var created, used, notified int64
+		err := row.Scan(&r.AccountID, &r.AccountName, &r.ResourceID, &r.UserName, &r.Compliance, &r.Owner, &r.AccessKeyID, &r.Status, &r.Stage, &r.AgeDays,
+			&created, &used, &r.LastUsedService, &r.ExecutionState, &notified)
+		r.CreatedAt, r.LastUsedAt, r.LastNotified = fromMS(created), fromMS(used), fromMS(notified)
+		return r, err
+	}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read keys: %w", err)
 	}
-	defer rows.Close()
-	var out []KeyRow
-	for rows.Next() {
-		var r KeyRow
-		var created, used, notified int64
-		if err := rows.Scan(&r.AccountID, &r.AccountName, &r.ResourceID, &r.UserName, &r.Compliance, &r.Owner, &r.AccessKeyID, &r.Status, &r.Stage, &r.AgeDays,
-			&created, &used, &r.LastUsedService, &r.ExecutionState, &notified); err != nil {
-			return nil, err
-		}
-		r.CreatedAt, r.LastUsedAt, r.LastNotified = fromMS(created), fromMS(used), fromMS(notified)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // reverseOrder flips every term of an ORDER BY list.
@@ -389,20 +350,15 @@ type KeyCount struct {
 
 // KeysByAccountStage counts the keys of every account per stage.
 func (s *Store) KeysByAccountStage(ctx context.Context) ([]KeyCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT account_id, stage, COUNT(*) FROM evaluation_keys GROUP BY account_id, stage`)
+	out, err := queryRows(ctx, s.db, `SELECT account_id, stage, COUNT(*) FROM evaluation_keys GROUP BY account_id, stage`, func(r rowScanner) (KeyCount, error) {
+		var c KeyCount
+		err := r.Scan(&c.AccountID, &c.Stage, &c.Keys)
+		return c, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("count keys by account: %w", err)
 	}
-	defer rows.Close()
-	var out []KeyCount
-	for rows.Next() {
-		var c KeyCount
-		if err := rows.Scan(&c.AccountID, &c.Stage, &c.Keys); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AgeHistogram is the age distribution of active keys at a time:
@@ -455,29 +411,24 @@ func (s *Store) NonCompliantTrend(ctx context.Context, from, to time.Time, n int
 	start, end := ms64(from), ms64(to)
 	width := max((end-start+int64(n)-1)/int64(n), 1)
 	// Transitions at or before start form the baseline (bucket -1).
-	rows, err := s.db.QueryContext(ctx, `SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
+	type bucket struct {
+		b int64
+		d int
+	}
+	buckets, err := queryRows(ctx, s.db, `SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
 			SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT')
 		FROM evaluation_history WHERE (from_compliance = 'NON_COMPLIANT' OR to_compliance = 'NON_COMPLIANT') AND at <= ?3
-		GROUP BY b ORDER BY b`, start, width, end)
+		GROUP BY b ORDER BY b`, func(r rowScanner) (bucket, error) {
+		var b bucket
+		err := r.Scan(&b.b, &b.d)
+		return b, err
+	}, start, width, end)
 	if err != nil {
 		return nil, fmt.Errorf("read non-compliant trend: %w", err)
 	}
-	defer rows.Close()
 	delta := make([]int, n+1) // delta[0]: baseline, delta[i]: bucket i-1
-	for rows.Next() {
-		var b int64
-		var d int
-		if err := rows.Scan(&b, &d); err != nil {
-			return nil, err
-		}
-		i := int(b) + 1
-		if i > n {
-			i = n
-		}
-		delta[i] += d
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for _, b := range buckets {
+		delta[min(int(b.b)+1, n)] += b.d
 	}
 	out := make([]TrendPoint, n+1)
 	v := 0
@@ -505,34 +456,18 @@ func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
 // Scans lists finished scans, newest first, with ids below beforeID (0: from
 // the newest).
 func (s *Store) Scans(ctx context.Context, beforeID int64, limit int) ([]Scan, error) {
-	q := `SELECT id, started_at, finished_at, evaluated_at, source, max_age, warn_age, status, COALESCE(summary_json, '{}') FROM scans`
+	q := `SELECT ` + scanColumns + ` FROM scans`
 	var args []any
 	if beforeID > 0 {
 		q += ` WHERE id < ?`
 		args = append(args, beforeID)
 	}
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, args...)
+	out, err := queryRows(ctx, s.db, q+` ORDER BY id DESC LIMIT ?`, scanScan, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read scans: %w", err)
 	}
-	defer rows.Close()
-	var out []Scan
-	for rows.Next() {
-		var sc Scan
-		var started, evaluated int64
-		var finished sql.NullInt64
-		var summary string
-		if err := rows.Scan(&sc.ID, &started, &finished, &evaluated, &sc.Source, &sc.MaxAge, &sc.WarnAge, &sc.Status, &summary); err != nil {
-			return nil, err
-		}
-		sc.StartedAt, sc.FinishedAt, sc.EvaluatedAt = fromMS(started), nullMS(finished), fromMS(evaluated)
-		if err := json.Unmarshal([]byte(summary), &sc.Summary); err != nil {
-			return nil, fmt.Errorf("decode summary of scan %d: %w", sc.ID, err)
-		}
-		out = append(out, sc)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // EvaluationFilter selects current evaluations for the API.
@@ -583,35 +518,29 @@ func (s *Store) ListEvaluations(ctx context.Context, f EvaluationFilter) ([]Eval
 		conds = append(conds, `(e.account_id, e.resource_id) > (?, ?)`)
 		args = append(args, f.AfterAccount, f.AfterResource)
 	}
-	q := `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
-			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, ''), e.owner
-		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id`
+	q := `SELECT ` + evaluationRowColumns + ` FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id`
 	if len(conds) > 0 {
 		q += ` WHERE ` + strings.Join(conds, " AND ")
 	}
 	q += ` ORDER BY e.account_id, e.resource_id LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryRows(ctx, s.db, q, scanEvaluationRow, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read evaluations: %w", err)
 	}
-	defer rows.Close()
-	var out []EvaluationRow
-	for rows.Next() {
-		r, err := scanEvaluationRow(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
-func scanEvaluationRow(rows *sql.Rows) (EvaluationRow, error) {
+// evaluationRowColumns are the columns of scanEvaluationRow, from
+// evaluations e joined with account_latest a.
+const evaluationRowColumns = `e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
+			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, ''), e.owner`
+
+func scanEvaluationRow(row rowScanner) (EvaluationRow, error) {
 	var r EvaluationRow
 	var tags, keys string
 	var first, changed, evaluated int64
-	if err := rows.Scan(&r.AccountID, &r.ResourceID, &r.ResourceType, &r.UserName, &r.Path, &r.ARN, &r.Compliance, &r.Annotation, &tags, &keys,
+	if err := row.Scan(&r.AccountID, &r.ResourceID, &r.ResourceType, &r.UserName, &r.Path, &r.ARN, &r.Compliance, &r.Annotation, &tags, &keys,
 		&first, &changed, &evaluated, &r.ScanID, &r.AccountName, &r.Owner); err != nil {
 		return r, err
 	}
@@ -630,39 +559,24 @@ func scanEvaluationRow(rows *sql.Rows) (EvaluationRow, error) {
 
 // AccountEvaluations lists the current evaluations of one account, by user name.
 func (s *Store) AccountEvaluations(ctx context.Context, accountID string) ([]EvaluationRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
-			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, ''), e.owner
-		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id WHERE e.account_id = ? ORDER BY e.compliance DESC, e.user_name, e.resource_id`, accountID)
+	out, err := queryRows(ctx, s.db, `SELECT `+evaluationRowColumns+`
+		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id WHERE e.account_id = ? ORDER BY e.compliance DESC, e.user_name, e.resource_id`,
+		scanEvaluationRow, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("read evaluations of %s: %w", accountID, err)
 	}
-	defer rows.Close()
-	var out []EvaluationRow
-	for rows.Next() {
-		r, err := scanEvaluationRow(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // EvaluationOf returns the current evaluation of one resource, nil when none.
 func (s *Store) EvaluationOf(ctx context.Context, accountID, resourceID string) (*EvaluationRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT e.account_id, e.resource_id, e.resource_type, e.user_name, e.path, e.arn, e.compliance, e.annotation, e.tags_json, e.keys_json,
-			e.first_seen, e.changed_at, e.evaluated_at, COALESCE(e.scan_id, 0), COALESCE(a.name, ''), e.owner
-		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id WHERE e.account_id = ? AND e.resource_id = ?`, accountID, resourceID)
+	r, err := scanEvaluationRow(s.db.QueryRowContext(ctx, `SELECT `+evaluationRowColumns+`
+		FROM evaluations e LEFT JOIN account_latest a ON a.account_id = e.account_id WHERE e.account_id = ? AND e.resource_id = ?`, accountID, resourceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read evaluation of %s in %s: %w", resourceID, accountID, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return nil, rows.Err()
-	}
-	r, err := scanEvaluationRow(rows)
-	if err != nil {
-		return nil, err
 	}
 	return &r, nil
 }
@@ -677,7 +591,7 @@ type ExecutionFilter struct {
 
 // ListExecutions lists executions in id order.
 func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]Execution, error) {
-	q := `SELECT id, account_id, resource_id, rule, user_name, state, attempts, steps_json, last_error, created_at, updated_at FROM remediation_executions WHERE id > ?`
+	q := `SELECT ` + executionColumns + ` FROM remediation_executions WHERE id > ?`
 	args := []any{f.AfterID}
 	if f.State != "" {
 		q += ` AND state = ?`
@@ -696,34 +610,34 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]Execut
 		limit = -1
 	}
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, args...)
+	out, err := queryRows(ctx, s.db, q+` ORDER BY id LIMIT ?`, scanExecution, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read executions: %w", err)
 	}
-	return scanExecutions(rows)
+	return out, nil
 }
 
 // MessagesOf lists the outbox messages about one resource, newest first:
 // those serving one of its executions (digests included) and those grouped
 // by the user.
 func (s *Store) MessagesOf(ctx context.Context, accountID, resourceID string, limit int) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, last_error, created_at, COALESCE(sent_at, 0)
+	out, err := queryRows(ctx, s.db, `SELECT `+messageColumns+`
 		FROM outbox WHERE id IN (
 			SELECT oe.message_id FROM outbox_executions oe JOIN remediation_executions x ON x.id = oe.execution_id WHERE x.account_id = ?1 AND x.resource_id = ?2
 			UNION SELECT id FROM outbox WHERE group_key = 'user:' || ?1 || '/' || ?2)
-		ORDER BY created_at DESC, id LIMIT ?3`, accountID, resourceID, limit)
+		ORDER BY created_at DESC, id LIMIT ?3`, scanMessage, accountID, resourceID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read messages of %s in %s: %w", resourceID, accountID, err)
 	}
-	return scanMessages(rows)
+	return out, nil
 }
 
 // NotifiedOf lists the notify state of one resource's items.
 func (s *Store) NotifiedOf(ctx context.Context, accountID, resourceID string) ([]Notified, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json FROM notify_state
-		WHERE account_id = ? AND resource_id = ? ORDER BY notified_at DESC, receiver`, accountID, resourceID)
+	out, err := queryRows(ctx, s.db, `SELECT `+notifiedColumns+` FROM notify_state
+		WHERE account_id = ? AND resource_id = ? ORDER BY notified_at DESC, receiver`, scanNotified, accountID, resourceID)
 	if err != nil {
 		return nil, fmt.Errorf("read notify state of %s in %s: %w", resourceID, accountID, err)
 	}
-	return scanNotified(rows)
+	return out, nil
 }

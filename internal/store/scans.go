@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,17 +55,23 @@ func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res
 			return err
 		}
 		defer insAcct.Close()
+		rm := newReadModel(tx)
+		defer rm.close()
 		scanned := map[string]bool{}
-		for _, a := range res.Accounts {
+		for i := range res.Accounts {
+			a := &res.Accounts[i]
 			rk, _ := json.Marshal(a.RootKeys)
 			if _, err := insAcct.ExecContext(ctx, id, a.AccountID, a.Name, a.OU, a.Status, a.Error, a.Users, string(rk), a.DurationMS); err != nil {
 				return fmt.Errorf("insert scan account %s: %w", a.AccountID, err)
+			}
+			if err := rm.putAccount(ctx, id, a, string(rk)); err != nil {
+				return err
 			}
 			if a.Status == scan.StatusOK {
 				scanned[a.AccountID] = true
 			}
 		}
-		return s.saveEvaluations(ctx, tx, id, res.EvaluatedAt, scanned, res.Evaluations)
+		return s.saveEvaluations(ctx, tx, rm, id, res.EvaluatedAt, scanned, res.Evaluations)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record scan in %s: %w", s.path, err)
@@ -72,33 +79,37 @@ func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res
 	return id, nil
 }
 
+// current is what a new evaluation of a resource is compared with: its
+// stored evaluation.
 type current struct {
 	compliance string
 	userName   string
 	firstSeen  int64
 	changedAt  int64
+	keysJSON   string
+	owner      string
 }
 
-// saveEvaluations replaces the current evaluations of the scanned accounts.
-func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, at time.Time, scanned map[string]bool, evs []rule.Evaluation) error {
+// saveEvaluations replaces the current evaluations of the scanned accounts,
+// and their key rows in the read model.
+func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, scanID int64, at time.Time, scanned map[string]bool, evs []rule.Evaluation) error {
+	type stored struct {
+		rid string
+		c   current
+	}
 	prev := map[[2]string]current{}
 	for acct := range scanned {
-		rows, err := tx.QueryContext(ctx, `SELECT resource_id, compliance, user_name, first_seen, changed_at FROM evaluations WHERE account_id = ?`, acct)
+		rows, err := queryRows(ctx, tx, `SELECT resource_id, compliance, user_name, first_seen, changed_at, keys_json, owner FROM evaluations WHERE account_id = ?`,
+			func(r rowScanner) (stored, error) {
+				var st stored
+				err := r.Scan(&st.rid, &st.c.compliance, &st.c.userName, &st.c.firstSeen, &st.c.changedAt, &st.c.keysJSON, &st.c.owner)
+				return st, err
+			}, acct)
 		if err != nil {
 			return fmt.Errorf("read evaluations of %s: %w", acct, err)
 		}
-		for rows.Next() {
-			var rid string
-			var c current
-			if err := rows.Scan(&rid, &c.compliance, &c.userName, &c.firstSeen, &c.changedAt); err != nil {
-				rows.Close()
-				return err
-			}
-			prev[[2]string{acct, rid}] = c
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		for _, st := range rows {
+			prev[[2]string{acct, st.rid}] = st.c
 		}
 	}
 	upsert, err := tx.PrepareContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id, owner)
@@ -116,6 +127,9 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, a
 	}
 	defer hist.Close()
 	now := ms64(at)
+	// written holds the resources saved so far: a resource twice in evs gets
+	// the key rows of its last evaluation.
+	written := make(map[[2]string]struct{}, len(evs))
 	for i := range evs {
 		ev := &evs[i]
 		if !scanned[ev.AccountID] {
@@ -124,6 +138,8 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, a
 		k := [2]string{ev.AccountID, ev.ResourceID}
 		p, existed := prev[k]
 		delete(prev, k)
+		_, again := written[k]
+		written[k] = struct{}{}
 		first, changed := now, now
 		if existed {
 			first = p.firstSeen
@@ -136,14 +152,26 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, a
 			}
 		}
 		tags, _ := json.Marshal(ev.Tags)
-		keys, _ := json.Marshal(ev.Keys)
+		keys, err := json.Marshal(ev.Keys)
+		if err != nil {
+			return fmt.Errorf("encode keys of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+		}
+		owner := ev.Owner
 		if _, err := upsert.ExecContext(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-			string(tags), string(keys), first, changed, now, scanID, ev.Owner); err != nil {
+			string(tags), string(keys), first, changed, now, scanID, owner); err != nil {
 			return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+		}
+		if !existed || again || keysChanged(p, ev, string(keys), owner) {
+			if err := rm.putKeys(ctx, ev, owner, existed || again); err != nil {
+				return err
+			}
 		}
 	}
 	for k, p := range prev { // gone from a scanned account
 		if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, k[0], k[1]); err != nil {
+			return err
+		}
+		if err := rm.dropKeys(ctx, k[0], k[1]); err != nil {
 			return err
 		}
 		if _, err := hist.ExecContext(ctx, k[0], k[1], p.userName, p.compliance, ComplianceDeleted, "", now, scanID); err != nil {
@@ -155,23 +183,32 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, scanID int64, a
 
 // LatestScan returns the newest finished scan, or nil when there is none.
 func (s *Store) LatestScan(ctx context.Context) (*Scan, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT id, started_at, finished_at, evaluated_at, source, max_age, warn_age, status, COALESCE(summary_json, '{}') FROM scans WHERE status = 'done' ORDER BY id DESC LIMIT 1`)
-	var sc Scan
-	var started, evaluated int64
-	var finished sql.NullInt64
-	var summary string
-	err := row.Scan(&sc.ID, &started, &finished, &evaluated, &sc.Source, &sc.MaxAge, &sc.WarnAge, &sc.Status, &summary)
-	if err == sql.ErrNoRows {
+	sc, err := scanScan(s.db.QueryRowContext(ctx, `SELECT `+scanColumns+` FROM scans WHERE status = 'done' ORDER BY id DESC LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read latest scan: %w", err)
 	}
+	return &sc, nil
+}
+
+const scanColumns = `id, started_at, finished_at, evaluated_at, source, max_age, warn_age, status, COALESCE(summary_json, '{}')`
+
+// scanScan reads a scans row of scanColumns.
+func scanScan(r rowScanner) (Scan, error) {
+	var sc Scan
+	var started, evaluated int64
+	var finished sql.NullInt64
+	var summary string
+	if err := r.Scan(&sc.ID, &started, &finished, &evaluated, &sc.Source, &sc.MaxAge, &sc.WarnAge, &sc.Status, &summary); err != nil {
+		return sc, err
+	}
 	sc.StartedAt, sc.FinishedAt, sc.EvaluatedAt = fromMS(started), nullMS(finished), fromMS(evaluated)
 	if err := json.Unmarshal([]byte(summary), &sc.Summary); err != nil {
-		return nil, fmt.Errorf("decode summary of scan %d: %w", sc.ID, err)
+		return sc, fmt.Errorf("decode summary of scan %d: %w", sc.ID, err)
 	}
-	return &sc, nil
+	return sc, nil
 }
 
 // Evaluation returns the current evaluation of a resource, or nil.
@@ -206,22 +243,18 @@ type Transition struct {
 
 // History lists a resource's compliance changes, oldest first.
 func (s *Store) History(ctx context.Context, accountID, resourceID string) ([]Transition, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT user_name, from_compliance, to_compliance, annotation, at, COALESCE(scan_id, 0) FROM evaluation_history WHERE account_id = ? AND resource_id = ? ORDER BY at, id`, accountID, resourceID)
+	out, err := queryRows(ctx, s.db, `SELECT user_name, from_compliance, to_compliance, annotation, at, COALESCE(scan_id, 0) FROM evaluation_history WHERE account_id = ? AND resource_id = ? ORDER BY at, id`,
+		func(r rowScanner) (Transition, error) {
+			t := Transition{AccountID: accountID, ResourceID: resourceID}
+			var at int64
+			err := r.Scan(&t.UserName, &t.From, &t.To, &t.Annotation, &at, &t.ScanID)
+			t.At = fromMS(at)
+			return t, err
+		}, accountID, resourceID)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s in %s: %w", resourceID, accountID, err)
 	}
-	defer rows.Close()
-	var out []Transition
-	for rows.Next() {
-		t := Transition{AccountID: accountID, ResourceID: resourceID}
-		var at int64
-		if err := rows.Scan(&t.UserName, &t.From, &t.To, &t.Annotation, &at, &t.ScanID); err != nil {
-			return nil, err
-		}
-		t.At = fromMS(at)
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ResourceIDByName finds the resourceId of a user by name in the current

@@ -31,17 +31,26 @@ type Store struct {
 // ErrNewerSchema is returned by Open for a database written by a newer keyage.
 var ErrNewerSchema = errors.New("state database has a newer schema")
 
+// Options configures Open.
+type Options struct {
+	// Now is the store's clock: when a migration is applied. Default time.Now.
+	Now func() time.Time
+}
+
 // Open opens (creating if needed) the SQLite database at path and migrates it
 // to the current schema. A database of a newer schema version is refused,
 // never altered.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, opts.Now); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -90,7 +99,9 @@ func SchemaVersion() int {
 	return ms[len(ms)-1].version
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+// migrate applies the migrations the database has not had, each in its own
+// transaction, recording when (now) it was applied.
+func (s *Store) migrate(ctx context.Context, now func() time.Time) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
@@ -98,22 +109,16 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("open state %s: %w", s.path, err)
 	}
-	applied := map[int]bool{}
-	rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	versions, err := queryRows(ctx, s.db, `SELECT version FROM schema_migrations`, scanValue[int])
 	if err != nil {
 		return fmt.Errorf("read schema version of %s: %w", s.path, err)
 	}
+	applied := map[int]bool{}
 	current := 0
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return err
-		}
+	for _, v := range versions {
 		applied[v] = true
 		current = max(current, v)
 	}
-	rows.Close()
 	latest := ms[len(ms)-1].version
 	if current > latest {
 		return fmt.Errorf("%w: %s is at schema version %d, this keyage knows up to %d; upgrade keyage (the file was not changed)", ErrNewerSchema, s.path, current, latest)
@@ -126,7 +131,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, ms64(time.Now()))
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, ms64(now()))
 			return err
 		})
 		if err != nil {

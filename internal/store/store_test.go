@@ -16,7 +16,7 @@ var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
 func open(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"))
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func open(t *testing.T) *Store {
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keyage.db")
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	_, err = Open(ctx, path)
+	_, err = Open(ctx, path, Options{})
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Open(newer schema) = %v, want ErrNewerSchema", err)
 	}
@@ -106,13 +106,13 @@ func TestOutboxAndExecutions(t *testing.T) {
 	var execID int64
 	err := s.Update(ctx, func(tx *Tx) error {
 		var err error
-		execID, err = tx.PutExecution(Execution{AccountID: "222222222222", ResourceID: "AIDA1", Rule: rule.Name, UserName: "alice", State: ExecutionQueued,
+		execID, err = tx.PutExecution(ctx, Execution{AccountID: "222222222222", ResourceID: "AIDA1", Rule: rule.Name, UserName: "alice", State: ExecutionQueued,
 			Steps: []Step{{Name: "ResolveUserName", State: ExecutionSucceeded}, {Name: PublishStep, State: ExecutionQueued}}, CreatedAt: t0, UpdatedAt: t0})
 		if err != nil {
 			return err
 		}
 		for _, id := range []string{"m1", "m2"} {
-			if err := tx.Enqueue(Message{ID: id, Receiver: "r-" + id, Kind: "finding", GroupKey: "g", ExecutionIDs: []int64{execID}, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+			if err := tx.Enqueue(ctx, Message{ID: id, Receiver: "r-" + id, Kind: "finding", GroupKey: "g", ExecutionIDs: []int64{execID}, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
 				return err
 			}
 		}
@@ -166,18 +166,18 @@ func TestNotifyState(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	n := Notified{Receiver: "r", Route: 1, ItemKey: "222222222222/AIDA1/AKIA1", AccountID: "222222222222", ResourceID: "AIDA1", Stage: "warning", NotifiedAt: t0, ItemJSON: []byte(`{"a":1}`)}
-	if err := s.Update(ctx, func(tx *Tx) error { return tx.SetNotified(n) }); err != nil {
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.SetNotified(ctx, n) }); err != nil {
 		t.Fatal(err)
 	}
 	n.Stage = "expired"
-	if err := s.Update(ctx, func(tx *Tx) error { return tx.SetNotified(n) }); err != nil {
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.SetNotified(ctx, n) }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.NotifiedItems(ctx)
 	if err != nil || len(got) != 1 || got[0].Stage != "expired" || !got[0].NotifiedAt.Equal(t0) {
 		t.Fatalf("NotifiedItems = %+v, %v", got, err)
 	}
-	if err := s.Update(ctx, func(tx *Tx) error { return tx.ForgetNotified("r", 1, n.ItemKey) }); err != nil {
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.ForgetNotified(ctx, "r", 1, n.ItemKey) }); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.NotifiedItems(ctx); len(got) != 0 {
@@ -190,7 +190,7 @@ func TestUpdateRollsBack(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	err := s.Update(ctx, func(tx *Tx) error {
-		if err := tx.Enqueue(Message{ID: "m", Receiver: "r", Kind: "finding", GroupKey: "g", JSON: []byte(`{}`), MaxAttempts: 1, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+		if err := tx.Enqueue(ctx, Message{ID: "m", Receiver: "r", Kind: "finding", GroupKey: "g", JSON: []byte(`{}`), MaxAttempts: 1, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
 			return err
 		}
 		return errors.New("boom")
@@ -210,7 +210,7 @@ func TestOutboxLeases(t *testing.T) {
 	s := open(t)
 	err := s.Update(ctx, func(tx *Tx) error {
 		for _, id := range []string{"m1", "m2", "m3"} {
-			if err := tx.Enqueue(Message{ID: id, Receiver: "r", Kind: "finding", GroupKey: id, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+			if err := tx.Enqueue(ctx, Message{ID: id, Receiver: "r", Kind: "finding", GroupKey: id, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
 				return err
 			}
 		}

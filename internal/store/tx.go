@@ -11,13 +11,12 @@ import (
 // Tx is a write transaction: the decision to notify (executions, outbox
 // messages, notify state) is committed at once or not at all.
 type Tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	tx *sql.Tx
 }
 
 // Update runs f in one transaction, committed when f returns nil.
 func (s *Store) Update(ctx context.Context, f func(*Tx) error) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error { return f(&Tx{ctx: ctx, tx: tx}) })
+	err := s.tx(ctx, func(tx *sql.Tx) error { return f(&Tx{tx: tx}) })
 	if err != nil {
 		return fmt.Errorf("update state %s: %w", s.path, err)
 	}
@@ -61,13 +60,13 @@ const PublishStep = "PublishNotification"
 
 // PutExecution creates or replaces the execution of (account, resource,
 // rule) and returns its id. CreatedAt is kept from an existing row.
-func (t *Tx) PutExecution(e Execution) (int64, error) {
+func (t *Tx) PutExecution(ctx context.Context, e Execution) (int64, error) {
 	steps, err := json.Marshal(e.Steps)
 	if err != nil {
 		return 0, err
 	}
 	var id int64
-	err = t.tx.QueryRowContext(t.ctx, `INSERT INTO remediation_executions (account_id, resource_id, rule, user_name, state, attempts, steps_json, last_error, created_at, updated_at)
+	err = t.tx.QueryRowContext(ctx, `INSERT INTO remediation_executions (account_id, resource_id, rule, user_name, state, attempts, steps_json, last_error, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, resource_id, rule) DO UPDATE SET user_name = excluded.user_name, state = excluded.state, attempts = excluded.attempts,
 			steps_json = excluded.steps_json, last_error = excluded.last_error, updated_at = excluded.updated_at
@@ -105,15 +104,15 @@ const (
 )
 
 // Enqueue adds a message to the outbox, PENDING and due at NextAttemptAt.
-func (t *Tx) Enqueue(m Message) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, created_at)
+func (t *Tx) Enqueue(ctx context.Context, m Message) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (id, receiver, kind, group_key, message_json, state, attempts, max_attempts, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?, 'PENDING', 0, ?, ?, ?)`,
 		m.ID, m.Receiver, m.Kind, m.GroupKey, string(m.JSON), m.MaxAttempts, ms64(m.NextAttemptAt), ms64(m.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("enqueue message %s for %s: %w", m.ID, m.Receiver, err)
 	}
 	for _, id := range m.ExecutionIDs {
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT OR IGNORE INTO outbox_executions (message_id, execution_id) VALUES (?, ?)`, m.ID, id); err != nil {
+		if _, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO outbox_executions (message_id, execution_id) VALUES (?, ?)`, m.ID, id); err != nil {
 			return fmt.Errorf("link message %s to execution %d: %w", m.ID, id, err)
 		}
 	}
@@ -134,8 +133,8 @@ type Notified struct {
 }
 
 // SetNotified records a notification decision.
-func (t *Tx) SetNotified(n Notified) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO notify_state (receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+func (t *Tx) SetNotified(ctx context.Context, n Notified) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO notify_state (receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (receiver, route, item_key) DO UPDATE SET stage = excluded.stage, notified_at = excluded.notified_at, item_json = excluded.item_json`,
 		n.Receiver, n.Route, n.ItemKey, n.AccountID, n.ResourceID, n.Stage, ms64(n.NotifiedAt), string(n.ItemJSON))
 	if err != nil {
@@ -145,8 +144,8 @@ func (t *Tx) SetNotified(n Notified) error {
 }
 
 // ForgetNotified removes a record, once its item is resolved.
-func (t *Tx) ForgetNotified(receiver string, route int, itemKey string) error {
-	_, err := t.tx.ExecContext(t.ctx, `DELETE FROM notify_state WHERE receiver = ? AND route = ? AND item_key = ?`, receiver, route, itemKey)
+func (t *Tx) ForgetNotified(ctx context.Context, receiver string, route int, itemKey string) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM notify_state WHERE receiver = ? AND route = ? AND item_key = ?`, receiver, route, itemKey)
 	if err != nil {
 		return fmt.Errorf("forget notification of %s to %s: %w", itemKey, receiver, err)
 	}
@@ -155,35 +154,31 @@ func (t *Tx) ForgetNotified(receiver string, route int, itemKey string) error {
 
 // NotifiedItems lists every notify-state record.
 func (s *Store) NotifiedItems(ctx context.Context) ([]Notified, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json FROM notify_state`)
+	out, err := queryRows(ctx, s.db, `SELECT `+notifiedColumns+` FROM notify_state`, scanNotified)
 	if err != nil {
 		return nil, fmt.Errorf("read notify state: %w", err)
 	}
-	return scanNotified(rows)
+	return out, nil
 }
 
-// scanNotified reads notify_state rows (receiver, route, item_key,
-// account_id, resource_id, stage, notified_at, item_json) and closes them.
-func scanNotified(rows *sql.Rows) ([]Notified, error) {
-	defer rows.Close()
-	var out []Notified
-	for rows.Next() {
-		var n Notified
-		var at int64
-		var item string
-		if err := rows.Scan(&n.Receiver, &n.Route, &n.ItemKey, &n.AccountID, &n.ResourceID, &n.Stage, &at, &item); err != nil {
-			return nil, err
-		}
-		n.NotifiedAt, n.ItemJSON = fromMS(at), []byte(item)
-		out = append(out, n)
+const notifiedColumns = `receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json`
+
+// scanNotified reads a notify_state row of notifiedColumns.
+func scanNotified(r rowScanner) (Notified, error) {
+	var n Notified
+	var at int64
+	var item string
+	if err := r.Scan(&n.Receiver, &n.Route, &n.ItemKey, &n.AccountID, &n.ResourceID, &n.Stage, &at, &item); err != nil {
+		return n, err
 	}
-	return out, rows.Err()
+	n.NotifiedAt, n.ItemJSON = fromMS(at), []byte(item)
+	return n, nil
 }
 
 // HasExecution reports whether (account, resource, rule) has an execution.
-func (t *Tx) HasExecution(accountID, resourceID, ruleName string) (bool, error) {
+func (t *Tx) HasExecution(ctx context.Context, accountID, resourceID, ruleName string) (bool, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM remediation_executions WHERE account_id = ? AND resource_id = ? AND rule = ?`, accountID, resourceID, ruleName).Scan(&n)
+	err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM remediation_executions WHERE account_id = ? AND resource_id = ? AND rule = ?`, accountID, resourceID, ruleName).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("read execution of %s in %s: %w", resourceID, accountID, err)
 	}

@@ -11,12 +11,11 @@
 package jira
 
 import (
-	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,12 +73,9 @@ type Options struct {
 	// ResolveTransition names the transition applied to the issue when
 	// its key is resolved (e.g. "Done"); empty only comments.
 	ResolveTransition string
-	// Timeout bounds one HTTP request; DefaultTimeout when zero.
-	Timeout time.Duration
-	// Version is keyage's version, sent as User-Agent: keyage/<Version>.
-	Version string
-	// Client sends the requests; notify.NewHTTPClient() when nil.
-	Client *http.Client
+	// HTTPOptions: Timeout bounds one HTTP request (DefaultTimeout when
+	// zero).
+	notify.HTTPOptions
 }
 
 // Notifier files and updates Jira issues in one project.
@@ -98,7 +94,9 @@ var _ notify.Notifier = (*Notifier)(nil)
 // fields the receiver sets itself.
 var ownFields = map[string]bool{"project": true, "issuetype": true, "summary": true, "description": true, "labels": true}
 
-// New validates opts and returns a Notifier.
+// New returns a Notifier. Project, labels and the API version are
+// config's to validate (config.JiraConfig); New checks only what the
+// caller assembles: the URL, the authentication and the extra fields.
 func New(opts Options) (*Notifier, error) {
 	var errs []error
 	u, err := url.Parse(opts.BaseURL)
@@ -112,7 +110,8 @@ func New(opts Options) (*Notifier, error) {
 		opts.APIVersion = 3
 	}
 	if opts.APIVersion != 2 && opts.APIVersion != 3 {
-		errs = append(errs, fmt.Errorf("apiVersion: %d, must be 2 or 3", opts.APIVersion))
+		// config validates apiVersion; another value is a caller's bug.
+		return nil, fmt.Errorf("jira.New: APIVersion %d is neither 2 nor 3", opts.APIVersion)
 	}
 	basic := opts.User != "" || opts.Token != ""
 	switch {
@@ -122,16 +121,6 @@ func New(opts Options) (*Notifier, error) {
 		errs = append(errs, errors.New("auth: basic auth needs both user and token"))
 	case !basic && opts.BearerToken == "":
 		errs = append(errs, errors.New("auth: user and token, or bearerToken, required"))
-	}
-	if opts.Project == "" {
-		errs = append(errs, errors.New("project: required"))
-	} else if strings.ContainsAny(opts.Project, "\"\\ \t\n") {
-		errs = append(errs, fmt.Errorf("project: %q is not a project key", opts.Project))
-	}
-	for i, l := range opts.Labels {
-		if l == "" || strings.ContainsAny(l, " \t\r\n") {
-			errs = append(errs, fmt.Errorf("labels[%d]: %q: Jira labels cannot be empty or contain spaces", i, l))
-		}
 	}
 	for k := range opts.Fields {
 		if ownFields[k] {
@@ -147,12 +136,7 @@ func New(opts Options) (*Notifier, error) {
 	if opts.IssueType == "" {
 		opts.IssueType = DefaultIssueType
 	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Client == nil {
-		opts.Client = notify.NewHTTPClient()
-	}
+	opts.HTTPOptions = opts.HTTPOptions.WithDefaults(DefaultTimeout)
 	return &Notifier{
 		opts:     opts,
 		base:     strings.TrimRight(opts.BaseURL, "/"),
@@ -334,31 +318,22 @@ func (n *Notifier) checkProject(ctx context.Context) (bool, error) {
 // call sends one API request below /rest/api/<version> and decodes the
 // JSON answer into out when out is not nil.
 func (n *Notifier) call(ctx context.Context, method, path string, in, out any) (bool, error) {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return false, fmt.Errorf("encode request: %w", err)
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, fmt.Sprintf("%s/rest/api/%d%s", n.base, n.opts.APIVersion, path), body)
-	if err != nil {
-		return false, fmt.Errorf("build request to %s: %s", n.endpoint, notify.Redact(err.Error(), n.secrets...))
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", notify.UserAgent(n.opts.Version))
+	h := http.Header{"Accept": {"application/json"}}
 	if n.opts.BearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+n.opts.BearerToken)
+		h.Set("Authorization", "Bearer "+n.opts.BearerToken)
 	} else {
-		req.SetBasicAuth(n.opts.User, n.opts.Token)
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(n.opts.User+":"+n.opts.Token)))
 	}
-	resp, retry, err := notify.Send(n.opts.Client, req, n.endpoint, n.secrets...)
+	resp, retry, err := n.opts.DoJSON(ctx, notify.JSONRequest{Method: method, URL: fmt.Sprintf("%s/rest/api/%d%s", n.base, n.opts.APIVersion, path),
+		Body: body, Header: h, Endpoint: n.endpoint, Secrets: n.secrets})
 	if err != nil {
 		return retry, err
 	}

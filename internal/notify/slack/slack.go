@@ -4,12 +4,10 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -40,12 +38,8 @@ type Options struct {
 	Channel   string
 	Username  string
 	IconEmoji string
-	// Timeout bounds one delivery; DefaultTimeout when zero.
-	Timeout time.Duration
-	// Version is keyage's version, sent as User-Agent: keyage/<Version>.
-	Version string
-	// Client sends the requests; notify.NewHTTPClient() when nil.
-	Client *http.Client
+	// HTTPOptions: Timeout bounds one delivery (DefaultTimeout when zero).
+	notify.HTTPOptions
 }
 
 // Notifier posts messages to one Slack incoming webhook.
@@ -74,12 +68,7 @@ func New(opts Options) (*Notifier, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Client == nil {
-		opts.Client = notify.NewHTTPClient()
-	}
+	opts.HTTPOptions = opts.HTTPOptions.WithDefaults(DefaultTimeout)
 	return &Notifier{
 		opts:     opts,
 		endpoint: notify.Endpoint(opts.WebhookURL),
@@ -95,15 +84,9 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 	if err != nil {
 		return false, fmt.Errorf("encode slack payload of message %s: %w", m.ID, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.opts.WebhookURL, bytes.NewReader(body))
+	_, retry, err = n.opts.DoJSON(ctx, notify.JSONRequest{URL: n.opts.WebhookURL, Body: body,
+		ContentType: "application/json; charset=utf-8", Endpoint: n.endpoint, Secrets: n.secrets})
 	if err != nil {
-		return false, fmt.Errorf("build slack request to %s: %s", n.endpoint, notify.Redact(err.Error(), n.secrets...))
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("User-Agent", notify.UserAgent(n.opts.Version))
-	if _, retry, err := notify.Send(n.opts.Client, req, n.endpoint, n.secrets...); err != nil {
 		return retry, fmt.Errorf("post message %s to slack: %w", m.ID, err)
 	}
 	return false, nil

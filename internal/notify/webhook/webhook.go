@@ -8,7 +8,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -45,12 +44,8 @@ type Options struct {
 	// They cannot replace Content-Type, User-Agent or the X-Keyage-*
 	// headers. Their values never appear in errors.
 	Headers map[string]string
-	// Timeout bounds one delivery; DefaultTimeout when zero.
-	Timeout time.Duration
-	// Version is keyage's version, sent as User-Agent: keyage/<Version>.
-	Version string
-	// Client sends the requests; notify.NewHTTPClient() when nil.
-	Client *http.Client
+	// HTTPOptions: Timeout bounds one delivery (DefaultTimeout when zero).
+	notify.HTTPOptions
 }
 
 // Notifier posts messages to one webhook endpoint.
@@ -99,12 +94,7 @@ func New(opts Options) (*Notifier, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Client == nil {
-		opts.Client = notify.NewHTTPClient()
-	}
+	opts.HTTPOptions = opts.HTTPOptions.WithDefaults(DefaultTimeout)
 	n := &Notifier{opts: opts, endpoint: notify.Endpoint(opts.URL)}
 	n.secrets = append(n.secrets, opts.URL, opts.Secret)
 	if u.RawQuery != "" {
@@ -134,22 +124,16 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 	if err != nil {
 		return false, fmt.Errorf("encode webhook payload of message %s: %w", m.ID, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.opts.URL, bytes.NewReader(body))
-	if err != nil {
-		return false, fmt.Errorf("build webhook request to %s: %s", n.endpoint, notify.Redact(err.Error(), n.secrets...))
-	}
+	h := http.Header{}
 	for name, value := range n.opts.Headers {
-		req.Header.Set(name, value)
+		h.Set(name, value)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", notify.UserAgent(n.opts.Version))
-	req.Header.Set(HeaderDelivery, m.ID)
+	h.Set(HeaderDelivery, m.ID)
 	if n.opts.Secret != "" {
-		req.Header.Set(HeaderSignature, Sign(n.opts.Secret, body))
+		h.Set(HeaderSignature, Sign(n.opts.Secret, body))
 	}
-	if _, retry, err := notify.Send(n.opts.Client, req, n.endpoint, n.secrets...); err != nil {
+	_, retry, err = n.opts.DoJSON(ctx, notify.JSONRequest{URL: n.opts.URL, Body: body, Header: h, Endpoint: n.endpoint, Secrets: n.secrets})
+	if err != nil {
 		return retry, fmt.Errorf("post message %s to webhook: %w", m.ID, err)
 	}
 	return false, nil

@@ -55,10 +55,10 @@ func TestNotifySignsAndSends(t *testing.T) {
 	defer srv.Close()
 	const secret = "s3cr3t-hmac-key"
 	n, err := New(Options{
-		URL:     srv.URL + "/hooks/keyage?token=abc123",
-		Secret:  secret,
-		Headers: map[string]string{"Authorization": "Bearer tok-xyz", "X-Team": "platform"},
-		Version: "1.2.3",
+		URL:         srv.URL + "/hooks/keyage?token=abc123",
+		Secret:      secret,
+		Headers:     map[string]string{"Authorization": "Bearer tok-xyz", "X-Team": "platform"},
+		HTTPOptions: notify.HTTPOptions{Version: "1.2.3"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestNotifyTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	n, err := New(Options{URL: srv.URL + "/?key=topsecret", Timeout: 50 * time.Millisecond})
+	n, err := New(Options{URL: srv.URL + "/?key=topsecret", HTTPOptions: notify.HTTPOptions{Timeout: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestNewValidates(t *testing.T) {
 		{"reserved header", Options{URL: "https://example.com", Headers: map[string]string{"x-keyage-signature": "forged"}}, "cannot be overridden"},
 		{"bad header name", Options{URL: "https://example.com", Headers: map[string]string{"Bad Name": "v"}}, "invalid header name"},
 		{"header injection", Options{URL: "https://example.com", Headers: map[string]string{"X-A": "v\r\nX-B: w"}}, "line break"},
-		{"negative timeout", Options{URL: "https://example.com", Timeout: -time.Second}, "timeout"},
+		{"negative timeout", Options{URL: "https://example.com", HTTPOptions: notify.HTTPOptions{Timeout: -time.Second}}, "timeout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(tt.opts)

@@ -1,4 +1,4 @@
-package remediate
+package receivers_test
 
 import (
 	"context"
@@ -6,9 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +14,18 @@ import (
 
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/receivers"
+	"github.com/keyage/keyage/internal/remediate"
 )
+
+func mustConfig(t *testing.T, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml), "test.yaml")
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
 
 // The jira receiver's assignee and fields are templates, rendered for each
 // key's issue, and sent in the shapes Jira expects.
@@ -63,7 +71,7 @@ receivers:
         duedate: "{{ .Owner }}"
 routes: [{receivers: [tickets]}]
 `)
-	ns, err := BuildNotifiers(cfg, NotifierEnv{Version: "test"})
+	ns, err := receivers.Build(cfg, receivers.Env{Version: "test", TemplateData: remediate.TemplateData})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,30 +109,5 @@ routes: [{receivers: [tickets]}]
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("issue fields (-want +got):\n%s", diff)
-	}
-}
-
-// Every template in docs/configuration.md's examples names fields that
-// exist: the blocks load with the engine's template samples registered.
-func TestDocsTemplatesUseRealFields(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(doc, -1)
-	templates := 0
-	for i, b := range blocks {
-		templates += strings.Count(string(b[1]), "{{")
-		cfg, err := config.Parse(b[1], "configuration.md")
-		if err != nil {
-			t.Errorf("yaml block %d of docs/configuration.md:\n%v", i+1, err)
-			continue
-		}
-		if _, err := NewEngine(cfg); err != nil {
-			t.Errorf("yaml block %d: engine: %v", i+1, err)
-		}
-	}
-	if templates < 3 {
-		t.Errorf("docs/configuration.md's examples hold %d template actions; the test expects the documented ones", templates)
 	}
 }

@@ -1,8 +1,9 @@
-package remediate
+package receivers
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -16,10 +17,13 @@ import (
 
 // jiraIssue renders a jira receiver's assignee and fields templates for
 // the issue of one key, with the data message templates see for that key
-// alone; nil when the receiver sets neither.
-func jiraIssue(name string, j *config.JiraConfig) (func(notify.Item) (string, map[string]any, error), error) {
+// alone (data); nil when the receiver sets neither.
+func jiraIssue(name string, j *config.JiraConfig, data func(kind string, items []notify.Item) any) (func(notify.Item) (string, map[string]any, error), error) {
 	if j.Assignee == "" && len(j.Fields) == 0 {
 		return nil, nil
+	}
+	if data == nil {
+		return nil, errors.New("assignee and fields templates: no template data (receivers.Env.TemplateData is nil)")
 	}
 	var assignee *template.Template
 	if j.Assignee != "" {
@@ -38,7 +42,7 @@ func jiraIssue(name string, j *config.JiraConfig) (func(notify.Item) (string, ma
 		}
 		fields[k] = t
 	}
-	exec := func(t *template.Template, d Data) (string, error) {
+	exec := func(t *template.Template, d any) (string, error) {
 		var b bytes.Buffer
 		if err := t.Execute(&b, d); err != nil {
 			return "", err
@@ -46,7 +50,7 @@ func jiraIssue(name string, j *config.JiraConfig) (func(notify.Item) (string, ma
 		return strings.TrimSpace(b.String()), nil
 	}
 	return func(it notify.Item) (string, map[string]any, error) {
-		d := newData(notify.KindFinding, []notify.Item{it})
+		d := data(notify.KindFinding, []notify.Item{it})
 		var a string
 		if assignee != nil {
 			var err error

@@ -1,0 +1,375 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+)
+
+// Dispatcher delivers an outbox at least once: each message is sent until
+// its receiver accepts it or its attempts run out (then final, visible, and
+// retried by `keyage run --retry-failed`). A receiver that is down or slow
+// never blocks the others: each has its own workers.
+type Dispatcher struct {
+	Outbox    Outbox
+	Notifiers map[string]Notifier
+	// Workers bounds deliveries in flight overall (default 16);
+	// PerReceiver bounds them per receiver (default 3/4 of Workers).
+	Workers     int
+	PerReceiver int
+	// Window spreads a message's attempts (RetryAttemptSeconds).
+	Window time.Duration
+	// Timeout bounds one delivery attempt (TimeoutSeconds).
+	Timeout time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// Observe, when set, is told of each attempt (metrics).
+	Observe func(receiver string, err error)
+	// PollInterval is how often a busy dispatcher looks for due messages
+	// (default 20ms).
+	PollInterval time.Duration
+	// Lease is how long a claimed message stays this dispatcher's before
+	// another process may claim it (default 2 minutes, at least 4 x
+	// Timeout); it is renewed while the dispatcher lives, so only a dead
+	// dispatcher's messages pass to another.
+	Lease time.Duration
+}
+
+// DispatchStats counts one Drain's work.
+type DispatchStats struct {
+	Sent, Retried, Failed int
+}
+
+// maxStoreFailures is how many outbox errors in a row end a Drain.
+const maxStoreFailures = 5
+
+// claimLimit is how many messages one poll claims at most.
+const claimLimit = 1000
+
+func (d *Dispatcher) defaults() {
+	if d.Workers <= 0 {
+		d.Workers = 16
+	}
+	if d.PerReceiver <= 0 {
+		d.PerReceiver = max(1, d.Workers*3/4)
+	}
+	if d.Timeout <= 0 {
+		d.Timeout = 30 * time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.PollInterval <= 0 {
+		d.PollInterval = 20 * time.Millisecond
+	}
+	if d.Lease <= 0 {
+		d.Lease = max(2*time.Minute, 4*d.Timeout)
+	}
+}
+
+// leaseOwner names one dispatcher run in the outbox's leases.
+func leaseOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32())
+}
+
+// Drain delivers every pending message, waiting out retry pauses, and
+// returns when none is left or ctx ends (what is left stays in the outbox).
+func (d *Dispatcher) Drain(ctx context.Context) (DispatchStats, error) {
+	return d.run(ctx, true)
+}
+
+// Run delivers messages as they become due until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	_, err := d.run(ctx, false)
+	return err
+}
+
+func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, error) {
+	d.defaults()
+	r := newRun(d)
+	// Deliveries in flight finish after ctx ends (graceful stop); their
+	// outcomes are recorded.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	err := r.loop(ctx, workCtx, untilIdle)
+	return r.stop(ctx), err
+}
+
+// run is the state of one Drain or Run: the per-receiver queues and their
+// workers, the messages in flight, and the outcomes not recorded yet.
+type run struct {
+	d       *Dispatcher
+	owner   string
+	renewed time.Time
+	global  chan struct{}          // bounds deliveries overall
+	queues  map[string]chan Queued // per receiver; used by the loop only
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight map[string]bool // claimed, queued or being delivered, outcome not recorded
+	pending  []Outcome       // outcomes to record
+	stats    DispatchStats
+}
+
+func newRun(d *Dispatcher) *run {
+	return &run{
+		d:        d,
+		owner:    leaseOwner(),
+		renewed:  d.Now(),
+		global:   make(chan struct{}, d.Workers),
+		queues:   map[string]chan Queued{},
+		inflight: map[string]bool{},
+	}
+}
+
+// loop polls until ctx ends, or, untilIdle, until nothing is left. The
+// outbox may be busy (a long scan being recorded by another process) or
+// briefly unwritable: the loop keeps going, and only a Drain gives up,
+// after maxStoreFailures errors in a row.
+func (r *run) loop(ctx, workCtx context.Context, untilIdle bool) error {
+	failures := 0
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait, idle, err := r.poll(ctx, workCtx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil:
+			failures++
+			if untilIdle && failures >= maxStoreFailures {
+				return err
+			}
+			wait = min(time.Duration(failures)*time.Second, 30*time.Second)
+			r.d.Logger.Warn("outbox not reachable; retrying", "err", err, "in", wait)
+		default:
+			failures = 0
+			if idle && untilIdle {
+				return nil
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// stop closes the queues, waits for the workers, records what they did,
+// releases the leases left, and returns the stats, read only now that
+// every delivery has counted.
+func (r *run) stop(ctx context.Context) DispatchStats {
+	for _, q := range r.queues {
+		close(q)
+	}
+	r.wg.Wait()
+	_ = r.flush(ctx)
+	if err := r.d.Outbox.ReleaseLeases(context.WithoutCancel(ctx), r.owner); err != nil {
+		r.d.Logger.Warn("outbox leases not released; other processes send those messages once the leases run out", "err", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// poll records outcomes, renews leases, claims and queues what is due, and
+// says how long to wait before the next poll; idle when nothing is left for
+// this dispatcher.
+func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool, err error) {
+	d := r.d
+	if err := r.flush(ctx); err != nil {
+		return 0, false, err
+	}
+	now := d.Now()
+	if now.Sub(r.renewed) >= d.Lease/4 {
+		if err := d.Outbox.RenewLeases(ctx, r.owner, now, d.Lease); err != nil {
+			return 0, false, err
+		}
+		r.renewed = now
+	}
+	due, err := d.Outbox.ClaimDue(ctx, r.owner, now, d.Lease, claimLimit)
+	if err != nil {
+		return 0, false, err
+	}
+	queued := 0
+	for _, m := range due {
+		if !r.take(m.ID) {
+			continue
+		}
+		queued++
+		r.queue(ctx, workCtx, m.Receiver) <- m
+	}
+	if queued > 0 || r.busy() {
+		return d.PollInterval, false, nil
+	}
+	next, err := d.Outbox.NextDue(ctx, r.owner, d.Now())
+	switch {
+	case err != nil:
+		return 0, false, err
+	case next.IsZero():
+		return time.Second, true, nil
+	}
+	return max(d.PollInterval, min(next.Sub(d.Now()), time.Second)), false, nil
+}
+
+// take marks a message in flight; false when it already is (claimed again
+// before its outcome was recorded).
+func (r *run) take(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inflight[id] {
+		return false
+	}
+	r.inflight[id] = true
+	return true
+}
+
+// busy reports whether deliveries or outcomes are outstanding.
+func (r *run) busy() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.inflight) > 0 || len(r.pending) > 0
+}
+
+// queue returns receiver's queue, starting its workers the first time.
+func (r *run) queue(ctx, workCtx context.Context, receiver string) chan Queued {
+	q, ok := r.queues[receiver]
+	if ok {
+		return q
+	}
+	q = make(chan Queued, 4096)
+	r.queues[receiver] = q
+	for range r.d.PerReceiver {
+		r.wg.Add(1)
+		go r.work(ctx, workCtx, q)
+	}
+	return q
+}
+
+// work delivers from q until it is closed. Once ctx ends, queued messages
+// are skipped: they stay pending for the next dispatcher.
+func (r *run) work(ctx, workCtx context.Context, q <-chan Queued) {
+	defer r.wg.Done()
+	for m := range q {
+		if ctx.Err() != nil {
+			r.skip(m.ID)
+			continue
+		}
+		r.global <- struct{}{}
+		r.done(r.d.deliver(workCtx, m))
+		<-r.global
+	}
+}
+
+func (r *run) skip(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.inflight, id)
+}
+
+// done counts an outcome and keeps it for the next flush; the message stays
+// in flight until the outcome is recorded.
+func (r *run) done(o Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case o.Err == "":
+		r.stats.Sent++
+	case o.Final:
+		r.stats.Failed++
+	default:
+		r.stats.Retried++
+	}
+	r.pending = append(r.pending, o)
+}
+
+// flush records the outcomes gathered since the last flush in one batch;
+// on error they are kept for the next try.
+func (r *run) flush(ctx context.Context) error {
+	r.mu.Lock()
+	batch := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := r.d.Outbox.RecordOutcomes(context.WithoutCancel(ctx), batch)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.pending = append(batch, r.pending...)
+		return err
+	}
+	for _, o := range batch {
+		delete(r.inflight, o.ID)
+	}
+	return nil
+}
+
+// deliver makes one attempt at one message.
+func (d *Dispatcher) deliver(ctx context.Context, m Queued) Outcome {
+	log := d.Logger.With("receiver", m.Receiver, "message", m.ID, "attempt", m.Attempts+1)
+	fail := func(err error, retry bool) Outcome {
+		if d.Observe != nil {
+			d.Observe(m.Receiver, err)
+		}
+		o := Outcome{ID: m.ID, At: d.Now(), Err: err.Error()}
+		if !retry || m.Attempts+1 >= m.MaxAttempts {
+			o.Final = true
+			log.Error("notification failed", "err", err)
+			return o
+		}
+		pause := backoff(d.Window, m.MaxAttempts, m.Attempts+1, rand.Float64())
+		var he *HTTPError
+		if errors.As(err, &he) && he.RetryAfter > pause {
+			pause = he.RetryAfter
+		}
+		o.NextAttemptAt = o.At.Add(pause)
+		log.Warn("notification not delivered; will retry", "err", err, "in", pause.Round(time.Millisecond))
+		return o
+	}
+	n, ok := d.Notifiers[m.Receiver]
+	if !ok {
+		return fail(fmt.Errorf("receiver %q is not configured", m.Receiver), false)
+	}
+	msg, err := DecodeMessage(m.Body)
+	if err != nil {
+		return fail(err, false)
+	}
+	actx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	retry, err := n.Notify(actx, msg)
+	if err != nil {
+		return fail(err, retry)
+	}
+	if d.Observe != nil {
+		d.Observe(m.Receiver, nil)
+	}
+	log.Debug("notification delivered")
+	return Outcome{ID: m.ID, At: d.Now()}
+}
+
+// backoff is the pause before attempt n+1 after n failed attempts: the
+// attempts are spread exponentially over window (AWS Config's
+// RetryAttemptSeconds), with +-20% jitter (jitter in [0, 1)).
+func backoff(window time.Duration, maxAttempts, failed int, jitter float64) time.Duration {
+	if maxAttempts < 2 {
+		return 0
+	}
+	slots := (int64(1) << (maxAttempts - 1)) - 1 // 1 + 2 + 4 + ... for maxAttempts-1 pauses
+	base := float64(window) / float64(slots)
+	d := base * float64(int64(1)<<(failed-1))
+	return time.Duration(d * (0.8 + 0.4*jitter))
+}

@@ -1,0 +1,209 @@
+// Package receivers builds the notifiers of a configuration: one table
+// row per receiver kind, from config's validated values to the options of
+// the receiver package. It is the only package that imports both config and
+// the receivers, so that the receivers import only notify.
+package receivers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/email"
+	"github.com/keyage/keyage/internal/notify/file"
+	"github.com/keyage/keyage/internal/notify/jira"
+	"github.com/keyage/keyage/internal/notify/lambda"
+	"github.com/keyage/keyage/internal/notify/securityhub"
+	"github.com/keyage/keyage/internal/notify/slack"
+	"github.com/keyage/keyage/internal/notify/sns"
+	"github.com/keyage/keyage/internal/notify/sqs"
+	"github.com/keyage/keyage/internal/notify/stdout"
+	"github.com/keyage/keyage/internal/notify/webhook"
+)
+
+// Env is what receivers need from the process: AWS credentials of the
+// account keyage runs in, stdout, the version for User-Agent, and the data
+// templates see.
+type Env struct {
+	AWS     aws.Config
+	Stdout  io.Writer
+	Version string
+	// TemplateData is what a receiver's per-key templates (jira assignee
+	// and fields) see for one kind of message about items. Required when
+	// a jira receiver has such templates.
+	TemplateData func(kind string, items []notify.Item) any
+}
+
+// builder makes one kind of receiver from its configuration.
+type builder func(r config.Receiver, env Env) (notify.Notifier, error)
+
+// builders is the table of receiver kinds; a kind config knows and this
+// table does not is a programming error, caught by a test.
+var builders = map[string]builder{
+	config.KindSNS:         buildSNS,
+	config.KindSQS:         buildSQS,
+	config.KindLambda:      buildLambda,
+	config.KindSecurityHub: buildSecurityHub,
+	config.KindEmail:       buildEmail,
+	config.KindSlack:       buildSlack,
+	config.KindJira:        buildJira,
+	config.KindWebhook:     buildWebhook,
+	config.KindFile:        buildFile,
+	config.KindStdout:      buildStdout,
+}
+
+// Build constructs every receiver of cfg, which config.Load validated,
+// resolving secrets from the environment and files. Errors name the
+// receiver, never a secret.
+func Build(cfg *config.Config, env Env) (map[string]notify.Notifier, error) {
+	out := make(map[string]notify.Notifier, len(cfg.Receivers))
+	for _, r := range cfg.Receivers {
+		n, err := build(r, env)
+		if err != nil {
+			return nil, fmt.Errorf("receiver %s (%s): %w", r.Name, r.Kind(), err)
+		}
+		out[r.Name] = n
+	}
+	return out, nil
+}
+
+func build(r config.Receiver, env Env) (notify.Notifier, error) {
+	b, ok := builders[r.Kind()]
+	if !ok {
+		return nil, errors.New("no integration configured")
+	}
+	return b(r, env)
+}
+
+// awsIn is base in region, or base's region when region is empty.
+func awsIn(base aws.Config, region string) aws.Config {
+	c := base.Copy()
+	if region != "" {
+		c.Region = region
+	}
+	return c
+}
+
+func buildSNS(r config.Receiver, env Env) (notify.Notifier, error) {
+	return sns.New(sns.Options{Config: awsIn(env.AWS, r.SNS.Region), TopicARN: r.SNS.TopicARN})
+}
+
+func buildSQS(r config.Receiver, env Env) (notify.Notifier, error) {
+	return sqs.New(sqs.Options{Config: awsIn(env.AWS, r.SQS.Region), QueueURL: r.SQS.QueueURL})
+}
+
+func buildLambda(r config.Receiver, env Env) (notify.Notifier, error) {
+	l := r.Lambda
+	return lambda.New(lambda.Options{Config: awsIn(env.AWS, l.Region), FunctionName: l.FunctionName,
+		Qualifier: l.Qualifier, InvocationType: l.InvocationType})
+}
+
+func buildEmail(r config.Receiver, env Env) (notify.Notifier, error) {
+	e := r.Email
+	o := email.Options{From: e.From, Cc: e.CC}
+	for _, to := range e.To {
+		if !config.IsTemplate(to) {
+			o.To = append(o.To, to)
+		}
+	}
+	if s := e.SMTP; s != nil {
+		user, err := s.UsernameSecret().Resolve()
+		if err != nil {
+			return nil, err
+		}
+		pass, err := s.PasswordSecret().Resolve()
+		if err != nil {
+			return nil, err
+		}
+		o.SMTP = &email.SMTPOptions{Host: s.Host, Port: s.Port, Security: s.TLS, Username: user, Password: pass}
+	}
+	if s := e.SES; s != nil {
+		o.SES = &email.SESOptions{Config: awsIn(env.AWS, s.Region), ConfigurationSetName: s.ConfigurationSet}
+	}
+	return email.New(o)
+}
+
+func buildSlack(r config.Receiver, env Env) (notify.Notifier, error) {
+	url, err := r.Slack.WebhookURLSecret().Resolve()
+	if err != nil {
+		return nil, err
+	}
+	return slack.New(slack.Options{WebhookURL: url, Channel: r.Slack.Channel, HTTPOptions: notify.HTTPOptions{Version: env.Version}})
+}
+
+func buildJira(r config.Receiver, env Env) (notify.Notifier, error) {
+	j := r.Jira
+	user, err := j.UserSecret().Resolve()
+	if err != nil {
+		return nil, err
+	}
+	token, err := j.TokenSecret().Resolve()
+	if err != nil {
+		return nil, err
+	}
+	o := jira.Options{BaseURL: j.URL, APIVersion: j.APIVersion, Project: j.Project, IssueType: j.IssueType,
+		Labels: j.Labels, ResolveTransition: j.ResolveTransition, HTTPOptions: notify.HTTPOptions{Version: env.Version}}
+	if user != "" {
+		o.User, o.Token = user, token
+	} else {
+		o.BearerToken = token
+	}
+	// assignee and fields are templates, rendered for each issue.
+	if o.Issue, err = jiraIssue(r.Name, j, env.TemplateData); err != nil {
+		return nil, err
+	}
+	return jira.New(o)
+}
+
+func buildWebhook(r config.Receiver, env Env) (notify.Notifier, error) {
+	w := r.Webhook
+	url, err := w.URLSecret().Resolve()
+	if err != nil {
+		return nil, err
+	}
+	secret, err := w.SigningSecret().Resolve()
+	if err != nil {
+		return nil, err
+	}
+	return webhook.New(webhook.Options{URL: url, Secret: secret, Headers: w.Headers,
+		HTTPOptions: notify.HTTPOptions{Timeout: w.Timeout.Duration(), Version: env.Version}})
+}
+
+func buildFile(r config.Receiver, _ Env) (notify.Notifier, error) {
+	return file.New(file.Options{Path: r.File.Path})
+}
+
+func buildStdout(_ config.Receiver, env Env) (notify.Notifier, error) {
+	return stdout.New(stdout.Options{Writer: env.Stdout})
+}
+
+func buildSecurityHub(r config.Receiver, env Env) (notify.Notifier, error) {
+	c := r.SecurityHub
+	return securityhub.New(securityhub.Options{Configs: findingsConfigs(env.AWS, c), Region: c.Region, Partition: c.Partition})
+}
+
+// findingsConfigs hands out a config per account through the receiver's
+// findings role (never the audit role), resolving the caller on first use.
+func findingsConfigs(base aws.Config, c *config.SecurityHubConfig) securityhub.ConfigFunc {
+	var mu sync.Mutex
+	var a *awsenv.Assumer
+	return func(ctx context.Context, accountID string) (aws.Config, error) {
+		mu.Lock()
+		if a == nil {
+			var err error
+			if a, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: c.RoleName, ExternalID: c.ExternalID, SessionName: "keyage-findings"}); err != nil {
+				mu.Unlock()
+				return aws.Config{}, err
+			}
+		}
+		mu.Unlock()
+		return a.ForAccount(ctx, accountID)
+	}
+}

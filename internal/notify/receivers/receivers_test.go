@@ -1,0 +1,60 @@
+package receivers
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/keyage/keyage/internal/config"
+)
+
+// Every kind config accepts has a row in the table.
+func TestEveryKindHasABuilder(t *testing.T) {
+	for _, k := range config.ReceiverKinds {
+		if builders[k] == nil {
+			t.Errorf("builders[%q] missing: config accepts the kind, Build would refuse it", k)
+		}
+	}
+}
+
+func TestBuild(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		yaml    string
+		env     map[string]string
+		want    []string
+		wantErr string
+	}{
+		{name: "file and stdout", yaml: "receivers: [{name: a, file: {path: a.jsonl}}, {name: b, stdout: {}}]\nroutes: [{receivers: [a, b]}]\n",
+			want: []string{"a", "b"}},
+		{name: "secrets from the environment", yaml: "receivers: [{name: chat, slack: {webhookUrlEnv: HOOK}}, {name: hook, webhook: {urlEnv: HOOK}}]\nroutes: [{receivers: [chat, hook]}]\n",
+			env: map[string]string{"HOOK": "https://hooks.example.com/T0/B0/s3cret"}, want: []string{"chat", "hook"}},
+		{name: "unset secret names the receiver, not the secret", yaml: "receivers: [{name: chat, slack: {webhookUrlEnv: HOOK}}]\nroutes: [{receivers: [chat]}]\n",
+			env: map[string]string{"HOOK": ""}, wantErr: "receiver chat (slack)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := config.Parse([]byte(tt.yaml), "test.yaml")
+			if err != nil {
+				t.Fatalf("config: %v", err)
+			}
+			got, err := Build(cfg, Env{Stdout: io.Discard, Version: "test"})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("Build = %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			for _, name := range tt.want {
+				if got[name] == nil {
+					t.Errorf("Build: no notifier %q in %v", name, got)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,57 @@
+package remediate
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// Outbox is the store's outbox as a notify.Dispatcher sees it.
+type Outbox struct {
+	Store *store.Store
+}
+
+var _ notify.Outbox = Outbox{}
+
+// NewOutbox returns st's outbox for a notify.Dispatcher.
+func NewOutbox(st *store.Store) Outbox { return Outbox{Store: st} }
+
+// ClaimDue implements notify.Outbox.
+func (o Outbox) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Queued, error) {
+	ms, err := o.Store.ClaimDue(ctx, owner, now, lease, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.Queued, len(ms))
+	for i, m := range ms {
+		out[i] = notify.Queued{ID: m.ID, Receiver: m.Receiver, Attempts: m.Attempts, MaxAttempts: m.MaxAttempts, Body: m.JSON}
+	}
+	return out, nil
+}
+
+// RenewLeases implements notify.Outbox.
+func (o Outbox) RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) error {
+	_, err := o.Store.RenewLeases(ctx, owner, now, lease)
+	return err
+}
+
+// ReleaseLeases implements notify.Outbox.
+func (o Outbox) ReleaseLeases(ctx context.Context, owner string) error {
+	return o.Store.ReleaseLeases(ctx, owner)
+}
+
+// NextDue implements notify.Outbox.
+func (o Outbox) NextDue(ctx context.Context, owner string, now time.Time) (time.Time, error) {
+	return o.Store.NextDue(ctx, owner, now)
+}
+
+// RecordOutcomes implements notify.Outbox.
+func (o Outbox) RecordOutcomes(ctx context.Context, outcomes []notify.Outcome) error {
+	out := make([]store.Outcome, len(outcomes))
+	for i, x := range outcomes {
+		out[i] = store.Outcome{ID: x.ID, At: x.At, Err: x.Err, Final: x.Final, NextAttemptAt: x.NextAttemptAt}
+	}
+	return o.Store.RecordOutcomes(ctx, out)
+}

@@ -1,0 +1,96 @@
+//go:build unix
+
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// benchScan is the server benchmark's organization: 1,000 accounts x 100
+// users, every 10th user NON_COMPLIANT, every 10th+1 in warning, a second
+// (inactive) key for every 3rd user: 133,334 keys. shift ages every key by
+// that many days (a rescan in which every key changed).
+func benchScan(at time.Time, shift int) *scan.Result {
+	res := &scan.Result{Rule: rule.Name, EvaluatedAt: at, Source: "auto", Parameters: scan.Parameters{MaxAccessKeyAge: 90, WarnAge: 80}}
+	for a := range 1000 {
+		acct := fmt.Sprintf("%012d", 100000000000+a)
+		res.Accounts = append(res.Accounts, scan.AccountResult{AccountID: acct, Name: fmt.Sprintf("account-%04d", a), Status: scan.StatusOK, Users: 100, DurationMS: 900})
+		for u := range 100 {
+			age, stage, c := (u*7+a)%80+shift, lifecycle.OK, rule.Compliant
+			switch {
+			case u%10 == 0:
+				age, stage, c = 91+(u*13+a)%400+shift, lifecycle.Expired, rule.NonCompliant
+			case u%10 == 1:
+				age, stage = 81+(u+a)%9+shift, lifecycle.Warning
+			}
+			keys := []rule.KeyResult{{Key: rule.Key{AccessKeyID: fmt.Sprintf("AKIA%08d%04d", a, u), Status: rule.StatusActive, CreateDate: t0.Add(-time.Duration(age) * rule.Day)}, AgeDays: age, Stage: string(stage)}}
+			if u%3 == 0 {
+				keys = append(keys, rule.KeyResult{Key: rule.Key{AccessKeyID: fmt.Sprintf("AKIB%08d%04d", a, u), Status: rule.StatusInactive, CreateDate: t0.Add(-200 * rule.Day)}, AgeDays: 200, Stage: string(lifecycle.Inactive)})
+			}
+			res.Evaluations = append(res.Evaluations, rule.Evaluation{AccountID: acct, ResourceType: rule.ResourceTypeUser, ResourceID: fmt.Sprintf("AIDA%08d%04d", a, u),
+				UserName: fmt.Sprintf("user-%03d", u), ARN: "arn:aws:iam::" + acct + ":user/u", Compliance: c,
+				Tags: map[string]string{"email": fmt.Sprintf("owner-%d@example.com", u%50)}, Owner: fmt.Sprintf("owner-%d@example.com", u%50), Keys: keys})
+		}
+	}
+	return res
+}
+
+// BenchmarkRecordScan records a 100k-user scan: into an empty store, again
+// unchanged, and again with every key changed. Run it with -benchtime 1x
+// or 2x: one iteration takes seconds.
+func BenchmarkRecordScan(b *testing.B) {
+	ctx := context.Background()
+	first, changed := benchScan(t0, 0), benchScan(t0.Add(rule.Day), 1)
+	for _, bb := range []struct {
+		name         string
+		before, scan *scan.Result
+	}{
+		{"first", nil, first},
+		{"unchanged", first, first},
+		{"changed", first, changed},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			var cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("keyage-%d.db", i)), Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if bb.before != nil {
+					if _, err := s.RecordScan(ctx, t0, t0, bb.before); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				start := cpuTime()
+				if _, err := s.RecordScan(ctx, t0, t0, bb.scan); err != nil {
+					b.Fatal(err)
+				}
+				cpu += cpuTime() - start
+				b.StopTimer()
+				s.Close()
+			}
+			// CPU time is steadier than wall time on a shared machine.
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,286 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// installReference installs the triggers that kept the read models before
+// migration 6, writing shadow tables that start as copies of the read
+// models.
+func installReference(t *testing.T, db *sql.DB) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "trigger_reference.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(b),
+		`INSERT INTO evaluation_keys_ref SELECT * FROM evaluation_keys`,
+		`INSERT INTO account_latest_ref SELECT * FROM account_latest`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("install reference triggers: %v", err)
+		}
+	}
+}
+
+// dump reads a table's rows in a canonical order.
+func dump(t *testing.T, db *sql.DB, table, order string) [][]any {
+	t.Helper()
+	rows, err := db.Query(`SELECT * FROM ` + table + ` ORDER BY ` + order)
+	if err != nil {
+		t.Fatalf("dump %s: %v", table, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out [][]any
+	for rows.Next() {
+		row := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range row {
+			ptrs[i] = &row[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// checkReadModel compares the read models the store wrote with what the
+// reference triggers wrote beside them.
+func checkReadModel(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, tb := range []struct{ table, order string }{
+		{"evaluation_keys", "account_id, resource_id, idx"},
+		{"account_latest", "account_id"},
+	} {
+		got, want := dump(t, db, tb.table, tb.order), dump(t, db, tb.table+"_ref", tb.order)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s, written in Go (-triggers +Go):\n%s", tb.table, diff)
+		}
+	}
+}
+
+func TestReadModelMatchesTriggers(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	installReference(t, s.db)
+	ist := time.FixedZone("IST", 5*3600+1800)
+	key := func(id string, created time.Time, stage lifecycle.Stage) rule.KeyResult {
+		return rule.KeyResult{Key: rule.Key{AccessKeyID: id, Status: rule.StatusActive, CreateDate: created}, AgeDays: int(t0.Sub(created) / rule.Day), Stage: string(stage)}
+	}
+	used := func(k rule.KeyResult, at time.Time, service string) rule.KeyResult {
+		k.LastUsedDate, k.LastUsedService, k.LastUsedRegion = at, service, "us-east-1"
+		return k
+	}
+	user := func(acct, id, name, email string, c rule.Compliance, keys ...rule.KeyResult) rule.Evaluation {
+		ev := rule.Evaluation{AccountID: acct, ResourceType: rule.ResourceTypeUser, ResourceID: id, UserName: name, Compliance: c, Keys: keys}
+		if email != "" {
+			ev.Tags = map[string]string{"email": email}
+			ev.Owner = email
+		}
+		return ev
+	}
+	const prod, dev = "222222222222", "333333333333"
+	old := t0.Add(-100 * rule.Day)
+	alice := user(prod, "AIDA1", "alice", "alice@example.com", rule.NonCompliant,
+		key("AKIA1", old.Add(1500*time.Microsecond), lifecycle.Expired), // half a millisecond: rounds up
+		used(key("AKIA1B", t0.Add(-10*rule.Day+999500*time.Microsecond), lifecycle.OK), t0.Add(-time.Hour+123456789), "s3"))
+	bob := user(prod, "AIDA2", "bob", "", rule.NotApplicable)                  // no keys: "null"
+	carol := user(prod, "AIDA3", "carol", "carol@example.com", rule.Compliant) // keys: []
+	carol.Keys = []rule.KeyResult{}
+	dave := user(prod, "AIDA4", "dave", "dave@example.com", rule.Compliant,
+		key("AKIA4", time.Time{}, lifecycle.OK), // unknown creation: year 1
+		used(key("AKIA4B", old.In(ist).Add(2500*time.Microsecond), lifecycle.Expired), t0.In(ist).Add(-999*time.Microsecond), ""))
+	frank := user(dev, "AIDA9", "frank", "frank@example.com", rule.Compliant, key("AKIA9", t0.Add(-5*rule.Day), lifecycle.OK))
+	accounts := func(prodName, prodStatus, devStatus string) []scan.AccountResult {
+		return []scan.AccountResult{
+			{AccountID: prod, Name: prodName, OU: "ou-prod", Status: prodStatus, Users: 4, DurationMS: 120, RootKeys: []scan.RootKey{{Status: "Active"}}},
+			{AccountID: dev, Name: "dev", Status: devStatus, Error: map[bool]string{true: "", false: "AccessDenied"}[devStatus == scan.StatusOK], Users: 1, DurationMS: 80},
+		}
+	}
+	record := func(at time.Time, accts []scan.AccountResult, evs ...rule.Evaluation) error {
+		_, err := s.RecordScan(ctx, at, at, &scan.Result{Rule: rule.Name, EvaluatedAt: at, Source: "auto", Accounts: accts, Evaluations: evs})
+		return err
+	}
+	for i, step := range []struct {
+		name string
+		do   func() error
+	}{
+		{"first scan", func() error {
+			return record(t0, accounts("prod", scan.StatusOK, scan.StatusOK), alice, bob, carol, dave, frank)
+		}},
+		{"the same scan again", func() error {
+			return record(t0.Add(time.Hour), accounts("prod", scan.StatusOK, scan.StatusOK), alice, bob, carol, dave, frank)
+		}},
+		{"keys, names, compliance and owners change; one user gone, one new, one twice", func() error {
+			a, b, c, d := alice, bob, carol, dave
+			a.Keys = a.Keys[1:]
+			b.UserName = "robert"
+			c.Compliance = rule.NonCompliant
+			d.Tags = map[string]string{"email": "ops@example.com"}
+			d.Owner = "ops@example.com"
+			erin := user(prod, "AIDA5", "erin", "", rule.Compliant, key("AKIA5", t0, lifecycle.OK))
+			erin2 := erin
+			erin2.Keys = append([]rule.KeyResult{key("AKIA5B", t0.Add(-time.Hour), lifecycle.OK)}, erin.Keys...)
+			return record(t0.Add(2*time.Hour), accounts("", scan.StatusOK, scan.StatusError), a, b, c, d, erin, erin2)
+		}},
+		{"a failed account keeps its read model", func() error {
+			return record(t0.Add(3*time.Hour), accounts("prod", scan.StatusError, scan.StatusOK), frank)
+		}},
+		{"single re-evaluations and a deleted user", func() error {
+			a := alice
+			a.Compliance = rule.Compliant
+			gina := user(prod, "AIDA6", "gina", "gina@example.com", rule.NonCompliant, key("AKIA6", old, lifecycle.Expired))
+			return s.RecordEvaluations(ctx, t0.Add(4*time.Hour), []rule.Evaluation{a, gina, a}, [][2]string{{prod, "AIDA3"}, {prod, "AIDA-UNKNOWN"}})
+		}},
+		{"the owner config changes", func() error {
+			evs := []rule.Evaluation{alice, dave, frank}
+			for i := range evs {
+				evs[i].Owner = strings.ToUpper(evs[i].UserName)
+			}
+			return record(t0.Add(5*time.Hour), accounts("prod", scan.StatusOK, scan.StatusOK), evs...)
+		}},
+	} {
+		t.Run(fmt.Sprintf("%d %s", i, step.name), func(t *testing.T) {
+			if err := step.do(); err != nil {
+				t.Fatal(err)
+			}
+			checkReadModel(t, s.db)
+		})
+	}
+}
+
+// keyTimeMS rounds as SQLite's unixepoch did on the JSON time.
+func TestKeyTimeMS(t *testing.T) {
+	s := open(t)
+	base := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"whole second", base},
+		{"zero time", time.Time{}},
+		{"just under half a millisecond", base.Add(499999 * time.Nanosecond)},
+		{"half a millisecond", base.Add(500 * time.Microsecond)},
+		{"1.5 ms", base.Add(1500 * time.Microsecond)},
+		{"2.5 ms", base.Add(2500 * time.Microsecond)},
+		{"999.5 ms", base.Add(999500 * time.Microsecond)},
+		{"999.9999 ms, capped", base.Add(999999900 * time.Nanosecond)},
+		{"59.9995 s", base.Add(59*time.Second + 999500*time.Microsecond)},
+		{"nanoseconds in another zone", base.In(time.FixedZone("", -(3*3600 + 1800))).Add(123456789)},
+		{"before 1970", time.Date(1969, 12, 31, 23, 59, 59, 999400000, time.UTC)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			js, err := tt.at.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want int64
+			if err := s.db.QueryRow(`SELECT COALESCE(CAST(round(unixepoch(json_extract(?, '$'), 'subsec') * 1000) AS INTEGER), 0)`, string(js)).Scan(&want); err != nil {
+				t.Fatal(err)
+			}
+			if got := keyTimeMS(tt.at); got != want {
+				t.Errorf("keyTimeMS(%s) = %d, want %d (SQLite)", js, got, want)
+			}
+		})
+	}
+}
+
+// A state file at schema 5, whose read models the triggers kept, migrates:
+// the triggers go, the data and read models stay, and the store keeps them
+// from then on as the triggers would have.
+func TestMigrateFromTriggers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyage.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	mustExec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
+	for _, m := range ms {
+		if m.version > 5 {
+			break
+		}
+		mustExec(m.sql)
+		mustExec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, m.version, m.name)
+	}
+	// What keyage wrote at schema 5: a scan of two accounts, two users.
+	mustExec(`INSERT INTO scans (id, started_at, finished_at, evaluated_at, source, max_age, warn_age, status, summary_json) VALUES (1, 0, 0, 0, 'auto', 90, 80, 'done', '{}')`)
+	mustExec(`INSERT INTO scan_accounts (scan_id, account_id, name, status, users) VALUES (1, '222222222222', 'prod', 'ok', 2), (1, '333333333333', 'dev', 'error', 0)`)
+	mustExec(`INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, compliance, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id, owner) VALUES
+		('222222222222', 'AIDA1', 'AWS::IAM::User', 'alice', 'NON_COMPLIANT', '{"email":"alice@example.com"}',
+			'[{"accessKeyId":"AKIAAIDA1","status":"Active","createDate":"2026-08-16T10:00:00Z","ageDays":100,"stage":"expired"}]', 0, 0, 0, 1, 'alice@example.com'),
+		('222222222222', 'AIDA2', 'AWS::IAM::User', 'bob', 'COMPLIANT', '{}',
+			'[{"accessKeyId":"AKIAAIDA2","status":"Active","createDate":"2026-11-14T10:00:00.5Z","lastUsedDate":"2026-11-24T09:00:00Z","lastUsedService":"s3","ageDays":10,"stage":"ok"}]', 0, 0, 0, 1, '')`)
+	before := map[string][][]any{"evaluation_keys": dump(t, db, "evaluation_keys", "account_id, resource_id, idx"), "account_latest": dump(t, db, "account_latest", "account_id")}
+	if len(before["evaluation_keys"]) != 2 || len(before["account_latest"]) != 2 {
+		t.Fatalf("schema 5 read models = %v, want 2 keys and 2 accounts", before)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path, Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var triggers int
+	if err := s.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'`).Scan(&triggers); err != nil || triggers != 0 {
+		t.Errorf("triggers after migration 6 = %d, %v; want none", triggers, err)
+	}
+	var appliedAt int64
+	if err := s.db.QueryRow(`SELECT applied_at FROM schema_migrations WHERE version = 6`).Scan(&appliedAt); err != nil || appliedAt != t0.UnixMilli() {
+		t.Errorf("migration 6 applied at %d, %v; want Options.Now %d", appliedAt, err, t0.UnixMilli())
+	}
+	for table, order := range map[string]string{"evaluation_keys": "account_id, resource_id, idx", "account_latest": "account_id"} {
+		if diff := cmp.Diff(before[table], dump(t, s.db, table, order)); diff != "" {
+			t.Errorf("%s changed by the migration (-before +after):\n%s", table, diff)
+		}
+	}
+
+	// From here the store keeps the read models, as the triggers would have.
+	installReference(t, s.db)
+	alice := ev("AIDA1", "alice", rule.Compliant)
+	alice.Keys[0].Stage = string(lifecycle.OK)
+	carol := ev("AIDA3", "carol", rule.NonCompliant)
+	res := result(t0, alice, carol)
+	res.Accounts[1].Status, res.Accounts[1].Error = scan.StatusOK, ""
+	if _, err := s.RecordScan(ctx, t0, t0, res); err != nil {
+		t.Fatal(err)
+	}
+	checkReadModel(t, s.db)
+	keys, err := s.Keys(ctx, KeyFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range keys {
+		got = append(got, k.UserName+":"+k.Stage)
+	}
+	if diff := cmp.Diff([]string{"alice:ok", "carol:expired"}, got); diff != "" {
+		t.Errorf("keys after a rescan of the migrated file (-want +got):\n%s", diff)
+	}
+}
