@@ -8,7 +8,6 @@ import (
 
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
-	"github.com/keyage/keyage/internal/notify/securityhub"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 )
@@ -47,8 +46,8 @@ func FindingItems(r *scan.Result) []notify.Item {
 
 // rootKeys are the scan's active (or, with the api source, present) root
 // access keys.
-func rootKeys(r *scan.Result) []securityhub.RootKey {
-	var out []securityhub.RootKey
+func rootKeys(r *scan.Result) []notify.ASFFRootKey {
+	var out []notify.ASFFRootKey
 	for _, a := range r.Accounts {
 		for i, k := range a.RootKeys {
 			if k.Status == rule.StatusInactive {
@@ -58,7 +57,7 @@ func rootKeys(r *scan.Result) []securityhub.RootKey {
 			if k.AgeDays != nil {
 				age = *k.AgeDays
 			}
-			out = append(out, securityhub.RootKey{AccountID: a.AccountID, AccountName: a.Name, Slot: i + 1, Status: k.Status, AgeDays: age})
+			out = append(out, notify.ASFFRootKey{AccountID: a.AccountID, AccountName: a.Name, Slot: i + 1, Status: k.Status, AgeDays: age})
 		}
 	}
 	return out
@@ -66,14 +65,14 @@ func rootKeys(r *scan.Result) []securityhub.RootKey {
 
 // ASFFFindings are the scan's findings in the AWS Security Finding Format:
 // one per access key past the limit, then one per active root key.
-func ASFFFindings(r *scan.Result, o Options) []securityhub.Finding {
-	p := securityhub.Product{Partition: o.Partition, Region: o.region()}
-	var out []securityhub.Finding
+func ASFFFindings(r *scan.Result, o Options) []notify.ASFFFinding {
+	p := notify.ASFFProduct{Partition: o.Partition, Region: o.region()}
+	var out []notify.ASFFFinding
 	for _, it := range FindingItems(r) {
-		out = append(out, securityhub.KeyFinding(it, notify.KindFinding, p, r.EvaluatedAt))
+		out = append(out, notify.ASFFKeyFinding(it, notify.KindFinding, p, r.EvaluatedAt))
 	}
 	for _, k := range rootKeys(r) {
-		out = append(out, securityhub.RootKeyFinding(k, p, r.EvaluatedAt))
+		out = append(out, notify.ASFFRootKeyFinding(k, p, r.EvaluatedAt))
 	}
 	return out
 }
@@ -84,7 +83,7 @@ func ASFFFindings(r *scan.Result, o Options) []securityhub.Finding {
 func writeASFF(w io.Writer, r *scan.Result, o Options) error {
 	fs := ASFFFindings(r, o)
 	if fs == nil {
-		fs = []securityhub.Finding{}
+		fs = []notify.ASFFFinding{}
 	}
 	b, err := json.MarshalIndent(fs, "", "  ")
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/keyage/keyage/internal/notify/securityhub"
+	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -120,10 +120,10 @@ type OCSFOwner struct {
 }
 
 var ocsfSeverity = map[string]int{
-	securityhub.Informational: 1, securityhub.Low: 2, securityhub.Medium: 3, securityhub.High: 4, securityhub.Critical: 5,
+	notify.SeverityInformational: 1, notify.SeverityLow: 2, notify.SeverityMedium: 3, notify.SeverityHigh: 4, notify.SeverityCritical: 5,
 }
 
-var ocsfCompliance = map[string]int{securityhub.Passed: 1, securityhub.Warning: 2, securityhub.Failed: 3}
+var ocsfCompliance = map[string]int{notify.CompliancePassed: 1, notify.ComplianceWarning: 2, notify.ComplianceFailed: 3}
 
 // OCSFEvents are the scan's findings as OCSF Compliance Finding events, the
 // same findings as ASFFFindings, with the same severity and the ASFF Id as
@@ -189,9 +189,9 @@ func standards(reqs []string) []string {
 // ocsfCaption is an ASFF upper-case value as an OCSF caption: FAILED -> Failed.
 func ocsfCaption(s string) string {
 	switch s {
-	case securityhub.Passed:
+	case notify.CompliancePassed:
 		return "Pass"
-	case securityhub.Failed:
+	case notify.ComplianceFailed:
 		return "Fail"
 	}
 	if s == "" {

@@ -76,14 +76,14 @@ func New(opts Options) (*Notifier, error) {
 }
 
 // Findings are the findings of m's items: one per access key.
-func (n *Notifier) Findings(m notify.Message) []Finding {
+func (n *Notifier) Findings(m notify.Message) []notify.ASFFFinding {
 	now := n.o.Now()
-	var out []Finding
+	var out []notify.ASFFFinding
 	for _, it := range m.Items {
 		if it.AccessKeyID == "" || it.AccountID == "" {
 			continue // a key known only from the credential report has no id to track
 		}
-		out = append(out, KeyFinding(it, m.Kind, Product{Partition: n.o.Partition, Region: n.o.Region}, now))
+		out = append(out, notify.ASFFKeyFinding(it, m.Kind, notify.ASFFProduct{Partition: n.o.Partition, Region: n.o.Region}, now))
 	}
 	return out
 }
@@ -96,7 +96,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 	if m.Kind == notify.KindTest {
 		return false, nil
 	}
-	byAccount := map[string][]Finding{}
+	byAccount := map[string][]notify.ASFFFinding{}
 	n.mu.Lock()
 	done := n.done[m.ID]
 	n.mu.Unlock()
@@ -143,7 +143,7 @@ func (n *Notifier) markDone(msgID string, ids []string) {
 }
 
 // importAccount imports one account's findings, returning the ids imported.
-func (n *Notifier) importAccount(ctx context.Context, acct string, fs []Finding) (imported []string, retry bool, err error) {
+func (n *Notifier) importAccount(ctx context.Context, acct string, fs []notify.ASFFFinding) (imported []string, retry bool, err error) {
 	client, err := n.client(ctx, acct)
 	if err != nil {
 		return nil, notify.AWSRetryable(err), fmt.Errorf("credentials for account %s: %w", acct, err)
@@ -151,7 +151,7 @@ func (n *Notifier) importAccount(ctx context.Context, acct string, fs []Finding)
 	var in []types.AwsSecurityFinding
 	var errs []error
 	for _, f := range fs {
-		sf, err := f.SDK()
+		sf, err := SDKFinding(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -210,9 +210,9 @@ func (n *Notifier) client(ctx context.Context, acct string) (*securityhub.Client
 	return c, nil
 }
 
-// SDK converts f to the SDK's finding through its JSON, refusing a finding
-// larger than MaxFindingSize.
-func (f Finding) SDK() (types.AwsSecurityFinding, error) {
+// SDKFinding converts f to the SDK's finding through its JSON, refusing a
+// finding larger than MaxFindingSize.
+func SDKFinding(f notify.ASFFFinding) (types.AwsSecurityFinding, error) {
 	var out types.AwsSecurityFinding
 	b, err := json.Marshal(f)
 	if err != nil {

@@ -22,33 +22,6 @@ import (
 
 const findingsRole = "KeyageFindingsRole"
 
-func TestRate(t *testing.T) {
-	for _, tt := range []struct {
-		name              string
-		kind, stage       string
-		age               int
-		sev, comp, record string
-	}{
-		{"warning", notify.KindFinding, "warning", 85, Low, Warning, Active},
-		{"just expired", notify.KindFinding, "expired", 91, Medium, Failed, Active},
-		{"twice the limit", notify.KindFinding, "expired", 180, Medium, Failed, Active},
-		{"past twice the limit", notify.KindFinding, "expired", 181, High, Failed, Active},
-		{"deactivation scheduled", notify.KindFinding, "deactivation-scheduled", 100, High, Failed, Active},
-		{"escalated", notify.KindFinding, "escalated", 100, High, Failed, Active},
-		{"exempt", notify.KindFinding, "exempt", 300, Informational, Passed, Active},
-		{"rotated", notify.KindResolved, "expired", 120, Informational, Passed, Archived},
-		{"deactivated", notify.KindFinding, "deactivated", 120, Informational, Passed, Archived},
-		{"deleted", notify.KindFinding, "deleted", 120, Informational, Passed, Archived},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			sev, comp, rec := Rate(tt.kind, tt.stage, tt.age, 90)
-			if sev != tt.sev || comp != tt.comp || rec != tt.record {
-				t.Errorf("Rate(%s, %s, %dd, 90) = %s %s %s, want %s %s %s", tt.kind, tt.stage, tt.age, sev, comp, rec, tt.sev, tt.comp, tt.record)
-			}
-		})
-	}
-}
-
 // org is a sandbox of two accounts, each with the findings role, over HTTP.
 type org struct {
 	srv  *sandbox.Server
@@ -187,8 +160,8 @@ func TestNotifyResolvedArchives(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := securityhub.NewFromConfig(cfg)
-	aliceID := FindingID("aws", "222222222222", alice.ResourceID, alice.AccessKeyID)
-	product := ProductARN("aws", "us-east-1", "222222222222")
+	aliceID := notify.ASFFFindingID("aws", "222222222222", alice.ResourceID, alice.AccessKeyID)
+	product := notify.ASFFProductARN("aws", "us-east-1", "222222222222")
 	if _, err := client.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
 		FindingIdentifiers: []types.AwsSecurityFindingIdentifier{{Id: aws.String(aliceID), ProductArn: aws.String(product)}},
 		Workflow:           &types.WorkflowUpdate{Status: types.WorkflowStatusNotified},
@@ -210,7 +183,7 @@ func TestNotifyResolvedArchives(t *testing.T) {
 	}
 	want := map[string]string{
 		aliceID: "ARCHIVED PASSED NOTIFIED INFORMATIONAL",
-		FindingID("aws", "222222222222", bob.ResourceID, bob.AccessKeyID): "ACTIVE FAILED NEW HIGH",
+		notify.ASFFFindingID("aws", "222222222222", bob.ResourceID, bob.AccessKeyID): "ACTIVE FAILED NEW HIGH",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("findings after alice's key was rotated (-want +got):\n%s", d)
