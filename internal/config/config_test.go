@@ -120,7 +120,7 @@ func TestDefault(t *testing.T) {
 			TimeoutSeconds: 30},
 		Schedule:  Schedule{MaximumExecutionFrequency: "TwentyFour_Hours"},
 		Lifecycle: Lifecycle{RecentUseGuard: Duration(24 * time.Hour), DeleteAfterInactive: 7},
-		Enforce:   Enforce{MaxActionsPerRun: 10, RoleName: "KeyageEnforceRole", NoticeDays: 7},
+		Enforce:   Enforce{MaxActionsPerRun: 10, MaxActionsPerAccount: 10, RoleName: "KeyageEnforceRole", NoticeDays: 7},
 		Owners:    Owners{TagKey: "email"},
 	}
 	got := Default()
