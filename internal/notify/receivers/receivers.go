@@ -194,7 +194,7 @@ func buildStdout(_ config.Receiver, path string, env Env) (notify.Notifier, erro
 	return stdout.New(stdout.Options{Writer: env.Stdout})
 }
 
-func buildSecurityHub(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildSecurityHub(r config.Receiver, _ string, env Env) (notify.Notifier, error) {
 	c := r.SecurityHub
 	return securityhub.New(securityhub.Options{Configs: findingsConfigs(env.AWS, c), Region: c.Region, Partition: c.Partition})
 }
