@@ -100,7 +100,7 @@ func TestErrorMessages(t *testing.T) {
 		{"route naming a missing receiver", "receivers:\n  - {name: local, file: {path: ./n.jsonl}}\nroutes:\n  - receivers: [local]\n  - receivers: [x]\n",
 			`keyage.yaml:5: routes[1].receivers[0]: no receiver named "x"`},
 		{"receiver without a target", "receivers:\n  - name: x\n",
-			`keyage.yaml:2: receivers[0]: receiver "x" has no target (one of sns, sqs, email, slack, jira, webhook, lambda, file or stdout)`},
+			`keyage.yaml:2: receivers[0]: receiver "x" has no target (one of sns, sqs, email, slack, jira, webhook, lambda, securityhub, file or stdout)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.yaml), "keyage.yaml")
