@@ -96,7 +96,7 @@ func isUsage(err error) bool {
 }
 
 func newRootCmd(ios *IO) *cobra.Command {
-	var logLevel, cpuProfile string
+	var logLevel, logFormat, cpuProfile string
 	root := &cobra.Command{
 		Use:   "keyage",
 		Short: "Find aged AWS IAM access keys across an organization",
@@ -105,14 +105,15 @@ every account of an AWS organization, with the verdicts of the AWS Config rule
 access-keys-rotated.
 
 Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
+		Version:       currentBuild().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
-				return usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel))
+			logger, err := newLogger(ios.ErrOut, logLevel, logFormat)
+			if err != nil {
+				return err
 			}
-			ios.Logger = slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: lvl}))
+			ios.Logger = logger
 			if cpuProfile != "" {
 				stop, err := startCPUProfile(cpuProfile)
 				if err != nil {
@@ -127,7 +128,9 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetVersionTemplate("{{.Version}}")
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text, or json for log shippers")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for development)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(
@@ -146,6 +149,7 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 		newSandboxCmd(ios),
 		newDemoCmd(ios),
 		newVersionCmd(ios),
+		newHealthCmd(ios),
 	)
 	return root
 }
