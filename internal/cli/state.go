@@ -3,13 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -63,7 +62,7 @@ func runStatePrune(ctx context.Context, ios *IO, o *statePruneOptions, now time.
 		return err
 	}
 	defer st.Close()
-	p, err := st.Prune(ctx, now, retention(cfg))
+	p, err := st.Prune(ctx, now, cycle.Retention(cfg))
 	if err != nil {
 		return err
 	}
@@ -114,24 +113,4 @@ func fileSize(path string) int64 {
 		}
 	}
 	return n
-}
-
-// retention is the config's state.retention for the store.
-func retention(cfg *config.Config) store.Retention {
-	r := cfg.State.Retention
-	return store.Retention{History: r.History.Duration(), Audit: r.Audit.Duration(), Outbox: r.Outbox.Duration(), ScanAccounts: r.ScanAccounts.Duration()}
-}
-
-// pruneState applies the config's retention after a scan is recorded (run
-// and serve). A failure is logged, not returned: the scan is recorded and
-// the next one prunes again.
-func pruneState(ctx context.Context, st *store.Store, cfg *config.Config, now time.Time, log *slog.Logger) {
-	p, err := st.Prune(ctx, now, retention(cfg))
-	if err != nil {
-		log.Error("prune the state", "state", st.Path(), "err", err)
-		return
-	}
-	if n := p.Total(); n > 0 {
-		log.Info("pruned the state", "state", st.Path(), "rows", n)
-	}
 }
