@@ -40,9 +40,20 @@ type Dispatcher struct {
 	Lease time.Duration
 }
 
-// DispatchStats counts one Drain's work.
+// DispatchStats counts one Drain's work. Held and Pending, filled when the
+// outbox is a BacklogCounter, count what was left when the Drain ended:
+// messages under another live dispatcher's lease, and messages still to be
+// sent (due later, or left by a stop).
 type DispatchStats struct {
 	Sent, Retried, Failed int
+	Held, Pending         int
+}
+
+// BacklogCounter is an Outbox that can count what is left undelivered.
+type BacklogCounter interface {
+	// Backlog counts pending messages at now: held under another owner's
+	// live lease, and the others.
+	Backlog(ctx context.Context, owner string, now time.Time) (held, pending int, err error)
 }
 
 // maxStoreFailures is how many outbox errors in a row end a Drain.
@@ -50,6 +61,15 @@ const maxStoreFailures = 5
 
 // claimLimit is how many messages one poll claims at most.
 const claimLimit = 1000
+
+// maxInflight bounds the messages one dispatcher holds claimed and not yet
+// recorded; it is also each receiver queue's capacity, so queueing never
+// blocks the loop (which renews the leases).
+const maxInflight = 4096
+
+// maxRetryAfterLimit is how long a Retry-After is honoured when the
+// dispatcher has no retry window.
+const maxRetryAfterLimit = time.Hour
 
 func (d *Dispatcher) defaults() {
 	if d.Workers <= 0 {
@@ -100,8 +120,38 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 	// outcomes are recorded.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	stopRenew := r.renewEvery(workCtx, d.Lease/4)
 	err := r.loop(ctx, workCtx, untilIdle)
+	stopRenew()
 	return r.stop(ctx), err
+}
+
+// renewEvery renews the leases every interval of real time, apart from the
+// loop, so that nothing the loop waits on (a busy outbox, a slow flush) lets
+// the leases run out while this dispatcher lives. The returned function
+// stops it and waits for it.
+func (r *run) renewEvery(ctx context.Context, interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(interval, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := r.d.Outbox.RenewLeases(ctx, r.owner, r.d.Now(), r.d.Lease); err != nil && ctx.Err() == nil {
+					r.d.Logger.Warn("outbox leases not renewed; retrying", "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // run is the state of one Drain or Run: the per-receiver queues and their
@@ -180,8 +230,16 @@ func (r *run) stop(ctx context.Context) DispatchStats {
 		r.d.Logger.Warn("outbox leases not released; other processes send those messages once the leases run out", "err", err)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stats
+	stats := r.stats
+	r.mu.Unlock()
+	if bc, ok := r.d.Outbox.(BacklogCounter); ok {
+		held, pending, err := bc.Backlog(context.WithoutCancel(ctx), r.owner, r.d.Now())
+		if err != nil {
+			r.d.Logger.Warn("outbox backlog not counted", "err", err)
+		}
+		stats.Held, stats.Pending = held, pending
+	}
+	return stats
 }
 
 // poll records outcomes, renews leases, claims and queues what is due, and
@@ -199,9 +257,11 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 		}
 		r.renewed = now
 	}
-	due, err := d.Outbox.ClaimDue(ctx, r.owner, now, d.Lease, claimLimit)
-	if err != nil {
-		return 0, false, err
+	var due []Queued
+	if room := min(claimLimit, maxInflight-r.inflightCount()); room > 0 {
+		if due, err = d.Outbox.ClaimDue(ctx, r.owner, now, d.Lease, room); err != nil {
+			return 0, false, err
+		}
 	}
 	queued := 0
 	for _, m := range due {
@@ -236,6 +296,13 @@ func (r *run) take(id string) bool {
 	return true
 }
 
+// inflightCount is how many messages this run holds.
+func (r *run) inflightCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.inflight)
+}
+
 // busy reports whether deliveries or outcomes are outstanding.
 func (r *run) busy() bool {
 	r.mu.Lock()
@@ -249,7 +316,7 @@ func (r *run) queue(ctx, workCtx context.Context, receiver string) chan Queued {
 	if ok {
 		return q
 	}
-	q = make(chan Queued, 4096)
+	q = make(chan Queued, maxInflight)
 	r.queues[receiver] = q
 	for range r.d.PerReceiver {
 		r.wg.Add(1)
@@ -334,6 +401,18 @@ func (d *Dispatcher) deliver(ctx context.Context, m Queued) Outcome {
 		pause := backoff(d.Window, m.MaxAttempts, m.Attempts+1, rand.Float64())
 		var he *HTTPError
 		if errors.As(err, &he) && he.RetryAfter > pause {
+			// Honoured only within the retry window: a receiver cannot
+			// park a message (and the run draining it) for years.
+			limit := d.Window
+			if limit <= 0 {
+				limit = maxRetryAfterLimit
+			}
+			if he.RetryAfter > limit {
+				o.Final = true
+				o.Err = fmt.Sprintf("%s; not retried: Retry-After %s is beyond the retry window of %s", o.Err, he.RetryAfter, limit)
+				log.Error("notification failed", "err", o.Err)
+				return o
+			}
 			pause = he.RetryAfter
 		}
 		o.NextAttemptAt = o.At.Add(pause)
