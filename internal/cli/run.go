@@ -177,6 +177,9 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
 	fmt.Fprintf(w, "Remediation: %d non-compliant users; %d notifications queued, %d sent, %d failed (%d attempts retried); %d findings already notified and unchanged.\n",
 		len(p.NonCompliant), len(p.Messages), s.Sent, s.Failed, s.Retried, p.Suppressed)
+	if b := s.BacklogLine(); b != "" {
+		fmt.Fprintln(w, b)
+	}
 	printOwnerUnknown(w, p)
 }
 

@@ -49,6 +49,15 @@ type DispatchStats struct {
 	Held, Pending         int
 }
 
+// BacklogLine describes what a Drain left undelivered, for a run's
+// summary; empty when nothing was left.
+func (s DispatchStats) BacklogLine() string {
+	if s.Held == 0 && s.Pending == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Not delivered yet: %d notifications held by another keyage process (sent by it, or by the next run once its lease runs out), %d still pending (retried later or by the next run).", s.Held, s.Pending)
+}
+
 // BacklogCounter is an Outbox that can count what is left undelivered.
 type BacklogCounter interface {
 	// Backlog counts pending messages at now: held under another owner's
@@ -274,11 +283,17 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 	if queued > 0 || r.busy() {
 		return d.PollInterval, false, nil
 	}
-	next, err := d.Outbox.NextDue(ctx, r.owner, d.Now())
+	now = d.Now()
+	next, err := d.Outbox.NextDue(ctx, r.owner, now)
 	switch {
 	case err != nil:
 		return 0, false, err
 	case next.IsZero():
+		return time.Second, true, nil
+	case next.Sub(now) > d.retryLimit():
+		// Due beyond any pause this dispatcher sets: parked by an earlier
+		// run, for a later one. A Drain does not wait for it (it is
+		// counted as pending); Run polls on.
 		return time.Second, true, nil
 	}
 	return max(d.PollInterval, min(next.Sub(d.Now()), time.Second)), false, nil
@@ -403,13 +418,9 @@ func (d *Dispatcher) deliver(ctx context.Context, m Queued) Outcome {
 		if errors.As(err, &he) && he.RetryAfter > pause {
 			// Honoured only within the retry window: a receiver cannot
 			// park a message (and the run draining it) for years.
-			limit := d.Window
-			if limit <= 0 {
-				limit = maxRetryAfterLimit
-			}
-			if he.RetryAfter > limit {
+			if limit := d.retryLimit(); he.RetryAfter > limit {
 				o.Final = true
-				o.Err = fmt.Sprintf("%s; not retried: Retry-After %s is beyond the retry window of %s", o.Err, he.RetryAfter, limit)
+				o.Err = fmt.Sprintf("%s; not retried: Retry-After %s is beyond the retry window of %s", o.Err, he.RetryAfter, d.retryLimit())
 				log.Error("notification failed", "err", o.Err)
 				return o
 			}
@@ -438,6 +449,15 @@ func (d *Dispatcher) deliver(ctx context.Context, m Queued) Outcome {
 	}
 	log.Debug("notification delivered")
 	return Outcome{ID: m.ID, At: d.Now()}
+}
+
+// retryLimit is the longest pause before a retry: the retry window, or
+// maxRetryAfterLimit without one.
+func (d *Dispatcher) retryLimit() time.Duration {
+	if d.Window > 0 {
+		return d.Window
+	}
+	return maxRetryAfterLimit
 }
 
 // backoff is the pause before attempt n+1 after n failed attempts: the

@@ -383,3 +383,33 @@ func TestBackoffSpreadsAttemptsOverWindow(t *testing.T) {
 		t.Errorf("one attempt must not pause")
 	}
 }
+
+// A Drain does not wait for a message due beyond its retry window (issue 13
+// row 1: a message parked until 2058 kept every later run from exiting).
+func TestDrainDoesNotWaitPastTheWindow(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name     string
+		due      time.Time
+		wantSent int
+	}{
+		{"parked until 2058 by an old Retry-After", time.Date(2058, 1, 1, 0, 0, 0, 0, time.UTC), 0},
+		{"due just past the window", now.Add(time.Minute + time.Second), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ob := &memOutbox{msgs: map[string]*memMessage{}}
+			ob.add(t, "m1", "hook", mustEncode(t, Message{ID: "m1", Receiver: "hook"}), 1, 3, tt.due)
+			d := &Dispatcher{Outbox: ob, Window: time.Minute, Now: func() time.Time { return now },
+				Notifiers: map[string]Notifier{"hook": notifierFunc(func(context.Context, Message) (bool, error) { return false, nil })}}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			stats, err := d.Drain(ctx)
+			if err != nil || ctx.Err() != nil {
+				t.Fatalf("Drain = %+v, %v (ctx %v); want it to return at once", stats, err, ctx.Err())
+			}
+			if stats.Sent != tt.wantSent {
+				t.Errorf("Drain sent %d, want %d", stats.Sent, tt.wantSent)
+			}
+		})
+	}
+}
