@@ -151,7 +151,7 @@ func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob,
 	}
 	notifiers, err := receivers.Build(cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
-		return nil, usageError(err)
+		ios.Logger.Warn("receiver unavailable: its notifications fail with this reason; the others are sent", "err", err)
 	}
 	d := &notify.Dispatcher{Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger,
 		Window: time.Duration(cfg.Remediation.RetryAttemptSeconds) * time.Second, Timeout: time.Duration(cfg.Remediation.TimeoutSeconds) * time.Second}

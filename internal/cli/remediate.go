@@ -93,7 +93,7 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 	}
 	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
-		return usageError(err)
+		ios.Logger.Warn("receiver unavailable: its notifications fail with this reason; the others are sent", "err", err)
 	}
 	single := &remediate.Single{
 		Engine: engine, Store: st, Accounts: assumer, Evaluator: job.scan.Evaluator, Logger: ios.Logger,

@@ -138,7 +138,7 @@ func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bo
 	}
 	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
-		return usageError(err)
+		ios.Logger.Warn("receiver unavailable: its notifications fail with this reason; the others are sent", "err", err)
 	}
 	d := &notify.Dispatcher{
 		Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger,

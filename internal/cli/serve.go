@@ -151,7 +151,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	}
 	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
 	if err != nil {
-		return usageError(err)
+		ios.Logger.Warn("receiver unavailable: its notifications fail with this reason; the others are sent", "err", err)
 	}
 	disp := &notify.Dispatcher{Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger, Observe: srv.ObserveNotification,
 		Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,
