@@ -130,9 +130,36 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	stopRenew := r.renewEvery(workCtx, d.Lease/4)
+	stopFlush := r.flushOnDone(ctx)
 	err := r.loop(ctx, workCtx, untilIdle)
+	stopFlush()
 	stopRenew()
 	return r.stop(ctx), err
+}
+
+// flushOnDone records outcomes as soon as deliveries finish (a group
+// commit: what finished during one flush goes in the next), apart from the
+// loop's poll, so that a process killed right after a delivery has rarely
+// not recorded it: the window in which a kill leads to a redelivery is one
+// commit, not one poll. The returned function stops it and waits for it.
+func (r *run) flushOnDone(ctx context.Context) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-r.wake:
+				_ = r.flush(ctx) // on error the poll retries and reports it
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 // renewEvery renews the leases every interval of real time, apart from the
@@ -172,9 +199,14 @@ type run struct {
 	global  chan struct{}          // bounds deliveries overall
 	queues  map[string]chan Queued // per receiver; used by the loop only
 	wg      sync.WaitGroup
+	// claimMu orders claims and flushes: a message whose outcome is being
+	// recorded is claimable once the commit is done, and must by then be
+	// out of inflight, or take would refuse it and it would stay leased.
+	claimMu sync.Mutex
 
 	mu       sync.Mutex
 	inflight map[string]bool // claimed, queued or being delivered, outcome not recorded
+	wake     chan struct{}   // an outcome is waiting to be recorded
 	pending  []Outcome       // outcomes to record
 	stats    DispatchStats
 }
@@ -187,6 +219,7 @@ func newRun(d *Dispatcher) *run {
 		global:   make(chan struct{}, d.Workers),
 		queues:   map[string]chan Queued{},
 		inflight: map[string]bool{},
+		wake:     make(chan struct{}, 1),
 	}
 }
 
@@ -266,17 +299,12 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 		}
 		r.renewed = now
 	}
-	var due []Queued
-	if room := min(claimLimit, maxInflight-r.inflightCount()); room > 0 {
-		if due, err = d.Outbox.ClaimDue(ctx, r.owner, now, d.Lease, room); err != nil {
-			return 0, false, err
-		}
+	due, err := r.claim(ctx, now)
+	if err != nil {
+		return 0, false, err
 	}
 	queued := 0
 	for _, m := range due {
-		if !r.take(m.ID) {
-			continue
-		}
 		queued++
 		r.queue(ctx, workCtx, m.Receiver) <- m
 	}
@@ -297,6 +325,27 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 		return time.Second, true, nil
 	}
 	return max(d.PollInterval, min(next.Sub(d.Now()), time.Second)), false, nil
+}
+
+// claim claims what is due and fits, and marks it in flight.
+func (r *run) claim(ctx context.Context, now time.Time) ([]Queued, error) {
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
+	room := min(claimLimit, maxInflight-r.inflightCount())
+	if room <= 0 {
+		return nil, nil
+	}
+	due, err := r.d.Outbox.ClaimDue(ctx, r.owner, now, r.d.Lease, room)
+	if err != nil {
+		return nil, err
+	}
+	out := due[:0]
+	for _, m := range due {
+		if r.take(m.ID) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // take marks a message in flight; false when it already is (claimed again
@@ -375,11 +424,17 @@ func (r *run) done(o Outcome) {
 		r.stats.Retried++
 	}
 	r.pending = append(r.pending, o)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 // flush records the outcomes gathered since the last flush in one batch;
 // on error they are kept for the next try.
 func (r *run) flush(ctx context.Context) error {
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = nil
