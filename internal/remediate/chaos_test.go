@@ -384,4 +384,3 @@ func enqueueChaos(t *testing.T, st *store.Store, n, hostileN int) {
 		t.Fatal(err)
 	}
 }
-
