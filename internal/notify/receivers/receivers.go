@@ -9,15 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/email"
 	"github.com/keyage/keyage/internal/notify/file"
 	"github.com/keyage/keyage/internal/notify/jira"
 	"github.com/keyage/keyage/internal/notify/lambda"
+	"github.com/keyage/keyage/internal/notify/securityhub"
 	"github.com/keyage/keyage/internal/notify/slack"
 	"github.com/keyage/keyage/internal/notify/sns"
 	"github.com/keyage/keyage/internal/notify/sqs"
@@ -26,33 +29,30 @@ import (
 )
 
 // Env is what receivers need from the process: AWS credentials of the
-// account keyage runs in, stdout, the version for User-Agent, and the data
-// templates see.
+// account keyage runs in, stdout, and the version for User-Agent.
 type Env struct {
 	AWS     aws.Config
 	Stdout  io.Writer
 	Version string
-	// TemplateData is what a receiver's per-key templates (jira assignee
-	// and fields) see for one kind of message about items. Required when
-	// a jira receiver has such templates.
-	TemplateData func(kind string, items []notify.Item) any
 }
 
-// builder makes one kind of receiver from its configuration.
-type builder func(r config.Receiver, env Env) (notify.Notifier, error)
+// builder makes one kind of receiver from its configuration; path is the
+// receiver's YAML path (receivers[2]) for errors in config's words.
+type builder func(r config.Receiver, path string, env Env) (notify.Notifier, error)
 
 // builders is the table of receiver kinds; a kind config knows and this
 // table does not is a programming error, caught by a test.
 var builders = map[string]builder{
-	config.KindSNS:     buildSNS,
-	config.KindSQS:     buildSQS,
-	config.KindLambda:  buildLambda,
-	config.KindEmail:   buildEmail,
-	config.KindSlack:   buildSlack,
-	config.KindJira:    buildJira,
-	config.KindWebhook: buildWebhook,
-	config.KindFile:    buildFile,
-	config.KindStdout:  buildStdout,
+	config.KindSNS:         buildSNS,
+	config.KindSQS:         buildSQS,
+	config.KindLambda:      buildLambda,
+	config.KindSecurityHub: buildSecurityHub,
+	config.KindEmail:       buildEmail,
+	config.KindSlack:       buildSlack,
+	config.KindJira:        buildJira,
+	config.KindWebhook:     buildWebhook,
+	config.KindFile:        buildFile,
+	config.KindStdout:      buildStdout,
 }
 
 // Build constructs every receiver of cfg, which config.Load validated,
@@ -64,8 +64,8 @@ var builders = map[string]builder{
 func Build(cfg *config.Config, env Env) (map[string]notify.Notifier, error) {
 	out := make(map[string]notify.Notifier, len(cfg.Receivers))
 	var errs []error
-	for _, r := range cfg.Receivers {
-		n, err := build(r, env)
+	for i, r := range cfg.Receivers {
+		n, err := build(r, fmt.Sprintf("receivers[%d]", i), env)
 		if err != nil {
 			err = fmt.Errorf("receiver %s (%s): %w", r.Name, r.Kind(), err)
 			errs = append(errs, err)
@@ -86,12 +86,26 @@ func (u unavailable) Notify(context.Context, notify.Message) (bool, error) {
 	return false, fmt.Errorf("not sent: %w", u.err)
 }
 
-func build(r config.Receiver, env Env) (notify.Notifier, error) {
+func build(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	b, ok := builders[r.Kind()]
 	if !ok {
 		return nil, errors.New("no integration configured")
 	}
-	return b(r, env)
+	return b(r, path, env)
+}
+
+// resolveURL resolves a URL secret and checks it with config's rule: an
+// inline URL was checked by config.Validate, one from an environment
+// variable or a file is known only now, and is checked here, once.
+func resolveURL(path string, ref config.SecretRef) (string, error) {
+	u, err := ref.Resolve()
+	if err != nil {
+		return "", err
+	}
+	if err := config.CheckHTTPURL(path, u); err != nil {
+		return "", err
+	}
+	return u, nil
 }
 
 // awsIn is base in region, or base's region when region is empty.
@@ -103,21 +117,21 @@ func awsIn(base aws.Config, region string) aws.Config {
 	return c
 }
 
-func buildSNS(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildSNS(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	return sns.New(sns.Options{Config: awsIn(env.AWS, r.SNS.Region), TopicARN: r.SNS.TopicARN})
 }
 
-func buildSQS(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildSQS(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	return sqs.New(sqs.Options{Config: awsIn(env.AWS, r.SQS.Region), QueueURL: r.SQS.QueueURL})
 }
 
-func buildLambda(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildLambda(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	l := r.Lambda
 	return lambda.New(lambda.Options{Config: awsIn(env.AWS, l.Region), FunctionName: l.FunctionName,
 		Qualifier: l.Qualifier, InvocationType: l.InvocationType})
 }
 
-func buildEmail(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildEmail(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	e := r.Email
 	o := email.Options{From: e.From, Cc: e.CC}
 	for _, to := range e.To {
@@ -142,15 +156,15 @@ func buildEmail(r config.Receiver, env Env) (notify.Notifier, error) {
 	return email.New(o)
 }
 
-func buildSlack(r config.Receiver, env Env) (notify.Notifier, error) {
-	url, err := r.Slack.WebhookURLSecret().Resolve()
+func buildSlack(r config.Receiver, path string, env Env) (notify.Notifier, error) {
+	url, err := resolveURL(path+".slack.webhookUrl", r.Slack.WebhookURLSecret())
 	if err != nil {
 		return nil, err
 	}
 	return slack.New(slack.Options{WebhookURL: url, Channel: r.Slack.Channel, HTTPOptions: notify.HTTPOptions{Version: env.Version}})
 }
 
-func buildJira(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildJira(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	j := r.Jira
 	user, err := j.UserSecret().Resolve()
 	if err != nil {
@@ -168,15 +182,15 @@ func buildJira(r config.Receiver, env Env) (notify.Notifier, error) {
 		o.BearerToken = token
 	}
 	// assignee and fields are templates, rendered for each issue.
-	if o.Issue, err = jiraIssue(r.Name, j, env.TemplateData); err != nil {
+	if o.Issue, err = jiraIssue(r.Name, j); err != nil {
 		return nil, err
 	}
 	return jira.New(o)
 }
 
-func buildWebhook(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildWebhook(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	w := r.Webhook
-	url, err := w.URLSecret().Resolve()
+	url, err := resolveURL(path+".webhook.url", w.URLSecret())
 	if err != nil {
 		return nil, err
 	}
@@ -188,10 +202,34 @@ func buildWebhook(r config.Receiver, env Env) (notify.Notifier, error) {
 		HTTPOptions: notify.HTTPOptions{Timeout: w.Timeout.Duration(), Version: env.Version}})
 }
 
-func buildFile(r config.Receiver, _ Env) (notify.Notifier, error) {
+func buildFile(r config.Receiver, path string, _ Env) (notify.Notifier, error) {
 	return file.New(file.Options{Path: r.File.Path})
 }
 
-func buildStdout(_ config.Receiver, env Env) (notify.Notifier, error) {
+func buildStdout(_ config.Receiver, path string, env Env) (notify.Notifier, error) {
 	return stdout.New(stdout.Options{Writer: env.Stdout})
+}
+
+func buildSecurityHub(r config.Receiver, _ string, env Env) (notify.Notifier, error) {
+	c := r.SecurityHub
+	return securityhub.New(securityhub.Options{Configs: findingsConfigs(env.AWS, c), Region: c.Region, Partition: c.Partition})
+}
+
+// findingsConfigs hands out a config per account through the receiver's
+// findings role (never the audit role), resolving the caller on first use.
+func findingsConfigs(base aws.Config, c *config.SecurityHubConfig) securityhub.ConfigFunc {
+	var mu sync.Mutex
+	var a *awsenv.Assumer
+	return func(ctx context.Context, accountID string) (aws.Config, error) {
+		mu.Lock()
+		if a == nil {
+			var err error
+			if a, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: c.RoleName, ExternalID: c.ExternalID, SessionName: "keyage-findings"}); err != nil {
+				mu.Unlock()
+				return aws.Config{}, err
+			}
+		}
+		mu.Unlock()
+		return a.ForAccount(ctx, accountID)
+	}
 }
