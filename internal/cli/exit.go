@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyage/keyage/internal/store"
 )
 
 // Exit codes. exitCodes maps errors to them.
@@ -13,6 +15,7 @@ const (
 	ExitAccountError = 1 // an account could not be scanned
 	ExitUsage        = 2 // bad flags, arguments or config
 	ExitNonCompliant = 3 // --fail-on non-compliant and a user is NON_COMPLIANT
+	ExitState        = 4 // the state file is corrupt or of a newer keyage; it was not changed
 )
 
 // ExitError carries an exit code out of a command. Its message, if any, is
@@ -59,6 +62,10 @@ var exitCodes = []struct {
 }{
 	{ExitUsage, "usage or configuration error", func(err error) bool { var u *UsageError; return errors.As(err, &u) }},
 	{ExitUsage, "usage or configuration error", exitCodeIs(ExitUsage)},
+	{ExitUsage, "usage or configuration error", func(err error) bool { return errors.Is(err, store.ErrNoState) }},
+	{ExitState, "the state file is corrupt or of a newer keyage (it was not changed)", func(err error) bool {
+		return errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNewerSchema)
+	}},
 	{ExitAccountError, "an account could not be scanned; every other account was", exitCodeIs(ExitAccountError)},
 	{ExitNonCompliant, "--fail-on matched", exitCodeIs(ExitNonCompliant)},
 }

@@ -113,7 +113,7 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 
 	sched := &daemon.Scheduler{Interval: interval, Logger: log}
 	srv, err := server.New(server.Options{
-		Store: st, Logger: log, Registry: prometheus.NewRegistry(), AuthToken: token, Version: version(),
+		Store: st, Logger: log, Registry: prometheus.NewRegistry(), AuthToken: token, Version: version(), Listen: o.listen,
 		MaxAccessKeyAge: int(job.scan.Policy.MaxAge / rule.Day), ReminderInterval: reminderInterval(job.cfg),
 		ScanNow:      func(context.Context) error { sched.Trigger(); return nil },
 		ScanProgress: sched.Progress,
@@ -156,7 +156,7 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := srv.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String() + "/"
