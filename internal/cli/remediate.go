@@ -118,7 +118,7 @@ func runRemediate(ctx context.Context, ios *IO, o *remediateOptions, changed fun
 		return nil
 	}
 	if o.eventsQueue != "" {
-		st, err := remediate.Consume(ctx, base, o.eventsQueue, o.follow, ios.Logger, func(ctx context.Context, ev events.Event) error {
+		st, err := remediate.Consume(ctx, awsenv.ForQueue(base, o.eventsQueue), o.eventsQueue, o.follow, ios.Logger, func(ctx context.Context, ev events.Event) error {
 			return do(ctx, ev.AccountID, ev.ResourceID, ev.UserName)
 		})
 		if err != nil {

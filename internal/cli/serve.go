@@ -212,7 +212,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := remediate.Consume(ctx, base, o.eventsQueue, true, ios.Logger, func(ctx context.Context, ev events.Event) error {
+			_, err := remediate.Consume(ctx, awsenv.ForQueue(base, o.eventsQueue), o.eventsQueue, true, ios.Logger, func(ctx context.Context, ev events.Event) error {
 				_, err := single.Remediate(ctx, ev.AccountID, ev.ResourceID, ev.UserName, false)
 				return err
 			})
