@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -210,6 +212,7 @@ type deployTargetsOptions struct {
 	env     deployEnv
 	targets deploy.TargetsOptions
 	prefs   prefFlags
+	callAs  string
 }
 
 // prefFlags are the StackSet operation preferences as flags; only the flags given are sent.
@@ -282,13 +285,26 @@ exit status is 1 when an operation fails or an instance is not CURRENT.`,
 	f.StringVar(&t.ExternalID, "external-id", "", "assuming the audit role requires this sts:ExternalId")
 	f.StringVar(&t.AuditRoleName, "audit-role-name", deploy.DefaultAuditRoleName, "name of the read-only role the StackSet creates")
 	f.StringVar(&t.StackSetName, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
+	f.BoolVar(&t.EnableEnforcement, "enable-enforcement", false, "create "+deploy.DefaultEnforceRoleName+" in each target (keyage enforce assumes it)")
+	f.StringVar(&o.callAs, "call-as", "", "SELF or DELEGATED_ADMIN (default: DELEGATED_ADMIN with --org-units when this account is not the management account)")
 	o.prefs.register(f)
 	o.env.flags(f)
 	return cmd
 }
 
+// delegatedAdmin tells whether account is not the organization's management account (so a
+// service-managed StackSet is operated as its delegated administrator).
+func delegatedAdmin(ctx context.Context, cfg aws.Config, account string) (bool, error) {
+	org, err := organizations.NewFromConfig(cfg).DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		return false, fmt.Errorf("describe the organization (for --call-as): %w", awsenv.Simplify(err))
+	}
+	return aws.ToString(org.Organization.MasterAccountId) != account, nil
+}
+
 func runDeployTargets(ctx context.Context, ios *IO, o *deployTargetsOptions) error {
 	o.targets.Preferences = o.prefs.preferences()
+	o.targets.CallAs = cfntypes.CallAs(strings.ToUpper(o.callAs))
 	if err := o.targets.Validate(); err != nil {
 		return usageError(err)
 	}
@@ -296,12 +312,22 @@ func runDeployTargets(ctx context.Context, ios *IO, o *deployTargetsOptions) err
 	if err != nil {
 		return err
 	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return failed(fmt.Errorf("find this account: %w", awsenv.Simplify(err)))
+	}
 	if o.targets.MasterAccountID == "" {
-		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return failed(fmt.Errorf("find this account (for --master-account-id): %w", awsenv.Simplify(err)))
-		}
 		o.targets.MasterAccountID = aws.ToString(id.Account)
+	}
+	if o.targets.CallAs == "" && o.targets.ServiceManaged() {
+		delegated, err := delegatedAdmin(ctx, cfg, aws.ToString(id.Account))
+		if err != nil {
+			return failed(err)
+		}
+		if delegated {
+			o.targets.CallAs = cfntypes.CallAsDelegatedAdmin
+			fmt.Fprintf(ios.ErrOut, "account %s is not the management account: calling as its delegated administrator (CallAs DELEGATED_ADMIN)\n", aws.ToString(id.Account))
+		}
 	}
 	res, err := d.DeployTargets(ctx, o.targets)
 	if res != nil {

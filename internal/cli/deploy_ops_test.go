@@ -10,7 +10,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/keyage/keyage/internal/sandbox"
 )
@@ -284,4 +286,113 @@ func TestDeployFailuresShown(t *testing.T) {
 			t.Errorf("usage errors:\n%s", stderr)
 		}
 	})
+}
+
+// e2eOrg: the target account has only the StackSet execution role; the audit and enforcement
+// roles keyage uses there are the ones the StackSet deploys, with exactly their policies.
+const e2eOrg = `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+    name: master
+    roles: [AWSCloudFormationStackSetAdministrationRole]
+  - id: "222222222222"
+    name: prod
+    roles: [AWSCloudFormationStackSetExecutionRole]
+    users:
+      - name: alice
+        keys: [{ageDays: 120, status: Active}]
+      - name: bob
+        keys: [{ageDays: 95, status: Active}]
+      - name: carol
+        keys: [{ageDays: 130, status: Active}]
+`
+
+// deploy -> scan through the deployed audit role -> remediation messages (the seed's two texts
+// and the companion repository's SQS body) re-checked from the deployed queue -> enforcement
+// through the deployed enforcement role -> destroy.
+func TestDeployScanRemediateEnforceEndToEnd(t *testing.T) {
+	deploySandbox(t, e2eOrg)
+	ctx := context.Background()
+
+	_, stderr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--subscribe-queue")
+	queue := ""
+	for _, l := range strings.Split(stderr, "\n") {
+		if q, ok := strings.CutPrefix(l, "queue: "); ok {
+			queue = q
+		}
+	}
+	if queue == "" {
+		t.Fatalf("deploy master --subscribe-queue printed no queue:\n%s", stderr)
+	}
+	// The topic's region must be among the StackSet's.
+	_, stderr = mustRun(t, ExitUsage, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "eu-west-1")
+	if !strings.Contains(stderr, "must include us-east-1") {
+		t.Errorf("deploy targets outside the topic's region:\n%s", stderr)
+	}
+	out, _ := mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--enable-enforcement", "--max-concurrent-count", "2")
+	if !strings.Contains(squash(out), "222222222222 us-east-1 CURRENT SUCCEEDED") {
+		t.Fatalf("deploy targets:\n%s", out)
+	}
+
+	out, _ = mustRun(t, ExitOK, "scan", "--accounts", "222222222222", "--output", "csv")
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if !strings.Contains(out, u) {
+			t.Errorf("scan through the deployed audit role lacks %s:\n%s", u, out)
+		}
+	}
+
+	// The remediation messages a seed deployment sends: its two texts through the topic, the
+	// companion repository's JSON body straight to the queue.
+	auditCfg, err := assume(sdk(t), "222222222222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := iam.NewFromConfig(auditCfg).GetUser(ctx, &iam.GetUserInput{UserName: aws.String("carol")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snsc := sns.NewFromConfig(sdk(t))
+	for _, m := range []string{`Account "222222222222" User "alice" needs to rotate their access key.`,
+		`Account "222222222222" User "bob" needs to rotate their Access Key`} {
+		if _, err := snsc.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(masterTopic), Message: aws.String(m)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := `{"account_id": "222222222222", "resource_id": "` + aws.ToString(carol.User.UserId) + `", "resource_name": "carol"}`
+	if _, err := sqs.NewFromConfig(sdk(t)).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queue), MessageBody: aws.String(body)}); err != nil {
+		t.Fatal(err)
+	}
+	notices := filepath.Join(t.TempDir(), "notices.jsonl")
+	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
+lifecycle: {deactivateAge: 100, deleteAge: 365}
+receivers: [{name: owners, file: {path: `+notices+`}}]
+routes: [{receivers: [owners]}]
+`)
+	state := filepath.Join(t.TempDir(), "keyage.db")
+	out, _ = mustRun(t, ExitOK, "remediate", "--config", cfg, "--state", state, "--events-queue", queue, "--log-level", "error")
+	if !strings.Contains(out, "events: 3 handled, 0 ignored, 0 malformed, 0 failed") {
+		t.Errorf("remediate --events-queue:\n%s", out)
+	}
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if !strings.Contains(out, " "+u+" (") {
+			t.Errorf("remediate did not re-check %s:\n%s", u, out)
+		}
+	}
+	if n := len(jsonLines(t, notices)); n < 3 {
+		t.Errorf("notifications written: %d, want one per re-checked user", n)
+	}
+
+	// Enforcement through the deployed KeyageEnforceRole: alice (120 days) and carol (130).
+	out, _ = mustRun(t, ExitOK, "enforce", "--config", cfg, "--state", state, "--apply", "--log-level", "error")
+	if !strings.Contains(out, "2 applied") {
+		t.Errorf("enforce through the deployed role:\n%s", out)
+	}
+
+	mustRun(t, ExitOK, "destroy", "targets")
+	mustRun(t, ExitOK, "destroy", "master")
+	if _, err := assume(sdk(t), "222222222222"); err == nil {
+		t.Error("the audit role outlived destroy targets")
+	}
 }
