@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/output"
 )
 
@@ -27,7 +29,7 @@ type demoOptions struct {
 	once     bool
 }
 
-func newDemoCmd(ios *IO) *cobra.Command {
+func newDemoCmd(f *Factory) *cobra.Command {
 	o := &demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -46,21 +48,22 @@ works on a real organization:
  5. the dashboard ("keyage serve"), until Ctrl-C (--once stops after step 4).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), ios, o)
+			return runDemo(cmd.Context(), f, o)
 		},
 	}
-	f := cmd.Flags()
-	f.IntVar(&o.accounts, "accounts", 12, "accounts in the sandbox organization")
-	f.IntVar(&o.users, "users", 40, "IAM users per account")
-	f.Int64Var(&o.seed, "seed", 1, "random seed of the generated organization")
-	addOutputFlags(f, &o.output, nil, output.Table, output.JSON, output.CSV)
-	f.StringVar(&o.dir, "dir", "", "directory for the demo's state and files (default: a new temporary directory)")
-	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the dashboard")
-	f.BoolVar(&o.once, "once", false, "stop after the first cycle instead of serving the dashboard")
+	fl := cmd.Flags()
+	fl.IntVar(&o.accounts, "accounts", 12, "accounts in the sandbox organization")
+	fl.IntVar(&o.users, "users", 40, "IAM users per account")
+	fl.Int64Var(&o.seed, "seed", 1, "random seed of the generated organization")
+	addOutputFlags(fl, &o.output, nil, output.Table, output.JSON, output.CSV)
+	fl.StringVar(&o.dir, "dir", "", "directory for the demo's state and files (default: a new temporary directory)")
+	fl.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the dashboard")
+	fl.BoolVar(&o.once, "once", false, "stop after the first cycle instead of serving the dashboard")
 	return cmd
 }
 
-func runDemo(ctx context.Context, ios *IO, o *demoOptions) error {
+func runDemo(ctx context.Context, f *Factory, o *demoOptions) error {
+	ios := f.IO
 	if o.accounts < 2 {
 		return usageError(fmt.Errorf("--accounts %d: the demo needs at least 2", o.accounts))
 	}
@@ -85,7 +88,12 @@ func runDemo(ctx context.Context, ios *IO, o *demoOptions) error {
 	}
 	id, secret := sb.ManagementCredentials()
 	creds := &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
-	base, err := awsenv.Load(ctx, awsenv.Options{StaticCredentials: creds, EndpointURL: url, Region: "us-east-1"})
+	// Every AWS call of the demo goes to the sandbox, with its keys.
+	sandboxAWS := func(ctx context.Context, o awsenv.Options) (aws.Config, error) {
+		o.StaticCredentials, o.EndpointURL, o.Region = creds, url, "us-east-1"
+		return awsenv.Load(ctx, o)
+	}
+	base, err := sandboxAWS(ctx, awsenv.Options{})
 	if err != nil {
 		return err
 	}
@@ -115,6 +123,7 @@ func runDemo(ctx context.Context, ios *IO, o *demoOptions) error {
 	configPath := filepath.Join(dir, "keyage.yaml")
 	cfgText := fmt.Sprintf(`# keyage demo configuration
 accounts: {organization: true}
+scan: {accountTimeout: 2m}
 rule: {maxAccessKeyAge: 90, warnAge: 80}
 receivers:
   - name: central-topic
@@ -130,13 +139,10 @@ routes:
 	if err := os.WriteFile(configPath, []byte(cfgText), 0o600); err != nil {
 		return err
 	}
-	scanOpts := scanOptions{configPath: configPath, roleName: "KeyageAuditRole", source: "auto", output: o.output,
-		concurrency: 16, accountTimeout: "2m", endpointURL: url, region: "us-east-1", staticCredentials: creds}
 	state := filepath.Join(dir, "keyage.db")
 
 	// 2 and 3: scan, remediate, notify.
-	ro := &runOptions{scan: scanOpts, statePath: state, showScan: true}
-	if err := runRun(ctx, ios, ro, func(string) bool { return false }); err != nil {
+	if err := demoCycle(ctx, f, sandboxAWS, configPath, state, o.output); err != nil {
 		var ee *ExitError
 		if !asExit(err, &ee) || ee.Code != ExitAccountError || ee.Err != nil {
 			return err
@@ -154,11 +160,41 @@ routes:
 		return nil
 	}
 
-	// 5. The dashboard.
-	so := &serveOptions{scan: scanOpts, statePath: state, listen: o.listen, ready: func(u string) {
+	// 5. The dashboard: keyage serve, with the sandbox as its AWS.
+	sf := *f
+	sf.AWSConfig = sandboxAWS
+	so := &serveOptions{scan: scanOptions{configPath: configPath, output: o.output}, statePath: state, listen: o.listen, ready: func(u string) {
 		fmt.Fprintf(ios.Out, "\nDashboard: %s  (Ctrl-C stops the demo)\n", u)
 	}}
-	return runServe(ctx, ios, so, func(string) bool { return false })
+	return runServe(ctx, &sf, so, func(string) bool { return false })
+}
+
+// demoCycle runs one cycle over the sandbox as keyage run does, printing the
+// scan in format (table, json or csv) instead of its summary line.
+func demoCycle(ctx context.Context, f *Factory, aws cycle.AWSSource, configPath, state, format string) error {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	st, err := f.OpenStore(ctx, state)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	co := cycle.Options{AWS: aws, Store: st, Now: f.Now, Logger: f.IO.Logger, Stdout: f.IO.Out, Version: version(), Deliver: true,
+		Recorded: func(rep *cycle.Report) error {
+			return output.Write(f.IO.Out, output.Format(format), rep.Result, output.Options{})
+		}}
+	co.Progress, co.AfterScan = f.progressBar()
+	r, err := cycle.New(ctx, cfg, co)
+	if err != nil {
+		return err
+	}
+	rep, err := r.RunOnce(ctx, f.Now())
+	if err != nil {
+		return err
+	}
+	return printRun(f.IO.Out, rep, false)
 }
 
 // printQueue receives and prints what the central topic delivered to its

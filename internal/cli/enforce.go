@@ -16,12 +16,9 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/enforce"
-	"github.com/keyage/keyage/internal/notify"
-	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/output"
-	"github.com/keyage/keyage/internal/remediate"
-	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -34,7 +31,7 @@ type enforceOptions struct {
 
 // newEnforceCmd builds the command; runF, when not nil, replaces runEnforce
 // (tests of flag parsing).
-func newEnforceCmd(ios *IO, runF func(*enforceOptions) error) *cobra.Command {
+func newEnforceCmd(f *Factory, runF func(*enforceOptions) error) *cobra.Command {
 	o := &enforceOptions{}
 	cmd := &cobra.Command{
 		Use:   "enforce",
@@ -58,19 +55,19 @@ assumes enforce.roleName (default KeyageEnforceRole).`,
 			if runF != nil {
 				return runF(o)
 			}
-			return runEnforce(cmd.Context(), ios, o, cmd.Flags().Changed)
+			return runEnforce(cmd.Context(), f, o, cmd.Flags().Changed)
 		},
 	}
 	addScanFlags(cmd, &o.scan)
-	f := cmd.Flags()
-	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
-	f.BoolVar(&o.apply, "apply", false, "change IAM (default: dry run)")
-	f.StringVar(&o.auditLog, "audit-log", "", "append every audit record to this file as a JSON line")
+	fl := cmd.Flags()
+	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	fl.BoolVar(&o.apply, "apply", false, "change IAM (default: dry run)")
+	fl.StringVar(&o.auditLog, "audit-log", "", "append every audit record to this file as a JSON line")
 	return cmd
 }
 
-func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(string) bool) error {
-	job, err := resolveScan(&o.scan, changed)
+func runEnforce(ctx context.Context, f *Factory, o *enforceOptions, changed func(string) bool) error {
+	job, err := f.Config(&o.scan, changed)
 	if err != nil {
 		return err
 	}
@@ -78,89 +75,44 @@ func runEnforce(ctx context.Context, ios *IO, o *enforceOptions, changed func(st
 	if cfg.Lifecycle.DeactivateAge == 0 && cfg.Lifecycle.DeleteAge == 0 {
 		return usageError(errors.New("nothing to enforce: set lifecycle.deactivateAge and/or lifecycle.deleteAge in the config"))
 	}
-	st, err := store.Open(ctx, o.statePath, store.Options{})
+	st, err := f.OpenStore(ctx, o.statePath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	var audit io.Writer
-	if o.auditLog != "" {
-		f, err := os.OpenFile(o.auditLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			return fmt.Errorf("open audit log: %w", err)
-		}
-		defer f.Close()
-		audit = f
-	}
-	res, assumer, err := executeScan(ctx, ios, job)
+	audit, closeAudit, err := openAuditLog(o.auditLog)
 	if err != nil {
 		return err
 	}
-	rep, err := enforceScan(ctx, ios, cfg, job, st, res, assumer, o.apply || cfg.Enforce.Apply, audit, true)
+	defer closeAudit()
+	co := cycle.Options{Store: st, Deliver: true, Enforce: &cycle.EnforceOptions{Apply: o.apply || cfg.Enforce.Apply, AuditLog: audit}}
+	co.Progress, co.AfterScan = f.progressBar()
+	r, err := f.Cycle(ctx, job, co)
 	if err != nil {
 		return err
 	}
-	if rep.Failed > 0 || res.Summary.AccountsFailed > 0 {
+	rep, err := r.Enforce(ctx, f.Now())
+	if err != nil {
+		return err
+	}
+	printEnforceReport(f.IO.Out, rep.Enforce)
+	if rep.Enforce.Failed > 0 || rep.Result.Summary.AccountsFailed > 0 {
 		return &ExitError{Code: ExitAccountError}
 	}
 	return nil
 }
 
-// enforceScan runs enforcement over a scan's result, prints the report and,
-// when applying, tells owners through the routes (notices of upcoming
-// deactivations, and what was done).
-// With deliver false (keyage serve) the notices stay in the outbox for the
-// running dispatcher.
-func enforceScan(ctx context.Context, ios *IO, cfg *config.Config, job *scanJob, st *store.Store, res *scan.Result, assumer *awsenv.Assumer, apply bool, audit io.Writer, deliver bool) (*enforce.Report, error) {
-	creds, err := assumer.Base().Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read the caller's credentials: %w", err)
+// printEnforceReport prints enforcement's actions and what owners were, or
+// would be, told.
+func printEnforceReport(w io.Writer, rep *cycle.EnforceReport) {
+	printEnforce(w, rep.Report, rep.Applied)
+	switch {
+	case !rep.NoticesPlanned:
+	case !rep.Applied:
+		fmt.Fprintf(w, "Owners would get %d notices (sent only with --apply).\n", rep.Notices)
+	case rep.NoticeStats != nil:
+		fmt.Fprintf(w, "Owner notices: %d sent, %d failed.\n", rep.NoticeStats.Sent, rep.NoticeStats.Failed)
 	}
-	enforcer, err := awsenv.NewAssumer(ctx, assumer.Base(), awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName, ExternalID: job.assume.ExternalID, SessionName: "keyage-enforce"})
-	if err != nil {
-		return nil, err
-	}
-	e := &enforce.Enforcer{Config: cfg, Store: st, Accounts: enforcer, CallerARN: assumer.CallerARN(), CallerKeyID: creds.AccessKeyID,
-		Apply: apply, AuditLog: audit, Logger: ios.Logger}
-	rep, err := e.Run(ctx, res)
-	if err != nil {
-		return nil, err
-	}
-	printEnforce(ios.Out, rep, apply)
-	notices := enforce.Notices(cfg, res, rep, time.Now())
-	if len(notices) == 0 || len(cfg.Routes) == 0 {
-		return rep, nil
-	}
-	engine, err := remediate.NewEngine(cfg)
-	if err != nil {
-		return nil, usageError(err)
-	}
-	plan, err := engine.PlanNotices(ctx, st, notices, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	if !apply {
-		fmt.Fprintf(ios.Out, "Owners would get %d notices (sent only with --apply).\n", len(plan.Messages))
-		return rep, nil
-	}
-	if err := engine.Apply(ctx, st, plan); err != nil {
-		return nil, err
-	}
-	if !deliver {
-		return rep, nil
-	}
-	notifiers, err := receivers.Build(cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
-	if err != nil {
-		return nil, usageError(err)
-	}
-	d := &notify.Dispatcher{Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger,
-		Window: time.Duration(cfg.Remediation.RetryAttemptSeconds) * time.Second, Timeout: time.Duration(cfg.Remediation.TimeoutSeconds) * time.Second}
-	stats, err := d.Drain(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(ios.Out, "Owner notices: %d sent, %d failed.\n", stats.Sent, stats.Failed)
-	return rep, nil
 }
 
 func printEnforce(w io.Writer, rep *enforce.Report, applied bool) {
@@ -240,14 +192,14 @@ func newReactivateCmd(ios *IO) *cobra.Command {
 			return runReactivate(cmd.Context(), ios, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
-	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
-	f.StringVar(&o.account, "account", "", "the key's account")
-	f.StringVar(&o.key, "key", "", "the access key id")
-	f.StringVar(&o.user, "user", "", "the key's user (default: from the audit trail)")
-	f.StringVar(&o.auditLog, "audit-log", "", "append the audit record to this file as a JSON line")
-	addAWSFlags(f, &o.env.EndpointURL, &o.env.Region, &o.env.Profile)
+	fl := cmd.Flags()
+	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	fl.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
+	fl.StringVar(&o.account, "account", "", "the key's account")
+	fl.StringVar(&o.key, "key", "", "the access key id")
+	fl.StringVar(&o.user, "user", "", "the key's user (default: from the audit trail)")
+	fl.StringVar(&o.auditLog, "audit-log", "", "append the audit record to this file as a JSON line")
+	addAWSFlags(fl, &o.env.EndpointURL, &o.env.Region, &o.env.Profile)
 	return cmd
 }
 

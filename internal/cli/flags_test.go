@@ -25,16 +25,16 @@ var scanCommands = []struct {
 		return newScanCmd(ios, func(o *scanOptions) error { *got = o; return nil })
 	}},
 	{"run", func(ios *IO, got **scanOptions) *cobra.Command {
-		return newRunCmd(ios, func(o *runOptions) error { *got = &o.scan; return nil })
+		return newRunCmd(newFactory(ios), func(o *runOptions) error { *got = &o.scan; return nil })
 	}},
 	{"serve", func(ios *IO, got **scanOptions) *cobra.Command {
-		return newServeCmd(ios, func(o *serveOptions) error { *got = &o.scan; return nil })
+		return newServeCmd(newFactory(ios), func(o *serveOptions) error { *got = &o.scan; return nil })
 	}},
 	{"enforce", func(ios *IO, got **scanOptions) *cobra.Command {
-		return newEnforceCmd(ios, func(o *enforceOptions) error { *got = &o.scan; return nil })
+		return newEnforceCmd(newFactory(ios), func(o *enforceOptions) error { *got = &o.scan; return nil })
 	}},
 	{"remediate", func(ios *IO, got **scanOptions) *cobra.Command {
-		return newRemediateCmd(ios, func(o *remediateOptions) error { *got = &o.scan; return nil })
+		return newRemediateCmd(newFactory(ios), func(o *remediateOptions) error { *got = &o.scan; return nil })
 	}},
 }
 
@@ -151,7 +151,7 @@ func TestCodeSetAWSOptions(t *testing.T) {
 	}{
 		{"set in code", scanOptions{configPath: cfg, output: "table", region: "eu-west-1", endpointURL: "http://127.0.0.1:1"}, "eu-west-1", "http://127.0.0.1:1"},
 		{"not set", scanOptions{configPath: cfg, output: "table"}, "us-west-2", "http://127.0.0.1:2"},
-		{"no config file (demo)", scanOptions{skipConfig: true, output: "table", region: "eu-west-1", endpointURL: "http://127.0.0.1:1"}, "eu-west-1", "http://127.0.0.1:1"},
+		{"no config file (demo)", scanOptions{output: "table", region: "eu-west-1", endpointURL: "http://127.0.0.1:1"}, "eu-west-1", "http://127.0.0.1:1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			job, err := resolveScan(&tt.o, func(string) bool { return false })

@@ -11,7 +11,6 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/receivers"
-	"github.com/keyage/keyage/internal/remediate"
 )
 
 func newReceiversCmd(ios *IO) *cobra.Command {
@@ -51,7 +50,7 @@ func runReceiversTest(ctx context.Context, ios *IO, configPath, name string, env
 	if err != nil {
 		return err
 	}
-	notifiers, err := receivers.Build(&one, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
+	notifiers, err := receivers.Build(&one, receivers.Env{AWS: base, Stdout: ios.Out, Version: version()})
 	if err != nil {
 		return usageError(err)
 	}

@@ -81,21 +81,22 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for development)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	f := newFactory(ios)
 	root.AddCommand(
 		newScanCmd(ios, nil),
-		newRunCmd(ios, nil),
-		newRemediateCmd(ios, nil),
-		newServeCmd(ios, nil),
+		newRunCmd(f, nil),
+		newRemediateCmd(f, nil),
+		newServeCmd(f, nil),
 		newExecutionsCmd(ios),
 		newReceiversCmd(ios),
-		newEnforceCmd(ios, nil),
+		newEnforceCmd(f, nil),
 		newAuditCmd(ios),
 		newReactivateCmd(ios),
 		newDeployCmd(ios),
 		newDestroyCmd(ios),
 		newIAMPolicyCmd(ios),
 		newSandboxCmd(ios),
-		newDemoCmd(ios),
+		newDemoCmd(f),
 		newVersionCmd(ios),
 	)
 	typeUsageErrors(root)

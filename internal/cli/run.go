@@ -9,12 +9,11 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/notify"
-	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/scan"
@@ -30,13 +29,11 @@ type runOptions struct {
 	retryFailed bool
 	enforce     bool
 	auditLog    string
-	// showScan writes the scan's output (-o) before the summary (demo).
-	showScan bool
 }
 
 // newRunCmd builds the command; runF, when not nil, replaces runRun
 // (tests of flag parsing).
-func newRunCmd(ios *IO, runF func(*runOptions) error) *cobra.Command {
+func newRunCmd(f *Factory, runF func(*runOptions) error) *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -58,7 +55,7 @@ again until its repeat interval passes or its stage changes.
 			if runF != nil {
 				return runF(o)
 			}
-			return runRun(cmd.Context(), ios, o, cmd.Flags().Changed)
+			return runRun(cmd.Context(), f, o, cmd.Flags().Changed)
 		},
 	}
 	addScanFlags(cmd, &o.scan)
@@ -70,106 +67,97 @@ again until its repeat interval passes or its stage changes.
 	return cmd
 }
 
-func runRun(ctx context.Context, ios *IO, o *runOptions, changed func(string) bool) error {
-	job, err := resolveScan(&o.scan, changed)
+func runRun(ctx context.Context, f *Factory, o *runOptions, changed func(string) bool) error {
+	job, err := f.Config(&o.scan, changed)
 	if err != nil {
 		return err
 	}
-	job.scan.WithTags = true // owners come from tags, read for flagged users only
-	engine, err := remediate.NewEngine(job.cfg)
+	st, err := openRunStore(ctx, f, o.statePath, o.dryRun)
 	if err != nil {
-		return usageError(err)
+		return err
 	}
-
-	var st *store.Store
-	if !o.dryRun {
-		if st, err = store.Open(ctx, o.statePath, store.Options{}); err != nil {
-			return err
-		}
+	if st != nil {
 		defer st.Close()
-	} else if _, statErr := os.Stat(o.statePath); statErr == nil {
-		// Read what was notified before, to plan as a real run would.
-		if st, err = store.Open(ctx, o.statePath, store.Options{}); err != nil {
-			return err
-		}
-		defer st.Close()
-	} else if !errors.Is(statErr, fs.ErrNotExist) {
-		return fmt.Errorf("state %s: %w", o.statePath, statErr)
 	}
-
-	started := time.Now()
-	res, assumer, err := executeScan(ctx, ios, job)
-	if err != nil {
-		return err
+	co := cycle.Options{Store: st, DryRun: o.dryRun, Deliver: true, RetryFailed: o.retryFailed}
+	co.Progress, co.AfterScan = f.progressBar()
+	co.Recorded = func(rep *cycle.Report) error {
+		fmt.Fprintln(f.IO.Out, output.SummaryLine(rep.Result))
+		return nil
 	}
-	finished := time.Now()
-	plan, err := engine.Plan(ctx, st, res, finished)
-	if err != nil {
-		return err
-	}
-	if o.dryRun {
-		printPlan(ios.Out, res, plan, job.cfg.Remediation.IsAutomatic())
-		return scanExit(res, false)
-	}
-
-	if _, err := st.RecordScan(ctx, started, finished, res); err != nil {
-		return err
-	}
-	if o.showScan {
-		if err := output.Write(ios.Out, job.format, res, job.table); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintln(ios.Out, output.SummaryLine(res))
-	}
-	if !job.cfg.Remediation.IsAutomatic() {
-		fmt.Fprintf(ios.Out, "Remediation is not automatic (remediation.automatic: false): %d non-compliant users recorded; remediate them with keyage remediate.\n", len(plan.NonCompliant))
-		return scanExit(res, false)
-	}
-	if err := engine.Apply(ctx, st, plan); err != nil {
-		return err
-	}
-	if o.retryFailed {
-		n, err := st.RequeueFailed(ctx, time.Now())
+	// Enforcement follows remediation, which a non-automatic config leaves
+	// to keyage remediate.
+	if o.enforce && job.cfg.Remediation.IsAutomatic() {
+		audit, closeAudit, err := openAuditLog(o.auditLog)
 		if err != nil {
 			return err
 		}
-		ios.Logger.Info("requeued failed notifications", "count", n)
+		defer closeAudit()
+		co.Enforce = &cycle.EnforceOptions{Apply: job.cfg.Enforce.Apply, AuditLog: audit}
 	}
-	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: assumer.Base(), Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
-	if err != nil {
-		return usageError(err)
-	}
-	d := &notify.Dispatcher{
-		Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger,
-		Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,
-		Timeout: time.Duration(job.cfg.Remediation.TimeoutSeconds) * time.Second,
-	}
-	stats, err := d.Drain(ctx)
+	r, err := f.Cycle(ctx, job, co)
 	if err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		fmt.Fprintln(ios.Out, "Interrupted: undelivered notifications stay in the outbox and go out on the next run.")
+	rep, err := r.RunOnce(ctx, f.Now())
+	if err != nil {
+		return err
+	}
+	return printRun(f.IO.Out, rep, o.dryRun)
+}
+
+// openRunStore opens the state database. A dry run opens it only when it
+// exists (to plan as a real run would) and then may return nil.
+func openRunStore(ctx context.Context, f *Factory, path string, dryRun bool) (*store.Store, error) {
+	if !dryRun {
+		return f.OpenStore(ctx, path)
+	}
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return f.OpenStore(ctx, path)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+}
+
+// openAuditLog opens path for appending audit records; an empty path is no
+// log.
+func openAuditLog(path string) (io.Writer, func(), error) {
+	if path == "" {
+		return nil, func() {}, nil
+	}
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open audit log: %w", err)
+	}
+	return fh, func() { fh.Close() }, nil
+}
+
+// printRun prints what keyage run did after the scan's summary (printed
+// when the scan is recorded) and maps the report to the exit code.
+func printRun(w io.Writer, rep *cycle.Report, dryRun bool) error {
+	res := rep.Result
+	if dryRun {
+		printPlan(w, res, rep.Plan, rep.Automatic)
+		return scanExit(res, false)
+	}
+	if !rep.Automatic {
+		fmt.Fprintf(w, "Remediation is not automatic (remediation.automatic: false): %d non-compliant users recorded; remediate them with keyage remediate.\n", len(rep.Plan.NonCompliant))
+		return scanExit(res, false)
+	}
+	if rep.Interrupted {
+		fmt.Fprintln(w, "Interrupted: undelivered notifications stay in the outbox and go out on the next run.")
 		return &ExitError{Code: ExitAccountError}
 	}
-	printRunSummary(ios.Out, plan, stats)
-	if o.enforce {
-		var audit io.Writer
-		if o.auditLog != "" {
-			f, err := os.OpenFile(o.auditLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-			if err != nil {
-				return fmt.Errorf("open audit log: %w", err)
-			}
-			defer f.Close()
-			audit = f
-		}
-		if _, err := enforceScan(ctx, ios, job.cfg, job, st, res, assumer, job.cfg.Enforce.Apply, audit, true); err != nil {
-			return err
-		}
+	printRunSummary(w, rep.Plan, rep.Dispatch)
+	if rep.Enforce != nil {
+		printEnforceReport(w, rep.Enforce)
 	}
-	if stats.Failed > 0 {
-		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED, retry with --retry-failed", stats.Failed)}
+	if rep.Dispatch.Failed > 0 {
+		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED, retry with --retry-failed", rep.Dispatch.Failed)}
 	}
 	return scanExit(res, false)
 }

@@ -5,20 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"iter"
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
-	"github.com/keyage/keyage/internal/inventory"
-	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/progress"
-	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -48,11 +44,6 @@ type scanOptions struct {
 	endpointURL    string
 	region         string
 	profile        string
-
-	// set by the demo: the sandbox's keys instead of the credential chain,
-	// and no config file
-	staticCredentials *aws.Credentials
-	skipConfig        bool
 }
 
 // newScanCmd builds the command; runF, when not nil, replaces runScan
@@ -129,9 +120,6 @@ type scanJob struct {
 // Every value, default included, is then read from the config.
 func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 	cfg, err := loadConfig(o.configPath)
-	if o.skipConfig {
-		cfg, err = config.Parse(nil, "(none)")
-	}
 	if err != nil {
 		return nil, usageError(err)
 	}
@@ -152,24 +140,19 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 		return nil, usageError(errors.Join(problems...))
 	}
 	sel, sc := cfg.Accounts, cfg.Scan
-	policy := rule.PolicyDays(int(cfg.Rule.MaxAccessKeyAge), int(cfg.Rule.WarnAge))
-	evaluator, err := lifecycle.NewEvaluator(cfg, policy)
+	so, err := cycle.ScanOptions(cfg)
 	if err != nil {
 		return nil, usageError(err) // the owners' template
 	}
 	return &scanJob{
 		cfg:       cfg,
-		env:       awsenv.Options{Profile: o.profile, Region: sc.Region, EndpointURL: sc.EndpointURL, StaticCredentials: o.staticCredentials},
+		env:       awsenv.Options{Profile: o.profile, Region: sc.Region, EndpointURL: sc.EndpointURL},
 		assume:    awsenv.AssumerOptions{RoleName: sel.RoleName, ExternalID: sel.ExternalID, SessionName: sel.SessionName},
 		selection: sel,
-		scan: scan.Options{
-			Source: sc.Source, Policy: policy, WithTags: sc.WithTags,
-			Concurrency: sc.Concurrency, AccountTimeout: sc.AccountTimeout.Duration(),
-			Evaluator: evaluator,
-		},
-		format:   format,
-		table:    output.Options{All: o.all},
-		failOnNC: o.failOn == "non-compliant",
+		scan:      so,
+		format:    format,
+		table:     output.Options{All: o.all},
+		failOnNC:  o.failOn == "non-compliant",
 	}, nil
 }
 
@@ -222,7 +205,7 @@ func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, *aws
 	if err != nil {
 		return nil, nil, err
 	}
-	accounts, err := accountSeq(ctx, assumer, job.selection, usesOUs(job.cfg))
+	accounts, err := cycle.AccountSeq(ctx, assumer, job.selection, cycle.UsesOUs(job.cfg))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -241,72 +224,4 @@ func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, *aws
 		return nil, nil, fmt.Errorf("scan interrupted: %w", err)
 	}
 	return res, assumer, nil
-}
-
-// accountSeq is selectAccounts as a sequence: a whole organization is
-// listed page by page while the scan runs, unless OU paths are needed first.
-func accountSeq(ctx context.Context, a *awsenv.Assumer, sel config.Accounts, needOUs bool) (iter.Seq2[inventory.Account, error], error) {
-	if sel.Organization && sel.OU == "" && !needOUs {
-		return inventory.OrgAccountSeq(ctx, a.Base()), nil
-	}
-	accts, err := selectAccounts(ctx, a, sel, needOUs)
-	if err != nil {
-		return nil, err
-	}
-	return func(yield func(inventory.Account, error) bool) {
-		for _, acct := range accts {
-			if !yield(acct, nil) {
-				return
-			}
-		}
-	}, nil
-}
-
-// selectAccounts lists the accounts to scan. needOUs adds OU paths to an
-// organization's accounts (for routes and lifecycle overrides on OUs).
-func selectAccounts(ctx context.Context, a *awsenv.Assumer, sel config.Accounts, needOUs bool) ([]inventory.Account, error) {
-	switch {
-	case sel.OU != "":
-		return inventory.OUAccounts(ctx, a.Base(), sel.OU)
-	case sel.Organization:
-		accts, err := inventory.OrgAccounts(ctx, a.Base())
-		if err != nil || !needOUs {
-			return accts, err
-		}
-		paths, err := inventory.OUPaths(ctx, a.Base())
-		if err != nil {
-			return nil, err
-		}
-		for i := range accts {
-			accts[i].OU = paths[accts[i].ID]
-		}
-		return accts, nil
-	case len(sel.IDs) > 0:
-		seen := map[string]bool{}
-		var out []inventory.Account
-		for _, id := range sel.IDs {
-			if !seen[id] {
-				seen[id] = true
-				out = append(out, inventory.Account{ID: id})
-			}
-		}
-		return out, nil
-	default:
-		return []inventory.Account{{ID: a.CallerAccount()}}, nil
-	}
-}
-
-// usesOUs reports whether the config matches on OU paths anywhere.
-func usesOUs(cfg *config.Config) bool {
-	for _, r := range cfg.Routes {
-		if len(r.Match.OU) > 0 {
-			return true
-		}
-	}
-	for _, o := range cfg.Lifecycle.Overrides {
-		if len(o.OU) > 0 {
-			return true
-		}
-	}
-	return false
 }

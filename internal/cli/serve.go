@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,17 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/daemon"
-	"github.com/keyage/keyage/internal/events"
-	"github.com/keyage/keyage/internal/notify"
-	"github.com/keyage/keyage/internal/notify/receivers"
-	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/rule"
-	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/server"
-	"github.com/keyage/keyage/internal/store"
 )
 
 type serveOptions struct {
@@ -36,13 +29,14 @@ type serveOptions struct {
 	insecureNoAuth bool
 	eventsQueue    string
 	enforce        bool
-	// ready, when set, is called with the dashboard URL once serving (demo).
+	// ready, when set, is called with the dashboard URL once serving (the
+	// demo prints it; tests wait for it).
 	ready func(url string)
 }
 
 // newServeCmd builds the command; runF, when not nil, replaces runServe
 // (tests of flag parsing).
-func newServeCmd(ios *IO, runF func(*serveOptions) error) *cobra.Command {
+func newServeCmd(f *Factory, runF func(*serveOptions) error) *cobra.Command {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -67,17 +61,17 @@ outbox for the next start.`,
 			if runF != nil {
 				return runF(o)
 			}
-			return runServe(cmd.Context(), ios, o, cmd.Flags().Changed)
+			return runServe(cmd.Context(), f, o, cmd.Flags().Changed)
 		},
 	}
 	addScanFlags(cmd, &o.scan)
-	f := cmd.Flags()
-	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
-	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the dashboard, API and metrics")
-	f.StringVar(&o.authTokenFile, "auth-token-file", "", "file holding the bearer token the dashboard and API require")
-	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --listen without a token")
-	f.StringVar(&o.eventsQueue, "events-queue", "", "SQS queue URL of IAM change and Config compliance events")
-	f.BoolVar(&o.enforce, "enforce", false, "run keyage enforce after each scan (it acts only with enforce.apply: true)")
+	fl := cmd.Flags()
+	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	fl.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the dashboard, API and metrics")
+	fl.StringVar(&o.authTokenFile, "auth-token-file", "", "file holding the bearer token the dashboard and API require")
+	fl.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --listen without a token")
+	fl.StringVar(&o.eventsQueue, "events-queue", "", "SQS queue URL of IAM change and Config compliance events")
+	fl.BoolVar(&o.enforce, "enforce", false, "run keyage enforce after each scan (it acts only with enforce.apply: true)")
 	return cmd
 }
 
@@ -94,45 +88,32 @@ func loopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string) bool) error {
-	job, err := resolveScan(&o.scan, changed)
+func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(string) bool) error {
+	log := f.IO.Logger
+	job, err := f.Config(&o.scan, changed)
 	if err != nil {
 		return err
 	}
-	token := ""
-	switch {
-	case o.authTokenFile != "":
-		b, err := os.ReadFile(o.authTokenFile)
-		if err != nil {
-			return usageError(fmt.Errorf("--auth-token-file: %w", err))
-		}
-		if token = strings.TrimSpace(string(b)); len(token) < 16 {
-			return usageError(fmt.Errorf("--auth-token-file %s: the token must be at least 16 characters", o.authTokenFile))
-		}
-	case !loopback(o.listen) && !o.insecureNoAuth:
-		return usageError(fmt.Errorf("refusing to listen on %s without authentication: give --auth-token-file, or --insecure-no-auth if something in front of keyage authenticates", o.listen))
+	token, err := serveToken(o)
+	if err != nil {
+		return err
 	}
 	interval, err := job.cfg.Schedule.Interval()
 	if err != nil {
 		return usageError(fmt.Errorf("schedule.maximumExecutionFrequency: %w", err))
 	}
 	if interval < 4*time.Hour {
-		ios.Logger.Info("AWS regenerates credential reports at most every 4 hours: scans in between re-read the same report, and re-check flagged users in real time", "interval", interval)
+		log.Info("AWS regenerates credential reports at most every 4 hours: scans in between re-read the same report, and re-check flagged users in real time", "interval", interval)
 	}
-	engine, err := remediate.NewEngine(job.cfg)
-	if err != nil {
-		return usageError(err)
-	}
-	st, err := store.Open(ctx, o.statePath, store.Options{})
+	st, err := f.OpenStore(ctx, o.statePath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	reg := prometheus.NewRegistry()
-	sched := &daemon.Scheduler{Interval: interval, Logger: ios.Logger}
+	sched := &daemon.Scheduler{Interval: interval, Logger: log}
 	srv, err := server.New(server.Options{
-		Store: st, Logger: ios.Logger, Registry: reg, AuthToken: token, Version: version(),
+		Store: st, Logger: log, Registry: prometheus.NewRegistry(), AuthToken: token, Version: version(),
 		MaxAccessKeyAge: int(job.scan.Policy.MaxAge / rule.Day), ReminderInterval: reminderInterval(job.cfg),
 		ScanNow:      func(context.Context) error { sched.Trigger(); return nil },
 		ScanProgress: sched.Progress,
@@ -140,61 +121,15 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	if err != nil {
 		return err
 	}
-	job.env.Observe = srv.ObserveAWSCall
-	base, err := awsenv.Load(ctx, job.env)
+	co := cycle.Options{Store: st, Metrics: srv} // the dispatcher below delivers
+	if o.enforce {
+		co.Enforce = &cycle.EnforceOptions{Apply: job.cfg.Enforce.Apply}
+	}
+	r, err := f.Cycle(ctx, job, co)
 	if err != nil {
 		return err
 	}
-	assumer, err := awsenv.NewAssumer(ctx, base, job.assume)
-	if err != nil {
-		return err
-	}
-	notifiers, err := receivers.Build(job.cfg, receivers.Env{AWS: base, Stdout: ios.Out, Version: version(), TemplateData: remediate.TemplateData})
-	if err != nil {
-		return usageError(err)
-	}
-	disp := &notify.Dispatcher{Outbox: remediate.NewOutbox(st), Notifiers: notifiers, Logger: ios.Logger, Observe: srv.ObserveNotification,
-		Window:  time.Duration(job.cfg.Remediation.RetryAttemptSeconds) * time.Second,
-		Timeout: time.Duration(job.cfg.Remediation.TimeoutSeconds) * time.Second}
-	automatic := job.cfg.Remediation.IsAutomatic()
-
-	sched.Scan = func(ctx context.Context, progress func(done, total int)) error {
-		accounts, err := accountSeq(ctx, assumer, job.selection, usesOUs(job.cfg))
-		if err != nil {
-			return err
-		}
-		so := job.scan
-		so.Now, so.Logger, so.Progress = time.Now(), ios.Logger, progress
-		so.WithTags = true
-		started := time.Now()
-		res, err := scan.RunSeq(ctx, assumer, accounts, so)
-		if err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err() // interrupted: record nothing
-		}
-		finished := time.Now()
-		if _, err := st.RecordScan(ctx, started, finished, res); err != nil {
-			return err
-		}
-		srv.ObserveScan(res, finished.Sub(started))
-		if automatic {
-			plan, err := engine.Plan(ctx, st, res, finished)
-			if err != nil {
-				return err
-			}
-			if err := engine.Apply(ctx, st, plan); err != nil { // the dispatcher delivers
-				return err
-			}
-		}
-		if o.enforce {
-			if _, err := enforceScan(ctx, &IO{Out: io.Discard, ErrOut: ios.ErrOut, Logger: ios.Logger}, job.cfg, job, st, res, assumer, job.cfg.Enforce.Apply, nil, false); err != nil {
-				return fmt.Errorf("enforce: %w", err)
-			}
-		}
-		return nil
-	}
+	sched.Scan = r.Scheduled
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -203,21 +138,16 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	go func() { defer wg.Done(); sched.Run(ctx) }()
 	go func() {
 		defer wg.Done()
-		if err := disp.Run(ctx); err != nil {
-			ios.Logger.Error("dispatcher stopped", "err", err)
+		if err := r.Dispatch(ctx); err != nil {
+			log.Error("dispatcher stopped", "err", err)
 		}
 	}()
 	if o.eventsQueue != "" {
-		single := &remediate.Single{Engine: engine, Store: st, Accounts: assumer, Evaluator: job.scan.Evaluator, Logger: ios.Logger}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := remediate.Consume(ctx, awsenv.ForQueue(base, o.eventsQueue), o.eventsQueue, true, ios.Logger, func(ctx context.Context, ev events.Event) error {
-				_, err := single.Remediate(ctx, ev.AccountID, ev.ResourceID, ev.UserName, false)
-				return err
-			})
-			if err != nil {
-				ios.Logger.Error("event consumer stopped", "err", err)
+			if _, err := r.ConsumeEvents(ctx, o.eventsQueue, true, nil); err != nil {
+				log.Error("event consumer stopped", "err", err)
 			}
 		}()
 	}
@@ -230,7 +160,7 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String() + "/"
-	ios.Logger.Info("serving", "dashboard", url, "state", o.statePath, "schedule", interval)
+	log.Info("serving", "dashboard", url, "state", o.statePath, "schedule", interval)
 	if o.ready != nil {
 		o.ready(url)
 	}
@@ -243,13 +173,33 @@ func runServe(ctx context.Context, ios *IO, o *serveOptions, changed func(string
 			return fmt.Errorf("serve %s: %w", o.listen, err)
 		}
 	}
-	ios.Logger.Info("shutting down: finishing deliveries in flight; the rest stay in the outbox")
+	log.Info("shutting down: finishing deliveries in flight; the rest stay in the outbox")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
 	stop()
 	wg.Wait()
 	return nil
+}
+
+// serveToken reads --auth-token-file, and refuses a non-loopback --listen
+// without one unless --insecure-no-auth.
+func serveToken(o *serveOptions) (string, error) {
+	switch {
+	case o.authTokenFile != "":
+		b, err := os.ReadFile(o.authTokenFile)
+		if err != nil {
+			return "", usageError(fmt.Errorf("--auth-token-file: %w", err))
+		}
+		token := strings.TrimSpace(string(b))
+		if len(token) < 16 {
+			return "", usageError(fmt.Errorf("--auth-token-file %s: the token must be at least 16 characters", o.authTokenFile))
+		}
+		return token, nil
+	case !loopback(o.listen) && !o.insecureNoAuth:
+		return "", usageError(fmt.Errorf("refusing to listen on %s without authentication: give --auth-token-file, or --insecure-no-auth if something in front of keyage authenticates", o.listen))
+	}
+	return "", nil
 }
 
 // reminderInterval is the routes' repeat interval for the dashboard's "next

@@ -72,7 +72,7 @@ func TestServeChangeTriggered(t *testing.T) {
 	o := &serveOptions{scan: scanOptions{configPath: cfg, roleName: "KeyageAuditRole", source: "auto", output: "table", concurrency: 4, accountTimeout: "1m"},
 		statePath: filepath.Join(t.TempDir(), "keyage.db"), listen: "127.0.0.1:0", eventsQueue: endpoint + "/111111111111/keys-queue",
 		ready: func(u string) { urlc <- u }}
-	go func() { done <- runServe(ctx, ios, o, func(string) bool { return false }) }()
+	go func() { done <- runServe(ctx, newFactory(ios), o, func(string) bool { return false }) }()
 	var base string
 	select {
 	case base = <-urlc:

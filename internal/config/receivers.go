@@ -213,11 +213,26 @@ type StdoutConfig struct{}
 
 // httpURL checks that key's value is an http or https URL. secret values
 // are not echoed; others are, with any password redacted.
+// CheckHTTPURL checks a URL that only became known when its secret was
+// resolved (from an environment variable or a file), with the rule and
+// words Validate applies to an inline one. path is the key's YAML path,
+// e.g. receivers[2].slack.webhookUrl; the error never quotes the URL.
+func CheckHTTPURL(path, s string) error {
+	if isHTTPURL(s) {
+		return nil
+	}
+	return &Error{Path: path, Msg: "not an http or https URL"}
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 func (c *checker) httpURL(key, s string, secret bool) {
 	u, err := url.Parse(s)
-	ok := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	switch {
-	case ok:
+	case isHTTPURL(s):
 	case secret || err != nil: // a parse error may echo the text
 		c.errorf(key, "not an http or https URL")
 	default:

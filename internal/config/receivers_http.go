@@ -160,6 +160,13 @@ const DefaultWebhookTimeout = Duration(10 * time.Second)
 // SignatureHeader carries the HMAC-SHA256 of a webhook body.
 const SignatureHeader = "X-Keyage-Signature"
 
+// DeliveryHeader carries a webhook message's id, stable across retries.
+const DeliveryHeader = "X-Keyage-Delivery"
+
+// reservedHeaders are set by the webhook receiver itself.
+var reservedHeaders = map[string]bool{SignatureHeader: true, DeliveryHeader: true,
+	"Content-Type": true, "Content-Length": true, "Host": true, "User-Agent": true}
+
 // URLSecret returns where the webhook URL comes from.
 func (w WebhookConfig) URLSecret() SecretRef {
 	return SecretRef{Value: w.URL, Env: w.URLEnv, File: w.URLFile}
@@ -189,9 +196,9 @@ func (w *WebhookConfig) validate(c *checker) {
 		switch canon := http.CanonicalHeaderKey(k); {
 		case !headerNameRE.MatchString(k):
 			c.errorf("headers."+k, "not an HTTP header name")
-		case canon == SignatureHeader || canon == "Content-Length" || canon == "Host":
+		case reservedHeaders[canon]:
 			c.errorf("headers."+k, "set by keyage; it cannot be configured")
-		case strings.ContainsAny(v, "\r\n"):
+		case strings.ContainsAny(v, "\r\n\x00"):
 			c.errorf("headers."+k, "a header value cannot contain a line break")
 		}
 	}

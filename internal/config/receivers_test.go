@@ -241,3 +241,60 @@ func TestStringListUnmarshalYAML(t *testing.T) {
 		t.Errorf("yaml.Unmarshal(mapping) = %q, want an error", got)
 	}
 }
+
+// The rules slack.New and webhook.New used to repeat live here only.
+func TestHTTPReceiverRules(t *testing.T) {
+	hook := func(body string) string {
+		return "receivers:\n  - name: hook\n    webhook: {" + body + "}\nroutes:\n  - receivers: [hook]\n"
+	}
+	for _, tt := range []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"no url", hook("secretEnv: S"), "keyage.yaml:3: receivers[0].webhook: url, urlEnv or urlFile is required"},
+		{"relative url", hook("url: /hook"), "keyage.yaml:3: receivers[0].webhook.url: not an http or https URL"},
+		{"ftp url", hook("url: 'ftp://example.com/x'"), "keyage.yaml:3: receivers[0].webhook.url: not an http or https URL"},
+		{"reserved header", hook("url: 'https://example.com', headers: {x-keyage-signature: forged}"),
+			"keyage.yaml:3: receivers[0].webhook.headers.x-keyage-signature: set by keyage; it cannot be configured"},
+		{"delivery header", hook("url: 'https://example.com', headers: {X-Keyage-Delivery: forged}"),
+			"keyage.yaml:3: receivers[0].webhook.headers.X-Keyage-Delivery: set by keyage; it cannot be configured"},
+		{"content type", hook("url: 'https://example.com', headers: {Content-Type: text/plain}"),
+			"keyage.yaml:3: receivers[0].webhook.headers.Content-Type: set by keyage; it cannot be configured"},
+		{"bad header name", hook("url: 'https://example.com', headers: {Bad Name: v}"),
+			"keyage.yaml:3: receivers[0].webhook.headers.Bad Name: not an HTTP header name"},
+		{"header injection", hook("url: 'https://example.com', headers: {X-A: \"v\\r\\nX-B: w\"}"),
+			"keyage.yaml:3: receivers[0].webhook.headers.X-A: a header value cannot contain a line break"},
+		{"NUL in a header", hook("url: 'https://example.com', headers: {X-A: \"v\\0\"}"),
+			"keyage.yaml:3: receivers[0].webhook.headers.X-A: a header value cannot contain a line break"},
+		{"negative timeout", hook("url: 'https://example.com', timeout: -1s"), "receivers[0].webhook.timeout"},
+		{"slack url not a URL", "receivers:\n  - name: chat\n    slack: {webhookUrl: hooks.slack.com/services/T/B/SECRETX}\nroutes:\n  - receivers: [chat]\n",
+			"keyage.yaml:3: receivers[0].slack.webhookUrl: not an http or https URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), "keyage.yaml")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse() error = %v, want %s", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "SECRETX") {
+				t.Errorf("Parse() error quotes the webhook URL: %v", err)
+			}
+		})
+	}
+}
+
+func TestCheckHTTPURL(t *testing.T) {
+	for _, tt := range []struct {
+		url, want string
+	}{
+		{"https://hooks.example.com/T/B/x", ""},
+		{"http://localhost:8080/hook", ""},
+		{"hooks.example.com/T/B/x", "receivers[1].slack.webhookUrl: not an http or https URL"},
+		{"", "receivers[1].slack.webhookUrl: not an http or https URL"},
+	} {
+		err := CheckHTTPURL("receivers[1].slack.webhookUrl", tt.url)
+		if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("CheckHTTPURL(%q) = %v, want %q", tt.url, err, tt.want)
+		}
+	}
+}

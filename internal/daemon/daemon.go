@@ -25,6 +25,10 @@ type Scheduler struct {
 	RetryAfter time.Duration
 	Scan       ScanFunc
 	Logger     *slog.Logger
+	// Now reads the clock for the last scan's time and scan durations
+	// (default time.Now); the waits use the runtime's timers, which
+	// testing/synctest fakes.
+	Now func() time.Time
 
 	once    sync.Once
 	trigger chan struct{}
@@ -42,6 +46,9 @@ func (s *Scheduler) init() {
 		s.trigger = make(chan struct{}, 1)
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
+		}
+		if s.Now == nil {
+			s.Now = time.Now
 		}
 	})
 }
@@ -118,7 +125,7 @@ func (s *Scheduler) runOnce(ctx context.Context) error {
 	s.mu.Lock()
 	s.running, s.done, s.total = true, 0, 0
 	s.mu.Unlock()
-	start := time.Now()
+	start := s.Now()
 	err := s.Scan(ctx, func(done, total int) {
 		s.mu.Lock()
 		s.done, s.total = done, total
@@ -127,7 +134,7 @@ func (s *Scheduler) runOnce(ctx context.Context) error {
 	s.mu.Lock()
 	s.running = false
 	if ctx.Err() == nil {
-		s.lastScan, s.lastErr = time.Now(), err
+		s.lastScan, s.lastErr = s.Now(), err
 	}
 	s.mu.Unlock()
 	switch {
@@ -135,9 +142,9 @@ func (s *Scheduler) runOnce(ctx context.Context) error {
 		s.Logger.Info("scan interrupted by shutdown; nothing recorded from it")
 		return nil
 	case err != nil:
-		s.Logger.Error("scan failed", "err", err, "took", time.Since(start).Round(time.Millisecond))
+		s.Logger.Error("scan failed", "err", err, "took", s.Now().Sub(start).Round(time.Millisecond))
 		return err
 	}
-	s.Logger.Info("scan done", "took", time.Since(start).Round(time.Millisecond), "next", s.Interval)
+	s.Logger.Info("scan done", "took", s.Now().Sub(start).Round(time.Millisecond), "next", s.Interval)
 	return nil
 }

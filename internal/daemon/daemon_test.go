@@ -6,10 +6,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
+// The tests run in a synctest bubble: the scheduler's timers and the tests'
+// waits use a fake clock that advances only when every goroutine is blocked.
+
 func TestSchedulerNeverOverlapsAndCoalescesTriggers(t *testing.T) {
+	synctest.Test(t, testNeverOverlaps)
+}
+
+func testNeverOverlaps(t *testing.T) {
 	var running, maxRunning, scans atomic.Int32
 	release := make(chan struct{})
 	s := &Scheduler{Interval: time.Hour, Scan: func(ctx context.Context, progress func(int, int)) error {
@@ -40,7 +48,7 @@ func TestSchedulerNeverOverlapsAndCoalescesTriggers(t *testing.T) {
 	waitFor(t, func() bool { return scans.Load() == 2 })
 	release <- struct{}{}
 	waitFor(t, func() bool { _, _, r := s.Progress(); return !r })
-	time.Sleep(50 * time.Millisecond)
+	synctest.Wait() // the scheduler is idle: any extra scan would have started
 	if got := scans.Load(); got != 2 {
 		t.Errorf("scans = %d, want 2 (start + one coalesced trigger)", got)
 	}
@@ -54,7 +62,9 @@ func TestSchedulerNeverOverlapsAndCoalescesTriggers(t *testing.T) {
 	<-done
 }
 
-func TestSchedulerInterval(t *testing.T) {
+func TestSchedulerInterval(t *testing.T) { synctest.Test(t, testInterval) }
+
+func testInterval(t *testing.T) {
 	var scans atomic.Int32
 	s := &Scheduler{Interval: 30 * time.Millisecond, Scan: func(context.Context, func(int, int)) error { scans.Add(1); return nil }}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,7 +73,9 @@ func TestSchedulerInterval(t *testing.T) {
 	waitFor(t, func() bool { return scans.Load() >= 3 })
 }
 
-func TestInterruptedScanIsNotRecorded(t *testing.T) {
+func TestInterruptedScanIsNotRecorded(t *testing.T) { synctest.Test(t, testInterrupted) }
+
+func testInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{Scan: func(ctx context.Context, _ func(int, int)) error { cancel(); <-ctx.Done(); return ctx.Err() }}
 	s.Run(ctx)
@@ -72,20 +84,24 @@ func TestInterruptedScanIsNotRecorded(t *testing.T) {
 	}
 }
 
+// waitFor lets the bubble's goroutines run until cond holds, advancing the
+// fake clock in steps of 5ms; it fails after 5s of fake time.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
+	for synctest.Wait(); !cond(); synctest.Wait() {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met within 5s")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // fake time: returns at once
 	}
 }
 
 // A failed scan is retried after RetryAfter, doubling, not after a whole
 // interval; a success goes back to the interval.
-func TestFailedScanRetriedSooner(t *testing.T) {
+func TestFailedScanRetriedSooner(t *testing.T) { synctest.Test(t, testFailedRetriedSooner) }
+
+func testFailedRetriedSooner(t *testing.T) {
 	var mu sync.Mutex
 	var at []time.Time
 	s := &Scheduler{Interval: time.Hour, RetryAfter: 20 * time.Millisecond, Scan: func(context.Context, func(int, int)) error {
@@ -102,7 +118,8 @@ func TestFailedScanRetriedSooner(t *testing.T) {
 	go s.Run(ctx)
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(at) }
 	waitFor(t, func() bool { return count() == 3 })
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // fake time: long enough for a fourth scan, were one due
+	synctest.Wait()
 	mu.Lock()
 	defer mu.Unlock()
 	if len(at) != 3 {
@@ -113,5 +130,36 @@ func TestFailedScanRetriedSooner(t *testing.T) {
 	}
 	if _, err := s.Last(); err != nil {
 		t.Errorf("Last() error = %v after the successful retry", err)
+	}
+}
+
+// Last reports the time of the injected clock, not the wall clock.
+func TestLastUsesInjectedClock(t *testing.T) {
+	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name    string
+		scanErr error
+	}{
+		{"success", nil},
+		{"failure", errors.New("list organization accounts: AccessDenied")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			s := &Scheduler{Now: func() time.Time { return at }, Scan: func(context.Context, func(int, int)) error { cancel(); return tt.scanErr }}
+			s.Run(ctx)
+			// ctx ended during the scan: it is not recorded.
+			if last, _ := s.Last(); !last.IsZero() {
+				t.Errorf("Last() = %v after an interrupted scan, want zero", last)
+			}
+			ctx, cancel = context.WithCancel(context.Background())
+			defer cancel()
+			s.Scan = func(context.Context, func(int, int)) error { return tt.scanErr }
+			if err := s.runOnce(ctx); err != tt.scanErr {
+				t.Errorf("runOnce() = %v, want %v", err, tt.scanErr)
+			}
+			if last, err := s.Last(); !last.Equal(at) || err != tt.scanErr {
+				t.Errorf("Last() = %v, %v; want %v, %v", last, err, at, tt.scanErr)
+			}
+		})
 	}
 }

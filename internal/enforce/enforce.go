@@ -128,7 +128,7 @@ func (e *Enforcer) Run(ctx context.Context, res *scan.Result) (*Report, error) {
 		policy := Policy(e.Config, ev.AccountID, ous[ev.AccountID])
 		ex := lifecycle.ExemptionFor(e.Config, u, now)
 		for _, k := range u.Keys {
-			st := states[[2]string{ev.AccountID, k.AccessKeyID}]
+			st := states[rule.KeyRef{AccountID: ev.AccountID, AccessKeyID: k.AccessKeyID}]
 			if k.Active() && !st.InactiveSince.IsZero() { // its owner reactivated it
 				if err := e.Store.ForgetKey(ctx, ev.AccountID, k.AccessKeyID); err != nil {
 					return rep, err

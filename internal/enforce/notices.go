@@ -19,12 +19,12 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 	for _, a := range res.Accounts {
 		accounts[a.AccountID] = a
 	}
-	byUser := map[[2]string]*rule.Evaluation{}
+	byUser := map[rule.ResourceRef]*rule.Evaluation{}
 	var out []notify.Item
 	notice := cfg.Enforce.NoticeDays.Duration()
 	for i := range res.Evaluations {
 		ev := &res.Evaluations[i]
-		byUser[[2]string{ev.AccountID, ev.UserName}] = ev
+		byUser[ev.Ref()] = ev
 		p := Policy(cfg, ev.AccountID, accounts[ev.AccountID].OU)
 		for _, k := range ev.Keys {
 			deadline, ok := lifecycle.Scheduled(lifecycle.Key{Active: k.Active(), CreateDate: k.CreateDate, LastUsed: k.LastUsedDate}, p, notice, now)
@@ -54,7 +54,7 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 		}
 		it := notify.Item{AccountID: a.AccountID, AccountName: accounts[a.AccountID].Name, OU: accounts[a.AccountID].OU,
 			UserName: a.UserName, ResourceID: a.ResourceID, AccessKeyID: a.AccessKeyID, AgeDays: a.AgeDays, Stage: string(stage)}
-		if ev := byUser[[2]string{a.AccountID, a.UserName}]; ev != nil {
+		if ev := byUser[rule.ResourceRef{AccountID: a.AccountID, ResourceID: a.ResourceID}]; ev != nil {
 			it.UserPath, it.ARN, it.Owner = ev.Path, ev.ARN, ev.Owner
 		}
 		out = append(out, it)

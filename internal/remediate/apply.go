@@ -19,28 +19,28 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 		maxAttempts = 1
 	}
 	return st.Update(ctx, func(tx *store.Tx) error {
-		execs := map[[2]string]int64{}
-		names := map[[2]string]string{}
+		execs := map[rule.ResourceRef]int64{}
+		names := map[rule.ResourceRef]string{}
 		for _, ev := range p.NonCompliant {
-			names[[2]string{ev.AccountID, ev.ResourceID}] = ev.UserName
+			names[ev.Ref()] = ev.UserName
 		}
 		for _, m := range p.Messages {
 			for _, it := range m.Message.Items {
-				names[[2]string{it.AccountID, it.ResourceID}] = it.UserName
+				names[rule.ResourceRef{AccountID: it.AccountID, ResourceID: it.ResourceID}] = it.UserName
 			}
 		}
-		detail := func(r [2]string) string {
+		detail := func(r rule.ResourceRef) string {
 			if d, ok := p.resolveDetail[r]; ok {
 				return fmt.Sprintf("user name %q via %s", names[r], d)
 			}
 			return fmt.Sprintf("user name %q from the scan", names[r])
 		}
-		execFor := func(r [2]string) (int64, error) {
+		execFor := func(r rule.ResourceRef) (int64, error) {
 			if id, ok := execs[r]; ok {
 				return id, nil
 			}
 			id, err := tx.PutExecution(ctx, store.Execution{
-				AccountID: r[0], ResourceID: r[1], Rule: rule.Name, UserName: names[r], State: store.ExecutionQueued,
+				AccountID: r.AccountID, ResourceID: r.ResourceID, Rule: rule.Name, UserName: names[r], State: store.ExecutionQueued,
 				Steps: []store.Step{
 					{Name: StepResolve, State: store.ExecutionSucceeded, Detail: detail(r), StartedAt: p.now, EndedAt: p.now},
 					{Name: StepPublish, State: store.ExecutionQueued, StartedAt: p.now},
@@ -75,7 +75,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 		// NON_COMPLIANT resources that no route sends anywhere, seen for the
 		// first time: their execution succeeds with nothing to publish.
 		for _, ev := range p.NonCompliant {
-			r := [2]string{ev.AccountID, ev.ResourceID}
+			r := ev.Ref()
 			if _, ok := execs[r]; ok {
 				continue
 			}

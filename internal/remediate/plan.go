@@ -50,8 +50,8 @@ func NewEngine(cfg *config.Config) (*Engine, error) {
 type Planned struct {
 	Message notify.Message
 	Route   int
-	// Resources are the (account, resourceId) pairs the message covers.
-	Resources [][2]string
+	// Resources are the resources the message covers.
+	Resources []rule.ResourceRef
 	items     []finding
 }
 
@@ -70,7 +70,7 @@ type Plan struct {
 	now          time.Time
 	// resolveDetail says how each resource's user name was resolved, for
 	// the execution's first step; nil for a scan (the scan named them).
-	resolveDetail map[[2]string]string
+	resolveDetail map[rule.ResourceRef]string
 }
 
 type target struct {
@@ -95,7 +95,7 @@ func (e *Engine) Plan(ctx context.Context, st *store.Store, res *scan.Result, no
 // change-triggered evaluation): res holds just their evaluations, and only
 // their earlier notifications can be resolved. resolved maps each
 // (account, resourceId) to how its user name was resolved.
-func (e *Engine) PlanResources(ctx context.Context, st *store.Store, res *scan.Result, now time.Time, resolved map[[2]string]string) (*Plan, error) {
+func (e *Engine) PlanResources(ctx context.Context, st *store.Store, res *scan.Result, now time.Time, resolved map[rule.ResourceRef]string) (*Plan, error) {
 	var prior []store.Notified
 	if st != nil {
 		var err error
@@ -126,7 +126,7 @@ func (e *Engine) PlanNotices(ctx context.Context, st *store.Store, items []notif
 	return p, nil
 }
 
-func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, scope map[[2]string]string) (*Plan, error) {
+func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, scope map[rule.ResourceRef]string) (*Plan, error) {
 	p := &Plan{now: now, resolveDetail: scope}
 	for _, ev := range res.Evaluations {
 		if ev.Compliance == rule.NonCompliant {
@@ -154,7 +154,7 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 		if !scanned[n.AccountID] || current[n.ItemKey] || strings.Contains(n.ItemKey, "#") { // "#": an enforcement notice
 			continue
 		}
-		if _, in := scope[[2]string{n.AccountID, n.ResourceID}]; scope != nil && !in {
+		if _, in := scope[rule.ResourceRef{AccountID: n.AccountID, ResourceID: n.ResourceID}]; scope != nil && !in {
 			continue
 		}
 		p.forget = append(p.forget, n)
@@ -183,7 +183,7 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 			if err != nil {
 				return nil, err
 			}
-			p.Messages = append(p.Messages, Planned{Message: msg, Route: t.route, Resources: [][2]string{{fs[0].item.AccountID, fs[0].item.ResourceID}}, items: fs})
+			p.Messages = append(p.Messages, Planned{Message: msg, Route: t.route, Resources: []rule.ResourceRef{{AccountID: fs[0].item.AccountID, ResourceID: fs[0].item.ResourceID}}, items: fs})
 		}
 	}
 	return p, nil
@@ -318,7 +318,7 @@ func (e *Engine) message(kind, receiver, key string, fs []finding, now time.Time
 	if r, ok := e.cfg.Receiver(receiver); ok {
 		m.JSON = r.Format == config.FormatJSON
 		if r.Email != nil {
-			if m.Recipients, err = recipients(r.Email.To, newData(kind, items)); err != nil {
+			if m.Recipients, err = recipients(r.Email.To, tmpl.NewData(kind, items)); err != nil {
 				return notify.Message{}, fmt.Errorf("receiver %s: to: %w", receiver, err)
 			}
 		}
@@ -425,9 +425,9 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 			return err
 		}
 		pl := Planned{Message: msg, Route: g.t.route, items: gfs}
-		seen := map[[2]string]bool{}
+		seen := map[rule.ResourceRef]bool{}
 		for _, f := range gfs {
-			r := [2]string{f.item.AccountID, f.item.ResourceID}
+			r := rule.ResourceRef{AccountID: f.item.AccountID, ResourceID: f.item.ResourceID}
 			if !seen[r] {
 				seen[r] = true
 				pl.Resources = append(pl.Resources, r)

@@ -21,8 +21,6 @@ func SeedText(accountID, userName string) string {
 // Data is what message templates see (internal/template).
 type Data = tmpl.Data
 
-func newData(kind string, items []notify.Item) Data { return tmpl.NewData(kind, items) }
-
 // renderer renders one receiver's text and subject.
 type renderer struct {
 	text, subject *template.Template
@@ -46,7 +44,7 @@ func newRenderer(r config.Receiver) (*renderer, error) {
 
 // render returns the message text and subject for items.
 func (r *renderer) render(kind string, items []notify.Item) (text, subject string, err error) {
-	d := newData(kind, items)
+	d := tmpl.NewData(kind, items)
 	if r != nil && r.text != nil {
 		var b bytes.Buffer
 		if err := r.text.Execute(&b, d); err != nil {

@@ -76,10 +76,10 @@ func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName 
 	res := &scan.Result{Rule: rule.Name, EvaluatedAt: now.UTC(), Source: "api",
 		Parameters: scan.Parameters{MaxAccessKeyAge: int(policy.MaxAge / rule.Day), WarnAge: int(policy.WarnAge / rule.Day)},
 		Accounts:   []scan.AccountResult{acct}}
-	var gone [][2]string
+	var gone []rule.ResourceRef
 	switch {
 	case errors.Is(err, ErrUnknownResource):
-		gone = append(gone, [2]string{accountID, resourceID})
+		gone = append(gone, rule.ResourceRef{AccountID: accountID, ResourceID: resourceID})
 		via = "deleted"
 	case err != nil:
 		return nil, err
@@ -87,7 +87,7 @@ func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName 
 		u, err := inventory.User(ctx, cfg, accountID, userName)
 		switch {
 		case inventory.IsNoSuchUser(err) && resourceID != "":
-			gone = append(gone, [2]string{accountID, resourceID})
+			gone = append(gone, rule.ResourceRef{AccountID: accountID, ResourceID: resourceID})
 		case inventory.IsNoSuchUser(err):
 			// Deleted, and known only by name: find its resourceId in the store.
 			id, ferr := s.Store.ResourceIDByName(ctx, accountID, userName)
@@ -98,7 +98,7 @@ func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName 
 				return out, nil // never seen: nothing to do
 			}
 			out.ResourceID, resourceID = id, id
-			gone = append(gone, [2]string{accountID, id})
+			gone = append(gone, rule.ResourceRef{AccountID: accountID, ResourceID: id})
 		case err != nil:
 			return nil, err
 		default:
@@ -111,7 +111,7 @@ func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName 
 	if err := s.Store.RecordEvaluations(ctx, now, res.Evaluations, gone); err != nil {
 		return nil, err
 	}
-	plan, err := s.Engine.PlanResources(ctx, s.Store, res, now, map[[2]string]string{{accountID, resourceID}: via})
+	plan, err := s.Engine.PlanResources(ctx, s.Store, res, now, map[rule.ResourceRef]string{{AccountID: accountID, ResourceID: resourceID}: via})
 	if err != nil {
 		return nil, err
 	}

@@ -153,6 +153,26 @@ type Evaluation struct {
 	Keys  []KeyResult `json:"keys"`
 }
 
+// ResourceRef names one evaluated resource (an IAM user) across the
+// organization: its account and its immutable resource id (the UserId).
+// It is comparable, so it keys maps.
+type ResourceRef struct {
+	AccountID  string
+	ResourceID string
+}
+
+// Ref is the evaluation's account and resource id.
+func (e *Evaluation) Ref() ResourceRef {
+	return ResourceRef{AccountID: e.AccountID, ResourceID: e.ResourceID}
+}
+
+// KeyRef names one access key across the organization: its account and its
+// access key id. It is comparable, so it keys maps.
+type KeyRef struct {
+	AccountID   string
+	AccessKeyID string
+}
+
 // Expired reports whether k makes its user NON_COMPLIANT at now: it is
 // active and strictly older than the policy's MaxAge.
 func Expired(k Key, p Policy, now time.Time) bool {

@@ -75,3 +75,21 @@ func TestNotApplicableAccount(t *testing.T) {
 		t.Errorf("NotApplicableAccount = %+v, want NOT_APPLICABLE AWS::::Account 333333333333", got)
 	}
 }
+
+func TestEvaluationRef(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ev   Evaluation
+		want ResourceRef
+	}{
+		{"user", Evaluation{AccountID: "111111111111", ResourceID: "AIDA1", UserName: "alice"}, ResourceRef{AccountID: "111111111111", ResourceID: "AIDA1"}},
+		{"same id in another account", Evaluation{AccountID: "222222222222", ResourceID: "AIDA1"}, ResourceRef{AccountID: "222222222222", ResourceID: "AIDA1"}},
+		{"account-level evaluation", NotApplicableAccount("333333333333"), ResourceRef{AccountID: "333333333333", ResourceID: "333333333333"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.ev.Ref(); got != tt.want {
+				t.Errorf("Ref() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/keyage/keyage/internal/rule"
 )
 
 // KeyState is what keyage knows of a key's inactivity.
@@ -14,7 +16,7 @@ type KeyState struct {
 }
 
 // KeyStates returns the inactivity records of every key, by account/key id.
-func (s *Store) KeyStates(ctx context.Context) (map[[2]string]KeyState, error) {
+func (s *Store) KeyStates(ctx context.Context) (map[rule.KeyRef]KeyState, error) {
 	ks, err := queryRows(ctx, s.db, `SELECT account_id, access_key_id, resource_id, user_name, inactive_since, deactivated_by_keyage FROM key_state`,
 		func(r rowScanner) (KeyState, error) {
 			var k KeyState
@@ -26,9 +28,9 @@ func (s *Store) KeyStates(ctx context.Context) (map[[2]string]KeyState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key state: %w", err)
 	}
-	out := make(map[[2]string]KeyState, len(ks))
+	out := make(map[rule.KeyRef]KeyState, len(ks))
 	for _, k := range ks {
-		out[[2]string{k.AccountID, k.AccessKeyID}] = k
+		out[rule.KeyRef{AccountID: k.AccountID, AccessKeyID: k.AccessKeyID}] = k
 	}
 	return out, nil
 }

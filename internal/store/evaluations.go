@@ -14,7 +14,7 @@ import (
 // scan (keyage remediate, change-triggered re-evaluation), with a history
 // row on each compliance change; gone lists resources whose user no longer
 // exists, removed with a DELETED history row.
-func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.Evaluation, gone [][2]string) error {
+func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.Evaluation, gone []rule.ResourceRef) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rm := newReadModel(tx)
 		defer rm.close()
@@ -62,21 +62,21 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 		}
 		for _, g := range gone {
 			var c current
-			err := tx.QueryRowContext(ctx, `SELECT compliance, user_name FROM evaluations WHERE account_id = ? AND resource_id = ?`, g[0], g[1]).Scan(&c.compliance, &c.userName)
+			err := tx.QueryRowContext(ctx, `SELECT compliance, user_name FROM evaluations WHERE account_id = ? AND resource_id = ?`, g.AccountID, g.ResourceID).Scan(&c.compliance, &c.userName)
 			if err == sql.ErrNoRows {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, g[0], g[1]); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, g.AccountID, g.ResourceID); err != nil {
 				return err
 			}
-			if err := rm.dropKeys(ctx, g[0], g[1]); err != nil {
+			if err := rm.dropKeys(ctx, g.AccountID, g.ResourceID); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at) VALUES (?, ?, ?, ?, ?, '', ?)`,
-				g[0], g[1], c.userName, c.compliance, ComplianceDeleted, now); err != nil {
+				g.AccountID, g.ResourceID, c.userName, c.compliance, ComplianceDeleted, now); err != nil {
 				return err
 			}
 		}

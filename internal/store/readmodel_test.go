@@ -145,7 +145,7 @@ func TestReadModelMatchesTriggers(t *testing.T) {
 			a := alice
 			a.Compliance = rule.Compliant
 			gina := user(prod, "AIDA6", "gina", "gina@example.com", rule.NonCompliant, key("AKIA6", old, lifecycle.Expired))
-			return s.RecordEvaluations(ctx, t0.Add(4*time.Hour), []rule.Evaluation{a, gina, a}, [][2]string{{prod, "AIDA3"}, {prod, "AIDA-UNKNOWN"}})
+			return s.RecordEvaluations(ctx, t0.Add(4*time.Hour), []rule.Evaluation{a, gina, a}, []rule.ResourceRef{{AccountID: prod, ResourceID: "AIDA3"}, {AccountID: prod, ResourceID: "AIDA-UNKNOWN"}})
 		}},
 		{"the owner config changes", func() error {
 			evs := []rule.Evaluation{alice, dave, frank}

@@ -97,7 +97,7 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 		rid string
 		c   current
 	}
-	prev := map[[2]string]current{}
+	prev := map[rule.ResourceRef]current{}
 	for acct := range scanned {
 		rows, err := queryRows(ctx, tx, `SELECT resource_id, compliance, user_name, first_seen, changed_at, keys_json, owner FROM evaluations WHERE account_id = ?`,
 			func(r rowScanner) (stored, error) {
@@ -109,7 +109,7 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 			return fmt.Errorf("read evaluations of %s: %w", acct, err)
 		}
 		for _, st := range rows {
-			prev[[2]string{acct, st.rid}] = st.c
+			prev[rule.ResourceRef{AccountID: acct, ResourceID: st.rid}] = st.c
 		}
 	}
 	upsert, err := tx.PrepareContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id, owner)
@@ -129,13 +129,13 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 	now := ms64(at)
 	// written holds the resources saved so far: a resource twice in evs gets
 	// the key rows of its last evaluation.
-	written := make(map[[2]string]struct{}, len(evs))
+	written := make(map[rule.ResourceRef]struct{}, len(evs))
 	for i := range evs {
 		ev := &evs[i]
 		if !scanned[ev.AccountID] {
 			continue
 		}
-		k := [2]string{ev.AccountID, ev.ResourceID}
+		k := ev.Ref()
 		p, existed := prev[k]
 		delete(prev, k)
 		_, again := written[k]
@@ -168,13 +168,13 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 		}
 	}
 	for k, p := range prev { // gone from a scanned account
-		if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, k[0], k[1]); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, k.AccountID, k.ResourceID); err != nil {
 			return err
 		}
-		if err := rm.dropKeys(ctx, k[0], k[1]); err != nil {
+		if err := rm.dropKeys(ctx, k.AccountID, k.ResourceID); err != nil {
 			return err
 		}
-		if _, err := hist.ExecContext(ctx, k[0], k[1], p.userName, p.compliance, ComplianceDeleted, "", now, scanID); err != nil {
+		if _, err := hist.ExecContext(ctx, k.AccountID, k.ResourceID, p.userName, p.compliance, ComplianceDeleted, "", now, scanID); err != nil {
 			return err
 		}
 	}

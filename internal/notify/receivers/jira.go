@@ -3,7 +3,6 @@ package receivers
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -17,13 +16,10 @@ import (
 
 // jiraIssue renders a jira receiver's assignee and fields templates for
 // the issue of one key, with the data message templates see for that key
-// alone (data); nil when the receiver sets neither.
-func jiraIssue(name string, j *config.JiraConfig, data func(kind string, items []notify.Item) any) (func(notify.Item) (string, map[string]any, error), error) {
+// alone (template.NewData); nil when the receiver sets neither.
+func jiraIssue(name string, j *config.JiraConfig) (func(notify.Item) (string, map[string]any, error), error) {
 	if j.Assignee == "" && len(j.Fields) == 0 {
 		return nil, nil
-	}
-	if data == nil {
-		return nil, errors.New("assignee and fields templates: no template data (receivers.Env.TemplateData is nil)")
 	}
 	var assignee *template.Template
 	if j.Assignee != "" {
@@ -50,7 +46,7 @@ func jiraIssue(name string, j *config.JiraConfig, data func(kind string, items [
 		return strings.TrimSpace(b.String()), nil
 	}
 	return func(it notify.Item) (string, map[string]any, error) {
-		d := data(notify.KindFinding, []notify.Item{it})
+		d := tmpl.NewData(notify.KindFinding, []notify.Item{it})
 		var a string
 		if assignee != nil {
 			var err error

@@ -15,7 +15,6 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/receivers"
-	"github.com/keyage/keyage/internal/remediate"
 )
 
 func mustConfig(t *testing.T, yaml string) *config.Config {
@@ -71,7 +70,7 @@ receivers:
         duedate: "{{ .Owner }}"
 routes: [{receivers: [tickets]}]
 `)
-	ns, err := receivers.Build(cfg, receivers.Env{Version: "test", TemplateData: remediate.TemplateData})
+	ns, err := receivers.Build(cfg, receivers.Env{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,20 +25,16 @@ import (
 )
 
 // Env is what receivers need from the process: AWS credentials of the
-// account keyage runs in, stdout, the version for User-Agent, and the data
-// templates see.
+// account keyage runs in, stdout, and the version for User-Agent.
 type Env struct {
 	AWS     aws.Config
 	Stdout  io.Writer
 	Version string
-	// TemplateData is what a receiver's per-key templates (jira assignee
-	// and fields) see for one kind of message about items. Required when
-	// a jira receiver has such templates.
-	TemplateData func(kind string, items []notify.Item) any
 }
 
-// builder makes one kind of receiver from its configuration.
-type builder func(r config.Receiver, env Env) (notify.Notifier, error)
+// builder makes one kind of receiver from its configuration; path is the
+// receiver's YAML path (receivers[2]) for errors in config's words.
+type builder func(r config.Receiver, path string, env Env) (notify.Notifier, error)
 
 // builders is the table of receiver kinds; a kind config knows and this
 // table does not is a programming error, caught by a test.
@@ -59,8 +55,8 @@ var builders = map[string]builder{
 // receiver, never a secret.
 func Build(cfg *config.Config, env Env) (map[string]notify.Notifier, error) {
 	out := make(map[string]notify.Notifier, len(cfg.Receivers))
-	for _, r := range cfg.Receivers {
-		n, err := build(r, env)
+	for i, r := range cfg.Receivers {
+		n, err := build(r, fmt.Sprintf("receivers[%d]", i), env)
 		if err != nil {
 			return nil, fmt.Errorf("receiver %s (%s): %w", r.Name, r.Kind(), err)
 		}
@@ -69,12 +65,26 @@ func Build(cfg *config.Config, env Env) (map[string]notify.Notifier, error) {
 	return out, nil
 }
 
-func build(r config.Receiver, env Env) (notify.Notifier, error) {
+func build(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	b, ok := builders[r.Kind()]
 	if !ok {
 		return nil, errors.New("no integration configured")
 	}
-	return b(r, env)
+	return b(r, path, env)
+}
+
+// resolveURL resolves a URL secret and checks it with config's rule: an
+// inline URL was checked by config.Validate, one from an environment
+// variable or a file is known only now, and is checked here, once.
+func resolveURL(path string, ref config.SecretRef) (string, error) {
+	u, err := ref.Resolve()
+	if err != nil {
+		return "", err
+	}
+	if err := config.CheckHTTPURL(path, u); err != nil {
+		return "", err
+	}
+	return u, nil
 }
 
 // awsIn is base in region, or base's region when region is empty.
@@ -86,21 +96,21 @@ func awsIn(base aws.Config, region string) aws.Config {
 	return c
 }
 
-func buildSNS(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildSNS(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	return sns.New(sns.Options{Config: awsIn(env.AWS, r.SNS.Region), TopicARN: r.SNS.TopicARN})
 }
 
-func buildSQS(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildSQS(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	return sqs.New(sqs.Options{Config: awsIn(env.AWS, r.SQS.Region), QueueURL: r.SQS.QueueURL})
 }
 
-func buildLambda(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildLambda(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	l := r.Lambda
 	return lambda.New(lambda.Options{Config: awsIn(env.AWS, l.Region), FunctionName: l.FunctionName,
 		Qualifier: l.Qualifier, InvocationType: l.InvocationType})
 }
 
-func buildEmail(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildEmail(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	e := r.Email
 	o := email.Options{From: e.From, Cc: e.CC}
 	for _, to := range e.To {
@@ -125,15 +135,15 @@ func buildEmail(r config.Receiver, env Env) (notify.Notifier, error) {
 	return email.New(o)
 }
 
-func buildSlack(r config.Receiver, env Env) (notify.Notifier, error) {
-	url, err := r.Slack.WebhookURLSecret().Resolve()
+func buildSlack(r config.Receiver, path string, env Env) (notify.Notifier, error) {
+	url, err := resolveURL(path+".slack.webhookUrl", r.Slack.WebhookURLSecret())
 	if err != nil {
 		return nil, err
 	}
 	return slack.New(slack.Options{WebhookURL: url, Channel: r.Slack.Channel, HTTPOptions: notify.HTTPOptions{Version: env.Version}})
 }
 
-func buildJira(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildJira(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	j := r.Jira
 	user, err := j.UserSecret().Resolve()
 	if err != nil {
@@ -151,15 +161,15 @@ func buildJira(r config.Receiver, env Env) (notify.Notifier, error) {
 		o.BearerToken = token
 	}
 	// assignee and fields are templates, rendered for each issue.
-	if o.Issue, err = jiraIssue(r.Name, j, env.TemplateData); err != nil {
+	if o.Issue, err = jiraIssue(r.Name, j); err != nil {
 		return nil, err
 	}
 	return jira.New(o)
 }
 
-func buildWebhook(r config.Receiver, env Env) (notify.Notifier, error) {
+func buildWebhook(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	w := r.Webhook
-	url, err := w.URLSecret().Resolve()
+	url, err := resolveURL(path+".webhook.url", w.URLSecret())
 	if err != nil {
 		return nil, err
 	}
@@ -171,10 +181,10 @@ func buildWebhook(r config.Receiver, env Env) (notify.Notifier, error) {
 		HTTPOptions: notify.HTTPOptions{Timeout: w.Timeout.Duration(), Version: env.Version}})
 }
 
-func buildFile(r config.Receiver, _ Env) (notify.Notifier, error) {
+func buildFile(r config.Receiver, path string, _ Env) (notify.Notifier, error) {
 	return file.New(file.Options{Path: r.File.Path})
 }
 
-func buildStdout(_ config.Receiver, env Env) (notify.Notifier, error) {
+func buildStdout(_ config.Receiver, path string, env Env) (notify.Notifier, error) {
 	return stdout.New(stdout.Options{Writer: env.Stdout})
 }

@@ -31,6 +31,14 @@ func TestBuild(t *testing.T) {
 			env: map[string]string{"HOOK": "https://hooks.example.com/T0/B0/s3cret"}, want: []string{"chat", "hook"}},
 		{name: "unset secret names the receiver, not the secret", yaml: "receivers: [{name: chat, slack: {webhookUrlEnv: HOOK}}]\nroutes: [{receivers: [chat]}]\n",
 			env: map[string]string{"HOOK": ""}, wantErr: "receiver chat (slack)"},
+		// A URL from the environment is known only at build time: checked
+		// there with config's rule, words and path, never quoted.
+		{name: "slack URL from the environment not a URL", yaml: "receivers: [{name: out, stdout: {}}, {name: chat, slack: {webhookUrlEnv: HOOK}}]\nroutes: [{receivers: [chat]}]\n",
+			env: map[string]string{"HOOK": "hooks.example.com/T0/B0/s3cret"}, wantErr: "receiver chat (slack): receivers[1].slack.webhookUrl: not an http or https URL"},
+		{name: "webhook URL from the environment not http", yaml: "receivers: [{name: hook, webhook: {urlEnv: HOOK}}]\nroutes: [{receivers: [hook]}]\n",
+			env: map[string]string{"HOOK": "ftp://example.com/s3cret"}, wantErr: "receiver hook (webhook): receivers[0].webhook.url: not an http or https URL"},
+		{name: "webhook URL from the environment relative", yaml: "receivers: [{name: hook, webhook: {urlEnv: HOOK}}]\nroutes: [{receivers: [hook]}]\n",
+			env: map[string]string{"HOOK": "/hook/s3cret"}, wantErr: "receivers[0].webhook.url: not an http or https URL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for k, v := range tt.env {

@@ -256,22 +256,3 @@ func TestNotifyErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestNewValidates(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		opts Options
-		want string
-	}{
-		{"missing url", Options{}, "webhookUrl: required"},
-		{"not a url", Options{WebhookURL: "hooks.slack.com/services/T/B/SECRETX"}, "absolute https URL"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.opts)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("New = %v, want an error containing %q", err, tt.want)
-			}
-			notifytest.NoSecrets(t, err, "SECRETX")
-		})
-	}
-}

@@ -15,9 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/textproto"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/keyage/keyage/internal/notify"
@@ -57,42 +55,14 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// reserved headers are set by the receiver itself.
-var reserved = map[string]bool{
-	"Content-Type":   true,
-	"Content-Length": true,
-	"Host":           true,
-	"User-Agent":     true,
-	HeaderSignature:  true,
-	HeaderDelivery:   true,
-}
-
-// New validates opts and returns a Notifier.
+// New returns a Notifier for opts. config is the one validator of a
+// webhook's URL, headers and timeout (notify/receivers checks a URL read
+// from the environment or a file with config's rule); New only refuses a
+// URL it cannot parse, without quoting it.
 func New(opts Options) (*Notifier, error) {
-	var errs []error
 	u, err := url.Parse(opts.URL)
-	switch {
-	case opts.URL == "":
-		errs = append(errs, errors.New("url: required"))
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		errs = append(errs, errors.New("url: must be an absolute http or https URL"))
-	}
-	for name, value := range opts.Headers {
-		canon := textproto.CanonicalMIMEHeaderKey(name)
-		switch {
-		case !validHeaderName(name):
-			errs = append(errs, fmt.Errorf("headers[%q]: invalid header name", name))
-		case reserved[canon]:
-			errs = append(errs, fmt.Errorf("headers[%q]: set by keyage, cannot be overridden", name))
-		case strings.ContainsAny(value, "\r\n\x00"):
-			errs = append(errs, fmt.Errorf("headers[%q]: value contains a line break", name))
-		}
-	}
-	if opts.Timeout < 0 {
-		errs = append(errs, errors.New("timeout: must not be negative"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
+	if err != nil {
+		return nil, errors.New("webhook: parse url: not a URL")
 	}
 	opts.HTTPOptions = opts.HTTPOptions.WithDefaults(DefaultTimeout)
 	n := &Notifier{opts: opts, endpoint: notify.Endpoint(opts.URL)}
@@ -137,17 +107,4 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 		return retry, fmt.Errorf("post message %s to webhook: %w", m.ID, err)
 	}
 	return false, nil
-}
-
-// validHeaderName reports whether name is an HTTP token.
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }

@@ -223,26 +223,3 @@ func TestNotifyTimeout(t *testing.T) {
 	}
 	notifytest.NoSecrets(t, err, "topsecret")
 }
-
-func TestNewValidates(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		opts Options
-		want string // substring of the error
-	}{
-		{"no url", Options{}, "url: required"},
-		{"relative url", Options{URL: "/hook"}, "absolute http or https"},
-		{"ftp url", Options{URL: "ftp://example.com/x"}, "absolute http or https"},
-		{"reserved header", Options{URL: "https://example.com", Headers: map[string]string{"x-keyage-signature": "forged"}}, "cannot be overridden"},
-		{"bad header name", Options{URL: "https://example.com", Headers: map[string]string{"Bad Name": "v"}}, "invalid header name"},
-		{"header injection", Options{URL: "https://example.com", Headers: map[string]string{"X-A": "v\r\nX-B: w"}}, "line break"},
-		{"negative timeout", Options{URL: "https://example.com", HTTPOptions: notify.HTTPOptions{Timeout: -time.Second}}, "timeout"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.opts)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("New(%s) = %v, want an error containing %q", tt.name, err, tt.want)
-			}
-		})
-	}
-}

@@ -1,0 +1,335 @@
+// Package cycle owns keyage's cycle: scan the accounts, record the
+// evaluations, plan and apply the remediation, dispatch the notifications
+// and, when enabled, enforce. A Runner is assembled once from the config and
+// explicit dependencies; keyage run, serve, remediate, enforce and demo are
+// thin commands over it.
+package cycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/notify/receivers"
+	"github.com/keyage/keyage/internal/remediate"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// AWSSource loads the caller's own AWS config. The Runner fills the
+// region, the endpoint and the metrics hook of o from the config; the
+// source adds what the config does not hold (a profile, static
+// credentials). awsenv.Load is the default.
+type AWSSource func(ctx context.Context, o awsenv.Options) (aws.Config, error)
+
+// Metrics is told what the cycle does (server.Server implements it).
+type Metrics interface {
+	ObserveScan(res *scan.Result, took time.Duration)
+	ObserveNotification(receiver string, err error)
+	ObserveAWSCall(service, operation string, throttled bool)
+}
+
+// Options are the Runner's dependencies and the steps it takes.
+type Options struct {
+	// AWS loads the caller's AWS config (default awsenv.Load).
+	AWS AWSSource
+	// Store is the state database; it may be nil only with DryRun.
+	Store *store.Store
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Metrics, when set, is told of scans, notifications and AWS calls.
+	Metrics Metrics
+	// Stdout is where the stdout receiver writes; Version goes into
+	// messages that carry it.
+	Stdout  io.Writer
+	Version string
+	// Progress, when set, is told of the accounts scanned; AfterScan is
+	// called once the scan ends (a progress bar's end).
+	Progress  func(done, total int)
+	AfterScan func()
+	// Recorded, when set, is called once the scan is recorded, before the
+	// remediation: a command prints the scan there, so that it precedes
+	// what a stdout receiver writes. Its error ends the cycle.
+	Recorded func(*Report) error
+
+	// DryRun plans and stops: nothing is recorded, applied or sent.
+	DryRun bool
+	// Deliver drains the outbox after each step that fills it; without
+	// it the messages wait for Dispatch running elsewhere (keyage serve).
+	Deliver bool
+	// RetryFailed requeues notifications that failed for good before
+	// delivering.
+	RetryFailed bool
+	// Enforce, when not nil, runs enforcement after the remediation.
+	Enforce *EnforceOptions
+}
+
+// EnforceOptions say how enforcement acts.
+type EnforceOptions struct {
+	// Apply changes IAM; without it enforcement is a dry run.
+	Apply bool
+	// AuditLog, when set, gets every audit record as a JSON line.
+	AuditLog io.Writer
+}
+
+// ConfigError is a problem with the configuration found while assembling
+// the Runner (a route's template, a receiver that cannot be built).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Runner runs the cycle. Its methods may be called concurrently (the
+// scheduler, the event consumer and the dispatcher of keyage serve).
+type Runner struct {
+	cfg     *config.Config
+	opts    Options
+	scan    scan.Options
+	engine  *remediate.Engine
+	base    aws.Config
+	assumer *awsenv.Assumer
+	disp    *notify.Dispatcher // nil in a dry run
+	single  *remediate.Single
+}
+
+// ScanOptions derives the scan's options from a validated config: the
+// rule's policy, the lifecycle evaluator (owners included), the source and
+// the limits.
+func ScanOptions(cfg *config.Config) (scan.Options, error) {
+	policy := rule.PolicyDays(int(cfg.Rule.MaxAccessKeyAge), int(cfg.Rule.WarnAge))
+	evaluator, err := lifecycle.NewEvaluator(cfg, policy)
+	if err != nil {
+		return scan.Options{}, err
+	}
+	sc := cfg.Scan
+	return scan.Options{
+		Source: sc.Source, Policy: policy, WithTags: sc.WithTags,
+		Concurrency: sc.Concurrency, AccountTimeout: sc.AccountTimeout.Duration(),
+		Evaluator: evaluator,
+	}, nil
+}
+
+// New assembles a Runner from a validated config: the remediation engine,
+// the caller's AWS config and the role assumer, and (unless a dry run) the
+// receivers and the dispatcher over the store's outbox.
+func New(ctx context.Context, cfg *config.Config, o Options) (*Runner, error) {
+	if o.AWS == nil {
+		o.AWS = awsenv.Load
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Store == nil && !o.DryRun {
+		return nil, errors.New("assemble the cycle: a state store is required unless dry-running")
+	}
+	so, err := ScanOptions(cfg)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	engine, err := remediate.NewEngine(cfg)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	env := awsenv.Options{Region: cfg.Scan.Region, EndpointURL: cfg.Scan.EndpointURL}
+	if o.Metrics != nil {
+		env.Observe = o.Metrics.ObserveAWSCall
+	}
+	base, err := o.AWS(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	assumer, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{
+		RoleName: cfg.Accounts.RoleName, ExternalID: cfg.Accounts.ExternalID, SessionName: cfg.Accounts.SessionName})
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{cfg: cfg, opts: o, scan: so, engine: engine, base: base, assumer: assumer}
+	if !o.DryRun {
+		notifiers, err := receivers.Build(cfg, receivers.Env{AWS: base, Stdout: o.Stdout, Version: o.Version})
+		if err != nil {
+			return nil, &ConfigError{err}
+		}
+		r.disp = &notify.Dispatcher{
+			Outbox: remediate.NewOutbox(o.Store), Notifiers: notifiers, Logger: o.Logger, Now: o.Now,
+			Window:  time.Duration(cfg.Remediation.RetryAttemptSeconds) * time.Second,
+			Timeout: time.Duration(cfg.Remediation.TimeoutSeconds) * time.Second,
+		}
+		if o.Metrics != nil {
+			r.disp.Observe = o.Metrics.ObserveNotification
+		}
+	}
+	r.single = &remediate.Single{Engine: engine, Store: o.Store, Accounts: assumer, Evaluator: so.Evaluator,
+		Dispatcher: r.disp, Now: o.Now, Logger: o.Logger}
+	return r, nil
+}
+
+// Config is the configuration the Runner was assembled from.
+func (r *Runner) Config() *config.Config { return r.cfg }
+
+// Report is what one cycle found and did; the commands print it.
+type Report struct {
+	// Result is the scan's; Started and Finished bound it.
+	Result            *scan.Result
+	Started, Finished time.Time
+	// Plan is the remediation planned from the result (nil when only
+	// enforcing).
+	Plan *remediate.Plan
+	// Automatic is the config's remediation.automatic: without it the
+	// plan is recorded but not applied.
+	Automatic bool
+	// Requeued counts failed notifications requeued (RetryFailed).
+	Requeued int
+	// Dispatch counts deliveries when Deliver is set.
+	Dispatch notify.DispatchStats
+	// Interrupted is set when ctx ended while delivering: what was not
+	// sent stays in the outbox, and enforcement did not run.
+	Interrupted bool
+	// Enforce is enforcement's report, when it ran.
+	Enforce *EnforceReport
+}
+
+// EnforceReport is what enforcement did and told owners.
+type EnforceReport struct {
+	*enforce.Report
+	// Applied reports whether IAM was changed (not a dry run).
+	Applied bool
+	// Notices counts the owner notices planned; NoticesPlanned is false
+	// when there were none or no routes.
+	Notices        int
+	NoticesPlanned bool
+	// NoticeStats counts their delivery, when delivered here.
+	NoticeStats *notify.DispatchStats
+}
+
+// RunOnce runs one cycle evaluated at now: scan -> record -> plan -> apply
+// -> dispatch (when Deliver) -> enforce (when enabled). With DryRun it
+// returns after planning.
+func (r *Runner) RunOnce(ctx context.Context, now time.Time) (*Report, error) {
+	return r.runOnce(ctx, now, r.opts.Progress)
+}
+
+// Scheduled runs one cycle now with the scheduler's progress; it has
+// daemon.ScanFunc's signature (keyage serve).
+func (r *Runner) Scheduled(ctx context.Context, progress func(done, total int)) error {
+	_, err := r.runOnce(ctx, r.opts.Now(), progress)
+	return err
+}
+
+func (r *Runner) runOnce(ctx context.Context, now time.Time, progress func(done, total int)) (*Report, error) {
+	so := r.scan
+	so.WithTags = true // owners come from tags, read for flagged users only
+	res, err := r.scanAt(ctx, so, now, progress)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Result: res, Started: now, Finished: r.opts.Now(), Automatic: r.cfg.Remediation.IsAutomatic()}
+	st := r.opts.Store
+	if rep.Plan, err = r.engine.Plan(ctx, st, res, rep.Finished); err != nil {
+		return nil, err
+	}
+	if r.opts.DryRun {
+		return rep, nil
+	}
+	if _, err := st.RecordScan(ctx, rep.Started, rep.Finished, res); err != nil {
+		return nil, err
+	}
+	if r.opts.Metrics != nil {
+		r.opts.Metrics.ObserveScan(res, rep.Finished.Sub(rep.Started))
+	}
+	if r.opts.Recorded != nil {
+		if err := r.opts.Recorded(rep); err != nil {
+			return nil, err
+		}
+	}
+	if rep.Automatic {
+		if err := r.engine.Apply(ctx, st, rep.Plan); err != nil {
+			return nil, err
+		}
+		if r.opts.RetryFailed {
+			if rep.Requeued, err = st.RequeueFailed(ctx, r.opts.Now()); err != nil {
+				return nil, err
+			}
+			r.opts.Logger.Info("requeued failed notifications", "count", rep.Requeued)
+		}
+		if r.opts.Deliver {
+			if rep.Dispatch, err = r.disp.Drain(ctx); err != nil {
+				return nil, err
+			}
+			if ctx.Err() != nil {
+				rep.Interrupted = true
+				return rep, nil
+			}
+		}
+	}
+	if r.opts.Enforce != nil {
+		if rep.Enforce, err = r.enforce(ctx, res); err != nil {
+			return nil, fmt.Errorf("enforce: %w", err)
+		}
+	}
+	return rep, nil
+}
+
+// Enforce scans at now and enforces on the result, without recording the
+// scan or remediating (keyage enforce). Options.Enforce must be set.
+func (r *Runner) Enforce(ctx context.Context, now time.Time) (*Report, error) {
+	if r.opts.Enforce == nil {
+		return nil, errors.New("enforce: the cycle was assembled without enforcement options")
+	}
+	res, err := r.scanAt(ctx, r.scan, now, r.opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Result: res, Started: now, Finished: r.opts.Now(), Automatic: r.cfg.Remediation.IsAutomatic()}
+	if rep.Enforce, err = r.enforce(ctx, res); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// scanAt resolves the accounts and scans them at now. A scan that ctx
+// interrupted is an error: nothing of it is recorded.
+func (r *Runner) scanAt(ctx context.Context, so scan.Options, now time.Time, progress func(done, total int)) (*scan.Result, error) {
+	accounts, err := AccountSeq(ctx, r.assumer, r.cfg.Accounts, UsesOUs(r.cfg))
+	if err != nil {
+		return nil, err
+	}
+	r.opts.Logger.Info("scanning", "source", so.Source, "caller", r.assumer.CallerARN())
+	so.Now, so.Logger, so.Progress = now, r.opts.Logger, progress
+	res, err := scan.RunSeq(ctx, r.assumer, accounts, so)
+	if r.opts.AfterScan != nil {
+		r.opts.AfterScan()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scan interrupted: %w", err)
+	}
+	return res, nil
+}
+
+// Dispatch delivers the outbox until ctx ends (keyage serve).
+func (r *Runner) Dispatch(ctx context.Context) error {
+	if r.disp == nil {
+		return errors.New("dispatch: a dry-run cycle has no dispatcher")
+	}
+	return r.disp.Run(ctx)
+}
