@@ -37,7 +37,7 @@ role "keyage scan" assumes. See docs/deployment.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newDeployRenderCmd(ios), newDeployMasterCmd(ios), newDeployTargetsCmd(ios), newDeployStatusCmd(ios))
+	cmd.AddCommand(newDeployRenderCmd(ios), newDeployMasterCmd(ios), newDeployTargetsCmd(ios), newDeployPreflightCmd(ios), newDeployStatusCmd(ios))
 	return cmd
 }
 
@@ -213,6 +213,8 @@ type deployTargetsOptions struct {
 	targets deploy.TargetsOptions
 	prefs   prefFlags
 	callAs  string
+
+	skipPreflight bool
 }
 
 // prefFlags are the StackSet operation preferences as flags; only the flags given are sent.
@@ -270,7 +272,13 @@ exit status is 1 when an operation fails or an instance is not CURRENT.`,
       --max-access-key-age 60 --max-concurrent-percentage 25 --failure-tolerance-percentage 10`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDeployTargets(cmd.Context(), ios, o) },
 	}
-	f := cmd.Flags()
+	o.register(cmd.Flags())
+	cmd.Flags().BoolVar(&o.skipPreflight, "skip-preflight", false, "do not run keyage deploy preflight first")
+	return cmd
+}
+
+// register adds the flags deploy targets and deploy preflight share.
+func (o *deployTargetsOptions) register(f *pflag.FlagSet) {
 	t := &o.targets
 	f.StringVar(&t.TopicArn, "topic-arn", "", "the master topic: the output of keyage deploy master (required)")
 	f.StringSliceVar(&t.Accounts, "accounts", nil, "target accounts, comma separated (self-managed StackSet)")
@@ -289,7 +297,6 @@ exit status is 1 when an operation fails or an instance is not CURRENT.`,
 	f.StringVar(&o.callAs, "call-as", "", "SELF or DELEGATED_ADMIN (default: DELEGATED_ADMIN with --org-units when this account is not the management account)")
 	o.prefs.register(f)
 	o.env.flags(f)
-	return cmd
 }
 
 // delegatedAdmin tells whether account is not the organization's management account (so a
@@ -327,6 +334,13 @@ func runDeployTargets(ctx context.Context, ios *IO, o *deployTargetsOptions) err
 		if delegated {
 			o.targets.CallAs = cfntypes.CallAsDelegatedAdmin
 			fmt.Fprintf(ios.ErrOut, "account %s is not the management account: calling as its delegated administrator (CallAs DELEGATED_ADMIN)\n", aws.ToString(id.Account))
+		}
+	}
+	d.CallAs = o.targets.CallAs
+	if !o.skipPreflight {
+		fmt.Fprintln(ios.ErrOut, "preflight (--skip-preflight to skip):")
+		if err := preflight(ctx, ios.ErrOut, d, cfg, o.targets); err != nil {
+			return err
 		}
 	}
 	res, err := d.DeployTargets(ctx, o.targets)

@@ -241,7 +241,7 @@ func TestDeployFailuresShown(t *testing.T) {
 	t.Run("missing execution role", func(t *testing.T) {
 		mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "444444444444")
 		out, stderr := mustRun(t, ExitAccountError, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "444444444444",
-			"--regions", "us-east-1", "--audit-role-name", "KeyageStackSetAudit")
+			"--regions", "us-east-1", "--audit-role-name", "KeyageStackSetAudit", "--skip-preflight") // preflight would stop it first
 		reason := "Account 444444444444 should have 'AWSCloudFormationStackSetExecutionRole' role with trust relationship to Role 'AWSCloudFormationStackSetAdministrationRole'."
 		if !strings.Contains(squash(out), "444444444444 us-east-1 OUTDATED FAILED "+reason) {
 			t.Errorf("instance table:\n%s", out)
@@ -394,5 +394,65 @@ routes: [{receivers: [owners]}]
 	mustRun(t, ExitOK, "destroy", "master")
 	if _, err := assume(sdk(t), "222222222222"); err == nil {
 		t.Error("the audit role outlived destroy targets")
+	}
+}
+
+// preflightOrg: each target lacks one prerequisite; 222 has them all.
+const preflightOrg = `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+    roles: [AWSCloudFormationStackSetAdministrationRole]
+  - id: "222222222222"
+    roles: [AWSCloudFormationStackSetExecutionRole]
+  - id: "333333333333"
+    roles: [AWSCloudFormationStackSetExecutionRole]
+    configRecording: "off"
+  - id: "444444444444"
+    roles: [AWSCloudFormationStackSetExecutionRole]
+    configRecording: no-iam
+  - id: "555555555555"
+    roles: [KeyageAuditRole]
+  - id: "666666666666"
+    roles: [AWSCloudFormationStackSetExecutionRole, KeyageAuditRole]
+  - id: "777777777777"
+    roles: [AWSCloudFormationStackSetExecutionRole]
+    configRecording: none
+regions:
+  cn-north-1: {unavailableResourceTypes: ["AWS::Config::RemediationConfiguration"]}
+`
+
+func TestDeployPreflight(t *testing.T) {
+	deploySandbox(t, preflightOrg)
+	out, _ := mustRun(t, ExitOK, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1")
+	if out = squash(out); strings.Contains(out, "FAIL") || !strings.Contains(out, "ok config-recorder 222222222222/us-east-1") {
+		t.Errorf("preflight of a ready account:\n%s", out)
+	}
+	for _, tt := range []struct {
+		name, account string
+		regions       string
+		want          string
+	}{
+		{"Config recorder off", "333333333333", "us-east-1", "FAIL config-recorder 333333333333/us-east-1 recorder default is not recording; fix: aws configservice start-configuration-recorder"},
+		{"IAM not recorded", "444444444444", "us-east-1", "FAIL config-recorder 444444444444/us-east-1 recorder default does not record AWS::IAM::User"},
+		{"no recorder", "777777777777", "us-east-1", "FAIL config-recorder 777777777777/us-east-1 no configuration recorder"},
+		{"execution role missing", "555555555555", "us-east-1", "FAIL execution-role 555555555555 role AWSCloudFormationStackSetExecutionRole"},
+		{"colliding audit role", "666666666666", "us-east-1", "FAIL audit-role-collision 666666666666 role KeyageAuditRole exists and no instance of AccessKeyRotationTarget created it; fix: give --audit-role-name"},
+		{"resource type not offered", "222222222222", "us-east-1,cn-north-1", "FAIL resource-types 111111111111/cn-north-1 not offered: AWS::Config::RemediationConfiguration"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := runCLI(t, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", tt.account, "--regions", tt.regions)
+			if code != ExitNonCompliant {
+				t.Errorf("preflight: exit %d, want 3\n%s%s", code, out, stderr)
+			}
+			if !strings.Contains(squash(out), tt.want) {
+				t.Errorf("preflight output lacks %q:\n%s", tt.want, out)
+			}
+		})
+	}
+	// deploy targets runs preflight first and stops on a failure.
+	_, stderr := mustRun(t, ExitNonCompliant, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "333333333333", "--regions", "us-east-1")
+	if !strings.Contains(stderr, "preflight: 1 check(s) failed") {
+		t.Errorf("deploy targets with a failing preflight:\n%s", stderr)
 	}
 }
