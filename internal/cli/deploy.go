@@ -37,7 +37,7 @@ role "keyage scan" assumes. See docs/deployment.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newDeployRenderCmd(ios), newDeployMasterCmd(ios), newDeployTargetsCmd(ios), newDeployPreflightCmd(ios), newDeployStatusCmd(ios))
+	cmd.AddCommand(newDeployRenderCmd(ios), newDeployMasterCmd(ios), newDeployTargetsCmd(ios), newDeployTargetCmd(ios), newDeployPreflightCmd(ios), newDeployStatusCmd(ios))
 	return cmd
 }
 

@@ -456,3 +456,31 @@ func TestDeployPreflight(t *testing.T) {
 		t.Errorf("deploy targets with a failing preflight:\n%s", stderr)
 	}
 }
+
+// The single-account deployment: the target template as one stack in this account.
+func TestDeployAccountStack(t *testing.T) {
+	srv := deploySandbox(t, deployOrg)
+	mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "111111111111")
+	_, stderr := mustRun(t, ExitUsage, "deploy", "target", "--topic-arn", masterTopic)
+	if !strings.Contains(stderr, "--account-stack") {
+		t.Errorf("deploy target without --account-stack:\n%s", stderr)
+	}
+	_, stderr = mustRun(t, ExitUsage, "deploy", "target", "--account-stack", "--topic-arn", masterTopic, "--region", "eu-west-1")
+	if !strings.Contains(stderr, "SNS refuses publishing to another region's topic") {
+		t.Errorf("deploy target in another region than the topic:\n%s", stderr)
+	}
+	out, stderr := mustRun(t, ExitOK, "deploy", "target", "--account-stack", "--topic-arn", masterTopic,
+		"--audit-role-name", "KeyageAccountAudit", "--enable-enforcement")
+	if !strings.Contains(stderr, "AccessKeyRotationTargetAccount: CREATE_COMPLETE") ||
+		!strings.Contains(out, "AuditRoleArn\tarn:aws:iam::111111111111:role/KeyageAccountAudit") ||
+		!strings.Contains(out, "EnforceRoleArn\tarn:aws:iam::111111111111:role/KeyageEnforceRole") {
+		t.Errorf("deploy target --account-stack:\nstdout:\n%s\nstderr:\n%s", out, stderr)
+	}
+	names := map[string]bool{}
+	for _, r := range srv.CloudFormationRoles("111111111111") {
+		names[r.Name] = true
+	}
+	if !names["KeyageAccountAudit"] || !names["KeyageEnforceRole"] {
+		t.Errorf("roles the account stack created: %v", names)
+	}
+}

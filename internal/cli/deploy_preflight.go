@@ -104,3 +104,62 @@ func preflight(ctx context.Context, w io.Writer, d *deploy.Deployer, cfg aws.Con
 	}
 	return nil
 }
+
+// --- keyage deploy target --account-stack ---
+
+type deployTargetOptions struct {
+	deployTargetsOptions
+	accountStack bool
+	stackName    string
+}
+
+func newDeployTargetCmd(ios *IO) *cobra.Command {
+	o := &deployTargetOptions{}
+	cmd := &cobra.Command{
+		Use:   "target",
+		Short: "Deploy the target template as one stack in this account (--account-stack), without a StackSet",
+		Long: `Create or update the target template (Config rule, SSM remediation, audit role and,
+with --enable-enforcement, the enforcement role) as one CloudFormation stack in the
+current account and region, for teams without StackSets, as the seed's
+single-account template does. The region must be the topic's.`,
+		Args:    cobra.NoArgs,
+		Example: `  keyage deploy target --account-stack --topic-arn arn:aws:sns:us-east-1:111111111111:access-key-rotation --master-account-id 111111111111`,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runDeployTarget(cmd.Context(), ios, o) },
+	}
+	o.register(cmd.Flags())
+	cmd.Flags().BoolVar(&o.accountStack, "account-stack", false, "deploy one stack in this account (required: the only mode)")
+	cmd.Flags().StringVar(&o.stackName, "stack-name", deploy.DefaultAccountStack, "name of the stack")
+	return cmd
+}
+
+func runDeployTarget(ctx context.Context, ios *IO, o *deployTargetOptions) error {
+	if !o.accountStack {
+		return usageError(fmt.Errorf("give --account-stack (one stack in this account), or use keyage deploy targets for a StackSet"))
+	}
+	if len(o.targets.Accounts) > 0 || len(o.targets.OrganizationalUnits) > 0 {
+		return usageError(fmt.Errorf("--account-stack deploys in this account: --accounts and --org-units do not apply"))
+	}
+	d, cfg, err := o.env.deployer(ctx, ios)
+	if err != nil {
+		return err
+	}
+	if r := strings.Split(o.targets.TopicArn, ":"); len(r) == 6 && r[3] != cfg.Region {
+		return usageError(fmt.Errorf("--topic-arn %s is in %s, the stack would be in %s: SNS refuses publishing to another region's topic (--region %s)", o.targets.TopicArn, r[3], cfg.Region, r[3]))
+	}
+	if o.targets.MasterAccountID == "" {
+		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return failed(fmt.Errorf("find this account: %w", awsenv.Simplify(err)))
+		}
+		o.targets.MasterAccountID = aws.ToString(id.Account)
+	}
+	res, err := d.DeployAccountStack(ctx, o.stackName, o.targets)
+	if err != nil {
+		return failed(err)
+	}
+	fmt.Fprintf(ios.ErrOut, "stack %s: %s\n", res.StackName, res.Status)
+	for _, k := range sortedKeys(res.Outputs) {
+		fmt.Fprintf(ios.Out, "%s\t%s\n", k, res.Outputs[k])
+	}
+	return nil
+}

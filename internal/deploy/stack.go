@@ -371,3 +371,28 @@ func (d *Deployer) detectStackDrift(ctx context.Context, s *StackStatus) error {
 		}
 	}
 }
+
+// DefaultAccountStack is the name of the target stack deployed in one account without a
+// StackSet (keyage deploy target --account-stack).
+const DefaultAccountStack = "AccessKeyRotationTargetAccount"
+
+// DeployAccountStack deploys the target template as one stack in the caller's account, for
+// teams without StackSets (the seed's single-account template). o's Accounts, Regions and
+// StackSet fields are not used; the stack lives in the client's region, which must be the
+// topic's.
+func (d *Deployer) DeployAccountStack(ctx context.Context, stackName string, o TargetsOptions) (*StackResult, error) {
+	if stackName == "" {
+		stackName = DefaultAccountStack
+	}
+	if o.TopicArn == "" {
+		return nil, errors.New("--topic-arn: required (the TopicArn output of keyage deploy master)")
+	}
+	if o.MasterAccountID == "" {
+		return nil, errors.New("--master-account-id: required (the account keyage scans from)")
+	}
+	body, err := Target().YAML()
+	if err != nil {
+		return nil, err
+	}
+	return d.deployStack(ctx, stackName, string(body), o.parameters(), []types.Capability{types.CapabilityCapabilityNamedIam})
+}
