@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	cfn "github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/iam"
 )
 
@@ -127,7 +128,7 @@ func TestEnforceRoleIsTheEnforcerPolicy(t *testing.T) {
 	if len(got) != 1 || len(doc.Statement) != 1 || !slices.Equal(got[0].Action, doc.Statement[0].Action) || got[0].Sid != doc.Statement[0].Sid {
 		t.Errorf("enforce role statements = %+v, want the enforcer policy's %+v", got, doc.Statement)
 	}
-	if r := fmt.Sprint(got[0].Resource); !strings.Contains(r, "arn:${AWS::Partition}:iam::*:user/*") {
+	if r := fmt.Sprint(got[0].Resource); r != cfn.Sub("arn:${AWS::Partition}:iam::*:user/*") {
 		t.Errorf("enforce role resource = %s, want IAM users only", r)
 	}
 }
