@@ -325,13 +325,18 @@ func TestDeployScanRemediateEnforceEndToEnd(t *testing.T) {
 	if queue == "" {
 		t.Fatalf("deploy master --subscribe-queue printed no queue:\n%s", stderr)
 	}
+	// The topic is encrypted with a customer-managed key by default; the remediation role may use it.
+	key := regexp.MustCompile(`topic key: (arn:aws:kms:us-east-1:111111111111:key/[a-z0-9-]+)`).FindStringSubmatch(stderr)
+	if key == nil {
+		t.Fatalf("deploy master printed no topic key:\n%s", stderr)
+	}
 	// The topic's region must be among the StackSet's.
 	_, stderr = mustRun(t, ExitUsage, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "eu-west-1")
 	if !strings.Contains(stderr, "must include us-east-1") {
 		t.Errorf("deploy targets outside the topic's region:\n%s", stderr)
 	}
 	out, _ := mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
-		"--enable-enforcement", "--max-concurrent-count", "2")
+		"--enable-enforcement", "--max-concurrent-count", "2", "--topic-kms-key-arn", key[1])
 	if !strings.Contains(squash(out), "222222222222 us-east-1 CURRENT SUCCEEDED") {
 		t.Fatalf("deploy targets:\n%s", out)
 	}
@@ -482,5 +487,25 @@ func TestDeployAccountStack(t *testing.T) {
 	}
 	if !names["KeyageAccountAudit"] || !names["KeyageEnforceRole"] {
 		t.Errorf("roles the account stack created: %v", names)
+	}
+}
+
+// The AWS-managed SNS key is refused with the reason; none deploys an unencrypted topic.
+func TestDeployMasterKmsKey(t *testing.T) {
+	deploySandbox(t, deployOrg)
+	_, stderr := mustRun(t, ExitUsage, "deploy", "master", "--target-accounts", "222222222222", "--kms-key", "alias/aws/sns")
+	if !strings.Contains(stderr, "publishers in other accounts cannot be granted its use") {
+		t.Errorf("deploy master --kms-key alias/aws/sns:\n%s", stderr)
+	}
+	_, stderr = mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--kms-key", "none")
+	if strings.Contains(stderr, "topic key:") || strings.Contains(stderr, "AWS::KMS::Key") {
+		t.Errorf("deploy master --kms-key none created a key:\n%s", stderr)
+	}
+	_, stderr = mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
+	if !strings.Contains(stderr, "Add     TopicKey") && !strings.Contains(squash(stderr), "Add TopicKey AWS::KMS::Key") {
+		t.Errorf("deploy master after --kms-key none adds no key:\n%s", stderr)
+	}
+	if err := publishAs(t, "222222222222"); err != nil {
+		t.Errorf("publish to the encrypted topic: %v", err)
 	}
 }

@@ -24,6 +24,8 @@ type MasterOptions struct {
 	OrganizationID string   // o-...: the whole organization may publish instead
 	Email          string
 	SubscribeQueue bool
+	// KmsKey encrypts the topic: create (default), a customer-managed key's ARN, or none.
+	KmsKey string
 }
 
 // Validate checks the options before anything is sent to AWS.
@@ -36,6 +38,13 @@ func (o MasterOptions) Validate() error {
 		if !isAccountID(a) {
 			errs = append(errs, fmt.Errorf("--target-accounts: %q is not a 12-digit account id", a))
 		}
+	}
+	switch k := o.KmsKey; {
+	case k == "" || k == "create" || k == "none":
+	case strings.Contains(k, "alias/aws/sns"):
+		errs = append(errs, fmt.Errorf("--kms-key %s: the AWS-managed key of SNS cannot encrypt this topic: its key policy cannot be changed, so publishers in other accounts cannot be granted its use; give create or a customer-managed key", k))
+	case !strings.HasPrefix(k, "arn:aws") || !strings.Contains(k, ":kms:") || !strings.Contains(k, ":key/"):
+		errs = append(errs, fmt.Errorf("--kms-key %q: want create, none or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)", k))
 	}
 	if o.OrganizationID != "" && !strings.HasPrefix(o.OrganizationID, "o-") {
 		errs = append(errs, fmt.Errorf("--organization-id %q: want o-...", o.OrganizationID))
@@ -99,6 +108,10 @@ func (d *Deployer) DeployMaster(ctx context.Context, o MasterOptions) (*StackRes
 		ParamOrganizationID:    o.OrganizationID,
 		ParamNotificationEmail: o.Email,
 		ParamSubscribeQueue:    boolParam(o.SubscribeQueue),
+		ParamKmsKey:            o.KmsKey,
+	}
+	if o.KmsKey == "" {
+		params[ParamKmsKey] = "create"
 	}
 	return d.deployStack(ctx, o.StackName, string(body), params, nil)
 }

@@ -87,6 +87,8 @@ type TargetsOptions struct {
 	// EnableEnforcement creates KeyageEnforceRole in each target (the EnableEnforcement
 	// parameter).
 	EnableEnforcement bool
+	// TopicKmsKeyArn is the key encrypting the master topic: the remediation role may use it.
+	TopicKmsKeyArn string
 
 	Preferences Preferences
 }
@@ -247,6 +249,7 @@ func (o TargetsOptions) parameters() map[string]string {
 		ParamOwnerTagKey:               o.OwnerTagKey,
 		ParamExternalID:                o.ExternalID,
 		ParamEnableEnforcement:         boolParam(o.EnableEnforcement),
+		ParamTopicKmsKeyArn:            o.TopicKmsKeyArn,
 	}
 	if o.AuditRoleName != "" {
 		p[ParamAuditRoleName] = o.AuditRoleName

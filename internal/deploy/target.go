@@ -21,6 +21,7 @@ const (
 	ParamMaximumAutomaticAttempts  = "MaximumAutomaticAttempts"
 	ParamRetryAttemptSeconds       = "RetryAttemptSeconds"
 	ParamEnableEnforcement         = "EnableEnforcement"
+	ParamTopicKmsKeyArn            = "TopicKmsKeyArn"
 )
 
 // Target template conditions.
@@ -28,6 +29,7 @@ const (
 	CondHasOwnerTagKey = "HasOwnerTagKey"
 	CondHasExternalID  = "HasExternalId"
 	CondEnforcement    = "EnableEnforcement"
+	CondHasTopicKey    = "HasTopicKmsKey"
 )
 
 // Target template logical IDs and outputs.
@@ -92,6 +94,10 @@ func Target() *Template {
 	enforce.AllowedValues = []any{"true", "false"}
 	t.Parameters[ParamEnableEnforcement] = enforce
 
+	t.Parameters[ParamTopicKmsKeyArn] = withPattern(parameter("String",
+		"ARN of the KMS key encrypting the master topic (the KmsKeyArn output of the master stack); empty when it is not encrypted.", ""),
+		`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+)?$`)
+	t.Conditions[CondHasTopicKey] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamTopicKmsKeyArn), "")})
 	t.Conditions[CondEnforcement] = cfn.Equals(cfn.Ref(ParamEnableEnforcement), "true")
 	t.Conditions[CondHasOwnerTagKey] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamOwnerTagKey), "")})
 	t.Conditions[CondHasExternalID] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamExternalID), "")})
@@ -213,6 +219,9 @@ func remediationRolePolicy() map[string]any {
 				cfn.Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-execution/*"),
 			}, "ssm:StartAutomationExecution", "ssm:GetAutomationExecution"),
 			allow("PassOwnRoleToChildAutomation", cfn.GetAtt(LogicalRemediationRole, "Arn"), "iam:PassRole"),
+			cfn.If(CondHasTopicKey,
+				allow("EncryptForMasterTopic", cfn.Ref(ParamTopicKmsKeyArn), "kms:GenerateDataKey*", "kms:Decrypt"),
+				cfn.Ref("AWS::NoValue")),
 			cfn.If(CondHasOwnerTagKey,
 				allow("ReadOwnerTag", cfn.Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"), "iam:ListUserTags"),
 				cfn.Ref("AWS::NoValue")),
