@@ -175,6 +175,7 @@ shown with CloudFormation's reasons, and the exit status is 1.`,
 	f.StringVar(&o.master.OrganizationID, "organization-id", "", "o-...: every account of the organization may publish instead")
 	f.StringVar(&o.master.Email, "email", "", "subscribe this address to the topic (it must confirm)")
 	f.StringVar(&o.master.KmsKey, "kms-key", "create", "encrypt the topic: create (a customer-managed key), a key ARN, or none; alias/aws/sns cannot serve")
+	f.BoolVar(&o.master.EventsReceiver, "events-receiver", false, "accept the targets' EventBridge events on the default bus and queue them for keyage serve --events-queue")
 	f.BoolVar(&o.master.SubscribeQueue, "subscribe-queue", false, "create an SQS queue subscribed to the topic (for keyage remediate --events-queue)")
 	f.StringVar(&o.master.StackName, "stack-name", deploy.DefaultMasterStack, "name of the master stack")
 	f.StringVar(&o.master.TopicName, "topic-name", deploy.DefaultTopicName, "name of the topic (and of the queue)")
@@ -202,6 +203,9 @@ func runDeployMaster(ctx context.Context, ios *IO, o *deployMasterOptions) error
 	}
 	if k := res.Outputs[deploy.OutputKmsKeyArn]; k != "" {
 		fmt.Fprintf(ios.ErrOut, "topic key: %s (keyage deploy targets --topic-kms-key-arn)\n", k)
+	}
+	if q := res.Outputs[deploy.OutputEventsQueueURL]; q != "" {
+		fmt.Fprintf(ios.ErrOut, "events queue: %s (keyage serve --events-queue)\n", q)
 	}
 	if q := res.Outputs[deploy.OutputQueueURL]; q != "" {
 		fmt.Fprintf(ios.ErrOut, "queue: %s\n", q)
@@ -298,6 +302,7 @@ func (o *deployTargetsOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&t.AuditRoleName, "audit-role-name", deploy.DefaultAuditRoleName, "name of the read-only role the StackSet creates")
 	f.StringVar(&t.StackSetName, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
 	f.StringVar(&t.TopicKmsKeyArn, "topic-kms-key-arn", "", "the key encrypting the topic (the KmsKeyArn keyage deploy master prints): the remediation role may use it")
+	f.BoolVar(&t.ForwardEvents, "forward-events", false, "forward IAM and compliance changes from us-east-1 to the master's event bus (deploy master --events-receiver)")
 	f.BoolVar(&t.EnableEnforcement, "enable-enforcement", false, "create "+deploy.DefaultEnforceRoleName+" in each target (keyage enforce assumes it)")
 	f.StringVar(&o.callAs, "call-as", "", "SELF or DELEGATED_ADMIN (default: DELEGATED_ADMIN with --org-units when this account is not the management account)")
 	o.prefs.register(f)

@@ -315,7 +315,10 @@ func TestDeployScanRemediateEnforceEndToEnd(t *testing.T) {
 	deploySandbox(t, e2eOrg)
 	ctx := context.Background()
 
-	_, stderr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--subscribe-queue")
+	_, stderr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--subscribe-queue", "--events-receiver")
+	if !strings.Contains(stderr, "events queue: ") || !strings.Contains(stderr, "EventsToQueueRule") {
+		t.Errorf("deploy master --events-receiver:\n%s", stderr)
+	}
 	queue := ""
 	for _, l := range strings.Split(stderr, "\n") {
 		if q, ok := strings.CutPrefix(l, "queue: "); ok {
@@ -336,11 +339,22 @@ func TestDeployScanRemediateEnforceEndToEnd(t *testing.T) {
 		t.Errorf("deploy targets outside the topic's region:\n%s", stderr)
 	}
 	out, _ := mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
-		"--enable-enforcement", "--max-concurrent-count", "2", "--topic-kms-key-arn", key[1])
+		"--enable-enforcement", "--max-concurrent-count", "2", "--topic-kms-key-arn", key[1], "--forward-events")
 	if !strings.Contains(squash(out), "222222222222 us-east-1 CURRENT SUCCEEDED") {
 		t.Fatalf("deploy targets:\n%s", out)
 	}
 
+	set, err := cloudformation.NewFromConfig(sdk(t)).DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String("AccessKeyRotationTarget")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{}
+	for _, p := range set.StackSet.Parameters {
+		params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	if got := params["MasterEventBusArn"]; got != "arn:aws:events:us-east-1:111111111111:event-bus/default" {
+		t.Errorf("MasterEventBusArn of the StackSet = %q, want the master's default bus", got)
+	}
 	out, _ = mustRun(t, ExitOK, "scan", "--accounts", "222222222222", "--output", "csv")
 	for _, u := range []string{"alice", "bob", "carol"} {
 		if !strings.Contains(out, u) {
@@ -350,7 +364,8 @@ func TestDeployScanRemediateEnforceEndToEnd(t *testing.T) {
 
 	// The remediation messages a seed deployment sends: its two texts through the topic, the
 	// companion repository's JSON body straight to the queue.
-	auditCfg, err := assume(sdk(t), "222222222222")
+	var auditCfg aws.Config
+	auditCfg, err = assume(sdk(t), "222222222222")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,6 +162,8 @@ func Master() *Template {
 		AWSCloudFormationCondition: CondCreateQueue,
 	}
 
+	addEventReceiver(t)
+
 	t.Outputs[OutputTopicArn] = cfn.Output{
 		Value:       cfn.Ref(LogicalTopic),
 		Description: cfn.String("ARN of the topic: the SNSTopicArn parameter of the target StackSet."),

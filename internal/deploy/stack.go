@@ -24,6 +24,8 @@ type MasterOptions struct {
 	OrganizationID string   // o-...: the whole organization may publish instead
 	Email          string
 	SubscribeQueue bool
+	// EventsReceiver creates the receiving side of change-triggered re-checks (EventsQueue).
+	EventsReceiver bool
 	// KmsKey encrypts the topic: create (default), a customer-managed key's ARN, or none.
 	KmsKey string
 }
@@ -109,6 +111,7 @@ func (d *Deployer) DeployMaster(ctx context.Context, o MasterOptions) (*StackRes
 		ParamNotificationEmail: o.Email,
 		ParamSubscribeQueue:    boolParam(o.SubscribeQueue),
 		ParamKmsKey:            o.KmsKey,
+		ParamEventsQueue:       boolParam(o.EventsReceiver),
 	}
 	if o.KmsKey == "" {
 		params[ParamKmsKey] = "create"

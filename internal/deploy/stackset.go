@@ -89,6 +89,9 @@ type TargetsOptions struct {
 	EnableEnforcement bool
 	// TopicKmsKeyArn is the key encrypting the master topic: the remediation role may use it.
 	TopicKmsKeyArn string
+	// ForwardEvents forwards IAM and compliance changes from us-east-1 to the master's default
+	// event bus (MasterEventBusArn).
+	ForwardEvents bool
 
 	Preferences Preferences
 }
@@ -250,6 +253,9 @@ func (o TargetsOptions) parameters() map[string]string {
 		ParamExternalID:                o.ExternalID,
 		ParamEnableEnforcement:         boolParam(o.EnableEnforcement),
 		ParamTopicKmsKeyArn:            o.TopicKmsKeyArn,
+	}
+	if o.ForwardEvents && o.MasterAccountID != "" {
+		p[ParamMasterEventBusArn] = "arn:" + partitionOf(o.TopicArn) + ":events:us-east-1:" + o.MasterAccountID + ":event-bus/default"
 	}
 	if o.AuditRoleName != "" {
 		p[ParamAuditRoleName] = o.AuditRoleName
@@ -671,6 +677,14 @@ func (d *Deployer) StackSet(ctx context.Context, name string, drift bool) (*Stac
 		return nil, err
 	}
 	return s, nil
+}
+
+// partitionOf is the partition of an ARN, aws when it has none.
+func partitionOf(arn string) string {
+	if parts := strings.Split(arn, ":"); len(parts) > 1 && parts[1] != "" {
+		return parts[1]
+	}
+	return "aws"
 }
 
 // administrationRoleARN is the StackSet administration role of the master

@@ -182,6 +182,8 @@ func Target() *Template {
 	}
 	t.Outputs[OutputEnforceRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalEnforceRole, "Arn"), Condition: cfn.String(CondEnforcement)}
 
+	addEventForwarding(t)
+
 	t.Outputs[OutputRemediationRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalRemediationRole, "Arn")}
 	t.Outputs[OutputDocumentName] = cfn.Output{Value: cfn.Ref(LogicalDocument)}
 	t.Outputs[OutputConfigRuleName] = cfn.Output{Value: cfn.Ref(LogicalConfigRule)}
