@@ -387,6 +387,7 @@ func TestDeployScanRemediateEnforceEndToEnd(t *testing.T) {
 	notices := filepath.Join(t.TempDir(), "notices.jsonl")
 	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
 lifecycle: {deactivateAge: 100, deleteAge: 365}
+enforce: {noticeDays: 0}
 receivers: [{name: owners, file: {path: `+notices+`}}]
 routes: [{receivers: [owners]}]
 `)
