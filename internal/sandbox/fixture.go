@@ -61,6 +61,16 @@ type FixtureAccount struct {
 	// Config says whether AWS Config records the account's IAM users; nil means true. With
 	// false, ListDiscoveredResources answers with an empty list, as with no recorder.
 	Config *bool `yaml:"config,omitempty" json:"config,omitempty"`
+	// ConfigRecording is the state of the account's AWS Config recorder (what
+	// DescribeConfigurationRecorders and DescribeConfigurationRecorderStatus answer): "" or on
+	// (recording all resources, global ones included), off (the recorder exists but is
+	// stopped), no-iam (recording, but not AWS::IAM::User) or none (no recorder). config:
+	// false implies none.
+	ConfigRecording string `yaml:"configRecording,omitempty" json:"configRecording,omitempty"`
+	// StackSetDelegatedAdmin registers the account as a delegated administrator of
+	// CloudFormation StackSets: with CallAs DELEGATED_ADMIN it may create service-managed
+	// StackSets.
+	StackSetDelegatedAdmin bool `yaml:"stackSetDelegatedAdmin,omitempty" json:"stackSetDelegatedAdmin,omitempty"`
 	// Functions are the account's Lambda functions.
 	Functions []FixtureFunction `yaml:"functions,omitempty" json:"functions,omitempty"`
 	// Queues and Topics are SQS queues and SNS topics created at start, in us-east-1.
@@ -321,7 +331,7 @@ func (d *fixtureDecoder) regions(n *yaml.Node, path string) map[string]FixtureRe
 
 func (d *fixtureDecoder) account(n *yaml.Node, path string) FixtureAccount {
 	var a FixtureAccount
-	known := []string{"id", "name", "email", "ou", "status", "roles", "rootKeys", "users", "config", "functions", "queues", "topics"}
+	known := []string{"id", "name", "email", "ou", "status", "roles", "rootKeys", "users", "config", "configRecording", "stackSetDelegatedAdmin", "functions", "queues", "topics"}
 	d.fields(n, path, known, func(k string, v *yaml.Node, p string) {
 		switch k {
 		case "id":
@@ -344,6 +354,13 @@ func (d *fixtureDecoder) account(n *yaml.Node, path string) FixtureAccount {
 		case "config":
 			b := d.bool(v, p)
 			a.Config = &b
+		case "configRecording":
+			a.ConfigRecording = d.str(v, p)
+			if !contains([]string{"on", "off", "no-iam", "none"}, a.ConfigRecording) {
+				d.errorf(v, p, "%q: want on, off, no-iam or none", a.ConfigRecording)
+			}
+		case "stackSetDelegatedAdmin":
+			a.StackSetDelegatedAdmin = d.bool(v, p)
 		case "functions":
 			d.list(v, p, func(_ int, v *yaml.Node, p string) {
 				var f FixtureFunction
@@ -725,6 +742,8 @@ type fixtureAccountOut struct {
 	RootKeys  []FixtureKey      `yaml:"rootKeys,omitempty" json:"rootKeys,omitempty"`
 	Users     []FixtureUser     `yaml:"users,omitempty" json:"users,omitempty"`
 	Config    *bool             `yaml:"config,omitempty" json:"config,omitempty"`
+	Recording string            `yaml:"configRecording,omitempty" json:"configRecording,omitempty"`
+	Delegated bool              `yaml:"stackSetDelegatedAdmin,omitempty" json:"stackSetDelegatedAdmin,omitempty"`
 	Functions []FixtureFunction `yaml:"functions,omitempty" json:"functions,omitempty"`
 	Queues    []FixtureQueue    `yaml:"queues,omitempty" json:"queues,omitempty"`
 	Topics    []FixtureTopic    `yaml:"topics,omitempty" json:"topics,omitempty"`
@@ -732,7 +751,7 @@ type fixtureAccountOut struct {
 
 func (a FixtureAccount) out() fixtureAccountOut {
 	o := fixtureAccountOut{ID: a.ID, Name: a.Name, Email: a.Email, OU: a.OU, Status: a.Status, RootKeys: a.RootKeys, Users: a.Users,
-		Config: a.Config, Functions: a.Functions, Queues: a.Queues, Topics: a.Topics}
+		Config: a.Config, Recording: a.ConfigRecording, Delegated: a.StackSetDelegatedAdmin, Functions: a.Functions, Queues: a.Queues, Topics: a.Topics}
 	if a.Roles != nil {
 		o.Roles = &a.Roles
 	}
