@@ -277,7 +277,7 @@ func TestFixtureRegions(t *testing.T) {
 			`fixture.yaml:4: regions.mars.unavailableResourceTypes[0]: want a resource type like AWS::Service::Resource, got "Config::Thing"`,
 		}},
 		{"unknown key", "managementAccountId: \"111111111111\"\nregions:\n  cn-north-1:\n    unavailable: [AWS::Config::RemediationConfiguration]\n", []string{
-			`fixture.yaml:4: regions.cn-north-1: unknown key "unavailable" (known: unavailableResourceTypes)`,
+			`fixture.yaml:4: regions.cn-north-1.unavailable: unknown key (known keys: unavailableResourceTypes)`,
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
