@@ -187,6 +187,16 @@ func (s *Server) SetCloudFormationDelay(d time.Duration) {
 	}
 }
 
+// CloudFormationChanged returns a channel closed at the next change a CloudFormation
+// operation makes in the background (an event, a stack status, a change set ready, a StackSet
+// operation ended). Take it before reading the state, then wait on it: no change is missed.
+func (s *Server) CloudFormationChanged() <-chan struct{} {
+	if cf := s.cfn(); cf != nil {
+		return cf.watch()
+	}
+	return nil
+}
+
 // emptyResult is the empty <ActionResult> element the SDKs require of operations whose
 // output has no members.
 var emptyResult = xmlResult(func(*xmlWriter) {})

@@ -64,11 +64,10 @@ func newHeldSandbox(t *testing.T, opts Options) *testSandbox {
 // on wall time. The 10 seconds are a guard against a hang, not a timing assertion.
 func (ts *testSandbox) await(t *testing.T, what string, done func() bool) {
 	t.Helper()
-	cf := ts.cfn()
 	guard := time.NewTimer(10 * time.Second)
 	defer guard.Stop()
 	for {
-		changed, started := cf.watch(), ts.timers.next()
+		changed, started := ts.CloudFormationChanged(), ts.timers.next()
 		if done() {
 			return
 		}
