@@ -10,8 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/spf13/cobra"
 
 	"github.com/keyage/keyage/internal/awsenv"
@@ -43,8 +41,10 @@ key, once it has been inactive for deleteAfterInactive days). Without --apply
 
 Before each action it re-reads the key and refuses one used within
 lifecycle.recentUseGuard (escalating instead); it never touches the key keyage
-runs with; it stops after enforce.maxActionsPerRun actions per run and per
-account, and at once when enforce.enabled is false or enforce.killSwitchFile
+runs with; it deactivates a key only enforce.noticeDays after its owner was
+told (a key already past deactivateAge is first noticed and scheduled); it
+stops after enforce.maxActionsPerAccount actions in an account and
+enforce.maxActionsPerRun per run, and at once when enforce.enabled is false or enforce.killSwitchFile
 exists. Every action, applied, planned or refused, is an audit record
 (keyage audit) and, with --audit-log, a JSON line. In target accounts it
 assumes enforce.roleName (default KeyageEnforceRole).`,
@@ -96,6 +96,9 @@ func runEnforce(ctx context.Context, f *Factory, o *enforceOptions, changed func
 		return err
 	}
 	printEnforceReport(f.IO.Out, rep.Enforce)
+	if er := rep.Enforce.Report; er.Stopped != "" {
+		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("enforcement stopped (%s) after changing %d keys", er.Stopped, len(er.Changed()))}
+	}
 	if rep.Enforce.Failed > 0 || rep.Result.Summary.AccountsFailed > 0 {
 		return &ExitError{Code: ExitAccountError}
 	}
@@ -116,7 +119,10 @@ func printEnforceReport(w io.Writer, rep *cycle.EnforceReport) {
 }
 
 func printEnforce(w io.Writer, rep *enforce.Report, applied bool) {
-	if rep.Stopped != "" {
+	for _, r := range rep.Reconciled {
+		fmt.Fprintf(w, "Reconciled an unfinished %s of key %s of %s in %s (audit record %d): %s, IAM shows %s.\n", r.Action, r.AccessKeyID, r.UserName, r.AccountID, r.ID, r.Outcome, r.AfterStatus)
+	}
+	if rep.Stopped != "" && len(rep.Actions) == 0 {
 		fmt.Fprintf(w, "Enforcement stopped: %s. Nothing was changed.\n", rep.Stopped)
 		return
 	}
@@ -135,6 +141,21 @@ func printEnforce(w io.Writer, rep *enforce.Report, applied bool) {
 		mode = "Applied"
 	}
 	fmt.Fprintf(w, "\n%s: %d planned, %d applied, %d refused, %d escalated to owners, %d failed.\n", mode, rep.DryRun, rep.Applied, rep.Refused, rep.Escalated, rep.Failed)
+	if rep.Scheduled > 0 {
+		fmt.Fprintf(w, "%d deactivations scheduled: owners are told first (enforce.noticeDays).\n", rep.Scheduled)
+	}
+	if rep.Stopped == "" {
+		return
+	}
+	changed := rep.Changed()
+	if len(changed) == 0 {
+		fmt.Fprintf(w, "Enforcement stopped: %s. Nothing was changed.\n", rep.Stopped)
+		return
+	}
+	fmt.Fprintf(w, "Enforcement stopped: %s. Changed before the stop (%d keys):\n", rep.Stopped, len(changed))
+	for _, a := range changed {
+		fmt.Fprintf(w, "  %s key %s of %s in %s: %s -> %s\n", a.Action, a.AccessKeyID, a.UserName, a.AccountID, a.Before, a.After)
+	}
 }
 
 func newAuditCmd(ios *IO) *cobra.Command {
@@ -234,34 +255,23 @@ func runReactivate(ctx context.Context, ios *IO, o *reactivateOptions) error {
 	if err != nil {
 		return err
 	}
-	acfg, err := a.ForAccount(ctx, o.account)
-	if err != nil {
-		return err
-	}
-	rec := store.AuditRecord{At: time.Now(), CallerARN: a.CallerARN(), AccountID: o.account, UserName: user, ResourceID: resourceID, AccessKeyID: o.key,
-		Action: "reactivate", Reason: "keyage reactivate", BeforeStatus: "Inactive", AfterStatus: "Active", Outcome: enforce.OutcomeApplied}
-	_, uerr := iam.NewFromConfig(acfg).UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(o.key), Status: "Active"})
-	if uerr != nil {
-		rec.Outcome, rec.AfterStatus, rec.Reason = enforce.OutcomeFailed, "Inactive", "keyage reactivate: "+awsenv.Simplify(uerr).Error()
-	}
-	if _, err := st.Audit(ctx, rec); err != nil {
-		return err
-	}
+	var auditLog io.Writer
 	if o.auditLog != "" {
 		f, err := os.OpenFile(o.auditLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
 			return fmt.Errorf("open audit log: %w", err)
 		}
 		defer f.Close()
-		if err := enforce.WriteAuditLine(f, rec); err != nil {
-			return err
-		}
+		auditLog = f
 	}
-	if uerr != nil {
-		return fmt.Errorf("reactivate key %s of %q in %s: %w", o.key, user, o.account, awsenv.Simplify(uerr))
-	}
-	if err := st.ForgetKey(ctx, o.account, o.key); err != nil {
+	e := &enforce.Enforcer{Config: cfg, Store: st, Accounts: a, CallerARN: a.CallerARN(), Apply: true, AuditLog: auditLog, Logger: ios.Logger}
+	act, err := e.Reactivate(ctx, o.account, user, resourceID, o.key)
+	if err != nil {
 		return err
+	}
+	if act.Outcome == enforce.OutcomeUnchanged {
+		fmt.Fprintf(ios.Out, "key %s of %s in %s is already Active: nothing changed\n", o.key, user, o.account)
+		return nil
 	}
 	fmt.Fprintf(ios.Out, "reactivated key %s of %s in %s\n", o.key, user, o.account)
 	return nil

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyage/keyage/internal/enforce"
 )
 
 func TestEnforceCLI(t *testing.T) {
@@ -13,6 +15,7 @@ func TestEnforceCLI(t *testing.T) {
 	notices := filepath.Join(dir, "notices.jsonl")
 	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
 lifecycle: {deactivateAge: 100, deleteAge: 110}
+enforce: {noticeDays: 0}
 receivers: [{name: owners, file: {path: `+notices+`}}]
 routes: [{match: {stage: [deactivated, escalated, deleted]}, receivers: [owners]}]
 `)
@@ -48,6 +51,10 @@ routes: [{match: {stage: [deactivated, escalated, deleted]}, receivers: [owners]
 	if code != ExitOK || !strings.Contains(out, "reactivated key "+key+" of two-keys") {
 		t.Fatalf("reactivate: exit %d\n%s\n%s", code, out, stderr)
 	}
+	code, out, stderr = runCLI(t, "reactivate", "--state", state, "--config", cfg, "--account", "222222222222", "--key", key, "--audit-log", auditLog)
+	if code != ExitOK || !strings.Contains(out, "already Active: nothing changed") {
+		t.Fatalf("second reactivate: exit %d\n%s\n%s", code, out, stderr)
+	}
 	code, out, _ = runCLI(t, "audit", "--state", state, "--key", key)
 	if code != ExitOK || strings.Count(out, key) != 3 || !strings.Contains(out, "reactivate  applied  Inactive  Active") {
 		t.Errorf("audit trail of %s (dry run, deactivate, reactivate):\n%s", key, out)
@@ -58,6 +65,36 @@ routes: [{match: {stage: [deactivated, escalated, deleted]}, receivers: [owners]
 	code, _, stderr = runCLI(t, "enforce", "--state", state, "--config", writeConfig(t, "rule: {maxAccessKeyAge: 90}\n"))
 	if code != ExitUsage || !strings.Contains(stderr, "nothing to enforce") {
 		t.Errorf("enforce without lifecycle: exit %d %s", code, stderr)
+	}
+}
+
+// After a stop, the output says exactly what was changed before it.
+func TestPrintEnforceAfterStop(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		rep  *enforce.Report
+		want []string
+		not  string
+	}{
+		{"stopped before any action", &enforce.Report{Stopped: "kill switch file STOP exists"},
+			[]string{"Enforcement stopped: kill switch file STOP exists. Nothing was changed."}, "ACCOUNT"},
+		{"stopped after a deactivation", &enforce.Report{Stopped: "kill switch file STOP exists", Applied: 1, Actions: []enforce.Action{
+			{AccountID: "222222222222", UserName: "two-keys", AccessKeyID: "AKIA1", Action: "deactivate", Outcome: enforce.OutcomeApplied, Before: "Active", After: "Inactive"},
+			{AccountID: "222222222222", UserName: "busy", AccessKeyID: "AKIA2", Action: "deactivate", Outcome: enforce.OutcomeEscalated, Before: "Active", After: "Active"}}},
+			[]string{"Changed before the stop (1 keys):", "deactivate key AKIA1 of two-keys in 222222222222: Active -> Inactive"}, "Nothing was changed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			printEnforce(&b, tt.rep, true)
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("printEnforce output lacks %q:\n%s", w, b.String())
+				}
+			}
+			if strings.Contains(b.String(), tt.not) || strings.Contains(b.String(), "AKIA2:") {
+				t.Errorf("printEnforce output has %q:\n%s", tt.not, b.String())
+			}
+		})
 	}
 }
 

@@ -220,7 +220,7 @@ func TestOutputFlag(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"scan", "-o", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json or csv`},
+		{[]string{"scan", "-o", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json, csv, asff or ocsf`},
 		{[]string{"executions", "-o", "csv"}, `invalid argument "csv" for "-o, --output" flag: want table or json`},
 		{[]string{"audit", "--output", "csv"}, `invalid argument "csv" for "-o, --output" flag: want table or json`},
 		{[]string{"demo", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: want table, json or csv`},

@@ -149,7 +149,7 @@ routes:
 func TestRemediateResolvesResourceID(t *testing.T) {
 	sandboxEnvWith(t, "testdata/hub-org.yaml")
 	dir := t.TempDir()
-	cfg := writeConfig(t, fmt.Sprintf("receivers: [{name: local, file: {path: %q}}]\nroutes: [{receivers: [local]}]\n", filepath.Join(dir, "local.jsonl")))
+	cfg := writeConfig(t, fmt.Sprintf("accounts: {organization: true}\nreceivers: [{name: local, file: {path: %q}}]\nroutes: [{receivers: [local]}]\n", filepath.Join(dir, "local.jsonl")))
 	state := filepath.Join(dir, "keyage.db")
 	for _, tt := range []struct{ account, user, via string }{
 		{"222222222222", "alice", "via config:ListDiscoveredResources"},

@@ -17,7 +17,7 @@ type iamPolicyOptions struct {
 func newIAMPolicyCmd(ios *IO) *cobra.Command {
 	o := &iamPolicyOptions{}
 	cmd := &cobra.Command{
-		Use:   "iam-policy scanner|remediation|deployer|enforcer",
+		Use:   "iam-policy scanner|remediation|deployer|enforcer|findings",
 		Short: "Print the least-privilege IAM policy keyage needs in a mode",
 		Long: `Print, as JSON, the IAM policy document keyage itself needs:
 
@@ -29,6 +29,8 @@ func newIAMPolicyCmd(ios *IO) *cobra.Command {
                target StackSet and its administration role
   enforcer     keyage enforce, in each account: read, deactivate and delete
                users' access keys
+  findings     the findings role in each target account, assumed by the
+               securityhub receiver: securityhub:BatchImportFindings only
 
 The audit role itself, in every target account, is created by the target
 template ("keyage deploy render").`,

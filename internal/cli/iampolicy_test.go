@@ -26,6 +26,7 @@ func TestIAMPolicy(t *testing.T) {
 		{"scanner", []string{"--role-name", "Auditor"}, []string{"sts:AssumeRole"}, "arn:aws:iam::*:role/Auditor"},
 		{"remediation", nil, []string{"sns:Publish", "sqs:ReceiveMessage", "lambda:InvokeFunction", "ses:SendEmail", "config:ListDiscoveredResources"}, ""},
 		{"deployer", nil, []string{"cloudformation:CreateStackSet", "cloudformation:ExecuteChangeSet", "iam:PassRole", "sns:*Topic*", "sqs:*Queue*"}, "arn:aws:sns:*:*:access-key-rotation*"},
+		{"findings", nil, []string{"securityhub:BatchImportFindings"}, "arn:aws:securityhub:*:*:product/*/default"},
 	} {
 		t.Run(tt.mode+strings.Join(tt.args, " "), func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, append([]string{"iam-policy", tt.mode}, tt.args...)...)

@@ -96,7 +96,7 @@ func addScanFlags(cmd *cobra.Command, o *scanOptions) {
 	f.IntVar(&o.unusedAge, "unused-age", int(d.Lifecycle.UnusedAge), "lifecycle: flag active keys unused for this many days (0: off; CIS: 45)")
 	f.IntVar(&o.neverUsedAge, "never-used-age", int(d.Lifecycle.NeverUsedAge), "lifecycle: flag active keys never used this many days after creation (0: off)")
 	f.BoolVar(&o.withTags, "with-tags", d.Scan.WithTags, "read user tags (api, credential-report: every user; auto: flagged users)")
-	addOutputFlags(f, &o.output, &o.all, output.Table, output.JSON, output.CSV)
+	addOutputFlags(f, &o.output, &o.all, output.Table, output.JSON, output.CSV, output.ASFF, output.OCSF)
 	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when a user is non-compliant (value: non-compliant)")
 	f.IntVar(&o.concurrency, "concurrency", d.Scan.Concurrency, "accounts scanned at once")
 	f.StringVar(&o.accountTimeout, "account-timeout", d.Scan.AccountTimeout.String(), "give up on one account after this long")
@@ -172,10 +172,11 @@ func runScan(ctx context.Context, ios *IO, o *scanOptions, changed func(string) 
 	if err != nil {
 		return err
 	}
-	res, _, err := executeScan(ctx, ios, job)
+	res, assumer, err := executeScan(ctx, ios, job)
 	if err != nil {
 		return err
 	}
+	job.table.Region, job.table.Version = assumer.Base().Region, version() // -o asff, -o ocsf
 	if err := output.Write(ios.Out, job.format, res, job.table); err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func TestErrorMessages(t *testing.T) {
 		{"route naming a missing receiver", "receivers:\n  - {name: local, file: {path: ./n.jsonl}}\nroutes:\n  - receivers: [local]\n  - receivers: [x]\n",
 			`keyage.yaml:5: routes[1].receivers[0]: no receiver named "x"`},
 		{"receiver without a target", "receivers:\n  - name: x\n",
-			`keyage.yaml:2: receivers[0]: receiver "x" has no target (one of sns, sqs, email, slack, jira, webhook, lambda, file or stdout)`},
+			`keyage.yaml:2: receivers[0]: receiver "x" has no target (one of sns, sqs, email, slack, jira, webhook, lambda, securityhub, file or stdout)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.yaml), "keyage.yaml")
@@ -120,7 +120,7 @@ func TestDefault(t *testing.T) {
 			TimeoutSeconds: 30},
 		Schedule:  Schedule{MaximumExecutionFrequency: "TwentyFour_Hours"},
 		Lifecycle: Lifecycle{RecentUseGuard: Duration(24 * time.Hour), DeleteAfterInactive: 7},
-		Enforce:   Enforce{MaxActionsPerRun: 10, RoleName: "KeyageEnforceRole", NoticeDays: 7},
+		Enforce:   Enforce{MaxActionsPerRun: 10, MaxActionsPerAccount: 10, RoleName: "KeyageEnforceRole", NoticeDays: 7},
 		Owners:    Owners{TagKey: "email"},
 	}
 	got := Default()

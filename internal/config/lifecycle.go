@@ -124,12 +124,18 @@ type Enforce struct {
 	// MaxActionsPerRun bounds the actions of one run, and of one account in
 	// a run (default 10).
 	MaxActionsPerRun int `yaml:"maxActionsPerRun"`
+	// MaxActionsPerAccount bounds the actions in one account in a run
+	// (default maxActionsPerRun); it is checked before the run-wide limit.
+	MaxActionsPerAccount int `yaml:"maxActionsPerAccount"`
 	// KillSwitchFile, when the file exists, stops every action.
 	KillSwitchFile string `yaml:"killSwitchFile"`
 	// RoleName is the role assumed in target accounts to change keys
 	// (default KeyageEnforceRole); the audit role stays read-only.
 	RoleName string `yaml:"roleName"`
-	// NoticeDays is how long before deactivation owners are told (default 7).
+	// NoticeDays is how long before deactivation owners are told (default
+	// 7): a key is deactivated only that long after its owner was told, and
+	// a key already past deactivateAge is first noticed and scheduled. An
+	// explicit 0 turns the notice period off.
 	NoticeDays Days `yaml:"noticeDays"`
 }
 
@@ -147,6 +153,9 @@ func (e *Enforce) setDefaults(c *checker) {
 	if e.MaxActionsPerRun == 0 && !c.set("maxActionsPerRun") {
 		e.MaxActionsPerRun = DefaultMaxActionsPerRun
 	}
+	if e.MaxActionsPerAccount == 0 && !c.set("maxActionsPerAccount") {
+		e.MaxActionsPerAccount = e.MaxActionsPerRun
+	}
 	if e.RoleName == "" && !c.set("roleName") {
 		e.RoleName = DefaultEnforceRoleName
 	}
@@ -158,6 +167,9 @@ func (e *Enforce) setDefaults(c *checker) {
 func (e *Enforce) validate(c *checker) {
 	if e.MaxActionsPerRun < 1 || e.MaxActionsPerRun > 10000 {
 		c.errorf("maxActionsPerRun", "%d: must be between 1 and 10000", e.MaxActionsPerRun)
+	}
+	if e.MaxActionsPerRun >= 1 && (e.MaxActionsPerAccount < 1 || e.MaxActionsPerAccount > e.MaxActionsPerRun) {
+		c.errorf("maxActionsPerAccount", "%d: must be between 1 and maxActionsPerRun (%d)", e.MaxActionsPerAccount, e.MaxActionsPerRun)
 	}
 	if !roleNameRE.MatchString(e.RoleName) {
 		c.errorf("roleName", "%q: not an IAM role name", e.RoleName)

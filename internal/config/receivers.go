@@ -33,25 +33,28 @@ type Receiver struct {
 	Jira    *JiraConfig    `yaml:"jira,omitempty"`
 	Webhook *WebhookConfig `yaml:"webhook,omitempty"`
 	Lambda  *LambdaConfig  `yaml:"lambda,omitempty"`
-	File    *FileConfig    `yaml:"file,omitempty"`
-	Stdout  *StdoutConfig  `yaml:"stdout,omitempty"`
+	// SecurityHub imports findings into AWS Security Hub as ASFF.
+	SecurityHub *SecurityHubConfig `yaml:"securityhub,omitempty"`
+	File        *FileConfig        `yaml:"file,omitempty"`
+	Stdout      *StdoutConfig      `yaml:"stdout,omitempty"`
 }
 
 // The receiver kinds: the integration keys of a receiver.
 const (
-	KindSNS     = "sns"
-	KindSQS     = "sqs"
-	KindEmail   = "email"
-	KindSlack   = "slack"
-	KindJira    = "jira"
-	KindWebhook = "webhook"
-	KindLambda  = "lambda"
-	KindFile    = "file"
-	KindStdout  = "stdout"
+	KindSNS         = "sns"
+	KindSQS         = "sqs"
+	KindEmail       = "email"
+	KindSlack       = "slack"
+	KindJira        = "jira"
+	KindWebhook     = "webhook"
+	KindLambda      = "lambda"
+	KindSecurityHub = "securityhub"
+	KindFile        = "file"
+	KindStdout      = "stdout"
 )
 
 // ReceiverKinds lists the receiver kinds in documentation order.
-var ReceiverKinds = []string{KindSNS, KindSQS, KindEmail, KindSlack, KindJira, KindWebhook, KindLambda, KindFile, KindStdout}
+var ReceiverKinds = []string{KindSNS, KindSQS, KindEmail, KindSlack, KindJira, KindWebhook, KindLambda, KindSecurityHub, KindFile, KindStdout}
 
 // Format is the body format of a receiver's messages.
 type Format string
@@ -76,6 +79,7 @@ func (r *Receiver) kinds() []string {
 		{KindJira, r.Jira != nil},
 		{KindWebhook, r.Webhook != nil},
 		{KindLambda, r.Lambda != nil},
+		{KindSecurityHub, r.SecurityHub != nil},
 		{KindFile, r.File != nil},
 		{KindStdout, r.Stdout != nil},
 	} {
@@ -87,7 +91,7 @@ func (r *Receiver) kinds() []string {
 }
 
 // Kind returns the receiver's integration (sns, sqs, email, slack, jira,
-// webhook, lambda, file or stdout); "" when none is set. A valid receiver
+// webhook, lambda, securityhub, file or stdout); "" when none is set. A valid receiver
 // has exactly one.
 func (r Receiver) Kind() string {
 	if ks := r.kinds(); len(ks) > 0 {
@@ -189,6 +193,9 @@ func (r *Receiver) validate(c *checker) {
 	}
 	if r.Lambda != nil {
 		r.Lambda.validate(c.in(KindLambda))
+	}
+	if r.SecurityHub != nil {
+		r.SecurityHub.validate(c.in(KindSecurityHub))
 	}
 	if r.File != nil {
 		r.File.validate(c.in(KindFile))

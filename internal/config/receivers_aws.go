@@ -1,6 +1,9 @@
 package config
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // SNSConfig publishes to an SNS topic, typically a central topic in the
 // management account.
@@ -41,6 +44,30 @@ const (
 	InvocationEvent           = "Event"
 	InvocationRequestResponse = "RequestResponse"
 )
+
+// SecurityHubConfig imports findings into AWS Security Hub as ASFF
+// (BatchImportFindings) with each account's default custom product. Security
+// Hub accepts such a finding only from the account it is about, so keyage
+// imports each account's findings through a role in that account.
+type SecurityHubConfig struct {
+	// Region is the Security Hub region of the product ARN: where Security
+	// Hub is enabled in every account (the aggregation region, if one is
+	// set). Required.
+	Region string `yaml:"region"`
+	// RoleName is the role keyage assumes in each target account to call
+	// securityhub:BatchImportFindings: the findings role, or the
+	// enforcement role when it is deployed. Not the audit role, which stays
+	// read-only. Required.
+	RoleName string `yaml:"roleName"`
+	// ExternalID is passed to sts:AssumeRole when set.
+	ExternalID string `yaml:"externalId"`
+	// Partition is aws, aws-cn or aws-us-gov; "" takes each user's.
+	Partition string `yaml:"partition"`
+}
+
+// DefaultFindingsRoleName is the findings role keyage's target template
+// creates when Security Hub is enabled.
+const DefaultFindingsRoleName = "KeyageFindingsRole"
 
 var (
 	snsTopicARNRE = regexp.MustCompile(`^arn:(aws[a-z-]*):sns:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_-]{1,256}(\.fifo)?)$`)
@@ -102,6 +129,32 @@ func (l *LambdaConfig) validate(c *checker) {
 		c.errorf("qualifier", "%q: not a function version or alias", l.Qualifier)
 	}
 	c.region("region", l.Region)
+}
+
+func (s *SecurityHubConfig) validate(c *checker) {
+	if s.Region == "" {
+		c.errorf("region", "required")
+	} else {
+		c.region("region", s.Region)
+	}
+	switch {
+	case s.RoleName == "":
+		c.errorf("roleName", "required (the role in each account that may call securityhub:BatchImportFindings, e.g. %s)", DefaultFindingsRoleName)
+	case strings.HasPrefix(s.RoleName, "arn:"):
+		c.errorf("roleName", "%q: a role name, not an ARN (keyage builds the ARN for each account)", s.RoleName)
+	case !roleNameRE.MatchString(s.RoleName):
+		c.errorf("roleName", "%q: not an IAM role name (1 to 64 letters, digits and +=,.@_-)", s.RoleName)
+	case c.cfg != nil && s.RoleName == c.cfg.Accounts.RoleName:
+		c.errorf("roleName", "%q is the audit role (accounts.roleName), which stays read-only; name the findings role (%s) or the enforcement role", s.RoleName, DefaultFindingsRoleName)
+	}
+	if s.ExternalID != "" && (len(s.ExternalID) < 2 || len(s.ExternalID) > 1224 || !externalIDRE.MatchString(s.ExternalID)) {
+		c.errorf("externalId", "must be 2 to 1224 letters, digits and +=,.@:/_-")
+	}
+	switch s.Partition {
+	case "", "aws", "aws-cn", "aws-us-gov":
+	default:
+		c.errorf("partition", "%q: use aws, aws-cn or aws-us-gov", s.Partition)
+	}
 }
 
 // region checks an optional AWS region name.

@@ -171,7 +171,7 @@ func TestRunOnceSteps(t *testing.T) {
 		{name: "not automatic", extra: "remediation: {automatic: false}\n", opts: cycle.Options{Deliver: true}, wantPlanned: 2, wantRecorded: true},
 		{name: "no delivery (a dispatcher elsewhere)", opts: cycle.Options{}, wantPlanned: 2, wantRecorded: true},
 		{name: "delivered", opts: cycle.Options{Deliver: true}, wantPlanned: 2, wantSent: 2, wantRecorded: true},
-		{name: "with enforcement (dry run)", extra: "lifecycle: {deactivateAge: 100}\n", opts: cycle.Options{Deliver: true, Enforce: &cycle.EnforceOptions{}},
+		{name: "with enforcement (dry run)", extra: "lifecycle: {deactivateAge: 100}\nenforce: {noticeDays: 0}\n", opts: cycle.Options{Deliver: true, Enforce: &cycle.EnforceOptions{}},
 			wantPlanned: 2, wantSent: 2, wantRecorded: true, wantEnforce: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

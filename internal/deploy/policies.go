@@ -49,9 +49,12 @@ var AuditReadActions = []string{
 const (
 	DefaultAuditRoleName   = "KeyageAuditRole"
 	DefaultEnforceRoleName = "KeyageEnforceRole"
-	DefaultTopicName       = "access-key-rotation"
-	DefaultMasterStack     = "AccessKeyRotationMaster"
-	DefaultTargetStackSet  = "AccessKeyRotationTarget"
+	// DefaultFindingsRoleName is the role, in each target account, that
+	// the securityhub receiver assumes to import findings.
+	DefaultFindingsRoleName = "KeyageFindingsRole"
+	DefaultTopicName        = "access-key-rotation"
+	DefaultMasterStack      = "AccessKeyRotationMaster"
+	DefaultTargetStackSet   = "AccessKeyRotationTarget"
 	// StackSetAdministrationRole is the role of a self-managed StackSet in
 	// the administrator account, as AWS's StackSet prerequisites name it.
 	StackSetAdministrationRole = "AWSCloudFormationStackSetAdministrationRole"
@@ -62,10 +65,13 @@ const (
 // PolicyOptions are the names the policies are scoped to. Empty fields take
 // the defaults.
 type PolicyOptions struct {
-	AuditRoleName  string // KeyageAuditRole
-	TopicName      string // access-key-rotation (also the queue name prefix)
-	MasterStack    string // AccessKeyRotationMaster
-	TargetStackSet string // AccessKeyRotationTarget
+	AuditRoleName string // KeyageAuditRole
+	// FindingsRoleName is the securityhub receiver's role in each target
+	// account: KeyageFindingsRole.
+	FindingsRoleName string
+	TopicName        string // access-key-rotation (also the queue name prefix)
+	MasterStack      string // AccessKeyRotationMaster
+	TargetStackSet   string // AccessKeyRotationTarget
 	// Partition of the ARNs: aws (default), aws-us-gov or aws-cn.
 	Partition string
 }
@@ -80,6 +86,7 @@ func (o PolicyOptions) withDefaults() PolicyOptions {
 		}
 	}
 	def(&o.AuditRoleName, DefaultAuditRoleName)
+	def(&o.FindingsRoleName, DefaultFindingsRoleName)
 	def(&o.TopicName, DefaultTopicName)
 	def(&o.MasterStack, DefaultMasterStack)
 	def(&o.TargetStackSet, DefaultTargetStackSet)
@@ -93,10 +100,11 @@ const (
 	ModeRemediation = "remediation"
 	ModeDeployer    = "deployer"
 	ModeEnforcer    = "enforcer"
+	ModeFindings    = "findings"
 )
 
 // PolicyModes lists the modes Policy knows, in the order they are documented.
-var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer, ModeEnforcer}
+var PolicyModes = []string{ModeScanner, ModeRemediation, ModeDeployer, ModeEnforcer, ModeFindings}
 
 // EnforceActions are the calls "keyage enforce" makes on the users of each
 // account it enforces in: read the keys, then deactivate or delete them.
@@ -118,7 +126,10 @@ var EnforceActions = []string{
 //   - deployer: "keyage deploy": the master stack and its topic and queue,
 //     the target StackSet and its administration role;
 //   - enforcer: "keyage enforce" in each account: read, deactivate and
-//     delete the access keys of users.
+//     delete the access keys of users;
+//   - findings: the findings role in each target account, which the
+//     securityhub receiver assumes: BatchImportFindings into the account's
+//     default product, nothing else (remediation may assume it).
 func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 	o = o.withDefaults()
 	if !slices.Contains(Partitions, o.Partition) {
@@ -134,8 +145,10 @@ func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 		st = deployerStatements(o)
 	case ModeEnforcer:
 		st = []Statement{allow("EnforceOnUsers", o.arn("iam::*:user/*"), slices.Clone(EnforceActions)...)}
+	case ModeFindings:
+		st = []Statement{allow("ImportFindings", o.arn("securityhub:*:*:product/*/default"), "securityhub:BatchImportFindings")}
 	default:
-		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation, deployer or enforcer", mode)
+		return PolicyDocument{}, fmt.Errorf("policy mode %q: want scanner, remediation, deployer, enforcer or findings", mode)
 	}
 	return PolicyDocument{Version: policyVersion, Statement: st}, nil
 }
@@ -176,6 +189,7 @@ func remediationStatements(o PolicyOptions) []Statement {
 			"iam:ListAccessKeys",
 			"iam:GetAccessKeyLastUsed"),
 		allow("AssumeAuditRole", auditRoleARN(o), "sts:AssumeRole"),
+		allow("AssumeFindingsRole", o.arn("iam::*:role/"+o.FindingsRoleName), "sts:AssumeRole"),
 	}
 }
 

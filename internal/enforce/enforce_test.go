@@ -75,6 +75,10 @@ rule: {maxAccessKeyAge: 90}
 lifecycle: {deactivateAge: 100, deleteAge: 110, deleteAfterInactive: 7}
 `
 
+// noNotice turns the notice period off, for the tests of what comes after
+// it (TestNoticeBeforeDeactivation tests the period).
+const noNotice = "enforce: {noticeDays: 0}\n"
+
 func (e *env) run(t *testing.T, apply bool, now time.Time, mod func(*Enforcer)) *Report {
 	t.Helper()
 	res := scan.Run(context.Background(), e.audit, []inventory.Account{{ID: "222222222222"}}, scan.Options{Policy: rule.PolicyDays(90, 0), Now: now})
@@ -129,7 +133,7 @@ func find(rep *Report, user string) []Action {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
-	e := newEnv(t, policy)
+	e := newEnv(t, policy+noNotice)
 	before := e.keys(t)
 	rep := e.run(t, false, time.Now(), nil)
 	if got := e.keys(t); strings.Join(got, "\n") != strings.Join(before, "\n") {
@@ -145,7 +149,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestApply(t *testing.T) {
-	e := newEnv(t, policy)
+	e := newEnv(t, policy+noNotice)
 	rep := e.run(t, true, time.Now(), nil)
 
 	two := find(rep, "two-keys")
@@ -184,7 +188,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestDeleteOnlyAfterInactivePeriod(t *testing.T) {
-	e := newEnv(t, policy)
+	e := newEnv(t, policy+noNotice)
 	now := time.Now()
 	if got := find(e.run(t, true, now, nil), "retired"); len(got) != 0 {
 		t.Fatalf("first run deleted at once: %+v", got)
@@ -204,7 +208,7 @@ func TestDeleteOnlyAfterInactivePeriod(t *testing.T) {
 }
 
 func TestReactivatedKeyIsNotDeleted(t *testing.T) {
-	e := newEnv(t, policy)
+	e := newEnv(t, policy+noNotice)
 	now := time.Now()
 	rep := e.run(t, true, now, nil) // deactivates two-keys' old key
 	old := find(rep, "two-keys")[0].AccessKeyID
@@ -223,13 +227,13 @@ func TestReactivatedKeyIsNotDeleted(t *testing.T) {
 }
 
 func TestLimitsAndSafety(t *testing.T) {
-	e := newEnv(t, policy+"enforce: {maxActionsPerRun: 1}\n")
+	e := newEnv(t, policy+"enforce: {noticeDays: 0, maxActionsPerRun: 1}\n")
 	rep := e.run(t, true, time.Now(), nil)
 	if rep.Applied != 1 || rep.Refused == 0 {
 		t.Errorf("maxActionsPerRun 1: %d applied, %d refused; want 1 and the rest refused", rep.Applied, rep.Refused)
 	}
 
-	e = newEnv(t, policy)
+	e = newEnv(t, policy+noNotice)
 	var target string
 	rep = e.run(t, false, time.Now(), nil)
 	for _, a := range rep.Actions {
@@ -242,14 +246,14 @@ func TestLimitsAndSafety(t *testing.T) {
 		t.Errorf("the caller's own key: %+v, want refused", got)
 	}
 
-	e = newEnv(t, policy+"enforce: {enabled: false}\n")
+	e = newEnv(t, policy+"enforce: {noticeDays: 0, enabled: false}\n")
 	before := e.keys(t)
 	rep = e.run(t, true, time.Now(), nil)
 	if rep.Stopped == "" || len(rep.Actions) != 0 || strings.Join(e.keys(t), ",") != strings.Join(before, ",") {
 		t.Errorf("kill switch: %+v", rep)
 	}
 	stop := filepath.Join(t.TempDir(), "STOP")
-	e = newEnv(t, policy+"enforce: {killSwitchFile: "+stop+"}\n")
+	e = newEnv(t, policy+"enforce: {noticeDays: 0, killSwitchFile: "+stop+"}\n")
 	if rep := e.run(t, false, time.Now(), nil); rep.Stopped != "" {
 		t.Fatalf("stopped without the file: %s", rep.Stopped)
 	}
@@ -258,5 +262,214 @@ func TestLimitsAndSafety(t *testing.T) {
 	}
 	if rep := e.run(t, true, time.Now(), nil); !strings.Contains(rep.Stopped, "STOP exists") || rep.Applied != 0 {
 		t.Errorf("kill switch file: %+v", rep)
+	}
+}
+
+// The per-account limit is checked before the run-wide one, so it
+// triggers with its own reason.
+func TestPerAccountLimit(t *testing.T) {
+	e := newEnv(t, policy+"enforce: {noticeDays: 0, maxActionsPerRun: 10, maxActionsPerAccount: 1}\n")
+	rep := e.run(t, true, time.Now(), nil)
+	var refused []string
+	for _, a := range rep.Actions {
+		if a.Outcome == OutcomeRefused {
+			refused = append(refused, a.Detail)
+		}
+	}
+	if rep.Applied != 1 || len(refused) == 0 || !strings.Contains(refused[0], "maxActionsPerAccount (1) reached for account 222222222222") {
+		t.Errorf("maxActionsPerAccount 1: %d applied, refused %q; want 1 applied and the rest refused for the account", rep.Applied, refused)
+	}
+}
+
+// A user whose UserId is not the one scanned (the name was reused) is
+// refused, with a reason that says so.
+func TestUserIDMismatchRefuses(t *testing.T) {
+	e := newEnv(t, policy+noNotice)
+	before := e.keys(t)
+	now := time.Now()
+	res := scan.Run(context.Background(), e.audit, []inventory.Account{{ID: "222222222222"}}, scan.Options{Policy: rule.PolicyDays(90, 0), Now: now})
+	for i := range res.Evaluations {
+		if res.Evaluations[i].UserName == "two-keys" {
+			res.Evaluations[i].ResourceID = "AIDAREPLACEDUSER0000" // the user scanned was deleted and its name reused
+		}
+	}
+	en := &Enforcer{Config: e.cfg, Store: e.store, Accounts: e.enforce, Apply: true, Now: func() time.Time { return now }, Logger: discard()}
+	rep, err := en.Run(context.Background(), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := find(rep, "two-keys")
+	if len(got) != 1 || got[0].Outcome != OutcomeRefused || !strings.Contains(got[0].Detail, "not AIDAREPLACEDUSER0000 as scanned") {
+		t.Errorf("two-keys with another UserId = %+v, want refused", got)
+	}
+	for i, k := range e.keys(t) {
+		if strings.HasPrefix(k, "two-keys ") && k != before[i] {
+			t.Errorf("key of the replaced user changed: %s, was %s", k, before[i])
+		}
+	}
+}
+
+// An intent left without an outcome (a crash between the intent and the
+// IAM call's outcome) is reconciled on start from what IAM shows.
+func TestReconcileIntents(t *testing.T) {
+	e := newEnv(t, policy+noNotice)
+	ctx := context.Background()
+	now := time.Now()
+	rep := e.run(t, false, now, nil)
+	var done, notDone Action
+	for _, a := range rep.Actions {
+		switch a.UserName {
+		case "two-keys":
+			done = a
+		case "exempt-expired":
+			notDone = a
+		}
+	}
+	for _, a := range []Action{done, notDone} {
+		if _, err := e.store.Audit(ctx, store.AuditRecord{At: now, CallerARN: "x", AccountID: a.AccountID, UserName: a.UserName, ResourceID: a.ResourceID,
+			AccessKeyID: a.AccessKeyID, Action: "deactivate", Outcome: store.OutcomePending, BeforeStatus: "Active", AfterStatus: "Inactive"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The IAM call of the first went through before the crash.
+	cfg, _ := e.enforce.ForAccount(ctx, "222222222222")
+	if _, err := iam.NewFromConfig(cfg).UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("two-keys"), AccessKeyId: aws.String(done.AccessKeyID), Status: "Inactive"}); err != nil {
+		t.Fatal(err)
+	}
+	rep = e.run(t, false, now, nil)
+	if len(rep.Reconciled) != 2 {
+		t.Fatalf("reconciled %+v, want the 2 pending intents", rep.Reconciled)
+	}
+	for _, tt := range []struct {
+		key, outcome, after string
+	}{
+		{done.AccessKeyID, OutcomeApplied, "Inactive"},
+		{notDone.AccessKeyID, OutcomeFailed, "Active"},
+	} {
+		recs, _ := e.store.AuditRecords(ctx, "222222222222", tt.key)
+		var intent *store.AuditRecord
+		for i := range recs {
+			if recs[i].CallerARN == "x" {
+				intent = &recs[i]
+			}
+		}
+		if intent == nil || intent.Outcome != tt.outcome || intent.AfterStatus != tt.after || !strings.Contains(intent.Reason, "reconciled") {
+			t.Errorf("intent on %s after reconcile = %+v, want %s, after %s", tt.key, intent, tt.outcome, tt.after)
+		}
+	}
+	if pending, _ := e.store.PendingAudit(ctx); len(pending) != 0 {
+		t.Errorf("still pending: %+v", pending)
+	}
+	states, _ := e.store.KeyStates(ctx)
+	if st := states[rule.KeyRef{AccountID: "222222222222", AccessKeyID: done.AccessKeyID}]; !st.DeactivatedByKeyage {
+		t.Errorf("key state of the reconciled deactivation = %+v, want deactivated by keyage", st)
+	}
+}
+
+// A key already past deactivateAge when enforcement starts is noticed and
+// scheduled first, and deactivated only noticeDays later.
+func TestNoticeBeforeDeactivation(t *testing.T) {
+	e := newEnv(t, policy+"enforce: {noticeDays: 7}\n")
+	now := time.Now()
+	for _, tt := range []struct {
+		name    string
+		at      time.Time
+		outcome string
+		status  string
+	}{
+		{"first run: scheduled", now, OutcomeScheduled, "Active"},
+		{"6 days later: still scheduled", now.Add(6 * rule.Day), OutcomeScheduled, "Active"},
+		{"8 days later: deactivated", now.Add(8 * rule.Day), OutcomeApplied, "Inactive"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := e.run(t, true, tt.at, nil)
+			two := find(rep, "two-keys")
+			if len(two) != 1 || two[0].Outcome != tt.outcome {
+				t.Fatalf("two-keys = %+v, want %s", two, tt.outcome)
+			}
+			if tt.outcome == OutcomeScheduled && two[0].Deadline.Sub(now.Add(7*rule.Day)).Abs() > time.Millisecond {
+				t.Errorf("deadline = %v, want %v (7 days after the first notice)", two[0].Deadline, now.Add(7*rule.Day))
+			}
+			for _, k := range e.keys(t) {
+				if strings.HasPrefix(k, "two-keys "+two[0].AccessKeyID) && !strings.HasSuffix(k, tt.status) {
+					t.Errorf("key = %s, want %s", k, tt.status)
+				}
+			}
+			if tt.outcome == OutcomeScheduled {
+				var scheduled int
+				for _, n := range Notices(e.cfg, &scan.Result{}, rep, tt.at) {
+					if n.Stage == "deactivation-scheduled" && n.AccessKeyID == two[0].AccessKeyID && !n.Deadline.IsZero() {
+						scheduled++
+					}
+				}
+				if scheduled != 1 {
+					t.Errorf("owner notices of the schedule = %d, want 1 with its date", scheduled)
+				}
+			}
+		})
+	}
+}
+
+// stopAfter creates the kill switch file when the n-th account config is
+// handed out: a stop in the middle of a run.
+type stopAfter struct {
+	AccountConfigs
+	n    int
+	file string
+}
+
+func (s *stopAfter) ForAccount(ctx context.Context, id string) (aws.Config, error) {
+	if s.n--; s.n == 0 {
+		if err := os.WriteFile(s.file, nil, 0o600); err != nil {
+			return aws.Config{}, err
+		}
+	}
+	return s.AccountConfigs.ForAccount(ctx, id)
+}
+
+// A stop mid-run reports what was changed before it.
+func TestStopMidRunReportsChanges(t *testing.T) {
+	stop := filepath.Join(t.TempDir(), "STOP")
+	e := newEnv(t, policy+"enforce: {noticeDays: 0, killSwitchFile: "+stop+"}\n")
+	rep := e.run(t, true, time.Now(), func(en *Enforcer) { en.Accounts = &stopAfter{AccountConfigs: en.Accounts, n: 3, file: stop} })
+	if rep.Stopped == "" || rep.Applied == 0 || len(rep.Changed()) != rep.Applied || rep.Changed()[0].Before != "Active" || rep.Changed()[0].After != "Inactive" {
+		t.Fatalf("stopped run = %+v, want stopped after a change (Active -> Inactive)", rep)
+	}
+	var inactive int
+	for _, k := range e.keys(t) {
+		if strings.HasSuffix(k, " Inactive") && !strings.HasPrefix(k, "retired ") {
+			inactive++
+		}
+	}
+	if inactive != rep.Applied {
+		t.Errorf("%d keys deactivated in IAM, report says %d", inactive, rep.Applied)
+	}
+}
+
+// Reactivate is idempotent: a second call changes and records nothing.
+func TestReactivateTwice(t *testing.T) {
+	e := newEnv(t, policy+noNotice)
+	ctx := context.Background()
+	rep := e.run(t, true, time.Now(), nil)
+	two := find(rep, "two-keys")[0]
+	en := &Enforcer{Config: e.cfg, Store: e.store, Accounts: e.enforce, CallerARN: "caller", Apply: true, Logger: discard()}
+	for i, want := range []string{OutcomeApplied, OutcomeUnchanged} {
+		a, err := en.Reactivate(ctx, "222222222222", "two-keys", two.ResourceID, two.AccessKeyID)
+		if err != nil || a.Outcome != want {
+			t.Fatalf("Reactivate #%d = %+v, %v; want %s", i+1, a, err, want)
+		}
+	}
+	recs, _ := e.store.AuditRecords(ctx, "222222222222", two.AccessKeyID)
+	var reactivations []string
+	for _, r := range recs {
+		if r.Action == "reactivate" {
+			reactivations = append(reactivations, r.Outcome+" "+r.BeforeStatus+" -> "+r.AfterStatus)
+		}
+	}
+	if strings.Join(reactivations, ",") != "applied Inactive -> Active" {
+		t.Errorf("reactivations recorded = %q, want one applied Inactive -> Active", reactivations)
+	}
+	if _, err := en.Reactivate(ctx, "222222222222", "two-keys", "AIDAREPLACEDUSER0000", two.AccessKeyID); err == nil || !strings.Contains(err.Error(), "a different user") {
+		t.Errorf("Reactivate of a replaced user: %v, want refused", err)
 	}
 }

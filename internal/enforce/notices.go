@@ -11,9 +11,10 @@ import (
 )
 
 // Notices are what owners are told about enforcement: keys that will be
-// deactivated within enforce.noticeDays (from the scan), and what a run did
-// (deactivated, deleted, escalated instead). Routes that match these stages
-// deliver them.
+// deactivated (with rep, the deactivations the run scheduled, with their
+// dates; without, the keys of the scan within enforce.noticeDays of
+// deactivateAge), and what a run did (deactivated, deleted, escalated
+// instead). Routes that match these stages deliver them.
 func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) []notify.Item {
 	accounts := map[string]scan.AccountResult{}
 	for _, a := range res.Accounts {
@@ -25,6 +26,9 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 	for i := range res.Evaluations {
 		ev := &res.Evaluations[i]
 		byUser[ev.Ref()] = ev
+		if rep != nil {
+			continue
+		}
 		p := Policy(cfg, ev.AccountID, accounts[ev.AccountID].OU)
 		for _, k := range ev.Keys {
 			deadline, ok := lifecycle.Scheduled(lifecycle.Key{Active: k.Active(), CreateDate: k.CreateDate, LastUsed: k.LastUsedDate}, p, notice, now)
@@ -43,6 +47,8 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 	for _, a := range rep.Actions {
 		var stage lifecycle.Stage
 		switch {
+		case a.Outcome == OutcomeScheduled:
+			stage = lifecycle.DeactivationScheduled
 		case a.Outcome == OutcomeApplied && a.Action == lifecycle.ActDeactivate:
 			stage = lifecycle.Deactivated
 		case a.Outcome == OutcomeApplied && a.Action == lifecycle.ActDelete:
@@ -53,9 +59,16 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 			continue
 		}
 		it := notify.Item{AccountID: a.AccountID, AccountName: accounts[a.AccountID].Name, OU: accounts[a.AccountID].OU,
-			UserName: a.UserName, ResourceID: a.ResourceID, AccessKeyID: a.AccessKeyID, AgeDays: a.AgeDays, Stage: string(stage)}
+			UserName: a.UserName, ResourceID: a.ResourceID, AccessKeyID: a.AccessKeyID, AgeDays: a.AgeDays, Stage: string(stage), Deadline: a.Deadline}
 		if ev := byUser[rule.ResourceRef{AccountID: a.AccountID, ResourceID: a.ResourceID}]; ev != nil {
 			it.UserPath, it.ARN, it.Owner = ev.Path, ev.ARN, ev.Owner
+			p := Policy(cfg, ev.AccountID, accounts[ev.AccountID].OU)
+			it.MaxAge = int(p.MaxAge / rule.Day)
+			for _, k := range ev.Keys {
+				if k.AccessKeyID == a.AccessKeyID {
+					it.CreateDate, it.LastUsed = k.CreateDate, k.LastUsedDate
+				}
+			}
 		}
 		out = append(out, it)
 	}

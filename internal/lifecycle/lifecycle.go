@@ -263,3 +263,15 @@ func Scheduled(k Key, p Policy, notice time.Duration, now time.Time) (deadline t
 	}
 	return k.CreateDate.Add(p.DeactivateAge).UTC(), true
 }
+
+// DeactivateNotBefore is the earliest date an active key may be deactivated
+// when its owner is told at noticedAt: its deactivation age, and never less
+// than notice (enforce.noticeDays) after the owner was told. A key already
+// past deactivateAge when first noticed gets the full notice period.
+func DeactivateNotBefore(k Key, p Policy, notice time.Duration, noticedAt time.Time) time.Time {
+	due := k.CreateDate.Add(p.DeactivateAge)
+	if earliest := noticedAt.Add(notice); earliest.After(due) {
+		return earliest.UTC()
+	}
+	return due.UTC()
+}

@@ -1,4 +1,5 @@
-// Package output writes a scan result as an aligned table, JSON or CSV.
+// Package output writes a scan result as an aligned table, JSON, CSV, ASFF
+// (AWS Security Hub's finding format) or OCSF events.
 package output
 
 import (
@@ -23,21 +24,32 @@ const (
 	Table Format = "table"
 	JSON  Format = "json"
 	CSV   Format = "csv"
+	// ASFF is a JSON array of AWS Security Finding Format findings.
+	ASFF Format = "asff"
+	// OCSF is OCSF Compliance Finding events, one JSON object per line.
+	OCSF Format = "ocsf"
 )
 
 // ParseFormat validates an -o value.
 func ParseFormat(s string) (Format, error) {
 	switch Format(s) {
-	case Table, JSON, CSV:
+	case Table, JSON, CSV, ASFF, OCSF:
 		return Format(s), nil
 	}
-	return "", fmt.Errorf("unknown output format %q (want table, json or csv)", s)
+	return "", fmt.Errorf("unknown output format %q (want table, json, csv, asff or ocsf)", s)
 }
 
-// Options tunes the table.
+// Options tunes the table and the finding formats.
 type Options struct {
 	// All lists every key in the table, not only warning and expired ones.
 	All bool
+	// Region is the Security Hub region of ASFF product ARNs and OCSF
+	// events; "" is us-east-1.
+	Region string
+	// Partition of ASFF product ARNs; "" takes each user's.
+	Partition string
+	// Version is keyage's version, in OCSF metadata.product.version.
+	Version string
 }
 
 // Write renders r in format f.
@@ -47,6 +59,10 @@ func Write(w io.Writer, f Format, r *scan.Result, o Options) error {
 		return writeJSON(w, r)
 	case CSV:
 		return writeCSV(w, r)
+	case ASFF:
+		return writeASFF(w, r, o)
+	case OCSF:
+		return writeOCSF(w, r, o)
 	default:
 		return writeTable(w, r, o)
 	}

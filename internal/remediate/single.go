@@ -3,11 +3,14 @@ package remediate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
@@ -36,8 +39,34 @@ type Single struct {
 	Evaluator *lifecycle.Evaluator
 	// AccountNames fills accountName/OU in notifications when known.
 	AccountNames func(accountID string) (name, ou string)
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// Scope refuses accounts outside the configured ones; by default the
+	// scope of the engine's config, built from Accounts (an
+	// awsenv.Assumer).
+	Scope  *Scope
+	Now    func() time.Time
+	Logger *slog.Logger
+
+	scopeOnce sync.Once
+}
+
+// scope is s.Scope, or the default scope of the engine's config; nil when
+// it cannot be built (Accounts offers no organization access).
+func (s *Single) scope() *Scope {
+	s.scopeOnce.Do(func() {
+		if s.Scope != nil {
+			return
+		}
+		var sel config.Accounts
+		if s.Engine != nil && s.Engine.cfg != nil {
+			sel = s.Engine.cfg.Accounts
+		}
+		if oa, ok := s.Accounts.(orgAccess); ok {
+			s.Scope = NewScope(sel, oa.CallerAccount(), oa.Base())
+		} else if len(sel.IDs) > 0 && !sel.Organization {
+			s.Scope = NewScope(sel, "", aws.Config{})
+		}
+	})
+	return s.Scope
 }
 
 // SingleResult is what one re-evaluation found and did.
@@ -53,11 +82,22 @@ type SingleResult struct {
 // Remediate re-evaluates one user, records the evaluation, and sends what
 // the routes select. Give resourceID (resolved to a name through AWS Config,
 // then IAM) or userName. Deliver=false leaves delivery to a dispatcher that
-// runs elsewhere (keyage serve).
+// runs elsewhere (keyage serve). An account outside the scope is refused
+// (an error matching ErrOutOfScope) and logged before any role is assumed.
 func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName string, deliver bool) (*SingleResult, error) {
 	now := time.Now()
 	if s.Now != nil {
 		now = s.Now()
+	}
+	sc := s.scope()
+	if sc == nil {
+		return nil, fmt.Errorf("remediate in account %s: the configured scope cannot be checked: %w", accountID, ErrOutOfScope)
+	}
+	if err := sc.Check(ctx, accountID); err != nil {
+		if errors.Is(err, ErrOutOfScope) && s.Logger != nil {
+			s.Logger.Warn("refused: account outside the configured scope", "account", accountID, "resource", resourceID, "user", userName, "scope", sc.String())
+		}
+		return nil, err
 	}
 	cfg, err := s.Accounts.ForAccount(ctx, accountID)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 //	GET    /_sandbox/sns/published                      messages published to SNS, oldest first
 //	GET    /_sandbox/lambda/invocations                 Lambda invocations, oldest first
 //	GET    /_sandbox/ses/emails                         emails sent with SES, oldest first
+//	GET    /_sandbox/accounts/{id}/securityhub/findings  Security Hub findings of an account, by Id
 //	DELETE /_sandbox/records                            forget published messages, invocations, emails
 //	PUT    /_sandbox/accounts/{id}/lambda/functions/{name}  create a function; body {"fail": true} optional
 func (s *Server) adminMux() *http.ServeMux {
@@ -57,6 +58,9 @@ func (s *Server) adminMux() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /_sandbox/ses/emails", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Emails())
+	})
+	mux.HandleFunc("GET /_sandbox/accounts/{id}/securityhub/findings", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.SecurityHubFindings(r.PathValue("id")))
 	})
 	mux.HandleFunc("DELETE /_sandbox/records", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetRecords()

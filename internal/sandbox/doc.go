@@ -1,6 +1,6 @@
 // Package sandbox is a local AWS-compatible endpoint serving a synthetic organization over the
 // real AWS wire protocols: IAM, STS and SNS (awsQuery), Organizations and AWS Config
-// (awsJson1_1), SQS (awsJson1_0), Lambda and SES v2 (restJson1). The unmodified AWS SDKs and the
+// (awsJson1_1), SQS (awsJson1_0), Lambda, SES v2 and Security Hub (restJson1). The unmodified AWS SDKs and the
 // AWS CLI work against it through an endpoint override.
 //
 // A Server is an http.Handler built from a Fixture (loaded with LoadFixture or made by

@@ -76,11 +76,12 @@ type account struct {
 
 	// Each of the other services keeps its state under its own lock, so that queue traffic
 	// never waits for an IAM scan of the same account.
-	configOff bool // AWS Config not enabled (fixture config: false)
-	rules     configRuleState
-	sns       snsState
-	sqs       sqsState
-	lambda    lambdaState
+	configOff   bool // AWS Config not enabled (fixture config: false)
+	rules       configRuleState
+	sns         snsState
+	sqs         sqsState
+	lambda      lambdaState
+	securityHub securityHubState
 }
 
 // deletedUser is what AWS Config remembers of a deleted IAM user.

@@ -108,3 +108,83 @@ func (s *Store) AuditRecords(ctx context.Context, accountID, accessKeyID string)
 	}
 	return out, nil
 }
+
+// OutcomePending is the outcome of an audit record written before its IAM
+// call (the intent), until the outcome replaces it.
+const OutcomePending = "pending"
+
+// SetAuditOutcome records the outcome of an intent (a pending record): the
+// outcome, the status after, and the reason.
+func (s *Store) SetAuditOutcome(ctx context.Context, id int64, outcome, after, reason string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE audit SET outcome = ?, after_status = ?, reason = ? WHERE id = ? AND outcome = ?`, outcome, after, reason, id, OutcomePending)
+	if err != nil {
+		return fmt.Errorf("record the outcome of audit record %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("record the outcome of audit record %d: no pending record with that id", id)
+	}
+	return nil
+}
+
+// PendingAudit lists the intents without an outcome (a run stopped between
+// its intent and its outcome), oldest first.
+func (s *Store) PendingAudit(ctx context.Context) ([]AuditRecord, error) {
+	out, err := queryRows(ctx, s.db, `SELECT id, at, caller_arn, account_id, user_name, resource_id, access_key_id, action, outcome, reason, before_status, after_status, dry_run
+		FROM audit WHERE outcome = ? ORDER BY at, id`, func(row rowScanner) (AuditRecord, error) {
+		var r AuditRecord
+		var at int64
+		err := row.Scan(&r.ID, &at, &r.CallerARN, &r.AccountID, &r.UserName, &r.ResourceID, &r.AccessKeyID, &r.Action, &r.Outcome, &r.Reason, &r.BeforeStatus, &r.AfterStatus, &r.DryRun)
+		r.At = fromMS(at)
+		return r, err
+	}, OutcomePending)
+	if err != nil {
+		return nil, fmt.Errorf("read pending audit records: %w", err)
+	}
+	return out, nil
+}
+
+// DeactivationNotice records that a key's owner was told it will be
+// deactivated, and the date it may be at the earliest.
+type DeactivationNotice struct {
+	AccountID, AccessKeyID, ResourceID, UserName string
+	NoticedAt, DeactivateAt                      time.Time
+}
+
+// DeactivationNotices returns the notices of every key, by account/key id.
+func (s *Store) DeactivationNotices(ctx context.Context) (map[rule.KeyRef]DeactivationNotice, error) {
+	ns, err := queryRows(ctx, s.db, `SELECT account_id, access_key_id, resource_id, user_name, noticed_at, deactivate_at FROM key_notice`,
+		func(r rowScanner) (DeactivationNotice, error) {
+			var n DeactivationNotice
+			var noticed, at int64
+			err := r.Scan(&n.AccountID, &n.AccessKeyID, &n.ResourceID, &n.UserName, &noticed, &at)
+			n.NoticedAt, n.DeactivateAt = fromMS(noticed), fromMS(at)
+			return n, err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read deactivation notices: %w", err)
+	}
+	out := make(map[rule.KeyRef]DeactivationNotice, len(ns))
+	for _, n := range ns {
+		out[rule.KeyRef{AccountID: n.AccountID, AccessKeyID: n.AccessKeyID}] = n
+	}
+	return out, nil
+}
+
+// RecordDeactivationNotice records a notice; an earlier notice of the key
+// stays.
+func (s *Store) RecordDeactivationNotice(ctx context.Context, n DeactivationNotice) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO key_notice (account_id, access_key_id, resource_id, user_name, noticed_at, deactivate_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, access_key_id) DO NOTHING`, n.AccountID, n.AccessKeyID, n.ResourceID, n.UserName, ms64(n.NoticedAt), ms64(n.DeactivateAt))
+	if err != nil {
+		return fmt.Errorf("record deactivation notice of key %s in %s: %w", n.AccessKeyID, n.AccountID, err)
+	}
+	return nil
+}
+
+// ForgetDeactivationNotice drops a key's notice: the key is gone.
+func (s *Store) ForgetDeactivationNotice(ctx context.Context, accountID, accessKeyID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM key_notice WHERE account_id = ? AND access_key_id = ?`, accountID, accessKeyID); err != nil {
+		return fmt.Errorf("forget deactivation notice of key %s in %s: %w", accessKeyID, accountID, err)
+	}
+	return nil
+}

@@ -5,18 +5,22 @@
 package receivers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/email"
 	"github.com/keyage/keyage/internal/notify/file"
 	"github.com/keyage/keyage/internal/notify/jira"
 	"github.com/keyage/keyage/internal/notify/lambda"
+	"github.com/keyage/keyage/internal/notify/securityhub"
 	"github.com/keyage/keyage/internal/notify/slack"
 	"github.com/keyage/keyage/internal/notify/sns"
 	"github.com/keyage/keyage/internal/notify/sqs"
@@ -39,15 +43,16 @@ type builder func(r config.Receiver, path string, env Env) (notify.Notifier, err
 // builders is the table of receiver kinds; a kind config knows and this
 // table does not is a programming error, caught by a test.
 var builders = map[string]builder{
-	config.KindSNS:     buildSNS,
-	config.KindSQS:     buildSQS,
-	config.KindLambda:  buildLambda,
-	config.KindEmail:   buildEmail,
-	config.KindSlack:   buildSlack,
-	config.KindJira:    buildJira,
-	config.KindWebhook: buildWebhook,
-	config.KindFile:    buildFile,
-	config.KindStdout:  buildStdout,
+	config.KindSNS:         buildSNS,
+	config.KindSQS:         buildSQS,
+	config.KindLambda:      buildLambda,
+	config.KindSecurityHub: buildSecurityHub,
+	config.KindEmail:       buildEmail,
+	config.KindSlack:       buildSlack,
+	config.KindJira:        buildJira,
+	config.KindWebhook:     buildWebhook,
+	config.KindFile:        buildFile,
+	config.KindStdout:      buildStdout,
 }
 
 // Build constructs every receiver of cfg, which config.Load validated,
@@ -187,4 +192,28 @@ func buildFile(r config.Receiver, path string, _ Env) (notify.Notifier, error) {
 
 func buildStdout(_ config.Receiver, path string, env Env) (notify.Notifier, error) {
 	return stdout.New(stdout.Options{Writer: env.Stdout})
+}
+
+func buildSecurityHub(r config.Receiver, _ string, env Env) (notify.Notifier, error) {
+	c := r.SecurityHub
+	return securityhub.New(securityhub.Options{Configs: findingsConfigs(env.AWS, c), Region: c.Region, Partition: c.Partition})
+}
+
+// findingsConfigs hands out a config per account through the receiver's
+// findings role (never the audit role), resolving the caller on first use.
+func findingsConfigs(base aws.Config, c *config.SecurityHubConfig) securityhub.ConfigFunc {
+	var mu sync.Mutex
+	var a *awsenv.Assumer
+	return func(ctx context.Context, accountID string) (aws.Config, error) {
+		mu.Lock()
+		if a == nil {
+			var err error
+			if a, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: c.RoleName, ExternalID: c.ExternalID, SessionName: "keyage-findings"}); err != nil {
+				mu.Unlock()
+				return aws.Config{}, err
+			}
+		}
+		mu.Unlock()
+		return a.ForAccount(ctx, accountID)
+	}
 }
