@@ -17,6 +17,7 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/daemon"
+	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/server"
 )
@@ -32,6 +33,9 @@ type serveOptions struct {
 	// ready, when set, is called with the dashboard URL once serving (the
 	// demo prints it; tests wait for it).
 	ready func(url string)
+	// recorded, when set, is called after each scheduled scan and each
+	// change event has been handled (tests wait for it instead of polling).
+	recorded func()
 }
 
 // newServeCmd builds the command; runF, when not nil, replaces runServe
@@ -130,6 +134,14 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 		return err
 	}
 	sched.Scan = r.Scheduled
+	var each func(*remediate.SingleResult)
+	if o.recorded != nil {
+		sched.Scan = func(ctx context.Context, progress func(done, total int)) error {
+			defer o.recorded()
+			return r.Scheduled(ctx, progress)
+		}
+		each = func(*remediate.SingleResult) { o.recorded() }
+	}
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -146,7 +158,7 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := r.ConsumeEvents(ctx, o.eventsQueue, true, nil); err != nil {
+			if _, err := r.ConsumeEvents(ctx, o.eventsQueue, true, each); err != nil {
 				log.Error("event consumer stopped", "err", err)
 			}
 		}()

@@ -606,6 +606,7 @@ func (cf *cloudFormation) startOperation(c *call, ss *cfnStackSet, action string
 }
 
 func (cf *cloudFormation) runOperation(ss *cfnStackSet, op *cfnOperation, targets []*cfnInstance) {
+	defer cf.changedLocking()
 	n := len(targets)
 	batch, tolerance := op.prefs.batch(n), op.prefs.tolerance(n)
 	failures := 0
