@@ -165,6 +165,9 @@ func printRun(w io.Writer, rep *cycle.Report, dryRun bool) error {
 func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
 	fmt.Fprintf(w, "Remediation: %d non-compliant users; %d notifications queued, %d sent, %d failed (%d attempts retried); %d findings already notified and unchanged.\n",
 		len(p.NonCompliant), len(p.Messages), s.Sent, s.Failed, s.Retried, p.Suppressed)
+	if b := s.BacklogLine(); b != "" {
+		fmt.Fprintln(w, b)
+	}
 	printOwnerUnknown(w, p)
 }
 

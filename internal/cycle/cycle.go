@@ -164,8 +164,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Runner, error) {
 	r := &Runner{cfg: cfg, opts: o, scan: so, engine: engine, base: base, assumer: assumer}
 	if !o.DryRun {
 		notifiers, err := receivers.Build(cfg, receivers.Env{AWS: base, Stdout: o.Stdout, Version: o.Version})
-		if err != nil {
-			return nil, &ConfigError{err}
+		if err != nil { // issue 13: that receiver's deliveries fail with the reason; the others go out
+			o.Logger.Warn("receiver unavailable: its notifications fail with this reason; the others are sent", "err", err)
 		}
 		r.disp = &notify.Dispatcher{
 			Outbox: remediate.NewOutbox(o.Store), Notifiers: notifiers, Logger: o.Logger, Now: o.Now,

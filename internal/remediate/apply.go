@@ -13,12 +13,30 @@ import (
 // NON_COMPLIANT resource (and per resource a message covers), the messages
 // in the outbox, and what was notified. Nothing is sent here: the
 // dispatcher delivers the outbox, so a crash after Apply loses nothing.
+//
+// What is already notified is decided again inside the transaction: when
+// another process (a concurrent run, serve) notified since p was planned, p
+// is planned again on what it recorded, and Apply updates p, so that each
+// finding is enqueued once per state file whatever runs concurrently.
 func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 	maxAttempts := e.cfg.Remediation.MaximumAutomaticAttempts
 	if maxAttempts < 1 {
 		maxAttempts = 1
 	}
 	return st.Update(ctx, func(tx *store.Tx) error {
+		if p.replan != nil {
+			cur, err := tx.NotifiedItems(ctx)
+			if err != nil {
+				return err
+			}
+			if !sameNotified(cur, p.prior) {
+				np, err := p.replan(cur)
+				if err != nil {
+					return err
+				}
+				*p = *np
+			}
+		}
 		execs := map[rule.ResourceRef]int64{}
 		names := map[rule.ResourceRef]string{}
 		for _, ev := range p.NonCompliant {
@@ -113,4 +131,27 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 		}
 		return nil
 	})
+}
+
+// sameNotified reports whether two reads of the notify state agree.
+func sameNotified(a, b []store.Notified) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	type key struct {
+		receiver string
+		route    int
+		item     string
+	}
+	seen := make(map[key]store.Notified, len(a))
+	for _, n := range a {
+		seen[key{n.Receiver, n.Route, n.ItemKey}] = n
+	}
+	for _, n := range b {
+		m, ok := seen[key{n.Receiver, n.Route, n.ItemKey}]
+		if !ok || m.Stage != n.Stage || !m.NotifiedAt.Equal(n.NotifiedAt) {
+			return false
+		}
+	}
+	return true
 }

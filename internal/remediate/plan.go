@@ -88,6 +88,11 @@ type Plan struct {
 	// runs collects the summaries of groupBy: [run] routes until the run's
 	// resolved findings are known (finishRuns).
 	runs map[target]*runGroup
+	// prior is the notify state the plan was decided on; replan decides
+	// again on the state Apply reads inside its write transaction, when
+	// another process changed it in between.
+	prior  []store.Notified
+	replan func(prior []store.Notified) (*Plan, error)
 }
 
 type target struct {
@@ -106,6 +111,12 @@ func (e *Engine) Plan(ctx context.Context, st *store.Store, res *scan.Result, no
 		}
 	}
 	return e.plan(res, prior, now, nil)
+}
+
+// decided sets what p was decided on and how to decide again.
+func (p *Plan) decided(prior []store.Notified, replan func([]store.Notified) (*Plan, error)) *Plan {
+	p.prior, p.replan = prior, replan
+	return p
 }
 
 // PlanResources plans for some resources only (keyage remediate, a
@@ -137,6 +148,18 @@ func (e *Engine) PlanNotices(ctx context.Context, st *store.Store, items []notif
 		fs[i] = finding{item: it, key: itemKey(it) + "#" + it.Stage, path: it.UserPath}
 	}
 	p := &Plan{now: now}
+	var replan func([]store.Notified) (*Plan, error)
+	replan = func(prior []store.Notified) (*Plan, error) {
+		p := &Plan{now: now}
+		if err := e.planFindings(p, fs, prior, now); err != nil {
+			return nil, err
+		}
+		if err := e.finishRuns(p, now); err != nil {
+			return nil, err
+		}
+		return p.decided(prior, replan), nil
+	}
+	p.decided(prior, replan)
 	if err := e.planFindings(p, fs, prior, now); err != nil {
 		return nil, err
 	}
@@ -148,6 +171,7 @@ func (e *Engine) PlanNotices(ctx context.Context, st *store.Store, items []notif
 
 func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, scope map[rule.ResourceRef]string) (*Plan, error) {
 	p := &Plan{now: now, resolveDetail: scope}
+	p.decided(prior, func(prior []store.Notified) (*Plan, error) { return e.plan(res, prior, now, scope) })
 	for _, ev := range res.Evaluations {
 		if ev.Compliance == rule.NonCompliant {
 			p.NonCompliant = append(p.NonCompliant, ev)

@@ -78,6 +78,19 @@ func (s *Store) NextDue(ctx context.Context, owner string, now time.Time) (time.
 	return nullMS(v), nil
 }
 
+// Backlog counts the PENDING messages at now: held under a live lease of
+// another owner than owner (a running or recently killed dispatcher), and
+// the others (due later, or free to claim).
+func (s *Store) Backlog(ctx context.Context, owner string, now time.Time) (held, pending int, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(lease_owner != ?1 AND lease_owner != '' AND lease_until > ?2), 0),
+		COALESCE(SUM(NOT (lease_owner != ?1 AND lease_owner != '' AND lease_until > ?2)), 0)
+		FROM outbox WHERE state = 'PENDING'`, owner, ms64(now)).Scan(&held, &pending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count pending messages: %w", err)
+	}
+	return held, pending, nil
+}
+
 // Outcome is the result of one delivery attempt.
 type Outcome struct {
 	ID string
