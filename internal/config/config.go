@@ -36,6 +36,7 @@ type Config struct {
 	Receivers   Receivers   `yaml:"receivers"`
 	Routes      Routes      `yaml:"routes"`
 	State       State       `yaml:"state"`
+	Server      Server      `yaml:"server,omitempty"`
 
 	file  string         // the name errors start with
 	lines map[string]int // YAML path -> line, for every key present in the file

@@ -83,9 +83,13 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 					ids = append(ids, id)
 				}
 			}
+			due := p.now
+			if m.NotBefore.After(due) {
+				due = m.NotBefore // a run summary waits for its schedule
+			}
 			if err := tx.Enqueue(ctx, store.Message{
 				ID: m.Message.ID, Receiver: m.Message.Receiver, Kind: m.Message.Kind, GroupKey: m.Message.GroupKey,
-				ExecutionIDs: ids, JSON: body, MaxAttempts: maxAttempts, NextAttemptAt: p.now, CreatedAt: p.now,
+				ExecutionIDs: ids, JSON: body, MaxAttempts: maxAttempts, NextAttemptAt: due, CreatedAt: p.now,
 			}); err != nil {
 				return err
 			}

@@ -44,7 +44,7 @@ func TestDrainReportsBacklog(t *testing.T) {
 			st := openStoreAt(t, filepath.Join(t.TempDir(), "keyage.db"))
 			enqueue(t, st, 5, "hook")
 			tt.setup(t, st)
-			hook, _ := countingHook(t)
+			hook, _ := countingHook(t, nil)
 			d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
 			stats, err := d.Drain(context.Background())
 			if err != nil {

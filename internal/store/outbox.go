@@ -66,11 +66,13 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
 
 // NextDue returns when the next PENDING message that owner holds or could
 // claim at now is due (zero if none). Messages another dispatcher holds a
-// live lease on are its business, not counted.
+// live lease on are its business, not counted; nor are messages held for
+// later and never attempted (a run summary waiting for its schedule): a
+// Drain does not wait for them, a running dispatcher claims them when due.
 func (s *Store) NextDue(ctx context.Context, owner string, now time.Time) (time.Time, error) {
 	var v sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox
-		WHERE state = 'PENDING' AND (lease_owner = ? OR lease_until <= ?)`, owner, ms64(now)).Scan(&v); err != nil {
+		WHERE state = 'PENDING' AND (lease_owner = ? OR lease_until <= ?2) AND NOT (attempts = 0 AND next_attempt_at > ?2)`, owner, ms64(now)).Scan(&v); err != nil {
 		return time.Time{}, fmt.Errorf("read next due message: %w", err)
 	}
 	return nullMS(v), nil
