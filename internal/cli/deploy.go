@@ -304,6 +304,7 @@ func (o *deployTargetsOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&t.TopicKmsKeyArn, "topic-kms-key-arn", "", "the key encrypting the topic (the KmsKeyArn keyage deploy master prints): the remediation role may use it")
 	f.BoolVar(&t.ForwardEvents, "forward-events", false, "forward IAM and compliance changes from us-east-1 to the master's event bus (deploy master --events-receiver)")
 	f.BoolVar(&t.EnableEnforcement, "enable-enforcement", false, "create "+deploy.DefaultEnforceRoleName+" in each target (keyage enforce assumes it)")
+	f.BoolVar(&t.EnableFindings, "enable-findings", false, "create "+deploy.DefaultFindingsRoleName+" in each target (the securityhub receiver assumes it)")
 	f.StringVar(&o.callAs, "call-as", "", "SELF or DELEGATED_ADMIN (default: DELEGATED_ADMIN with --org-units when this account is not the management account)")
 	o.prefs.register(f)
 	o.env.flags(f)

@@ -491,10 +491,11 @@ func TestDeployAccountStack(t *testing.T) {
 		t.Errorf("deploy target in another region than the topic:\n%s", stderr)
 	}
 	out, stderr := mustRun(t, ExitOK, "deploy", "target", "--account-stack", "--topic-arn", masterTopic,
-		"--audit-role-name", "KeyageAccountAudit", "--enable-enforcement")
+		"--audit-role-name", "KeyageAccountAudit", "--enable-enforcement", "--enable-findings")
 	if !strings.Contains(stderr, "AccessKeyRotationTargetAccount: CREATE_COMPLETE") ||
 		!strings.Contains(out, "AuditRoleArn\tarn:aws:iam::111111111111:role/KeyageAccountAudit") ||
-		!strings.Contains(out, "EnforceRoleArn\tarn:aws:iam::111111111111:role/KeyageEnforceRole") {
+		!strings.Contains(out, "EnforceRoleArn\tarn:aws:iam::111111111111:role/KeyageEnforceRole") ||
+		!strings.Contains(out, "FindingsRoleArn\tarn:aws:iam::111111111111:role/KeyageFindingsRole") {
 		t.Errorf("deploy target --account-stack:\nstdout:\n%s\nstderr:\n%s", out, stderr)
 	}
 	names := map[string]bool{}

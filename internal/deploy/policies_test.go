@@ -132,3 +132,26 @@ func TestEnforceRoleIsTheEnforcerPolicy(t *testing.T) {
 		t.Errorf("enforce role resource = %s, want IAM users only", r)
 	}
 }
+
+// The findings role the target template deploys has exactly the findings policy "keyage
+// iam-policy findings" prints.
+func TestFindingsRoleIsTheFindingsPolicy(t *testing.T) {
+	doc, err := Policy(ModeFindings, PolicyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, ok := Target().Resources[LogicalFindingsRole].(*iam.Role)
+	if !ok || len(role.Policies) != 1 {
+		t.Fatalf("target template: %s is not a role with one policy", LogicalFindingsRole)
+	}
+	if role.AWSCloudFormationCondition != CondFindings {
+		t.Errorf("findings role condition = %q, want %q (created only when asked for)", role.AWSCloudFormationCondition, CondFindings)
+	}
+	got := role.Policies[0].PolicyDocument.(PolicyDocument).Statement
+	if len(got) != 1 || len(doc.Statement) != 1 || !slices.Equal(got[0].Action, doc.Statement[0].Action) || got[0].Sid != doc.Statement[0].Sid {
+		t.Errorf("findings role statements = %+v, want the findings policy's %+v", got, doc.Statement)
+	}
+	if r, want := fmt.Sprint(got[0].Resource), cfn.Sub("arn:${AWS::Partition}:securityhub:*:*:product/*/default"); r != want {
+		t.Errorf("findings role resource = %s, want %s (the default product only)", r, want)
+	}
+}

@@ -87,6 +87,9 @@ type TargetsOptions struct {
 	// EnableEnforcement creates KeyageEnforceRole in each target (the EnableEnforcement
 	// parameter).
 	EnableEnforcement bool
+	// EnableFindings creates KeyageFindingsRole in each target (the EnableFindings
+	// parameter), for the securityhub receiver.
+	EnableFindings bool
 	// TopicKmsKeyArn is the key encrypting the master topic: the remediation role may use it.
 	TopicKmsKeyArn string
 	// ForwardEvents forwards IAM and compliance changes from us-east-1 to the master's default
@@ -252,6 +255,7 @@ func (o TargetsOptions) parameters() map[string]string {
 		ParamOwnerTagKey:               o.OwnerTagKey,
 		ParamExternalID:                o.ExternalID,
 		ParamEnableEnforcement:         boolParam(o.EnableEnforcement),
+		ParamEnableFindings:            boolParam(o.EnableFindings),
 		ParamTopicKmsKeyArn:            o.TopicKmsKeyArn,
 	}
 	if o.ForwardEvents && o.MasterAccountID != "" {

@@ -21,6 +21,7 @@ const (
 	ParamMaximumAutomaticAttempts  = "MaximumAutomaticAttempts"
 	ParamRetryAttemptSeconds       = "RetryAttemptSeconds"
 	ParamEnableEnforcement         = "EnableEnforcement"
+	ParamEnableFindings            = "EnableFindings"
 	ParamTopicKmsKeyArn            = "TopicKmsKeyArn"
 )
 
@@ -29,6 +30,7 @@ const (
 	CondHasOwnerTagKey = "HasOwnerTagKey"
 	CondHasExternalID  = "HasExternalId"
 	CondEnforcement    = "EnableEnforcement"
+	CondFindings       = "EnableFindings"
 	CondHasTopicKey    = "HasTopicKmsKey"
 )
 
@@ -41,12 +43,14 @@ const (
 	LogicalRemediation           = "AccessKeysRotatedRemediation"
 	LogicalAuditRole             = "AuditRole"
 	LogicalEnforceRole           = "EnforceRole"
+	LogicalFindingsRole          = "FindingsRole"
 
 	OutputRemediationRoleArn = "RemediationRoleArn"
 	OutputDocumentName       = "RemediationDocumentName"
 	OutputConfigRuleName     = "ConfigRuleName"
 	OutputAuditRoleArn       = "AuditRoleArn"
 	OutputEnforceRoleArn     = "EnforceRoleArn"
+	OutputFindingsRoleArn    = "FindingsRoleArn"
 )
 
 // ConfigRuleName is the name of the managed rule, as the seed and AWS name it.
@@ -93,12 +97,16 @@ func Target() *Template {
 	enforce := parameter("String", "true creates "+DefaultEnforceRoleName+", the role keyage enforce assumes to deactivate and delete access keys.", "false")
 	enforce.AllowedValues = []any{"true", "false"}
 	t.Parameters[ParamEnableEnforcement] = enforce
+	findings := parameter("String", "true creates "+DefaultFindingsRoleName+", the role the securityhub receiver assumes to import findings into the account's Security Hub.", "false")
+	findings.AllowedValues = []any{"true", "false"}
+	t.Parameters[ParamEnableFindings] = findings
 
 	t.Parameters[ParamTopicKmsKeyArn] = withPattern(parameter("String",
 		"ARN of the KMS key encrypting the master topic (the KmsKeyArn output of the master stack); empty when it is not encrypted.", ""),
 		`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+)?$`)
 	t.Conditions[CondHasTopicKey] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamTopicKmsKeyArn), "")})
 	t.Conditions[CondEnforcement] = cfn.Equals(cfn.Ref(ParamEnableEnforcement), "true")
+	t.Conditions[CondFindings] = cfn.Equals(cfn.Ref(ParamEnableFindings), "true")
 	t.Conditions[CondHasOwnerTagKey] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamOwnerTagKey), "")})
 	t.Conditions[CondHasExternalID] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamExternalID), "")})
 
@@ -181,6 +189,24 @@ func Target() *Template {
 		}},
 	}
 	t.Outputs[OutputEnforceRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalEnforceRole, "Arn"), Condition: cfn.String(CondEnforcement)}
+
+	// The findings role imports findings into the account's own Security Hub (with the default
+	// product ARN, AWS accepts only findings whose AwsAccountId is the caller's account), so the
+	// audit role stays read-only.
+	t.Resources[LogicalFindingsRole] = &iam.Role{
+		RoleName:                   cfn.String(DefaultFindingsRoleName),
+		Description:                cfn.String("Role the keyage securityhub receiver assumes from the master account to import findings."),
+		AssumeRolePolicyDocument:   masterTrust(),
+		AWSCloudFormationCondition: CondFindings,
+		Policies: []iam.Role_Policy{{
+			PolicyName: "keyage-findings",
+			PolicyDocument: PolicyDocument{
+				Version:   policyVersion,
+				Statement: []Statement{allow("ImportFindings", cfn.Sub("arn:${AWS::Partition}:securityhub:*:*:product/*/default"), "securityhub:BatchImportFindings")},
+			},
+		}},
+	}
+	t.Outputs[OutputFindingsRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalFindingsRole, "Arn"), Condition: cfn.String(CondFindings)}
 
 	addEventForwarding(t)
 
