@@ -166,8 +166,8 @@ func TestRemediateResolvesResourceID(t *testing.T) {
 		}
 	}
 	code, _, stderr := runCLI(t, "remediate", "--config", cfg, "--state", state, "--account", "222222222222", "--resource-id", "AIDANOSUCHUSER000000", "--log-level", "error")
-	if code != ExitOK {
-		t.Errorf("an unknown resourceId (a deleted user) should resolve nothing and exit 0: %d %s", code, stderr)
+	if code != ExitNothingDone {
+		t.Errorf("an unknown resourceId (never seen, not in IAM) should say so and exit %d: %d %s", ExitNothingDone, code, stderr)
 	}
 }
 

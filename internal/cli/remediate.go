@@ -101,6 +101,9 @@ func runRemediate(ctx context.Context, f *Factory, o *remediateOptions, changed 
 		if err != nil {
 			return err
 		}
+		if res.Unknown {
+			return &ExitError{Code: ExitNothingDone, Err: fmt.Errorf("remediate %s in %s: no such resource (AWS Config, IAM and the state %s do not know it); nothing done", o.resourceID, o.account, st.Path())}
+		}
 		report(res)
 	}
 	if failed > 0 {

@@ -60,7 +60,8 @@ scanned with the caller's credentials; with no account flags, only it is.
 
 Data goes to stdout (table, json or csv); progress and logs to stderr.
 Exit codes: 0 done; 1 an account could not be scanned; 2 usage or config
-error; 3 with --fail-on non-compliant, a user is NON_COMPLIANT (1 wins over 3).`,
+error; 3 with --fail-on, a user matched; 4 nothing could be scanned (see
+keyage --help).`,
 		Example: `  keyage scan --org
   keyage scan --accounts 111111111111,222222222222 --max-age 90 --warn-age 80 -o json
   keyage scan --config keyage.yaml --fail-on non-compliant`,
