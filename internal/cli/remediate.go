@@ -47,6 +47,7 @@ malformed or unrelated events are logged and deleted.`,
 		},
 	}
 	addScanFlags(cmd, &o.scan)
+	offerNoOutput(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	fl.StringVar(&o.account, "account", "", "account of the resource")
