@@ -194,7 +194,7 @@ func demoCycle(ctx context.Context, f *Factory, aws cycle.AWSSource, configPath,
 	if err != nil {
 		return err
 	}
-	return printRun(f.IO.Out, rep, false)
+	return printRun(f.IO.Out, rep, false, failOn{})
 }
 
 // printQueue receives and prints what the central topic delivered to its

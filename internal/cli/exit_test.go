@@ -208,3 +208,33 @@ func TestREADMEExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestFailOn: --fail-on takes a comma list; exit 3 when the scan has any of
+// it, and 1 still wins.
+func TestFailOn(t *testing.T) {
+	sandboxEnv(t)
+	for _, tt := range []struct {
+		name   string
+		failOn string
+		args   []string
+		want   int
+	}{
+		{"non-compliant found", "non-compliant", []string{"--accounts", "222222222222"}, ExitNonCompliant},
+		{"root keys found", "root-keys", []string{"--accounts", "222222222222"}, ExitNonCompliant},
+		{"no root keys", "root-keys", []string{"--accounts", "111111111111"}, ExitOK},
+		{"no warning stage configured", "warning", []string{"--accounts", "222222222222"}, ExitOK},
+		{"warning found", "warning", []string{"--accounts", "222222222222", "--warn-age", "80"}, ExitNonCompliant},
+		{"a list", "warning, root-keys", []string{"--accounts", "222222222222"}, ExitNonCompliant},
+		{"any", "any", []string{"--accounts", "222222222222"}, ExitNonCompliant},
+		{"any, nothing found", "any", []string{"--accounts", "111111111111"}, ExitOK},
+		{"a failed account wins", "any", []string{"--org"}, ExitAccountError},
+		{"unknown value", "non-compliant,stale", []string{"--accounts", "222222222222"}, ExitUsage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"scan", "--fail-on", tt.failOn, "--log-level", "error"}, tt.args...)
+			if code, _, stderr := runCLI(t, args...); code != tt.want {
+				t.Errorf("keyage %s: exit %d, want %d\n%s", strings.Join(args, " "), code, tt.want, stderr)
+			}
+		})
+	}
+}

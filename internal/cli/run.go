@@ -111,17 +111,17 @@ func runRun(ctx context.Context, f *Factory, o *runOptions, changed func(string)
 		if err := writeJSON(f.IO.Out, newRunDocument(rep, o.dryRun)); err != nil {
 			return err
 		}
-		return runExit(rep, o.dryRun)
+		return runExit(rep, o.dryRun, job.failOn)
 	}
-	return printRun(f.IO.Out, rep, o.dryRun)
+	return printRun(f.IO.Out, rep, o.dryRun, job.failOn)
 }
 
 // runExit maps a run's report to the exit code: an interrupted delivery or a
 // failed notification or account is partial (1).
-func runExit(rep *cycle.Report, dryRun bool) error {
+func runExit(rep *cycle.Report, dryRun bool, fo failOn) error {
 	res := rep.Result
 	if dryRun || !rep.Automatic {
-		return scanExit(res, false)
+		return scanExit(res, fo)
 	}
 	if rep.Interrupted {
 		return &ExitError{Code: ExitAccountError}
@@ -129,7 +129,7 @@ func runExit(rep *cycle.Report, dryRun bool) error {
 	if rep.Dispatch.Failed > 0 {
 		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED, retry with --retry-failed", rep.Dispatch.Failed)}
 	}
-	return scanExit(res, false)
+	return scanExit(res, fo)
 }
 
 // openRunStore opens the state database. A dry run opens it only when it
@@ -164,7 +164,7 @@ func openAuditLog(path string) (io.Writer, func(), error) {
 
 // printRun prints what keyage run did after the scan's summary (printed
 // when the scan is recorded) and maps the report to the exit code.
-func printRun(w io.Writer, rep *cycle.Report, dryRun bool) error {
+func printRun(w io.Writer, rep *cycle.Report, dryRun bool, fo failOn) error {
 	switch {
 	case dryRun:
 		printPlan(w, rep.Result, rep.Plan, rep.Automatic)
@@ -178,7 +178,7 @@ func printRun(w io.Writer, rep *cycle.Report, dryRun bool) error {
 			printEnforceReport(w, rep.Enforce)
 		}
 	}
-	return runExit(rep, dryRun)
+	return runExit(rep, dryRun, fo)
 }
 
 func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
