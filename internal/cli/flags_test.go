@@ -190,8 +190,8 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{"role name", "", []string{"--role-name", "arn:aws:iam::1:role/x"}, []string{"--role-name: \"arn:aws:iam::1:role/x\": a role name, not an ARN"}, nil},
 		{"file value a flag makes invalid", "rule:\n  warnAge: 80\n", []string{"--max-age", "50"}, []string{"keyage.yaml:2: rule.warnAge: 80: must be below maxAccessKeyAge (50)"}, []string{"--max-age:"}},
 		{"flag and file value in one rule", "lifecycle:\n  deactivateAge: 100\n", []string{"--delete-age", "95"}, []string{"--delete-age: 95: must be above deactivateAge (100)"}, nil},
-		{"all at once", "", []string{"--concurrency", "2000", "--warn-age", "-1", "--fail-on", "warning"}, []string{
-			"--concurrency: 2000: must be between 1 and 1024", "--warn-age: -1: must not be negative", `--fail-on "warning": want non-compliant`}, nil},
+		{"all at once", "", []string{"--concurrency", "2000", "--warn-age", "-1", "--fail-on", "stale"}, []string{
+			"--concurrency: 2000: must be between 1 and 1024", "--warn-age: -1: must not be negative", `--fail-on "stale": "stale" is not one of non-compliant, warning, root-keys, any`}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"scan", "--config", writeConfig(t, tt.config)}, tt.args...)
