@@ -94,3 +94,20 @@ func TestOutputOffered(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoJSON: demo --once -o json prints only the scan's JSON document on
+// stdout; the narrative goes to stderr.
+func TestDemoJSON(t *testing.T) {
+	code, out, stderr := runCLI(t, "demo", "--accounts", "3", "--users", "5", "--once", "-o", "json", "--dir", t.TempDir(), "--log-level", "error")
+	if code != ExitOK {
+		t.Fatalf("demo -o json: exit %d; stderr:\n%s", code, stderr)
+	}
+	var doc map[string]any
+	dec := json.NewDecoder(strings.NewReader(out))
+	if err := dec.Decode(&doc); err != nil || dec.More() || doc["summary"] == nil {
+		t.Errorf("demo -o json: stdout is not one scan document (%v):\n%s", err, out)
+	}
+	if !strings.Contains(stderr, "Arrived in the queue") {
+		t.Errorf("demo -o json: the narrative is not on stderr:\n%s", stderr)
+	}
+}
