@@ -191,6 +191,13 @@ func newAuditCmd(ios *IO) *cobra.Command {
 				}
 				return nil
 			}
+			if out == "csv" {
+				rows := [][]string{{"when", "account_id", "user_name", "access_key_id", "action", "outcome", "before", "after", "by", "reason"}}
+				for _, r := range recs {
+					rows = append(rows, []string{r.At.UTC().Format(time.RFC3339), r.AccountID, r.UserName, r.AccessKeyID, r.Action, r.Outcome, r.BeforeStatus, r.AfterStatus, r.CallerARN, r.Reason})
+				}
+				return writeCSV(ios.Out, rows)
+			}
 			tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "WHEN\tACCOUNT\tUSER\tKEY\tACTION\tOUTCOME\tBEFORE\tAFTER\tBY\tREASON")
 			for _, r := range recs {
@@ -202,7 +209,7 @@ func newAuditCmd(ios *IO) *cobra.Command {
 	cmd.Flags().StringVar(&statePath, "state", defaultStatePath, "SQLite state database")
 	cmd.Flags().StringVar(&account, "account", "", "only this account")
 	cmd.Flags().StringVar(&key, "key", "", "only this access key id")
-	addOutputFlags(cmd.Flags(), &out, nil, output.Table, output.JSON)
+	addOutputFlags(cmd.Flags(), &out, nil, output.Table, output.JSON, output.CSV)
 	return cmd
 }
 

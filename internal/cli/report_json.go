@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -196,4 +197,13 @@ func offerNoOutput(cmd *cobra.Command) {
 	fl.Value.(*choiceValue).choices = nil
 	_ = cmd.Flags().MarkHidden("output")
 	_ = cmd.Flags().MarkHidden("all")
+}
+
+// writeCSV writes rows, the header first, as CSV.
+func writeCSV(w io.Writer, rows [][]string) error {
+	cw := csv.NewWriter(w)
+	if err := cw.WriteAll(rows); err != nil {
+		return fmt.Errorf("write CSV: %w", err)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -109,5 +110,35 @@ func TestDemoJSON(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "Arrived in the queue") {
 		t.Errorf("demo -o json: the narrative is not on stderr:\n%s", stderr)
+	}
+}
+
+// TestStateCSV: executions and audit print CSV with a header row.
+func TestStateCSV(t *testing.T) {
+	sandboxEnvWith(t, "testdata/enforce-org.yaml")
+	dir := t.TempDir()
+	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
+lifecycle: {deactivateAge: 100, deleteAge: 110}
+enforce: {noticeDays: 0}
+`)
+	state := filepath.Join(dir, "keyage.db")
+	if code, _, stderr := runCLI(t, "run", "--config", cfg, "--state", state, "--log-level", "error"); code != ExitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "enforce", "--config", cfg, "--state", state, "--log-level", "error"); code != ExitOK {
+		t.Fatalf("enforce: exit %d\n%s", code, stderr)
+	}
+	for _, tt := range []struct {
+		cmd    string
+		header string
+	}{
+		{"executions", "account_id,user_name,resource_id,config_rule_name,state,attempts,invocation_time,last_updated_time,last_error"},
+		{"audit", "when,account_id,user_name,access_key_id,action,outcome,before,after,by,reason"},
+	} {
+		code, out, stderr := runCLI(t, tt.cmd, "--state", state, "-o", "csv")
+		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if code != ExitOK || err != nil || len(rows) < 2 || strings.Join(rows[0], ",") != tt.header {
+			t.Errorf("%s -o csv: exit %d, %v; want the header %q and rows:\n%s\n%s", tt.cmd, code, err, tt.header, out, stderr)
+		}
 	}
 }
