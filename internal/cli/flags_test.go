@@ -221,8 +221,8 @@ func TestOutputFlag(t *testing.T) {
 		want string
 	}{
 		{[]string{"scan", "-o", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json, csv, asff or ocsf`},
-		{[]string{"executions", "-o", "csv"}, `invalid argument "csv" for "-o, --output" flag: want table or json`},
-		{[]string{"audit", "--output", "csv"}, `invalid argument "csv" for "-o, --output" flag: want table or json`},
+		{[]string{"executions", "-o", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json or csv`},
+		{[]string{"audit", "--output", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json or csv`},
 		{[]string{"demo", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: want table, json or csv`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
