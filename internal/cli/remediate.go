@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
+	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/remediate"
 )
 
@@ -85,7 +86,7 @@ func runRemediate(ctx context.Context, f *Factory, o *remediateOptions, changed 
 		if verdict == "" {
 			verdict = "deleted"
 		}
-		fmt.Fprintf(f.IO.Out, "%s %s (%s): %s; %d notifications, %d sent, %d failed\n", r.AccountID, r.UserName, r.ResourceID, verdict, r.Messages, r.Stats.Sent, r.Stats.Failed)
+		fmt.Fprintf(f.IO.Out, "%s %s (%s): %s; %s, %d sent, %d failed\n", r.AccountID, r.UserName, r.ResourceID, verdict, output.Count(r.Messages, "notification"), r.Stats.Sent, r.Stats.Failed)
 		failed += r.Stats.Failed
 	}
 	if o.eventsQueue != "" {
@@ -108,7 +109,7 @@ func runRemediate(ctx context.Context, f *Factory, o *remediateOptions, changed 
 		report(res)
 	}
 	if failed > 0 {
-		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED", failed)}
+		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%s failed; see keyage executions --status FAILED", output.Count(failed, "notification"))}
 	}
 	return nil
 }

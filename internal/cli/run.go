@@ -127,7 +127,7 @@ func runExit(rep *cycle.Report, dryRun bool, fo failOn) error {
 		return &ExitError{Code: ExitAccountError}
 	}
 	if rep.Dispatch.Failed > 0 {
-		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED, retry with --retry-failed", rep.Dispatch.Failed)}
+		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%s failed; see keyage executions --status FAILED, retry with --retry-failed", output.Count(rep.Dispatch.Failed, "notification"))}
 	}
 	return scanExit(res, fo)
 }
@@ -182,8 +182,10 @@ func printRun(w io.Writer, rep *cycle.Report, dryRun bool, fo failOn) error {
 }
 
 func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
-	fmt.Fprintf(w, "Remediation: %d non-compliant users; %d notifications queued, %d sent, %d failed (%d attempts retried); %d findings already notified and unchanged.\n",
-		len(p.NonCompliant), len(p.Messages), s.Sent, s.Failed, s.Retried, p.Suppressed)
+	fmt.Fprintf(w, "Remediation:\n  %s (a remediation execution each)\n  %s queued\n  %s sent\n  %s failed\n  %s retried\n  %s already notified and unchanged (not sent again)\n",
+		output.Count(len(p.NonCompliant), "non-compliant user"), output.Count(len(p.Messages), "notification"),
+		output.Count(s.Sent, "notification"), output.Count(s.Failed, "notification"),
+		output.Count(s.Retried, "delivery attempt"), output.Count(p.Suppressed, "finding"))
 	printOwnerUnknown(w, p)
 }
 
@@ -191,7 +193,7 @@ func printOwnerUnknown(w io.Writer, p *remediate.Plan) {
 	if len(p.OwnerUnknown) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "Owner unknown (%d users; no owner tag; sent to owners.fallback):\n", len(p.OwnerUnknown))
+	fmt.Fprintf(w, "Owner unknown (%s; no owner tag; sent to owners.fallback):\n", output.Count(len(p.OwnerUnknown), "user"))
 	for _, it := range p.OwnerUnknown {
 		fmt.Fprintf(w, "  %s %s\n", it.AccountID, it.UserName)
 	}
@@ -204,7 +206,7 @@ func printPlan(w io.Writer, res *scan.Result, p *remediate.Plan, automatic bool)
 		fmt.Fprintln(w, "Remediation is not automatic (remediation.automatic: false): nothing would be sent.")
 		return
 	}
-	fmt.Fprintf(w, "Dry run: %d notifications would be sent; %d findings already notified and unchanged; nothing was sent or recorded.\n", len(p.Messages), p.Suppressed)
+	fmt.Fprintf(w, "Dry run: %s would be sent; %s already notified and unchanged; nothing was sent or recorded.\n", output.Count(len(p.Messages), "notification"), output.Count(p.Suppressed, "finding"))
 	byReceiver := map[string][]remediate.Planned{}
 	var names []string
 	for _, m := range p.Messages {
