@@ -120,14 +120,46 @@ func observeAttempts(observe func(service, operation string, throttled bool)) fu
 	}
 }
 
-// NewRetryer is the SDK's standard retryer with exponential backoff and
-// jitter, more attempts than the default, and no client-side retry quota: an
-// org-wide scan hits throttling on purpose-sized bursts and must ride them
-// out rather than fail once the quota is spent.
+// MaxThrottledAttempts bounds the attempts of a call that AWS keeps
+// throttling. It is high on purpose: a throttled call slows down (backoff up
+// to 10 s, and the adaptive client-side rate) rather than fails; the
+// account's timeout bounds it in time.
+const MaxThrottledAttempts = 100
+
+// NewRetryer is the SDK's adaptive retry mode (exponential backoff with
+// jitter, plus a client-side send rate that drops when AWS throttles and
+// recovers after) with no retry quota. maxAttempts bounds a call's attempts
+// when it fails for any other reason than throttling; throttles alone do not
+// end a call before MaxThrottledAttempts: an org-wide scan meets throttling
+// on purpose-sized bursts and must ride it out, slower, rather than fail
+// the account.
 func NewRetryer(maxAttempts int) aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = maxAttempts
-		o.MaxBackoff = 10 * time.Second
-		o.RateLimiter = ratelimit.None
+	adaptive := retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+		o.Throttles = append(o.Throttles, retry.IsErrorThrottleFunc(func(err error) aws.Ternary {
+			return aws.BoolTernary(throttleCodes[ErrorCode(err)])
+		}))
+		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+			so.MaxAttempts = MaxThrottledAttempts
+			so.MaxBackoff = 10 * time.Second
+			so.RateLimiter = ratelimit.None
+		})
 	})
+	return &throttleTolerant{RetryerV2: adaptive, maxAttempts: maxAttempts}
+}
+
+// throttleTolerant ends a call that fails for another reason than
+// throttling after maxAttempts attempts (of any kind), and a call that is
+// only throttled after MaxThrottledAttempts.
+type throttleTolerant struct {
+	aws.RetryerV2
+	maxAttempts int
+}
+
+var _ aws.RetryerV2 = (*throttleTolerant)(nil)
+
+func (r *throttleTolerant) RetryDelay(attempt int, err error) (time.Duration, error) {
+	if attempt >= r.maxAttempts && !throttleCodes[ErrorCode(err)] {
+		return 0, &retry.MaxAttemptsError{Attempt: attempt, Err: err}
+	}
+	return r.RetryerV2.RetryDelay(attempt, err)
 }

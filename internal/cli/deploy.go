@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -35,7 +37,7 @@ role "keyage scan" assumes. See docs/deployment.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newDeployRenderCmd(ios), newDeployMasterCmd(ios), newDeployTargetsCmd(ios), newDeployStatusCmd(ios))
+	cmd.AddCommand(newDeployRenderCmd(ios), newDeployMasterCmd(ios), newDeployTargetsCmd(ios), newDeployTargetCmd(ios), newDeployPreflightCmd(ios), newDeployStatusCmd(ios))
 	return cmd
 }
 
@@ -172,6 +174,8 @@ shown with CloudFormation's reasons, and the exit status is 1.`,
 	f.StringSliceVar(&o.master.TargetAccounts, "target-accounts", nil, "accounts allowed to publish to the topic, comma separated")
 	f.StringVar(&o.master.OrganizationID, "organization-id", "", "o-...: every account of the organization may publish instead")
 	f.StringVar(&o.master.Email, "email", "", "subscribe this address to the topic (it must confirm)")
+	f.StringVar(&o.master.KmsKey, "kms-key", "create", "encrypt the topic: create (a customer-managed key), a key ARN, or none; alias/aws/sns cannot serve")
+	f.BoolVar(&o.master.EventsReceiver, "events-receiver", false, "accept the targets' EventBridge events on the default bus and queue them for keyage serve --events-queue")
 	f.BoolVar(&o.master.SubscribeQueue, "subscribe-queue", false, "create an SQS queue subscribed to the topic (for keyage remediate --events-queue)")
 	f.StringVar(&o.master.StackName, "stack-name", deploy.DefaultMasterStack, "name of the master stack")
 	f.StringVar(&o.master.TopicName, "topic-name", deploy.DefaultTopicName, "name of the topic (and of the queue)")
@@ -197,6 +201,12 @@ func runDeployMaster(ctx context.Context, ios *IO, o *deployMasterOptions) error
 	default:
 		fmt.Fprintf(ios.ErrOut, "stack %s: %s\n", res.StackName, res.Status)
 	}
+	if k := res.Outputs[deploy.OutputKmsKeyArn]; k != "" {
+		fmt.Fprintf(ios.ErrOut, "topic key: %s (keyage deploy targets --topic-kms-key-arn)\n", k)
+	}
+	if q := res.Outputs[deploy.OutputEventsQueueURL]; q != "" {
+		fmt.Fprintf(ios.ErrOut, "events queue: %s (keyage serve --events-queue)\n", q)
+	}
 	if q := res.Outputs[deploy.OutputQueueURL]; q != "" {
 		fmt.Fprintf(ios.ErrOut, "queue: %s\n", q)
 	}
@@ -210,6 +220,9 @@ type deployTargetsOptions struct {
 	env     deployEnv
 	targets deploy.TargetsOptions
 	prefs   prefFlags
+	callAs  string
+
+	skipPreflight bool
 }
 
 // prefFlags are the StackSet operation preferences as flags; only the flags given are sent.
@@ -267,7 +280,13 @@ exit status is 1 when an operation fails or an instance is not CURRENT.`,
       --max-access-key-age 60 --max-concurrent-percentage 25 --failure-tolerance-percentage 10`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDeployTargets(cmd.Context(), ios, o) },
 	}
-	f := cmd.Flags()
+	o.register(cmd.Flags())
+	cmd.Flags().BoolVar(&o.skipPreflight, "skip-preflight", false, "do not run keyage deploy preflight first")
+	return cmd
+}
+
+// register adds the flags deploy targets and deploy preflight share.
+func (o *deployTargetsOptions) register(f *pflag.FlagSet) {
 	t := &o.targets
 	f.StringVar(&t.TopicArn, "topic-arn", "", "the master topic: the output of keyage deploy master (required)")
 	f.StringSliceVar(&t.Accounts, "accounts", nil, "target accounts, comma separated (self-managed StackSet)")
@@ -282,13 +301,27 @@ exit status is 1 when an operation fails or an instance is not CURRENT.`,
 	f.StringVar(&t.ExternalID, "external-id", "", "assuming the audit role requires this sts:ExternalId")
 	f.StringVar(&t.AuditRoleName, "audit-role-name", deploy.DefaultAuditRoleName, "name of the read-only role the StackSet creates")
 	f.StringVar(&t.StackSetName, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
+	f.StringVar(&t.TopicKmsKeyArn, "topic-kms-key-arn", "", "the key encrypting the topic (the KmsKeyArn keyage deploy master prints): the remediation role may use it")
+	f.BoolVar(&t.ForwardEvents, "forward-events", false, "forward IAM and compliance changes from us-east-1 to the master's event bus (deploy master --events-receiver)")
+	f.BoolVar(&t.EnableEnforcement, "enable-enforcement", false, "create "+deploy.DefaultEnforceRoleName+" in each target (keyage enforce assumes it)")
+	f.StringVar(&o.callAs, "call-as", "", "SELF or DELEGATED_ADMIN (default: DELEGATED_ADMIN with --org-units when this account is not the management account)")
 	o.prefs.register(f)
 	o.env.flags(f)
-	return cmd
+}
+
+// delegatedAdmin tells whether account is not the organization's management account (so a
+// service-managed StackSet is operated as its delegated administrator).
+func delegatedAdmin(ctx context.Context, cfg aws.Config, account string) (bool, error) {
+	org, err := organizations.NewFromConfig(cfg).DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		return false, fmt.Errorf("describe the organization (for --call-as): %w", awsenv.Simplify(err))
+	}
+	return aws.ToString(org.Organization.MasterAccountId) != account, nil
 }
 
 func runDeployTargets(ctx context.Context, ios *IO, o *deployTargetsOptions) error {
 	o.targets.Preferences = o.prefs.preferences()
+	o.targets.CallAs = cfntypes.CallAs(strings.ToUpper(o.callAs))
 	if err := o.targets.Validate(); err != nil {
 		return usageError(err)
 	}
@@ -296,12 +329,29 @@ func runDeployTargets(ctx context.Context, ios *IO, o *deployTargetsOptions) err
 	if err != nil {
 		return err
 	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return failed(fmt.Errorf("find this account: %w", awsenv.Simplify(err)))
+	}
 	if o.targets.MasterAccountID == "" {
-		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return failed(fmt.Errorf("find this account (for --master-account-id): %w", awsenv.Simplify(err)))
-		}
 		o.targets.MasterAccountID = aws.ToString(id.Account)
+	}
+	if o.targets.CallAs == "" && o.targets.ServiceManaged() {
+		delegated, err := delegatedAdmin(ctx, cfg, aws.ToString(id.Account))
+		if err != nil {
+			return failed(err)
+		}
+		if delegated {
+			o.targets.CallAs = cfntypes.CallAsDelegatedAdmin
+			fmt.Fprintf(ios.ErrOut, "account %s is not the management account: calling as its delegated administrator (CallAs DELEGATED_ADMIN)\n", aws.ToString(id.Account))
+		}
+	}
+	d.CallAs = o.targets.CallAs
+	if !o.skipPreflight {
+		fmt.Fprintln(ios.ErrOut, "preflight (--skip-preflight to skip):")
+		if err := preflight(ctx, ios.ErrOut, d, cfg, o.targets); err != nil {
+			return err
+		}
 	}
 	res, err := d.DeployTargets(ctx, o.targets)
 	if res != nil {

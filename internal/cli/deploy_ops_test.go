@@ -10,7 +10,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/keyage/keyage/internal/sandbox"
 )
@@ -239,7 +241,7 @@ func TestDeployFailuresShown(t *testing.T) {
 	t.Run("missing execution role", func(t *testing.T) {
 		mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "444444444444")
 		out, stderr := mustRun(t, ExitAccountError, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "444444444444",
-			"--regions", "us-east-1", "--audit-role-name", "KeyageStackSetAudit")
+			"--regions", "us-east-1", "--audit-role-name", "KeyageStackSetAudit", "--skip-preflight") // preflight would stop it first
 		reason := "Account 444444444444 should have 'AWSCloudFormationStackSetExecutionRole' role with trust relationship to Role 'AWSCloudFormationStackSetAdministrationRole'."
 		if !strings.Contains(squash(out), "444444444444 us-east-1 OUTDATED FAILED "+reason) {
 			t.Errorf("instance table:\n%s", out)
@@ -284,4 +286,242 @@ func TestDeployFailuresShown(t *testing.T) {
 			t.Errorf("usage errors:\n%s", stderr)
 		}
 	})
+}
+
+// e2eOrg: the target account has only the StackSet execution role; the audit and enforcement
+// roles keyage uses there are the ones the StackSet deploys, with exactly their policies.
+const e2eOrg = `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+    name: master
+    roles: [AWSCloudFormationStackSetAdministrationRole]
+  - id: "222222222222"
+    name: prod
+    roles: [AWSCloudFormationStackSetExecutionRole]
+    users:
+      - name: alice
+        keys: [{ageDays: 120, status: Active}]
+      - name: bob
+        keys: [{ageDays: 95, status: Active}]
+      - name: carol
+        keys: [{ageDays: 130, status: Active}]
+`
+
+// deploy -> scan through the deployed audit role -> remediation messages (the seed's two texts
+// and the companion repository's SQS body) re-checked from the deployed queue -> enforcement
+// through the deployed enforcement role -> destroy.
+func TestDeployScanRemediateEnforceEndToEnd(t *testing.T) {
+	deploySandbox(t, e2eOrg)
+	ctx := context.Background()
+
+	_, stderr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--subscribe-queue", "--events-receiver")
+	if !strings.Contains(stderr, "events queue: ") || !strings.Contains(stderr, "EventsToQueueRule") {
+		t.Errorf("deploy master --events-receiver:\n%s", stderr)
+	}
+	queue := ""
+	for _, l := range strings.Split(stderr, "\n") {
+		if q, ok := strings.CutPrefix(l, "queue: "); ok {
+			queue = q
+		}
+	}
+	if queue == "" {
+		t.Fatalf("deploy master --subscribe-queue printed no queue:\n%s", stderr)
+	}
+	// The topic is encrypted with a customer-managed key by default; the remediation role may use it.
+	key := regexp.MustCompile(`topic key: (arn:aws:kms:us-east-1:111111111111:key/[a-z0-9-]+)`).FindStringSubmatch(stderr)
+	if key == nil {
+		t.Fatalf("deploy master printed no topic key:\n%s", stderr)
+	}
+	// The topic's region must be among the StackSet's.
+	_, stderr = mustRun(t, ExitUsage, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "eu-west-1")
+	if !strings.Contains(stderr, "must include us-east-1") {
+		t.Errorf("deploy targets outside the topic's region:\n%s", stderr)
+	}
+	out, _ := mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--enable-enforcement", "--max-concurrent-count", "2", "--topic-kms-key-arn", key[1], "--forward-events")
+	if !strings.Contains(squash(out), "222222222222 us-east-1 CURRENT SUCCEEDED") {
+		t.Fatalf("deploy targets:\n%s", out)
+	}
+
+	set, err := cloudformation.NewFromConfig(sdk(t)).DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String("AccessKeyRotationTarget")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{}
+	for _, p := range set.StackSet.Parameters {
+		params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	if got := params["MasterEventBusArn"]; got != "arn:aws:events:us-east-1:111111111111:event-bus/default" {
+		t.Errorf("MasterEventBusArn of the StackSet = %q, want the master's default bus", got)
+	}
+	out, _ = mustRun(t, ExitOK, "scan", "--accounts", "222222222222", "--output", "csv")
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if !strings.Contains(out, u) {
+			t.Errorf("scan through the deployed audit role lacks %s:\n%s", u, out)
+		}
+	}
+
+	// The remediation messages a seed deployment sends: its two texts through the topic, the
+	// companion repository's JSON body straight to the queue.
+	var auditCfg aws.Config
+	auditCfg, err = assume(sdk(t), "222222222222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := iam.NewFromConfig(auditCfg).GetUser(ctx, &iam.GetUserInput{UserName: aws.String("carol")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snsc := sns.NewFromConfig(sdk(t))
+	for _, m := range []string{`Account "222222222222" User "alice" needs to rotate their access key.`,
+		`Account "222222222222" User "bob" needs to rotate their Access Key`} {
+		if _, err := snsc.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(masterTopic), Message: aws.String(m)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := `{"account_id": "222222222222", "resource_id": "` + aws.ToString(carol.User.UserId) + `", "resource_name": "carol"}`
+	if _, err := sqs.NewFromConfig(sdk(t)).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queue), MessageBody: aws.String(body)}); err != nil {
+		t.Fatal(err)
+	}
+	notices := filepath.Join(t.TempDir(), "notices.jsonl")
+	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
+lifecycle: {deactivateAge: 100, deleteAge: 365}
+enforce: {noticeDays: 0}
+receivers: [{name: owners, file: {path: `+notices+`}}]
+routes: [{receivers: [owners]}]
+`)
+	state := filepath.Join(t.TempDir(), "keyage.db")
+	out, _ = mustRun(t, ExitOK, "remediate", "--config", cfg, "--state", state, "--events-queue", queue, "--log-level", "error")
+	if !strings.Contains(out, "events: 3 handled, 0 ignored, 0 malformed, 0 failed") {
+		t.Errorf("remediate --events-queue:\n%s", out)
+	}
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if !strings.Contains(out, " "+u+" (") {
+			t.Errorf("remediate did not re-check %s:\n%s", u, out)
+		}
+	}
+	if n := len(jsonLines(t, notices)); n < 3 {
+		t.Errorf("notifications written: %d, want one per re-checked user", n)
+	}
+
+	// Enforcement through the deployed KeyageEnforceRole: alice (120 days) and carol (130).
+	out, _ = mustRun(t, ExitOK, "enforce", "--config", cfg, "--state", state, "--apply", "--log-level", "error")
+	if !strings.Contains(out, "2 applied") {
+		t.Errorf("enforce through the deployed role:\n%s", out)
+	}
+
+	mustRun(t, ExitOK, "destroy", "targets")
+	mustRun(t, ExitOK, "destroy", "master")
+	if _, err := assume(sdk(t), "222222222222"); err == nil {
+		t.Error("the audit role outlived destroy targets")
+	}
+}
+
+// preflightOrg: each target lacks one prerequisite; 222 has them all.
+const preflightOrg = `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+    roles: [AWSCloudFormationStackSetAdministrationRole]
+  - id: "222222222222"
+    roles: [AWSCloudFormationStackSetExecutionRole]
+  - id: "333333333333"
+    roles: [AWSCloudFormationStackSetExecutionRole]
+    configRecording: "off"
+  - id: "444444444444"
+    roles: [AWSCloudFormationStackSetExecutionRole]
+    configRecording: no-iam
+  - id: "555555555555"
+    roles: [KeyageAuditRole]
+  - id: "666666666666"
+    roles: [AWSCloudFormationStackSetExecutionRole, KeyageAuditRole]
+  - id: "777777777777"
+    roles: [AWSCloudFormationStackSetExecutionRole]
+    configRecording: none
+regions:
+  cn-north-1: {unavailableResourceTypes: ["AWS::Config::RemediationConfiguration"]}
+`
+
+func TestDeployPreflight(t *testing.T) {
+	deploySandbox(t, preflightOrg)
+	out, _ := mustRun(t, ExitOK, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1")
+	if out = squash(out); strings.Contains(out, "FAIL") || !strings.Contains(out, "ok config-recorder 222222222222/us-east-1") {
+		t.Errorf("preflight of a ready account:\n%s", out)
+	}
+	for _, tt := range []struct {
+		name, account string
+		regions       string
+		want          string
+	}{
+		{"Config recorder off", "333333333333", "us-east-1", "FAIL config-recorder 333333333333/us-east-1 recorder default is not recording; fix: aws configservice start-configuration-recorder"},
+		{"IAM not recorded", "444444444444", "us-east-1", "FAIL config-recorder 444444444444/us-east-1 recorder default does not record AWS::IAM::User"},
+		{"no recorder", "777777777777", "us-east-1", "FAIL config-recorder 777777777777/us-east-1 no configuration recorder"},
+		{"execution role missing", "555555555555", "us-east-1", "FAIL execution-role 555555555555 role AWSCloudFormationStackSetExecutionRole"},
+		{"colliding audit role", "666666666666", "us-east-1", "FAIL audit-role-collision 666666666666 role KeyageAuditRole exists and no instance of AccessKeyRotationTarget created it; fix: give --audit-role-name"},
+		{"resource type not offered", "222222222222", "us-east-1,cn-north-1", "FAIL resource-types 111111111111/cn-north-1 not offered: AWS::Config::RemediationConfiguration"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := runCLI(t, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", tt.account, "--regions", tt.regions)
+			if code != ExitNonCompliant {
+				t.Errorf("preflight: exit %d, want 3\n%s%s", code, out, stderr)
+			}
+			if !strings.Contains(squash(out), tt.want) {
+				t.Errorf("preflight output lacks %q:\n%s", tt.want, out)
+			}
+		})
+	}
+	// deploy targets runs preflight first and stops on a failure.
+	_, stderr := mustRun(t, ExitNonCompliant, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "333333333333", "--regions", "us-east-1")
+	if !strings.Contains(stderr, "preflight: 1 check(s) failed") {
+		t.Errorf("deploy targets with a failing preflight:\n%s", stderr)
+	}
+}
+
+// The single-account deployment: the target template as one stack in this account.
+func TestDeployAccountStack(t *testing.T) {
+	srv := deploySandbox(t, deployOrg)
+	mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "111111111111")
+	_, stderr := mustRun(t, ExitUsage, "deploy", "target", "--topic-arn", masterTopic)
+	if !strings.Contains(stderr, "--account-stack") {
+		t.Errorf("deploy target without --account-stack:\n%s", stderr)
+	}
+	_, stderr = mustRun(t, ExitUsage, "deploy", "target", "--account-stack", "--topic-arn", masterTopic, "--region", "eu-west-1")
+	if !strings.Contains(stderr, "SNS refuses publishing to another region's topic") {
+		t.Errorf("deploy target in another region than the topic:\n%s", stderr)
+	}
+	out, stderr := mustRun(t, ExitOK, "deploy", "target", "--account-stack", "--topic-arn", masterTopic,
+		"--audit-role-name", "KeyageAccountAudit", "--enable-enforcement")
+	if !strings.Contains(stderr, "AccessKeyRotationTargetAccount: CREATE_COMPLETE") ||
+		!strings.Contains(out, "AuditRoleArn\tarn:aws:iam::111111111111:role/KeyageAccountAudit") ||
+		!strings.Contains(out, "EnforceRoleArn\tarn:aws:iam::111111111111:role/KeyageEnforceRole") {
+		t.Errorf("deploy target --account-stack:\nstdout:\n%s\nstderr:\n%s", out, stderr)
+	}
+	names := map[string]bool{}
+	for _, r := range srv.CloudFormationRoles("111111111111") {
+		names[r.Name] = true
+	}
+	if !names["KeyageAccountAudit"] || !names["KeyageEnforceRole"] {
+		t.Errorf("roles the account stack created: %v", names)
+	}
+}
+
+// The AWS-managed SNS key is refused with the reason; none deploys an unencrypted topic.
+func TestDeployMasterKmsKey(t *testing.T) {
+	deploySandbox(t, deployOrg)
+	_, stderr := mustRun(t, ExitUsage, "deploy", "master", "--target-accounts", "222222222222", "--kms-key", "alias/aws/sns")
+	if !strings.Contains(stderr, "publishers in other accounts cannot be granted its use") {
+		t.Errorf("deploy master --kms-key alias/aws/sns:\n%s", stderr)
+	}
+	_, stderr = mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--kms-key", "none")
+	if strings.Contains(stderr, "topic key:") || strings.Contains(stderr, "AWS::KMS::Key") {
+		t.Errorf("deploy master --kms-key none created a key:\n%s", stderr)
+	}
+	_, stderr = mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
+	if !strings.Contains(stderr, "Add     TopicKey") && !strings.Contains(squash(stderr), "Add TopicKey AWS::KMS::Key") {
+		t.Errorf("deploy master after --kms-key none adds no key:\n%s", stderr)
+	}
+	if err := publishAs(t, "222222222222"); err != nil {
+		t.Errorf("publish to the encrypted topic: %v", err)
+	}
 }

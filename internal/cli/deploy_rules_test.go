@@ -17,7 +17,7 @@ import (
 // (a Scope on the periodic-only ACCESS_KEYS_ROTATED) fails in the target account, with the
 // reason shown by keyage deploy status; keyage's own template, without the Scope, succeeds.
 func TestDeployScopeOnPeriodicRuleFails(t *testing.T) {
-	deploySandbox(t, deployOrg)
+	srv := deploySandbox(t, deployOrg)
 	ctx := context.Background()
 	mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
 
@@ -51,7 +51,10 @@ func TestDeployScopeOnPeriodicRuleFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	guard := time.NewTimer(10 * time.Second) // against a hang, not a timing assertion
+	defer guard.Stop()
+	for {
+		changed := srv.CloudFormationChanged()
 		out, err := client.DescribeStackSetOperation(ctx, &cloudformation.DescribeStackSetOperationInput{
 			StackSetName: aws.String(deploy.DefaultTargetStackSet), OperationId: op.OperationId})
 		if err != nil {
@@ -60,10 +63,11 @@ func TestDeployScopeOnPeriodicRuleFails(t *testing.T) {
 		if s := out.StackSetOperation.Status; s != types.StackSetOperationStatusRunning && s != types.StackSetOperationStatusQueued {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-guard.C:
 			t.Fatal("stack instance still being created after 10s")
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 
 	out, _ := mustRun(t, ExitOK, "deploy", "status")

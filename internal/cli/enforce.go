@@ -173,7 +173,7 @@ func newAuditCmd(ios *IO) *cobra.Command {
 		Short: "List the enforcement audit trail",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := store.Open(cmd.Context(), statePath, store.Options{})
+			st, err := store.Open(cmd.Context(), statePath, store.Options{MustExist: true})
 			if err != nil {
 				return err
 			}

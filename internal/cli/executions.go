@@ -62,7 +62,7 @@ func runExecutions(ctx context.Context, ios *IO, o *executionsOptions) error {
 	default:
 		return usageError(fmt.Errorf("--status %q: want QUEUED, IN_PROGRESS, SUCCEEDED or FAILED", o.status))
 	}
-	st, err := store.Open(ctx, o.statePath, store.Options{})
+	st, err := store.Open(ctx, o.statePath, store.Options{MustExist: true})
 	if err != nil {
 		return err
 	}

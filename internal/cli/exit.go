@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/scan"
+	"github.com/keyage/keyage/internal/store"
 )
 
 // Exit codes. exitCodes maps errors to them.
@@ -19,6 +20,9 @@ const (
 	ExitUsage        = 2 // bad flags, arguments or config
 	ExitNonCompliant = 3 // a check found what it looks for (--fail-on matched)
 	ExitNothingDone  = 4 // nothing could be done
+	// ExitState: the state file is corrupt or of a newer keyage; it was not
+	// changed. One of the ways nothing could be done.
+	ExitState = ExitNothingDone
 )
 
 // ExitError carries an exit code out of a command. Its message, if any, is
@@ -57,9 +61,9 @@ func usageError(err error) error { return &UsageError{Err: err} }
 const (
 	meaningOK          = "done"
 	meaningPartial     = "partial: some accounts or deliveries failed, the rest was done"
-	meaningUsage       = "usage or configuration error (flags, arguments, config file, unknown AWS profile)"
+	meaningUsage       = "usage or configuration error (flags, arguments, config file, unknown AWS profile, a --state that does not exist for a command that only reads it)"
 	meaningFound       = "a check found what it looks for (--fail-on matched)"
-	meaningNothingDone = "nothing could be done (credentials rejected, endpoint unreachable, organization listing denied or failed, the one resource asked for does not exist)"
+	meaningNothingDone = "nothing could be done (credentials rejected, endpoint unreachable, organization listing denied or failed, state file corrupt or from a newer keyage (not changed), the one resource asked for does not exist)"
 )
 
 // exitCodes is the one table from errors to exit codes. The first row that
@@ -76,8 +80,12 @@ var exitCodes = []struct {
 	{ExitUsage, meaningUsage, func(err error) bool { var u *UsageError; return errors.As(err, &u) }},
 	{ExitUsage, meaningUsage, func(err error) bool { var p *awsenv.ProfileError; return errors.As(err, &p) }},
 	{ExitUsage, meaningUsage, exitCodeIs(ExitUsage)},
+	{ExitUsage, meaningUsage, func(err error) bool { return errors.Is(err, store.ErrNoState) }},
 	{ExitNothingDone, meaningNothingDone, func(err error) bool { var c *awsenv.CallerError; return errors.As(err, &c) }},
 	{ExitNothingDone, meaningNothingDone, func(err error) bool { var l *scan.ListError; return errors.As(err, &l) }},
+	{ExitNothingDone, meaningNothingDone, func(err error) bool {
+		return errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNewerSchema)
+	}},
 	{ExitNothingDone, meaningNothingDone, exitCodeIs(ExitNothingDone)},
 	{ExitAccountError, meaningPartial, exitCodeIs(ExitAccountError)},
 	{ExitNonCompliant, meaningFound, exitCodeIs(ExitNonCompliant)},

@@ -48,7 +48,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 func newRootCmd(ios *IO) *cobra.Command {
-	var logLevel, cpuProfile string
+	var logLevel, logFormat, cpuProfile string
 	root := &cobra.Command{
 		Use:   "keyage",
 		Short: "Find aged AWS IAM access keys across an organization",
@@ -60,14 +60,15 @@ Start with "keyage demo" (no AWS account needed) or "keyage scan --org".
 
 Exit codes (when several apply: 2, then 4, then 1, then 3):
 ` + exitCodeTable(),
+		Version:       currentBuild().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
-				return usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel))
+			logger, err := newLogger(ios.ErrOut, logLevel, logFormat)
+			if err != nil {
+				return err
 			}
-			ios.Logger = slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: lvl}))
+			ios.Logger = logger
 			if cpuProfile != "" {
 				stop, err := startCPUProfile(cpuProfile)
 				if err != nil {
@@ -81,7 +82,9 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
+	root.SetVersionTemplate("{{.Version}}")
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text, or json for log shippers")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for development)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	f := newFactory(ios)
@@ -91,6 +94,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		newRemediateCmd(f, nil),
 		newServeCmd(f, nil),
 		newExecutionsCmd(ios),
+		newStateCmd(ios),
 		newReceiversCmd(ios),
 		newEnforceCmd(f, nil),
 		newAuditCmd(ios),
@@ -101,6 +105,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		newSandboxCmd(ios),
 		newDemoCmd(f),
 		newVersionCmd(ios),
+		newHealthCmd(ios),
 	)
 	typeUsageErrors(root)
 	return root

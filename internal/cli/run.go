@@ -186,6 +186,9 @@ func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
 		output.Count(len(p.NonCompliant), "non-compliant user"), output.Count(len(p.Messages), "notification"),
 		output.Count(s.Sent, "notification"), output.Count(s.Failed, "notification"),
 		output.Count(s.Retried, "delivery attempt"), output.Count(p.Suppressed, "finding"))
+	if b := s.BacklogLine(); b != "" {
+		fmt.Fprintln(w, b)
+	}
 	printOwnerUnknown(w, p)
 }
 

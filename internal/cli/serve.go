@@ -17,6 +17,7 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/daemon"
+	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/server"
 )
@@ -32,6 +33,9 @@ type serveOptions struct {
 	// ready, when set, is called with the dashboard URL once serving (the
 	// demo prints it; tests wait for it).
 	ready func(url string)
+	// recorded, when set, is called after each scheduled scan and each
+	// change event has been handled (tests wait for it instead of polling).
+	recorded func()
 }
 
 // newServeCmd builds the command; runF, when not nil, replaces runServe
@@ -114,7 +118,7 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 
 	sched := &daemon.Scheduler{Interval: interval, Logger: log}
 	srv, err := server.New(server.Options{
-		Store: st, Logger: log, Registry: prometheus.NewRegistry(), AuthToken: token, Version: version(),
+		Store: st, Logger: log, Registry: prometheus.NewRegistry(), AuthToken: token, Version: version(), Listen: o.listen,
 		MaxAccessKeyAge: int(job.scan.Policy.MaxAge / rule.Day), ReminderInterval: reminderInterval(job.cfg),
 		ScanNow:      func(context.Context) error { sched.Trigger(); return nil },
 		ScanProgress: sched.Progress,
@@ -131,6 +135,14 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 		return err
 	}
 	sched.Scan = r.Scheduled
+	var each func(*remediate.SingleResult)
+	if o.recorded != nil {
+		sched.Scan = func(ctx context.Context, progress func(done, total int)) error {
+			defer o.recorded()
+			return r.Scheduled(ctx, progress)
+		}
+		each = func(*remediate.SingleResult) { o.recorded() }
+	}
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -147,7 +159,7 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := r.ConsumeEvents(ctx, o.eventsQueue, true, nil); err != nil {
+			if _, err := r.ConsumeEvents(ctx, o.eventsQueue, true, each); err != nil {
 				log.Error("event consumer stopped", "err", err)
 			}
 		}()
@@ -157,7 +169,7 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := srv.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String() + "/"

@@ -42,14 +42,18 @@ func getJSON(t *testing.T, url string, v any) int {
 	return resp.StatusCode
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+// waitUntil checks cond after each change serve recorded (a value on recorded) until it holds.
+// The 10 seconds guard against a hang; they are not a timing assertion.
+func waitUntil(t *testing.T, what string, recorded <-chan struct{}, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	guard := time.NewTimer(10 * time.Second)
+	defer guard.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-recorded:
+		case <-guard.C:
 			t.Fatalf("%s: not within 10s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -72,6 +76,13 @@ func TestServeChangeTriggered(t *testing.T) {
 	o := &serveOptions{scan: scanOptions{configPath: cfg, roleName: "KeyageAuditRole", source: "auto", output: "table", concurrency: 4, accountTimeout: "1m"},
 		statePath: filepath.Join(t.TempDir(), "keyage.db"), listen: "127.0.0.1:0", eventsQueue: endpoint + "/111111111111/keys-queue",
 		ready: func(u string) { urlc <- u }}
+	recorded := make(chan struct{}, 1)
+	o.recorded = func() {
+		select {
+		case recorded <- struct{}{}:
+		default: // one pending signal is enough: waitUntil checks again
+		}
+	}
 	go func() { done <- runServe(ctx, newFactory(ios), o, func(string) bool { return false }) }()
 	var base string
 	select {
@@ -85,7 +96,7 @@ func TestServeChangeTriggered(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	waitUntil(t, "first scan", func() bool {
+	waitUntil(t, "first scan", recorded, func() bool {
 		var st struct{ Items []any }
 		return getJSON(t, base+"api/v1/scans", &st) == 200 && len(st.Items) > 0
 	})
@@ -124,18 +135,18 @@ func TestServeChangeTriggered(t *testing.T) {
 	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "alice's new key", func() bool { _, n, _ := user(alice); return n == 2 })
+	waitUntil(t, "alice's new key", recorded, func() bool { _, n, _ := user(alice); return n == 2 })
 	if _, err := client.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("alice"), AccessKeyId: keys.AccessKeyMetadata[0].AccessKeyId}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "alice compliant after rotation", func() bool { c, n, _ := user(alice); return c == "COMPLIANT" && n == 1 })
+	waitUntil(t, "alice compliant after rotation", recorded, func() bool { c, n, _ := user(alice); return c == "COMPLIANT" && n == 1 })
 
 	// bob is deleted.
 	bob := userID(t, "222222222222", "bob")
 	if err := srv.DeleteUser("222222222222", "bob"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "bob gone", func() bool { _, _, deleted := user(bob); return deleted })
+	waitUntil(t, "bob gone", recorded, func() bool { _, _, deleted := user(bob); return deleted })
 
 	st := srv.Stats()
 	for _, api := range []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers"} {

@@ -35,6 +35,8 @@ type Config struct {
 	Owners      Owners      `yaml:"owners"`
 	Receivers   Receivers   `yaml:"receivers"`
 	Routes      Routes      `yaml:"routes"`
+	State       State       `yaml:"state"`
+	Server      Server      `yaml:"server,omitempty"`
 
 	file  string         // the name errors start with
 	lines map[string]int // YAML path -> line, for every key present in the file

@@ -122,6 +122,7 @@ func TestDefault(t *testing.T) {
 		Lifecycle: Lifecycle{RecentUseGuard: Duration(24 * time.Hour), DeleteAfterInactive: 7},
 		Enforce:   Enforce{MaxActionsPerRun: 10, MaxActionsPerAccount: 10, RoleName: "KeyageEnforceRole", NoticeDays: 7},
 		Owners:    Owners{TagKey: "email"},
+		State:     State{Retention: Retention{History: 400, Audit: 400, Outbox: 30, ScanAccounts: 30}},
 	}
 	got := Default()
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(Config{})); diff != "" {

@@ -62,6 +62,10 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		}
 		return // unset: the zero value, then the default
 	}
+	n, done := d.special(n, path, v)
+	if done {
+		return
+	}
 	if v.Type() == stringListType {
 		// One string or a list of strings; a single string records no
 		// element line, so that problems name the key (see checker.elem).

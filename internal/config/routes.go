@@ -25,8 +25,13 @@ type Route struct {
 	Receivers []string `yaml:"receivers"`
 	// GroupBy says what one message covers: one per user (the default),
 	// owner, account or key, or a combination. A message lists all the
-	// keys of its group.
+	// keys of its group. run, alone, sends one summary per run: what is
+	// new, what is still open, what was resolved.
 	GroupBy []string `yaml:"groupBy"`
+	// Schedule holds a run route's summaries until a send time, such as
+	// "Mon-Fri 09:00 Europe/Berlin" (see DigestSchedule); empty sends them
+	// at scan time.
+	Schedule string `yaml:"schedule,omitempty"`
 	// RepeatInterval is the time before a finding that has not changed is
 	// sent again as a reminder; default 7d, at least 1m.
 	RepeatInterval Duration `yaml:"repeatInterval"`
@@ -97,10 +102,16 @@ const (
 	GroupByOwner   = "owner"
 	GroupByAccount = "account"
 	GroupByKey     = "key"
+	// GroupByRun makes one summary message per run; it combines with no
+	// other key.
+	GroupByRun = "run"
 )
 
 // GroupByKeys lists the valid groupBy values.
-var GroupByKeys = []string{GroupByUser, GroupByOwner, GroupByAccount, GroupByKey}
+var GroupByKeys = []string{GroupByUser, GroupByOwner, GroupByAccount, GroupByKey, GroupByRun}
+
+// IsRun reports whether r sends one summary per run (groupBy: [run]).
+func (r Route) IsRun() bool { return slices.Contains(r.GroupBy, GroupByRun) }
 
 // Defaults of a route.
 const (
@@ -148,6 +159,16 @@ func (r *Route) validate(c *checker) {
 			c.errorf(k, "%q: listed twice", g)
 		}
 		seen[g] = true
+	}
+	if r.IsRun() && len(r.GroupBy) > 1 {
+		c.errorf("groupBy", "run sends one summary per run and combines with no other key")
+	}
+	if r.Schedule != "" {
+		if _, err := ParseDigestSchedule(r.Schedule); err != nil {
+			c.errorf("schedule", "%v", err)
+		} else if !r.IsRun() {
+			c.errorf("schedule", "only a route with groupBy: [run] has a schedule: it holds the run's summary until a send time")
+		}
 	}
 	if r.RepeatInterval < MinRepeatInterval {
 		c.errorf("repeatInterval", "%s: must be at least %s", r.RepeatInterval, MinRepeatInterval)

@@ -164,8 +164,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Runner, error) {
 	r := &Runner{cfg: cfg, opts: o, scan: so, engine: engine, base: base, assumer: assumer}
 	if !o.DryRun {
 		notifiers, err := receivers.Build(cfg, receivers.Env{AWS: base, Stdout: o.Stdout, Version: o.Version})
-		if err != nil {
-			return nil, &ConfigError{err}
+		if err != nil { // issue 13: that receiver's deliveries fail with the reason; the others go out
+			o.Logger.Warn("receiver unavailable: its notifications fail with this reason; the others are sent", "err", err)
 		}
 		r.disp = &notify.Dispatcher{
 			Outbox: remediate.NewOutbox(o.Store), Notifiers: notifiers, Logger: o.Logger, Now: o.Now,
@@ -251,6 +251,7 @@ func (r *Runner) runOnce(ctx context.Context, now time.Time, progress func(done,
 	if _, err := st.RecordScan(ctx, rep.Started, rep.Finished, res); err != nil {
 		return nil, err
 	}
+	r.prune(ctx, rep.Finished)
 	if r.opts.Metrics != nil {
 		r.opts.Metrics.ObserveScan(res, rep.Finished.Sub(rep.Started))
 	}
@@ -332,4 +333,24 @@ func (r *Runner) Dispatch(ctx context.Context) error {
 		return errors.New("dispatch: a dry-run cycle has no dispatcher")
 	}
 	return r.disp.Run(ctx)
+}
+
+// Retention is the config's state.retention for the store.
+func Retention(cfg *config.Config) store.Retention {
+	rt := cfg.State.Retention
+	return store.Retention{History: rt.History.Duration(), Audit: rt.Audit.Duration(), Outbox: rt.Outbox.Duration(), ScanAccounts: rt.ScanAccounts.Duration()}
+}
+
+// prune applies state.retention after a scan is recorded. A failure is
+// logged, not returned: the scan is recorded, and the next one prunes again.
+func (r *Runner) prune(ctx context.Context, now time.Time) {
+	st := r.opts.Store
+	p, err := st.Prune(ctx, now, Retention(r.cfg))
+	if err != nil {
+		r.opts.Logger.Error("prune the state", "state", st.Path(), "err", err)
+		return
+	}
+	if n := p.Total(); n > 0 {
+		r.opts.Logger.Info("pruned the state", "state", st.Path(), "rows", n)
+	}
 }

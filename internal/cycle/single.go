@@ -3,6 +3,7 @@ package cycle
 import (
 	"context"
 
+	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/events"
 	"github.com/keyage/keyage/internal/remediate"
 )
@@ -18,7 +19,7 @@ func (r *Runner) Remediate(ctx context.Context, accountID, resourceID, userName 
 // from an SQS queue and remediates each user they name; each, when set, is
 // told of every result. With follow it polls until ctx ends.
 func (r *Runner) ConsumeEvents(ctx context.Context, queueURL string, follow bool, each func(*remediate.SingleResult)) (remediate.ConsumeStats, error) {
-	return remediate.Consume(ctx, r.base, queueURL, follow, r.opts.Logger, func(ctx context.Context, ev events.Event) error {
+	return remediate.Consume(ctx, awsenv.ForQueue(r.base, queueURL), queueURL, follow, r.opts.Logger, func(ctx context.Context, ev events.Event) error {
 		res, err := r.Remediate(ctx, ev.AccountID, ev.ResourceID, ev.UserName)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	cfn "github.com/awslabs/goformation/v7/cloudformation"
+	kmsres "github.com/awslabs/goformation/v7/cloudformation/kms"
 	"github.com/awslabs/goformation/v7/cloudformation/sns"
 	"github.com/awslabs/goformation/v7/cloudformation/sqs"
 )
@@ -13,6 +14,7 @@ const (
 	ParamOrganizationID    = "OrganizationId"
 	ParamNotificationEmail = "NotificationEmail"
 	ParamSubscribeQueue    = "SubscribeQueue"
+	ParamKmsKey            = "KmsKey"
 )
 
 // Master template conditions.
@@ -20,6 +22,8 @@ const (
 	CondUseOrganization = "UseOrganization"
 	CondHasEmail        = "HasNotificationEmail"
 	CondCreateQueue     = "CreateQueue"
+	CondCreateKmsKey    = "CreateKmsKey"
+	CondEncryptTopic    = "EncryptTopic"
 )
 
 // Master template logical IDs and outputs.
@@ -30,9 +34,11 @@ const (
 	LogicalQueue             = "NotificationQueue"
 	LogicalQueuePolicy       = "NotificationQueuePolicy"
 	LogicalQueueSubscription = "QueueSubscription"
+	LogicalTopicKey          = "TopicKey"
 
-	OutputTopicArn = "TopicArn"
-	OutputQueueURL = "QueueUrl"
+	OutputTopicArn  = "TopicArn"
+	OutputQueueURL  = "QueueUrl"
+	OutputKmsKeyArn = "KmsKeyArn"
 )
 
 // Master is the template of the master account (the seed's step 1): the SNS
@@ -56,6 +62,11 @@ func Master() *Template {
 	subscribe.AllowedValues = []any{"true", "false"}
 	t.Parameters[ParamSubscribeQueue] = subscribe
 
+	kms := parameter("String", "create: a customer-managed KMS key encrypts the topic; a key ARN: that key; none: no encryption. The AWS-managed alias/aws/sns cannot serve: publishers in other accounts cannot be granted its use.", "create")
+	t.Parameters[ParamKmsKey] = withPattern(kms, `^(create|none|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+)$`)
+	t.Conditions[CondCreateKmsKey] = cfn.Equals(cfn.Ref(ParamKmsKey), "create")
+	t.Conditions[CondEncryptTopic] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamKmsKey), "none")})
+
 	t.Conditions[CondUseOrganization] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamOrganizationID), "")})
 	t.Conditions[CondHasEmail] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamNotificationEmail), "")})
 	t.Conditions[CondCreateQueue] = cfn.Equals(cfn.Ref(ParamSubscribeQueue), "true")
@@ -63,6 +74,32 @@ func Master() *Template {
 	t.Resources[LogicalTopic] = &sns.Topic{
 		TopicName:   cfn.RefPtr(ParamTopicName),
 		DisplayName: cfn.String("keyage access key rotation"),
+		KmsMasterKeyId: cfn.String(cfn.If(CondEncryptTopic,
+			cfn.If(CondCreateKmsKey, cfn.GetAtt(LogicalTopicKey, "Arn"), cfn.Ref(ParamKmsKey)),
+			cfn.Ref("AWS::NoValue"))),
+	}
+	// The key: administered by this account; the publishers (the target accounts'
+	// remediation roles, or the organization) may encrypt for the topic; SNS may decrypt
+	// to deliver to the subscribed queue.
+	kmsUse := []string{"kms:GenerateDataKey*", "kms:Decrypt"}
+	t.Resources[LogicalTopicKey] = &kmsres.Key{
+		Description:         cfn.String("keyage: encrypts the access key rotation topic"),
+		EnableKeyRotation:   cfn.Bool(true),
+		PendingWindowInDays: cfn.Int(7),
+		KeyPolicy: map[string]any{
+			"Version": policyVersion,
+			"Statement": []any{
+				Statement{Sid: "AdministerKey", Effect: "Allow", Principal: map[string]any{"AWS": cfn.Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+					Action: []string{"kms:*"}, Resource: "*"},
+				Statement{Sid: "SnsDeliversToQueue", Effect: "Allow", Principal: map[string]any{"Service": "sns.amazonaws.com"},
+					Action: kmsUse, Resource: "*"},
+				cfn.If(CondUseOrganization,
+					Statement{Sid: "PublishersEncrypt", Effect: "Allow", Principal: map[string]any{"AWS": "*"}, Action: kmsUse, Resource: "*",
+						Condition: map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": cfn.Ref(ParamOrganizationID)}}},
+					Statement{Sid: "PublishersEncrypt", Effect: "Allow", Principal: map[string]any{"AWS": cfn.Ref(ParamTargetAccounts)}, Action: kmsUse, Resource: "*"}),
+			},
+		},
+		AWSCloudFormationCondition: CondCreateKmsKey,
 	}
 
 	orgStatement := Statement{
@@ -125,9 +162,16 @@ func Master() *Template {
 		AWSCloudFormationCondition: CondCreateQueue,
 	}
 
+	addEventReceiver(t)
+
 	t.Outputs[OutputTopicArn] = cfn.Output{
 		Value:       cfn.Ref(LogicalTopic),
 		Description: cfn.String("ARN of the topic: the SNSTopicArn parameter of the target StackSet."),
+	}
+	t.Outputs[OutputKmsKeyArn] = cfn.Output{
+		Value:       cfn.If(CondCreateKmsKey, cfn.GetAtt(LogicalTopicKey, "Arn"), cfn.Ref(ParamKmsKey)),
+		Description: cfn.String("ARN of the key encrypting the topic: the TopicKmsKeyArn parameter of the target StackSet."),
+		Condition:   cfn.String(CondEncryptTopic),
 	}
 	t.Outputs[OutputQueueURL] = cfn.Output{
 		Value:       cfn.Ref(LogicalQueue),

@@ -1,9 +1,13 @@
 package deploy
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	cfn "github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/iam"
 )
 
 func TestPolicy(t *testing.T) {
@@ -106,5 +110,25 @@ func TestAdministrationRoleARN(t *testing.T) {
 		if got := administrationRoleARN(tt.topic, "111111111111"); got != tt.want {
 			t.Errorf("administrationRoleARN(%s) = %s, want %s", tt.topic, got, tt.want)
 		}
+	}
+}
+
+// The enforcement role the target template deploys has exactly the enforcer policy "keyage
+// iam-policy enforcer" prints.
+func TestEnforceRoleIsTheEnforcerPolicy(t *testing.T) {
+	doc, err := Policy(ModeEnforcer, PolicyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, ok := Target().Resources[LogicalEnforceRole].(*iam.Role)
+	if !ok || len(role.Policies) != 1 {
+		t.Fatalf("target template: %s is not a role with one policy", LogicalEnforceRole)
+	}
+	got := role.Policies[0].PolicyDocument.(PolicyDocument).Statement
+	if len(got) != 1 || len(doc.Statement) != 1 || !slices.Equal(got[0].Action, doc.Statement[0].Action) || got[0].Sid != doc.Statement[0].Sid {
+		t.Errorf("enforce role statements = %+v, want the enforcer policy's %+v", got, doc.Statement)
+	}
+	if r := fmt.Sprint(got[0].Resource); r != cfn.Sub("arn:${AWS::Partition}:iam::*:user/*") {
+		t.Errorf("enforce role resource = %s, want IAM users only", r)
 	}
 }

@@ -79,20 +79,22 @@ func remediationDocument(withOwner bool) AutomationDocument {
 	message := SeedMessage
 	doc.MainSteps = append(doc.MainSteps, configStep)
 	if withOwner {
+		// SSM's selectors are dot notation and array indexes only (no JSONPath filter), so the
+		// tag is picked by a script; it returns one string, "" when the user lacks the tag.
 		doc.MainSteps = append(doc.MainSteps, Step{
 			Name:      StepOwner,
-			Action:    "aws:executeAwsApi",
+			Action:    "aws:executeScript",
 			OnFailure: "Continue",
 			Inputs: map[string]any{
-				"Service":  "iam",
-				"Api":      "GetUser",
-				"UserName": "{{configStep.configUserName}}",
+				"Runtime": "python3.11",
+				"Handler": "handler",
+				"Script":  ownerScript,
+				"InputPayload": map[string]any{
+					"UserName": "{{configStep.configUserName}}",
+					"TagKey":   cfn.Ref(ParamOwnerTagKey),
+				},
 			},
-			Outputs: []StepOutput{{
-				Name:     "ownerEmail",
-				Selector: cfn.Sub("$.User.Tags[?(@.Key == '${" + ParamOwnerTagKey + "}')].Value"),
-				Type:     "String",
-			}},
+			Outputs: []StepOutput{{Name: "ownerEmail", Selector: "$.Payload.owner", Type: "String"}},
 		})
 		message = OwnerMessage
 	}
@@ -112,3 +114,13 @@ func remediationDocument(withOwner bool) AutomationDocument {
 	})
 	return doc
 }
+
+// ownerScript is the owner step's script: the value of the user's TagKey tag, as a string.
+const ownerScript = `import boto3
+
+
+def handler(event, context):
+    tags = boto3.client("iam").list_user_tags(UserName=event["UserName"])["Tags"]
+    owner = next((t["Value"] for t in tags if t["Key"] == event["TagKey"]), "")
+    return {"owner": owner}
+`

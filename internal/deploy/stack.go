@@ -24,6 +24,10 @@ type MasterOptions struct {
 	OrganizationID string   // o-...: the whole organization may publish instead
 	Email          string
 	SubscribeQueue bool
+	// EventsReceiver creates the receiving side of change-triggered re-checks (EventsQueue).
+	EventsReceiver bool
+	// KmsKey encrypts the topic: create (default), a customer-managed key's ARN, or none.
+	KmsKey string
 }
 
 // Validate checks the options before anything is sent to AWS.
@@ -36,6 +40,13 @@ func (o MasterOptions) Validate() error {
 		if !isAccountID(a) {
 			errs = append(errs, fmt.Errorf("--target-accounts: %q is not a 12-digit account id", a))
 		}
+	}
+	switch k := o.KmsKey; {
+	case k == "" || k == "create" || k == "none":
+	case strings.Contains(k, "alias/aws/sns"):
+		errs = append(errs, fmt.Errorf("--kms-key %s: the AWS-managed key of SNS cannot encrypt this topic: its key policy cannot be changed, so publishers in other accounts cannot be granted its use; give create or a customer-managed key", k))
+	case !strings.HasPrefix(k, "arn:aws") || !strings.Contains(k, ":kms:") || !strings.Contains(k, ":key/"):
+		errs = append(errs, fmt.Errorf("--kms-key %q: want create, none or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)", k))
 	}
 	if o.OrganizationID != "" && !strings.HasPrefix(o.OrganizationID, "o-") {
 		errs = append(errs, fmt.Errorf("--organization-id %q: want o-...", o.OrganizationID))
@@ -99,6 +110,11 @@ func (d *Deployer) DeployMaster(ctx context.Context, o MasterOptions) (*StackRes
 		ParamOrganizationID:    o.OrganizationID,
 		ParamNotificationEmail: o.Email,
 		ParamSubscribeQueue:    boolParam(o.SubscribeQueue),
+		ParamKmsKey:            o.KmsKey,
+		ParamEventsQueue:       boolParam(o.EventsReceiver),
+	}
+	if o.KmsKey == "" {
+		params[ParamKmsKey] = "create"
 	}
 	return d.deployStack(ctx, o.StackName, string(body), params, nil)
 }
@@ -370,4 +386,29 @@ func (d *Deployer) detectStackDrift(ctx context.Context, s *StackStatus) error {
 			return err
 		}
 	}
+}
+
+// DefaultAccountStack is the name of the target stack deployed in one account without a
+// StackSet (keyage deploy target --account-stack).
+const DefaultAccountStack = "AccessKeyRotationTargetAccount"
+
+// DeployAccountStack deploys the target template as one stack in the caller's account, for
+// teams without StackSets (the seed's single-account template). o's Accounts, Regions and
+// StackSet fields are not used; the stack lives in the client's region, which must be the
+// topic's.
+func (d *Deployer) DeployAccountStack(ctx context.Context, stackName string, o TargetsOptions) (*StackResult, error) {
+	if stackName == "" {
+		stackName = DefaultAccountStack
+	}
+	if o.TopicArn == "" {
+		return nil, errors.New("--topic-arn: required (the TopicArn output of keyage deploy master)")
+	}
+	if o.MasterAccountID == "" {
+		return nil, errors.New("--master-account-id: required (the account keyage scans from)")
+	}
+	body, err := Target().YAML()
+	if err != nil {
+		return nil, err
+	}
+	return d.deployStack(ctx, stackName, string(body), o.parameters(), []types.Capability{types.CapabilityCapabilityNamedIam})
 }

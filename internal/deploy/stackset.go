@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,12 +47,20 @@ func (p Preferences) Validate() error {
 	return errors.Join(errs...)
 }
 
+// api is the preferences as AWS takes them. With a maximum concurrency, the concurrency mode is
+// SOFT_FAILURE_TOLERANCE: in AWS's default STRICT_FAILURE_TOLERANCE mode, no more instances
+// than the failure tolerance + 1 are deployed at once, so --max-concurrent-* alone would not
+// raise the concurrency.
 func (p Preferences) api() *types.StackSetOperationPreferences {
-	return &types.StackSetOperationPreferences{
+	out := &types.StackSetOperationPreferences{
 		MaxConcurrentCount: p.MaxConcurrentCount, MaxConcurrentPercentage: p.MaxConcurrentPercentage,
 		FailureToleranceCount: p.FailureToleranceCount, FailureTolerancePercentage: p.FailureTolerancePercentage,
 		RegionConcurrencyType: types.RegionConcurrencyType(p.RegionConcurrency),
 	}
+	if p.MaxConcurrentCount != nil || p.MaxConcurrentPercentage != nil {
+		out.ConcurrencyMode = types.ConcurrencyModeSoftFailureTolerance
+	}
+	return out
 }
 
 // TargetsOptions are the target StackSet's name, parameters, targets and permissions.
@@ -72,7 +81,27 @@ type TargetsOptions struct {
 	// AWSCloudFormationStackSetExecutionRole.
 	AdministrationRoleARN, ExecutionRoleName string
 
+	// CallAs is DELEGATED_ADMIN when a delegated administrator of StackSets (not the
+	// management account) deploys a service-managed StackSet; default SELF.
+	CallAs types.CallAs
+	// EnableEnforcement creates KeyageEnforceRole in each target (the EnableEnforcement
+	// parameter).
+	EnableEnforcement bool
+	// TopicKmsKeyArn is the key encrypting the master topic: the remediation role may use it.
+	TopicKmsKeyArn string
+	// ForwardEvents forwards IAM and compliance changes from us-east-1 to the master's default
+	// event bus (MasterEventBusArn).
+	ForwardEvents bool
+
 	Preferences Preferences
+}
+
+// topicRegion is the region of an SNS topic ARN, "" when it has none.
+func topicRegion(arn string) string {
+	if parts := strings.Split(arn, ":"); len(parts) == 6 {
+		return parts[3]
+	}
+	return ""
 }
 
 // ServiceManaged reports whether the options ask for a service-managed StackSet.
@@ -104,6 +133,16 @@ func (o TargetsOptions) Validate() error {
 	}
 	if len(o.Regions) == 0 {
 		errs = append(errs, errors.New("--regions: required"))
+	} else if r := topicRegion(o.TopicArn); r != "" && !slices.Contains(o.Regions, r) {
+		// SNS refuses a publish to a topic of another region: the remediation in every other
+		// region would fail.
+		errs = append(errs, fmt.Errorf("--regions %s: must include %s, the region of the topic %s (SNS refuses publishing to another region's topic)",
+			strings.Join(o.Regions, ","), r, o.TopicArn))
+	}
+	switch o.CallAs {
+	case "", types.CallAsSelf, types.CallAsDelegatedAdmin:
+	default:
+		errs = append(errs, fmt.Errorf("--call-as %q: want SELF or DELEGATED_ADMIN", o.CallAs))
 	}
 	if o.MasterAccountID != "" && !isAccountID(o.MasterAccountID) {
 		errs = append(errs, fmt.Errorf("--master-account-id %q: not a 12-digit account id", o.MasterAccountID))
@@ -212,6 +251,11 @@ func (o TargetsOptions) parameters() map[string]string {
 		ParamMasterAccountID:           o.MasterAccountID,
 		ParamOwnerTagKey:               o.OwnerTagKey,
 		ParamExternalID:                o.ExternalID,
+		ParamEnableEnforcement:         boolParam(o.EnableEnforcement),
+		ParamTopicKmsKeyArn:            o.TopicKmsKeyArn,
+	}
+	if o.ForwardEvents && o.MasterAccountID != "" {
+		p[ParamMasterEventBusArn] = "arn:" + partitionOf(o.TopicArn) + ":events:us-east-1:" + o.MasterAccountID + ":event-bus/default"
 	}
 	if o.AuditRoleName != "" {
 		p[ParamAuditRoleName] = o.AuditRoleName
@@ -233,6 +277,9 @@ func (d *Deployer) DeployTargets(ctx context.Context, o TargetsOptions) (*Target
 	if o.StackSetName == "" {
 		o.StackSetName = DefaultTargetStackSet
 	}
+	if o.CallAs != "" {
+		d.CallAs = o.CallAs
+	}
 	if !o.ServiceManaged() {
 		if o.AdministrationRoleARN == "" {
 			o.AdministrationRoleARN = administrationRoleARN(o.TopicArn, o.MasterAccountID)
@@ -250,11 +297,11 @@ func (d *Deployer) DeployTargets(ctx context.Context, o TargetsOptions) (*Target
 	caps := []types.Capability{types.CapabilityCapabilityNamedIam}
 	params := cfnParameters(o.parameters())
 
-	cur, err := d.CFN.DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String(name)})
+	cur, err := d.CFN.DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String(name), CallAs: d.CallAs})
 	switch {
 	case stackSetNotFound(err) || (err == nil && cur.StackSet != nil && cur.StackSet.Status == types.StackSetStatusDeleted):
 		in := &cloudformation.CreateStackSetInput{
-			StackSetName: aws.String(name), TemplateBody: aws.String(string(body)), Parameters: params, Capabilities: caps,
+			StackSetName: aws.String(name), CallAs: d.CallAs, TemplateBody: aws.String(string(body)), Parameters: params, Capabilities: caps,
 			Description: aws.String("keyage target accounts: AWS Config rule access-keys-rotated, SSM remediation, audit role"),
 		}
 		if o.ServiceManaged() {
@@ -279,7 +326,7 @@ func (d *Deployer) DeployTargets(ctx context.Context, o TargetsOptions) (*Target
 				map[bool]string{true: "--org-units", false: "--accounts"}[model == types.PermissionModelsServiceManaged])
 		}
 		in := &cloudformation.UpdateStackSetInput{
-			StackSetName: aws.String(name), TemplateBody: aws.String(string(body)), Parameters: params, Capabilities: caps,
+			StackSetName: aws.String(name), CallAs: d.CallAs, TemplateBody: aws.String(string(body)), Parameters: params, Capabilities: caps,
 			OperationPreferences: o.Preferences.api(),
 		}
 		if !o.ServiceManaged() {
@@ -382,7 +429,7 @@ func (d *Deployer) missing(o TargetsOptions, existing []Instance) []*cloudformat
 	for _, k := range keys {
 		regions := groups[k]
 		sort.Strings(regions)
-		in := &cloudformation.CreateStackInstancesInput{StackSetName: aws.String(stackSetName(o)), Regions: regions,
+		in := &cloudformation.CreateStackInstancesInput{StackSetName: aws.String(stackSetName(o)), CallAs: d.CallAs, Regions: regions,
 			OperationPreferences: o.Preferences.api()}
 		if o.ServiceManaged() {
 			in.DeploymentTargets = &types.DeploymentTargets{OrganizationalUnitIds: strings.Split(k, ",")}
@@ -407,18 +454,17 @@ func (d *Deployer) follow(ctx context.Context, set, id string) (*Operation, erro
 	reported := map[string]string{}
 	for {
 		out, err := d.CFN.DescribeStackSetOperation(ctx, &cloudformation.DescribeStackSetOperationInput{
-			StackSetName: aws.String(set), OperationId: aws.String(id)})
+			StackSetName: aws.String(set), CallAs: d.CallAs, OperationId: aws.String(id)})
 		if err != nil {
 			return nil, fmt.Errorf("describe operation %s of StackSet %s: %w", id, set, awsenv.Simplify(err))
 		}
 		so := out.StackSetOperation
 		op := &Operation{ID: id, Action: string(so.Action), Status: string(so.Status), Reason: aws.ToString(so.StatusReason)}
-		results, err := d.CFN.ListStackSetOperationResults(ctx, &cloudformation.ListStackSetOperationResultsInput{
-			StackSetName: aws.String(set), OperationId: aws.String(id)})
+		summaries, err := d.operationResults(ctx, set, id)
 		if err != nil {
-			return nil, fmt.Errorf("list results of operation %s of StackSet %s: %w", id, set, awsenv.Simplify(err))
+			return nil, err
 		}
-		for _, r := range results.Summaries {
+		for _, r := range summaries {
 			res := OperationResult{Account: aws.ToString(r.Account), Region: aws.ToString(r.Region),
 				OU: aws.ToString(r.OrganizationalUnitId), Status: string(r.Status), Reason: aws.ToString(r.StatusReason)}
 			op.Results = append(op.Results, res)
@@ -443,12 +489,33 @@ func (d *Deployer) follow(ctx context.Context, set, id string) (*Operation, erro
 	}
 }
 
+// operationResults reads every page of an operation's results (AWS returns at most 100 a page).
+func (d *Deployer) operationResults(ctx context.Context, set, id string) ([]types.StackSetOperationResultSummary, error) {
+	var out []types.StackSetOperationResultSummary
+	var token *string
+	for {
+		in := &cloudformation.ListStackSetOperationResultsInput{StackSetName: aws.String(set), CallAs: d.CallAs,
+			OperationId: aws.String(id), NextToken: token}
+		if d.resultsPageSize > 0 {
+			in.MaxResults = aws.Int32(d.resultsPageSize)
+		}
+		page, err := d.CFN.ListStackSetOperationResults(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list results of operation %s of StackSet %s: %w", id, set, awsenv.Simplify(err))
+		}
+		out = append(out, page.Summaries...)
+		if token = page.NextToken; token == nil {
+			return out, nil
+		}
+	}
+}
+
 // Instances lists the StackSet's instances; none when the StackSet does not exist.
 func (d *Deployer) Instances(ctx context.Context, set string) ([]Instance, error) {
 	var out []Instance
 	var token *string
 	for {
-		page, err := d.CFN.ListStackInstances(ctx, &cloudformation.ListStackInstancesInput{StackSetName: aws.String(set), NextToken: token})
+		page, err := d.CFN.ListStackInstances(ctx, &cloudformation.ListStackInstancesInput{StackSetName: aws.String(set), CallAs: d.CallAs, NextToken: token})
 		if stackSetNotFound(err) {
 			return nil, nil
 		}
@@ -484,7 +551,7 @@ func (d *Deployer) DestroyTargets(ctx context.Context, set string, prefs Prefere
 		return nil, err
 	}
 	res := &TargetsResult{StackSetName: set}
-	cur, err := d.CFN.DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String(set)})
+	cur, err := d.CFN.DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String(set), CallAs: d.CallAs})
 	if stackSetNotFound(err) {
 		res.NotFound = true
 		return res, nil
@@ -527,7 +594,7 @@ func (d *Deployer) DestroyTargets(ctx context.Context, set string, prefs Prefere
 	for _, k := range keys {
 		regions := groups[k]
 		sort.Strings(regions)
-		in := &cloudformation.DeleteStackInstancesInput{StackSetName: aws.String(set), Regions: regions,
+		in := &cloudformation.DeleteStackInstancesInput{StackSetName: aws.String(set), CallAs: d.CallAs, Regions: regions,
 			RetainStacks: aws.Bool(false), OperationPreferences: prefs.api()}
 		if service {
 			in.DeploymentTargets = &types.DeploymentTargets{OrganizationalUnitIds: strings.Split(k, ",")}
@@ -555,7 +622,7 @@ func (d *Deployer) DestroyTargets(ctx context.Context, set string, prefs Prefere
 	if len(res.Instances) > 0 {
 		return res, &InstancesFailedError{StackSet: set, Instances: res.Instances}
 	}
-	if _, err := d.CFN.DeleteStackSet(ctx, &cloudformation.DeleteStackSetInput{StackSetName: aws.String(set)}); err != nil {
+	if _, err := d.CFN.DeleteStackSet(ctx, &cloudformation.DeleteStackSetInput{StackSetName: aws.String(set), CallAs: d.CallAs}); err != nil {
 		return res, fmt.Errorf("delete StackSet %s: %w", set, awsenv.Simplify(err))
 	}
 	d.progress("deleted StackSet %s", set)
@@ -577,7 +644,7 @@ type StackSetStatus struct {
 // drift detection first.
 func (d *Deployer) StackSet(ctx context.Context, name string, drift bool) (*StackSetStatus, error) {
 	if drift {
-		out, err := d.CFN.DetectStackSetDrift(ctx, &cloudformation.DetectStackSetDriftInput{StackSetName: aws.String(name)})
+		out, err := d.CFN.DetectStackSetDrift(ctx, &cloudformation.DetectStackSetDriftInput{StackSetName: aws.String(name), CallAs: d.CallAs})
 		if stackSetNotFound(err) {
 			return nil, nil
 		}
@@ -588,7 +655,7 @@ func (d *Deployer) StackSet(ctx context.Context, name string, drift bool) (*Stac
 			return nil, err
 		}
 	}
-	cur, err := d.CFN.DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String(name)})
+	cur, err := d.CFN.DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String(name), CallAs: d.CallAs})
 	if stackSetNotFound(err) {
 		return nil, nil
 	}
@@ -610,6 +677,14 @@ func (d *Deployer) StackSet(ctx context.Context, name string, drift bool) (*Stac
 		return nil, err
 	}
 	return s, nil
+}
+
+// partitionOf is the partition of an ARN, aws when it has none.
+func partitionOf(arn string) string {
+	if parts := strings.Split(arn, ":"); len(parts) > 1 && parts[1] != "" {
+		return parts[1]
+	}
+	return "aws"
 }
 
 // administrationRoleARN is the StackSet administration role of the master

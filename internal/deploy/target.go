@@ -20,12 +20,16 @@ const (
 	ParamAuditRoleName             = "AuditRoleName"
 	ParamMaximumAutomaticAttempts  = "MaximumAutomaticAttempts"
 	ParamRetryAttemptSeconds       = "RetryAttemptSeconds"
+	ParamEnableEnforcement         = "EnableEnforcement"
+	ParamTopicKmsKeyArn            = "TopicKmsKeyArn"
 )
 
 // Target template conditions.
 const (
 	CondHasOwnerTagKey = "HasOwnerTagKey"
 	CondHasExternalID  = "HasExternalId"
+	CondEnforcement    = "EnableEnforcement"
+	CondHasTopicKey    = "HasTopicKmsKey"
 )
 
 // Target template logical IDs and outputs.
@@ -36,11 +40,13 @@ const (
 	LogicalConfigRule            = "AccessKeysRotatedRule"
 	LogicalRemediation           = "AccessKeysRotatedRemediation"
 	LogicalAuditRole             = "AuditRole"
+	LogicalEnforceRole           = "EnforceRole"
 
 	OutputRemediationRoleArn = "RemediationRoleArn"
 	OutputDocumentName       = "RemediationDocumentName"
 	OutputConfigRuleName     = "ConfigRuleName"
 	OutputAuditRoleArn       = "AuditRoleArn"
+	OutputEnforceRoleArn     = "EnforceRoleArn"
 )
 
 // ConfigRuleName is the name of the managed rule, as the seed and AWS name it.
@@ -84,6 +90,15 @@ func Target() *Template {
 	retry.MinValue, retry.MaxValue = cfn.Float64(1), cfn.Float64(2678000)
 	t.Parameters[ParamRetryAttemptSeconds] = retry
 
+	enforce := parameter("String", "true creates "+DefaultEnforceRoleName+", the role keyage enforce assumes to deactivate and delete access keys.", "false")
+	enforce.AllowedValues = []any{"true", "false"}
+	t.Parameters[ParamEnableEnforcement] = enforce
+
+	t.Parameters[ParamTopicKmsKeyArn] = withPattern(parameter("String",
+		"ARN of the KMS key encrypting the master topic (the KmsKeyArn output of the master stack); empty when it is not encrypted.", ""),
+		`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+)?$`)
+	t.Conditions[CondHasTopicKey] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamTopicKmsKeyArn), "")})
+	t.Conditions[CondEnforcement] = cfn.Equals(cfn.Ref(ParamEnableEnforcement), "true")
 	t.Conditions[CondHasOwnerTagKey] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamOwnerTagKey), "")})
 	t.Conditions[CondHasExternalID] = cfn.Not([]string{cfn.Equals(cfn.Ref(ParamExternalID), "")})
 
@@ -138,19 +153,9 @@ func Target() *Template {
 	t.refProperty(LogicalRemediation, "RetryAttemptSeconds", ParamRetryAttemptSeconds)
 
 	t.Resources[LogicalAuditRole] = &iam.Role{
-		RoleName:    cfn.RefPtr(ParamAuditRoleName),
-		Description: cfn.String("Read-only role keyage scan assumes from the master account."),
-		AssumeRolePolicyDocument: PolicyDocument{
-			Version: policyVersion,
-			Statement: []Statement{{
-				Effect:    "Allow",
-				Principal: map[string]any{"AWS": cfn.Sub("arn:${AWS::Partition}:iam::${" + ParamMasterAccountID + "}:root")},
-				Action:    []string{"sts:AssumeRole"},
-				Condition: cfn.If(CondHasExternalID,
-					map[string]any{"StringEquals": map[string]any{"sts:ExternalId": cfn.Ref(ParamExternalID)}},
-					cfn.Ref("AWS::NoValue")),
-			}},
-		},
+		RoleName:                 cfn.RefPtr(ParamAuditRoleName),
+		Description:              cfn.String("Read-only role keyage scan assumes from the master account."),
+		AssumeRolePolicyDocument: masterTrust(),
 		Policies: []iam.Role_Policy{{
 			PolicyName: "keyage-audit-read",
 			PolicyDocument: PolicyDocument{
@@ -160,11 +165,45 @@ func Target() *Template {
 		}},
 	}
 
+	// The enforcement role is apart from the read-only audit role: it may change keys, so it
+	// exists only where enforcement is wanted, and its use is audited on its own.
+	t.Resources[LogicalEnforceRole] = &iam.Role{
+		RoleName:                   cfn.String(DefaultEnforceRoleName),
+		Description:                cfn.String("Role keyage enforce assumes from the master account to deactivate and delete aged access keys."),
+		AssumeRolePolicyDocument:   masterTrust(),
+		AWSCloudFormationCondition: CondEnforcement,
+		Policies: []iam.Role_Policy{{
+			PolicyName: "keyage-enforce",
+			PolicyDocument: PolicyDocument{
+				Version:   policyVersion,
+				Statement: []Statement{allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...)},
+			},
+		}},
+	}
+	t.Outputs[OutputEnforceRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalEnforceRole, "Arn"), Condition: cfn.String(CondEnforcement)}
+
+	addEventForwarding(t)
+
 	t.Outputs[OutputRemediationRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalRemediationRole, "Arn")}
 	t.Outputs[OutputDocumentName] = cfn.Output{Value: cfn.Ref(LogicalDocument)}
 	t.Outputs[OutputConfigRuleName] = cfn.Output{Value: cfn.Ref(LogicalConfigRule)}
 	t.Outputs[OutputAuditRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalAuditRole, "Arn")}
 	return t
+}
+
+// masterTrust lets the master account assume a role, with the ExternalId when one is set.
+func masterTrust() PolicyDocument {
+	return PolicyDocument{
+		Version: policyVersion,
+		Statement: []Statement{{
+			Effect:    "Allow",
+			Principal: map[string]any{"AWS": cfn.Sub("arn:${AWS::Partition}:iam::${" + ParamMasterAccountID + "}:root")},
+			Action:    []string{"sts:AssumeRole"},
+			Condition: cfn.If(CondHasExternalID,
+				map[string]any{"StringEquals": map[string]any{"sts:ExternalId": cfn.Ref(ParamExternalID)}},
+				cfn.Ref("AWS::NoValue")),
+		}},
+	}
 }
 
 // remediationRolePolicy is the least privilege of the automation: resolve
@@ -182,8 +221,11 @@ func remediationRolePolicy() map[string]any {
 				cfn.Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-execution/*"),
 			}, "ssm:StartAutomationExecution", "ssm:GetAutomationExecution"),
 			allow("PassOwnRoleToChildAutomation", cfn.GetAtt(LogicalRemediationRole, "Arn"), "iam:PassRole"),
+			cfn.If(CondHasTopicKey,
+				allow("EncryptForMasterTopic", cfn.Ref(ParamTopicKmsKeyArn), "kms:GenerateDataKey*", "kms:Decrypt"),
+				cfn.Ref("AWS::NoValue")),
 			cfn.If(CondHasOwnerTagKey,
-				allow("ReadOwnerTag", cfn.Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"), "iam:GetUser"),
+				allow("ReadOwnerTag", cfn.Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"), "iam:ListUserTags"),
 				cfn.Ref("AWS::NoValue")),
 		},
 	}

@@ -348,11 +348,11 @@ func TestTargetPermissions(t *testing.T) {
 			t.Errorf("remediation role lacks %s, which running AWS-PublishSNSNotification as a child automation needs", action)
 		}
 	}
-	if c, _ := got["conditional"].(string); !strings.Contains(c, CondHasOwnerTagKey) || !strings.Contains(c, "iam:GetUser") {
-		t.Errorf("remediation role: owner tag statement = %q, want iam:GetUser under condition %s", c, CondHasOwnerTagKey)
+	if c, _ := got["conditional"].(string); !strings.Contains(c, CondHasOwnerTagKey) || !strings.Contains(c, "iam:ListUserTags") {
+		t.Errorf("remediation role: owner tag statement = %q, want iam:ListUserTags under condition %s", c, CondHasOwnerTagKey)
 	}
 	if len(got) != len(want)+3 {
-		t.Errorf("remediation role allows %v, want only %v, the two ssm calls and the conditional iam:GetUser", sortedKeys(got), sortedKeys(want))
+		t.Errorf("remediation role allows %v, want only %v, the two ssm calls and the conditional iam:ListUserTags", sortedKeys(got), sortedKeys(want))
 	}
 
 	audit, err := tmpl.GetIAMRoleWithName(LogicalAuditRole)
@@ -435,14 +435,12 @@ func TestRemediationDocumentContent(t *testing.T) {
 			configStep,
 			{
 				Name:      "ownerStep",
-				Action:    "aws:executeAwsApi",
+				Action:    "aws:executeScript",
 				OnFailure: "Continue",
-				Inputs:    map[string]any{"Service": "iam", "Api": "GetUser", "UserName": "{{configStep.configUserName}}"},
-				Outputs: []StepOutput{{
-					Name:     "ownerEmail",
-					Selector: "", // an Fn::Sub of OwnerTagKey, checked below
-					Type:     "String",
-				}},
+				Inputs: map[string]any{"Runtime": "python3.11", "Handler": "handler", "Script": ownerScript,
+					"InputPayload": map[string]any{"UserName": "{{configStep.configUserName}}", "TagKey": map[string]any{"Ref": "OwnerTagKey"}}},
+				// SSM selectors have no filters; the script returns the tag's value as one string.
+				Outputs: []StepOutput{{Name: "ownerEmail", Selector: "$.Payload.owner", Type: "String"}},
 			},
 			publish(OwnerMessage),
 		}, OwnerMessage},
@@ -499,13 +497,8 @@ func TestRemediationDocumentContent(t *testing.T) {
 			if tt.steps[len(tt.steps)-1].Inputs["RuntimeParameters"].(map[string]any)["Message"] == seedMessage && got != SeedMessage {
 				t.Errorf("SeedMessage = %q, not the seed's %q", SeedMessage, seedMessage)
 			}
-			if len(tt.steps) == 3 {
-				want := map[string]any{"Fn::Sub": "$.User.Tags[?(@.Key == '${OwnerTagKey}')].Value"}
-				if diff := cmp.Diff(want, subSelector); diff != "" {
-					t.Errorf("owner step selector (-want +got):\n%s", diff)
-				}
-			} else if subSelector != nil {
-				t.Errorf("seed document has an intrinsic selector %v", subSelector)
+			if subSelector != nil {
+				t.Errorf("document has an intrinsic selector %v", subSelector)
 			}
 		})
 	}

@@ -52,6 +52,12 @@ type Deployer struct {
 	MaxPoll time.Duration
 	// Now is the clock (change set names); default time.Now.
 	Now func() time.Time
+	// CallAs is sent with every StackSet call: DELEGATED_ADMIN when a delegated administrator,
+	// not the management account, operates a service-managed StackSet; empty is AWS's SELF.
+	CallAs types.CallAs
+
+	// resultsPageSize is the MaxResults of ListStackSetOperationResults; 0 is AWS's 100.
+	resultsPageSize int32
 }
 
 func (d *Deployer) progress(format string, args ...any) {

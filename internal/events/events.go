@@ -1,7 +1,8 @@
 // Package events parses the AWS events keyage reacts to, as they arrive in
 // SQS, directly or wrapped in an SNS envelope: EventBridge events for AWS
 // Config compliance changes and for IAM API calls recorded by CloudTrail,
-// and the seed's own remediation message from the AWS-native deployment.
+// the seed's own remediation message from the AWS-native deployment (both spellings of
+// its companion repository too) and the companion repository's SQS JSON body.
 package events
 
 import (
@@ -22,11 +23,23 @@ const (
 	// SSM automation of the AWS-native deployment to the central topic:
 	// Account "222222222222" User "alice" needs to rotate their access key.
 	KindSeedMessage = "keyage seed message"
+	// KindSeedQueueMessage is the JSON body the seed's companion repository's later templates
+	// send to an SQS queue: {"account_id": ..., "resource_id": ..., "resource_name": ...}.
+	KindSeedQueueMessage = "seed queue message"
 )
 
-// seedRE matches the seed's message, and keyage's default text.
-// The deployment's owner variant adds ` (owner "...")` after the user.
-var seedRE = regexp.MustCompile(`^Account "(\d{12})" User "([\w+=,.@-]{1,64})"(?: \(owner "[^"]*"\))? needs to rotate their access key\.`)
+// seedRE matches the seed's message, and keyage's default text, in both spellings: "access
+// key." (the seed's blog post) and "Access Key" without the period (the companion
+// repository's later templates). The deployment's owner variant adds ` (owner "...")` after
+// the user.
+var seedRE = regexp.MustCompile(`^Account "(\d{12})" User "([\w+=,.@-]{1,64})"(?: \(owner "[^"]*"\))? needs to rotate their (?:access key|Access Key)\.?`)
+
+// seedQueueBody is the companion repository's SQS message.
+type seedQueueBody struct {
+	AccountID    *string `json:"account_id"`
+	ResourceID   string  `json:"resource_id"`
+	ResourceName string  `json:"resource_name"`
+}
 
 // Event is what keyage needs from one event: which user in which account to
 // look at again.
@@ -116,6 +129,16 @@ func Parse(body []byte, rule string) (Event, error) {
 	}
 	if m := seedRE.FindSubmatch(bytes.TrimSpace(body)); m != nil {
 		return Event{Kind: KindSeedMessage, AccountID: string(m[1]), UserName: string(m[2])}, nil
+	}
+	var q seedQueueBody
+	if json.Unmarshal(body, &q) == nil && q.AccountID != nil {
+		if len(*q.AccountID) != 12 {
+			return Event{}, fmt.Errorf("seed queue message: account_id %q is not a 12-digit account id", *q.AccountID)
+		}
+		if q.ResourceID == "" && q.ResourceName == "" {
+			return Event{}, errors.New("seed queue message: neither resource_id nor resource_name")
+		}
+		return Event{Kind: KindSeedQueueMessage, AccountID: *q.AccountID, ResourceID: q.ResourceID, UserName: q.ResourceName}, nil
 	}
 	var r raw
 	if err := json.Unmarshal(body, &r); err != nil {

@@ -39,6 +39,12 @@ func TestParse(t *testing.T) {
 		{"a user's own key: no userName, the user is the caller", own, Event{Kind: KindAPICall, AccountID: "222222222222", UserName: "alice", EventName: "UpdateAccessKey"}},
 		{"a user's own key through SNS", snsWrap(t, own), Event{Kind: KindAPICall, AccountID: "222222222222", UserName: "alice", EventName: "UpdateAccessKey"}},
 		{"the deployment's owner variant", []byte(`Account "222222222222" User "alice" (owner "alice@example.com") needs to rotate their access key.`), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
+		{"the companion repository's spelling, raw", []byte(`Account "222222222222" User "alice" needs to rotate their Access Key`), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
+		{"the companion repository's spelling through SNS", snsWrap(t, []byte(`Account "222222222222" User "alice" needs to rotate their Access Key`)), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
+		{"the seed's message without the period", []byte(`Account "222222222222" User "alice" needs to rotate their access key`), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
+		{"capitalised with the period", []byte(`Account "222222222222" User "alice" needs to rotate their Access Key.`), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
+		{"the companion repository's SQS body", []byte(`{"account_id": "333333333333", "resource_id": "AIDAEXAMPLEUSER00002", "resource_name": "bob"}`), Event{Kind: KindSeedQueueMessage, AccountID: "333333333333", ResourceID: "AIDAEXAMPLEUSER00002", UserName: "bob"}},
+		{"the companion repository's SQS body through SNS", snsWrap(t, []byte(`{"account_id": "333333333333", "resource_id": "AIDAEXAMPLEUSER00002", "resource_name": "bob"}`)), Event{Kind: KindSeedQueueMessage, AccountID: "333333333333", ResourceID: "AIDAEXAMPLEUSER00002", UserName: "bob"}},
 		{"the seed's message through SNS", snsWrap(t, []byte(`Account "222222222222" User "alice" needs to rotate their access key.`)), Event{Kind: KindSeedMessage, AccountID: "222222222222", UserName: "alice"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,6 +68,8 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"not json", "hello", false},
 		{"seed message with a bad account", `Account "2222" User "alice" needs to rotate their access key.`, false},
+		{"companion body with a bad account", `{"account_id": "33", "resource_id": "AIDA1", "resource_name": "bob"}`, false},
+		{"companion body without the user", `{"account_id": "333333333333"}`, false},
 		{"json without detail", `{"id":"x"}`, false},
 		{"other detail type", `{"id":"x","detail-type":"EC2 Instance State-change Notification","account":"222222222222","detail":{}}`, true},
 		{"other rule", `{"id":"x","detail-type":"Config Rules Compliance Change","account":"222222222222","detail":{"resourceId":"AIDA1","resourceType":"AWS::IAM::User","configRuleName":"mfa-enabled"}}`, true},

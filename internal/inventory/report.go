@@ -21,9 +21,13 @@ import (
 const maxReportWait = 2 * time.Second
 
 // fromReport reads the credential report and ListUsers (for the immutable
-// UserIds) side by side. With realtime (auto), users the report flags, and
-// users created after it, are re-read with ListAccessKeys, so a key rotated
-// or deleted since the report is not reported and findings name the key id.
+// UserIds) side by side. With realtime (auto), users the report flags, users
+// whose report shows an inactive key past the limit (it may have been
+// reactivated since), and users created after it, are re-read with
+// ListAccessKeys, so a key rotated, deleted or reactivated since the report
+// is seen as it is and findings name the key id. With either source, a user
+// the report lists twice, or with a date after the report itself, is read
+// from the API instead: such a row cannot be trusted.
 func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, error) {
 	var (
 		report *credreport.Report
@@ -37,32 +41,51 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 	}
 
 	rows := make(map[string]*credreport.Row, len(report.Users))
+	untrusted := map[string]string{} // user name -> why
 	for i := range report.Users {
-		rows[report.Users[i].User] = &report.Users[i]
+		row := &report.Users[i]
+		if prev, ok := rows[row.User]; ok {
+			untrusted[row.User] = fmt.Sprintf("listed twice in the credential report (lines %d and %d)", prev.Line, row.Line)
+		} else if why := impossible(row, c.o.Now); why != "" {
+			untrusted[row.User] = why
+		}
+		rows[row.User] = row
 	}
 	users := make([]rule.User, len(listed))
 	var recheck []int
 	for i, lu := range listed {
 		users[i] = c.userFrom(lu)
 		row, ok := rows[users[i].UserName]
+		if why, bad := untrusted[users[i].UserName]; bad {
+			c.log.Warn("credential report row not trusted; reading the user from the IAM API", "user", users[i].UserName, "reason", why)
+			recheck = append(recheck, i)
+			continue
+		}
 		if ok {
 			users[i].Keys = keysFromRow(row)
 		}
-		if realtime && (!ok || lifecycle.Flagged(users[i], c.o.Policy, c.o.Now)) {
+		if realtime && (!ok || lifecycle.Flagged(users[i], c.o.Policy, c.o.Now) || inactivePastLimit(users[i], c.o.Policy, c.o.Now)) {
 			recheck = append(recheck, i)
 		}
 	}
 
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(c.o.UserConcurrency)
-	if realtime {
-		for _, i := range recheck {
-			u := &users[i]
-			row := rows[u.UserName]
-			g.Go(func() error { return c.recheck(gctx, u, row) })
+	rechecked := make(map[int]bool, len(recheck))
+	for _, i := range recheck {
+		rechecked[i] = true
+		u := &users[i]
+		row := rows[u.UserName]
+		if _, bad := untrusted[u.UserName]; bad {
+			row = nil // nothing from it, not even last-used data
 		}
-	} else if c.o.WithTags {
+		g.Go(func() error { return c.recheck(gctx, u, row) })
+	}
+	if !realtime && c.o.WithTags {
 		for i := range users {
+			if rechecked[i] {
+				continue // recheck reads the tags
+			}
 			u := &users[i]
 			g.Go(func() (err error) { u.Tags, err = c.listTags(gctx, u.UserName); return err })
 		}
@@ -71,6 +94,44 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 		return nil, err
 	}
 	return &Result{Users: users, RootKeys: rootKeysFromRow(report.Root)}, nil
+}
+
+// reportSkew is how far after now a report date may be (clocks differ)
+// before the row counts as impossible.
+const reportSkew = 24 * time.Hour
+
+// impossible says why a report row cannot be right (a date in the future:
+// creation, key rotation or last use), or "".
+func impossible(row *credreport.Row, now time.Time) string {
+	if now.IsZero() {
+		return ""
+	}
+	limit := now.Add(reportSkew)
+	if row.UserCreationTime.After(limit) {
+		return fmt.Sprintf("user_creation_time %s is in the future (line %d)", row.UserCreationTime.Format(time.RFC3339), row.Line)
+	}
+	for i, k := range row.Keys {
+		for _, d := range []struct {
+			col string
+			t   time.Time
+		}{{"last_rotated", k.LastRotated}, {"last_used_date", k.LastUsed}} {
+			if d.t.After(limit) {
+				return fmt.Sprintf("access_key_%d_%s %s is in the future (line %d)", i+1, d.col, d.t.Format(time.RFC3339), row.Line)
+			}
+		}
+	}
+	return ""
+}
+
+// inactivePastLimit reports whether u has an inactive key older than the
+// limit: reactivated after the report, it would make u NON_COMPLIANT.
+func inactivePastLimit(u rule.User, p rule.Policy, now time.Time) bool {
+	for _, k := range u.Keys {
+		if k.Status == rule.StatusInactive && now.Sub(k.CreateDate) > p.MaxAge {
+			return true
+		}
+	}
+	return false
 }
 
 // recheck replaces a user's report keys with ListAccessKeys, keeping the

@@ -40,9 +40,29 @@ type Dispatcher struct {
 	Lease time.Duration
 }
 
-// DispatchStats counts one Drain's work.
+// DispatchStats counts one Drain's work. Held and Pending, filled when the
+// outbox is a BacklogCounter, count what was left when the Drain ended:
+// messages under another live dispatcher's lease, and messages still to be
+// sent (due later, or left by a stop).
 type DispatchStats struct {
 	Sent, Retried, Failed int
+	Held, Pending         int
+}
+
+// BacklogLine describes what a Drain left undelivered, for a run's
+// summary; empty when nothing was left.
+func (s DispatchStats) BacklogLine() string {
+	if s.Held == 0 && s.Pending == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Not delivered yet: %d notifications held by another keyage process (sent by it, or by the next run once its lease runs out), %d still pending (retried later or by the next run).", s.Held, s.Pending)
+}
+
+// BacklogCounter is an Outbox that can count what is left undelivered.
+type BacklogCounter interface {
+	// Backlog counts pending messages at now: held under another owner's
+	// live lease, and the others.
+	Backlog(ctx context.Context, owner string, now time.Time) (held, pending int, err error)
 }
 
 // maxStoreFailures is how many outbox errors in a row end a Drain.
@@ -50,6 +70,15 @@ const maxStoreFailures = 5
 
 // claimLimit is how many messages one poll claims at most.
 const claimLimit = 1000
+
+// maxInflight bounds the messages one dispatcher holds claimed and not yet
+// recorded; it is also each receiver queue's capacity, so queueing never
+// blocks the loop (which renews the leases).
+const maxInflight = 4096
+
+// maxRetryAfterLimit is how long a Retry-After is honoured when the
+// dispatcher has no retry window.
+const maxRetryAfterLimit = time.Hour
 
 func (d *Dispatcher) defaults() {
 	if d.Workers <= 0 {
@@ -100,8 +129,65 @@ func (d *Dispatcher) run(ctx context.Context, untilIdle bool) (DispatchStats, er
 	// outcomes are recorded.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	stopRenew := r.renewEvery(workCtx, d.Lease/4)
+	stopFlush := r.flushOnDone(ctx)
 	err := r.loop(ctx, workCtx, untilIdle)
+	stopFlush()
+	stopRenew()
 	return r.stop(ctx), err
+}
+
+// flushOnDone records outcomes as soon as deliveries finish (a group
+// commit: what finished during one flush goes in the next), apart from the
+// loop's poll, so that a process killed right after a delivery has rarely
+// not recorded it: the window in which a kill leads to a redelivery is one
+// commit, not one poll. The returned function stops it and waits for it.
+func (r *run) flushOnDone(ctx context.Context) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-r.wake:
+				_ = r.flush(ctx) // on error the poll retries and reports it
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
+
+// renewEvery renews the leases every interval of real time, apart from the
+// loop, so that nothing the loop waits on (a busy outbox, a slow flush) lets
+// the leases run out while this dispatcher lives. The returned function
+// stops it and waits for it.
+func (r *run) renewEvery(ctx context.Context, interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(interval, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := r.d.Outbox.RenewLeases(ctx, r.owner, r.d.Now(), r.d.Lease); err != nil && ctx.Err() == nil {
+					r.d.Logger.Warn("outbox leases not renewed; retrying", "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // run is the state of one Drain or Run: the per-receiver queues and their
@@ -113,9 +199,14 @@ type run struct {
 	global  chan struct{}          // bounds deliveries overall
 	queues  map[string]chan Queued // per receiver; used by the loop only
 	wg      sync.WaitGroup
+	// claimMu orders claims and flushes: a message whose outcome is being
+	// recorded is claimable once the commit is done, and must by then be
+	// out of inflight, or take would refuse it and it would stay leased.
+	claimMu sync.Mutex
 
 	mu       sync.Mutex
 	inflight map[string]bool // claimed, queued or being delivered, outcome not recorded
+	wake     chan struct{}   // an outcome is waiting to be recorded
 	pending  []Outcome       // outcomes to record
 	stats    DispatchStats
 }
@@ -128,6 +219,7 @@ func newRun(d *Dispatcher) *run {
 		global:   make(chan struct{}, d.Workers),
 		queues:   map[string]chan Queued{},
 		inflight: map[string]bool{},
+		wake:     make(chan struct{}, 1),
 	}
 }
 
@@ -180,8 +272,16 @@ func (r *run) stop(ctx context.Context) DispatchStats {
 		r.d.Logger.Warn("outbox leases not released; other processes send those messages once the leases run out", "err", err)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stats
+	stats := r.stats
+	r.mu.Unlock()
+	if bc, ok := r.d.Outbox.(BacklogCounter); ok {
+		held, pending, err := bc.Backlog(context.WithoutCancel(ctx), r.owner, r.d.Now())
+		if err != nil {
+			r.d.Logger.Warn("outbox backlog not counted", "err", err)
+		}
+		stats.Held, stats.Pending = held, pending
+	}
+	return stats
 }
 
 // poll records outcomes, renews leases, claims and queues what is due, and
@@ -199,29 +299,53 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 		}
 		r.renewed = now
 	}
-	due, err := d.Outbox.ClaimDue(ctx, r.owner, now, d.Lease, claimLimit)
+	due, err := r.claim(ctx, now)
 	if err != nil {
 		return 0, false, err
 	}
 	queued := 0
 	for _, m := range due {
-		if !r.take(m.ID) {
-			continue
-		}
 		queued++
 		r.queue(ctx, workCtx, m.Receiver) <- m
 	}
 	if queued > 0 || r.busy() {
 		return d.PollInterval, false, nil
 	}
-	next, err := d.Outbox.NextDue(ctx, r.owner, d.Now())
+	now = d.Now()
+	next, err := d.Outbox.NextDue(ctx, r.owner, now)
 	switch {
 	case err != nil:
 		return 0, false, err
 	case next.IsZero():
 		return time.Second, true, nil
+	case next.Sub(now) > d.retryLimit():
+		// Due beyond any pause this dispatcher sets: parked by an earlier
+		// run, for a later one. A Drain does not wait for it (it is
+		// counted as pending); Run polls on.
+		return time.Second, true, nil
 	}
 	return max(d.PollInterval, min(next.Sub(d.Now()), time.Second)), false, nil
+}
+
+// claim claims what is due and fits, and marks it in flight.
+func (r *run) claim(ctx context.Context, now time.Time) ([]Queued, error) {
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
+	room := min(claimLimit, maxInflight-r.inflightCount())
+	if room <= 0 {
+		return nil, nil
+	}
+	due, err := r.d.Outbox.ClaimDue(ctx, r.owner, now, r.d.Lease, room)
+	if err != nil {
+		return nil, err
+	}
+	out := due[:0]
+	for _, m := range due {
+		if r.take(m.ID) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // take marks a message in flight; false when it already is (claimed again
@@ -234,6 +358,13 @@ func (r *run) take(id string) bool {
 	}
 	r.inflight[id] = true
 	return true
+}
+
+// inflightCount is how many messages this run holds.
+func (r *run) inflightCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.inflight)
 }
 
 // busy reports whether deliveries or outcomes are outstanding.
@@ -249,7 +380,7 @@ func (r *run) queue(ctx, workCtx context.Context, receiver string) chan Queued {
 	if ok {
 		return q
 	}
-	q = make(chan Queued, 4096)
+	q = make(chan Queued, maxInflight)
 	r.queues[receiver] = q
 	for range r.d.PerReceiver {
 		r.wg.Add(1)
@@ -293,11 +424,17 @@ func (r *run) done(o Outcome) {
 		r.stats.Retried++
 	}
 	r.pending = append(r.pending, o)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 // flush records the outcomes gathered since the last flush in one batch;
 // on error they are kept for the next try.
 func (r *run) flush(ctx context.Context) error {
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = nil
@@ -334,6 +471,14 @@ func (d *Dispatcher) deliver(ctx context.Context, m Queued) Outcome {
 		pause := backoff(d.Window, m.MaxAttempts, m.Attempts+1, rand.Float64())
 		var he *HTTPError
 		if errors.As(err, &he) && he.RetryAfter > pause {
+			// Honoured only within the retry window: a receiver cannot
+			// park a message (and the run draining it) for years.
+			if limit := d.retryLimit(); he.RetryAfter > limit {
+				o.Final = true
+				o.Err = fmt.Sprintf("%s; not retried: Retry-After %s is beyond the retry window of %s", o.Err, he.RetryAfter, d.retryLimit())
+				log.Error("notification failed", "err", o.Err)
+				return o
+			}
 			pause = he.RetryAfter
 		}
 		o.NextAttemptAt = o.At.Add(pause)
@@ -359,6 +504,15 @@ func (d *Dispatcher) deliver(ctx context.Context, m Queued) Outcome {
 	}
 	log.Debug("notification delivered")
 	return Outcome{ID: m.ID, At: d.Now()}
+}
+
+// retryLimit is the longest pause before a retry: the retry window, or
+// maxRetryAfterLimit without one.
+func (d *Dispatcher) retryLimit() time.Duration {
+	if d.Window > 0 {
+		return d.Window
+	}
+	return maxRetryAfterLimit
 }
 
 // backoff is the pause before attempt n+1 after n failed attempts: the

@@ -3,9 +3,12 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -156,8 +159,11 @@ func TestDispatcherOutcomes(t *testing.T) {
 			return true, errors.New("HTTP 500")
 		}, wantErr: "HTTP 500", minPause: 16 * time.Second, maxPause: 24 * time.Second, wantStats: DispatchStats{Retried: 1}},
 		{name: "Retry-After longer than the pause wins", receiver: "hook", notify: func(context.Context, Message) (bool, error) {
-			return true, &HTTPError{Endpoint: "https://example.com", StatusCode: 429, RetryAfter: time.Hour}
-		}, wantErr: "HTTP 429", minPause: time.Hour, maxPause: time.Hour, wantStats: DispatchStats{Retried: 1}},
+			return true, &HTTPError{Endpoint: "https://example.com", StatusCode: 429, RetryAfter: 50 * time.Second}
+		}, wantErr: "HTTP 429", minPause: 50 * time.Second, maxPause: 50 * time.Second, wantStats: DispatchStats{Retried: 1}},
+		{name: "Retry-After beyond the retry window fails the message", receiver: "hook", notify: func(context.Context, Message) (bool, error) {
+			return true, &HTTPError{Endpoint: "https://example.com", StatusCode: 429, RetryAfter: 999999999 * time.Second}
+		}, wantErr: "beyond the retry window of 1m0s", wantFinal: true, wantStats: DispatchStats{Failed: 1}},
 		{name: "permanent failure is final", receiver: "hook", notify: func(context.Context, Message) (bool, error) {
 			return false, errors.New("HTTP 404")
 		}, wantErr: "HTTP 404", wantFinal: true, wantStats: DispatchStats{Failed: 1}},
@@ -247,6 +253,59 @@ func TestDispatcherRenewsLeasesAndRetries(t *testing.T) {
 	}
 }
 
+// A receiver that hangs with more messages due than a dispatcher holds in
+// flight does not stop the dispatcher renewing its leases (issue 13 row 3:
+// the loop blocked on a full queue, the leases ran out, and another
+// process sent the same messages again).
+func TestDispatcherRenewsLeasesWhileAReceiverHangs(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Second)
+		return now
+	}
+	ob := &memOutbox{msgs: map[string]*memMessage{}}
+	for i := range maxInflight + 1000 {
+		id := fmt.Sprintf("m%05d", i)
+		ob.add(t, id, "slow", mustEncode(t, Message{ID: id, Receiver: "slow"}), 0, 3, now)
+	}
+	release := make(chan struct{})
+	var calls atomic.Int32
+	d := &Dispatcher{Outbox: ob, Workers: 2, PerReceiver: 2, Lease: 8 * time.Second, Now: clock, PollInterval: time.Millisecond,
+		Notifiers: map[string]Notifier{"slow": notifierFunc(func(ctx context.Context, _ Message) (bool, error) {
+			calls.Add(1)
+			<-release
+			return false, nil
+		})}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	renewals := func() int {
+		ob.mu.Lock()
+		defer ob.mu.Unlock()
+		return ob.renewals
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() < 2 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	before := renewals()
+	for renewals() < before+5 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	got := renewals() - before
+	close(release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got < 5 {
+		t.Errorf("leases renewed %d times while the receiver hung with %d messages due, want them renewed on (at least 5)", got, maxInflight+1000)
+	}
+}
+
 // Stopping a dispatcher leaves what it had not started pending, and
 // releases its leases for the next one.
 func TestDispatcherStopLeavesRestPending(t *testing.T) {
@@ -322,5 +381,35 @@ func TestBackoffSpreadsAttemptsOverWindow(t *testing.T) {
 	}
 	if backoff(window, 1, 1, 0.5) != 0 {
 		t.Errorf("one attempt must not pause")
+	}
+}
+
+// A Drain does not wait for a message due beyond its retry window (issue 13
+// row 1: a message parked until 2058 kept every later run from exiting).
+func TestDrainDoesNotWaitPastTheWindow(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name     string
+		due      time.Time
+		wantSent int
+	}{
+		{"parked until 2058 by an old Retry-After", time.Date(2058, 1, 1, 0, 0, 0, 0, time.UTC), 0},
+		{"due just past the window", now.Add(time.Minute + time.Second), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ob := &memOutbox{msgs: map[string]*memMessage{}}
+			ob.add(t, "m1", "hook", mustEncode(t, Message{ID: "m1", Receiver: "hook"}), 1, 3, tt.due)
+			d := &Dispatcher{Outbox: ob, Window: time.Minute, Now: func() time.Time { return now },
+				Notifiers: map[string]Notifier{"hook": notifierFunc(func(context.Context, Message) (bool, error) { return false, nil })}}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			stats, err := d.Drain(ctx)
+			if err != nil || ctx.Err() != nil {
+				t.Fatalf("Drain = %+v, %v (ctx %v); want it to return at once", stats, err, ctx.Err())
+			}
+			if stats.Sent != tt.wantSent {
+				t.Errorf("Drain sent %d, want %d", stats.Sent, tt.wantSent)
+			}
+		})
 	}
 }

@@ -156,19 +156,38 @@ func cleanBody(b []byte) string {
 	return s
 }
 
-// parseRetryAfter reads a Retry-After header: delay-seconds or HTTP-date.
+// maxRetryAfter caps a parsed Retry-After, so that huge values neither
+// overflow a time.Duration nor look small; the dispatcher decides whether
+// to honour it.
+const maxRetryAfter = 100 * 365 * 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or HTTP-date,
+// capped at maxRetryAfter; 0 when absent, invalid or in the past.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+	if isDigits(v) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter // out of range: all digits, so too large
+		}
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // HTTPOptions are the options the HTTP receivers (slack, webhook, jira)

@@ -15,6 +15,7 @@ const (
 	KindFinding  = "finding"  // a key is past the warning age or the limit
 	KindResolved = "resolved" // a previously notified key was rotated or removed
 	KindTest     = "test"     // keyage receivers test
+	KindSummary  = "summary"  // one run's summary for a groupBy: [run] route
 )
 
 // Item is one finding: one access key of one IAM user. It is defined in
@@ -46,6 +47,36 @@ type Message struct {
 	Recipients []string  `json:"recipients,omitempty"`
 	Items      []Item    `json:"items"`
 	CreatedAt  time.Time `json:"createdAt"`
+	// Summary is set on a run summary (KindSummary), whose Items are all
+	// the findings still open.
+	Summary *Summary `json:"summary,omitempty"`
+}
+
+// Summary is what one run changed and left open, for one route.
+type Summary struct {
+	// Open counts the findings still open (New included).
+	Open int `json:"open"`
+	// New are the findings this route had not sent before.
+	New []Item `json:"new"`
+	// Resolved are findings sent before whose key was rotated, deactivated
+	// or deleted since.
+	Resolved []Item `json:"resolved"`
+	// Accounts count the open findings by account and stage, the account
+	// with the most first.
+	Accounts []AccountCount `json:"accounts"`
+	// Worst are the oldest open keys, oldest first.
+	Worst []Item `json:"worst"`
+	// URL is the dashboard's list of NON_COMPLIANT users when
+	// server.externalURL is set, for what a message cannot hold.
+	URL string `json:"url,omitempty"`
+}
+
+// AccountCount is one account's open findings by stage.
+type AccountCount struct {
+	AccountID   string         `json:"accountId"`
+	AccountName string         `json:"accountName,omitempty"`
+	Total       int            `json:"total"`
+	Stages      map[string]int `json:"stages"`
 }
 
 // Attributes are the message attributes SNS and SQS carry, so subscribers

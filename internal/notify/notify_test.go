@@ -71,6 +71,9 @@ func TestParseRetryAfter(t *testing.T) {
 		"-1":                            0,
 		"Mon, 01 Jun 2026 00:01:00 GMT": time.Minute,
 		"soon":                          0,
+		"999999999":                     999999999 * time.Second,
+		"99999999999999999999999":       maxRetryAfter,
+		"Fri, 01 Jun 9999 00:00:00 GMT": maxRetryAfter,
 	} {
 		if got := parseRetryAfter(in, now); got != want {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
@@ -130,4 +133,18 @@ func TestHTTPErrorMessage(t *testing.T) {
 	if !strings.Contains(cleanBody([]byte("a\n  b\tc")), "a b c") {
 		t.Errorf("cleanBody does not fold whitespace")
 	}
+}
+
+// FuzzParseRetryAfter: any header value parses to a delay within
+// [0, maxRetryAfter], never a negative or overflowed one.
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "30", "-1", "999999999", "99999999999999999999999", "Mon, 01 Jun 2026 00:01:00 GMT", "soon", " 7 "} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		if got := parseRetryAfter(v, now); got < 0 || got > maxRetryAfter {
+			t.Errorf("parseRetryAfter(%q) = %v, want within [0, %v]", v, got, maxRetryAfter)
+		}
+	})
 }

@@ -22,6 +22,8 @@ type Payload struct {
 	Text      string    `json:"text"`
 	Items     []Item    `json:"items"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Summary is a run summary's counts (kind summary only).
+	Summary *Summary `json:"summary,omitempty"`
 }
 
 // NewPayload returns the payload of m. Items is never nil, so it encodes
@@ -40,6 +42,7 @@ func NewPayload(m Message) Payload {
 		Text:      m.Text,
 		Items:     items,
 		CreatedAt: m.CreatedAt.UTC(),
+		Summary:   m.Summary,
 	}
 }
 

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/base64"
 	"net/url"
 	"strings"
 )
@@ -33,8 +34,48 @@ func Redact(s string, secrets ...string) string {
 		if esc := url.PathEscape(sec); esc != sec {
 			s = strings.ReplaceAll(s, esc, Redacted)
 		}
+		// SASL LOGIN sends the secret alone in base64.
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b := enc.EncodeToString([]byte(sec)); len(b) >= 4 {
+				s = strings.ReplaceAll(s, b, Redacted)
+			}
+		}
 	}
 	return s
+}
+
+// CredentialSecrets returns the forms in which a protocol sends a user
+// name and its secret, for Redact: the secret, HTTP Basic's
+// base64(user:secret), SASL PLAIN's base64(\0user\0secret) (and with the
+// user as authorization identity), and the URL user info user:secret. A
+// server that echoes what it received cannot leak any of them. Nil when
+// secret is empty.
+func CredentialSecrets(user, secret string) []string {
+	if secret == "" {
+		return nil
+	}
+	out := []string{secret}
+	for _, raw := range []string{user + ":" + secret, "\x00" + user + "\x00" + secret, user + "\x00" + user + "\x00" + secret} {
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(raw)), base64.RawStdEncoding.EncodeToString([]byte(raw)))
+	}
+	info := url.UserPassword(user, secret).String()
+	out = append(out, info)
+	if _, pass, ok := strings.Cut(info, ":"); ok && pass != secret {
+		out = append(out, pass)
+	}
+	return out
+}
+
+// URLSecrets returns what of a URL Redact must hide: the URL, and, when it
+// embeds credentials (https://user:secret@host), their forms as
+// CredentialSecrets gives them (Go's HTTP client sends them as Basic auth).
+func URLSecrets(rawURL string) []string {
+	out := []string{rawURL}
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		pass, _ := u.User.Password()
+		out = append(out, CredentialSecrets(u.User.Username(), pass)...)
+	}
+	return out
 }
 
 // Endpoint describes a URL for error messages without its secrets: the

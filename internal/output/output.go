@@ -86,7 +86,7 @@ func writeCSV(w io.Writer, r *scan.Result) error {
 		base := []string{ev.AccountID, names[ev.AccountID], ev.UserName, ev.ResourceID, ev.ARN, string(ev.Compliance)}
 		if len(ev.Keys) == 0 {
 			row := append(base, make([]string, 8)...)
-			if err := cw.Write(append(row, ev.Annotation)); err != nil {
+			if err := cw.Write(SafeCSVRecord(append(row, ev.Annotation))); err != nil {
 				return fmt.Errorf("write csv: %w", err)
 			}
 			continue
@@ -95,7 +95,7 @@ func writeCSV(w io.Writer, r *scan.Result) error {
 			row := append(append([]string(nil), base...),
 				k.AccessKeyID, k.Status, k.CreateDate.UTC().Format(time.RFC3339), strconv.Itoa(k.AgeDays), string(k.Stage),
 				formatTime(k.LastUsedDate), k.LastUsedService, k.LastUsedRegion, ev.Annotation)
-			if err := cw.Write(row); err != nil {
+			if err := cw.Write(SafeCSVRecord(row)); err != nil {
 				return fmt.Errorf("write csv: %w", err)
 			}
 		}

@@ -14,12 +14,30 @@ import (
 // reminders and lifecycle notices are messages without one), the messages
 // in the outbox, and what was notified. Nothing is sent here: the
 // dispatcher delivers the outbox, so a crash after Apply loses nothing.
+//
+// What is already notified is decided again inside the transaction: when
+// another process (a concurrent run, serve) notified since p was planned, p
+// is planned again on what it recorded, and Apply updates p, so that each
+// finding is enqueued once per state file whatever runs concurrently.
 func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 	maxAttempts := e.cfg.Remediation.MaximumAutomaticAttempts
 	if maxAttempts < 1 {
 		maxAttempts = 1
 	}
 	return st.Update(ctx, func(tx *store.Tx) error {
+		if p.replan != nil {
+			cur, err := tx.NotifiedItems(ctx)
+			if err != nil {
+				return err
+			}
+			if !sameNotified(cur, p.prior) {
+				np, err := p.replan(cur)
+				if err != nil {
+					return err
+				}
+				*p = *np
+			}
+		}
 		execs := map[rule.ResourceRef]int64{}
 		names := map[rule.ResourceRef]string{}
 		nonCompliant := map[rule.ResourceRef]bool{}
@@ -71,9 +89,13 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 					ids = append(ids, id)
 				}
 			}
+			due := p.now
+			if m.NotBefore.After(due) {
+				due = m.NotBefore // a run summary waits for its schedule
+			}
 			if err := tx.Enqueue(ctx, store.Message{
 				ID: m.Message.ID, Receiver: m.Message.Receiver, Kind: m.Message.Kind, GroupKey: m.Message.GroupKey,
-				ExecutionIDs: ids, JSON: body, MaxAttempts: maxAttempts, NextAttemptAt: p.now, CreatedAt: p.now,
+				ExecutionIDs: ids, JSON: body, MaxAttempts: maxAttempts, NextAttemptAt: due, CreatedAt: p.now,
 			}); err != nil {
 				return err
 			}
@@ -115,4 +137,27 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 		}
 		return nil
 	})
+}
+
+// sameNotified reports whether two reads of the notify state agree.
+func sameNotified(a, b []store.Notified) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	type key struct {
+		receiver string
+		route    int
+		item     string
+	}
+	seen := make(map[key]store.Notified, len(a))
+	for _, n := range a {
+		seen[key{n.Receiver, n.Route, n.ItemKey}] = n
+	}
+	for _, n := range b {
+		m, ok := seen[key{n.Receiver, n.Route, n.ItemKey}]
+		if !ok || m.Stage != n.Stage || !m.NotifiedAt.Equal(n.NotifiedAt) {
+			return false
+		}
+	}
+	return true
 }

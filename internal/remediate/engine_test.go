@@ -284,14 +284,18 @@ func TestCrashBetweenOutboxAndSend(t *testing.T) {
 	}
 }
 
-type slowRecorder struct {
+// gatedRecorder holds each delivery until the test lets it through: arrived gets a value
+// when a delivery starts, and a value received from proceed (or its close) lets one finish.
+type gatedRecorder struct {
 	recorder
-	delay time.Duration
+	arrived chan struct{}
+	proceed chan struct{}
 }
 
-func (s *slowRecorder) Notify(ctx context.Context, m notify.Message) (bool, error) {
-	time.Sleep(s.delay)
-	return s.recorder.Notify(ctx, m)
+func (g *gatedRecorder) Notify(ctx context.Context, m notify.Message) (bool, error) {
+	g.arrived <- struct{}{}
+	<-g.proceed
+	return g.recorder.Notify(ctx, m)
 }
 
 // Stopping the dispatcher (SIGTERM) finishes the deliveries in flight and
@@ -305,11 +309,20 @@ func TestShutdownKeepsPending(t *testing.T) {
 		users = append(users, user{fmt.Sprintf("AIDA%02d", i), fmt.Sprintf("user%02d", i), "", []float64{100}})
 	}
 	cycle(t, e, st, org(t0, users...), time.Now())
-	slow := &slowRecorder{delay: 20 * time.Millisecond}
+	slow := &gatedRecorder{arrived: make(chan struct{}, 100), proceed: make(chan struct{})}
 	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"topic": slow}, Workers: 2, PerReceiver: 2}
-	stop, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := d.Run(stop); err != nil {
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(stop) }()
+	for range 5 { // five delivered
+		<-slow.arrived
+		slow.proceed <- struct{}{}
+	}
+	<-slow.arrived // and one in flight when the dispatcher stops
+	cancel()
+	close(slow.proceed)
+	if err := <-ran; err != nil {
 		t.Fatal(err)
 	}
 	first := slow.count()

@@ -18,13 +18,16 @@ import (
 	"github.com/keyage/keyage/internal/store"
 )
 
-// countingHook is a webhook server that counts deliveries per message id.
-func countingHook(t *testing.T) (notify.Notifier, func() map[string]int) {
+// countingHook is a webhook server that counts deliveries per message id. It answers each
+// delivery once gate is closed (nil: at once).
+func countingHook(t *testing.T, gate <-chan struct{}) (notify.Notifier, func() map[string]int) {
 	t.Helper()
 	var mu sync.Mutex
 	counts := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Millisecond)
+		if gate != nil {
+			<-gate
+		}
 		mu.Lock()
 		counts[r.Header.Get(webhook.HeaderDelivery)]++
 		mu.Unlock()
@@ -63,14 +66,20 @@ func TestTwoDispatchersOneState(t *testing.T) {
 	a, b := openStoreAt(t, path), openStoreAt(t, path)
 	const n = 300
 	enqueue(t, a, n, "hook")
-	hook, counts := countingHook(t)
+	// No delivery ends before both dispatchers have claimed once: they compete for the same
+	// messages while the first one's deliveries are in flight.
+	var claimed sync.WaitGroup
+	claimed.Add(2)
+	gate := make(chan struct{})
+	go func() { claimed.Wait(); close(gate) }()
+	hook, counts := countingHook(t, gate)
 	var wg sync.WaitGroup
 	var sent [2]int
 	for i, st := range []*store.Store{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
+			d := &notify.Dispatcher{Outbox: &claimSignal{Outbox: NewOutbox(st), done: claimed.Done}, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
 			stats, err := d.Drain(context.Background())
 			if err != nil {
 				t.Errorf("dispatcher %d: %v", i, err)
@@ -104,7 +113,7 @@ func TestDeadDispatchersLeaseRunsOut(t *testing.T) {
 	if ms, err := st.ClaimDue(context.Background(), "dead-process", time.Now(), 2*time.Minute, 10); err != nil || len(ms) != 5 {
 		t.Fatalf("claim by the process that dies: %d, %v", len(ms), err)
 	}
-	hook, counts := countingHook(t)
+	hook, counts := countingHook(t, nil)
 	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
 	stats, err := d.Drain(context.Background())
 	if err != nil || stats.Sent != 0 || len(counts()) != 0 {
@@ -145,7 +154,7 @@ func TestDispatcherOutlastsBusyState(t *testing.T) {
 		conn.Close()
 	})
 	defer release.Stop()
-	hook, counts := countingHook(t)
+	hook, counts := countingHook(t, nil)
 	var logs syncBuffer
 	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
@@ -174,4 +183,16 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// claimSignal is an Outbox that calls done after its first claim.
+type claimSignal struct {
+	notify.Outbox
+	once sync.Once
+	done func()
+}
+
+func (c *claimSignal) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Queued, error) {
+	defer c.once.Do(c.done)
+	return c.Outbox.ClaimDue(ctx, owner, now, lease, limit)
 }

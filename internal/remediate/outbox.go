@@ -13,7 +13,10 @@ type Outbox struct {
 	Store *store.Store
 }
 
-var _ notify.Outbox = Outbox{}
+var (
+	_ notify.Outbox         = Outbox{}
+	_ notify.BacklogCounter = Outbox{}
+)
 
 // NewOutbox returns st's outbox for a notify.Dispatcher.
 func NewOutbox(st *store.Store) Outbox { return Outbox{Store: st} }
@@ -54,4 +57,9 @@ func (o Outbox) RecordOutcomes(ctx context.Context, outcomes []notify.Outcome) e
 		out[i] = store.Outcome{ID: x.ID, At: x.At, Err: x.Err, Final: x.Final, NextAttemptAt: x.NextAttemptAt}
 	}
 	return o.Store.RecordOutcomes(ctx, out)
+}
+
+// Backlog implements notify.BacklogCounter.
+func (o Outbox) Backlog(ctx context.Context, owner string, now time.Time) (held, pending int, err error) {
+	return o.Store.Backlog(ctx, owner, now)
 }

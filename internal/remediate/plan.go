@@ -30,18 +30,29 @@ const (
 type Engine struct {
 	cfg       *config.Config
 	renderers map[string]*renderer
+	schedules map[int]*config.DigestSchedule // run routes' send times, by route
 }
 
 // NewEngine prepares the routes and receivers of cfg. Findings carry the
 // owner their evaluation was built with (lifecycle.Evaluator).
 func NewEngine(cfg *config.Config) (*Engine, error) {
-	e := &Engine{cfg: cfg, renderers: map[string]*renderer{}}
+	e := &Engine{cfg: cfg, renderers: map[string]*renderer{}, schedules: map[int]*config.DigestSchedule{}}
 	for _, r := range cfg.Receivers {
 		rr, err := newRenderer(r)
 		if err != nil {
 			return nil, err
 		}
 		e.renderers[r.Name] = rr
+	}
+	for i, r := range cfg.Routes {
+		if r.Schedule == "" {
+			continue
+		}
+		s, err := config.ParseDigestSchedule(r.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d].schedule: %w", i, err)
+		}
+		e.schedules[i] = s
 	}
 	return e, nil
 }
@@ -52,6 +63,9 @@ type Planned struct {
 	Route   int
 	// Resources are the resources the message covers.
 	Resources []rule.ResourceRef
+	// NotBefore holds the message in the outbox until then (a run
+	// summary's schedule); zero sends it at once.
+	NotBefore time.Time
 	items     []finding
 }
 
@@ -71,6 +85,14 @@ type Plan struct {
 	// resolveDetail says how each resource's user name was resolved, for
 	// the execution's first step; nil for a scan (the scan named them).
 	resolveDetail map[rule.ResourceRef]string
+	// runs collects the summaries of groupBy: [run] routes until the run's
+	// resolved findings are known (finishRuns).
+	runs map[target]*runGroup
+	// prior is the notify state the plan was decided on; replan decides
+	// again on the state Apply reads inside its write transaction, when
+	// another process changed it in between.
+	prior  []store.Notified
+	replan func(prior []store.Notified) (*Plan, error)
 }
 
 type target struct {
@@ -89,6 +111,12 @@ func (e *Engine) Plan(ctx context.Context, st *store.Store, res *scan.Result, no
 		}
 	}
 	return e.plan(res, prior, now, nil)
+}
+
+// decided sets what p was decided on and how to decide again.
+func (p *Plan) decided(prior []store.Notified, replan func([]store.Notified) (*Plan, error)) *Plan {
+	p.prior, p.replan = prior, replan
+	return p
 }
 
 // PlanResources plans for some resources only (keyage remediate, a
@@ -120,7 +148,22 @@ func (e *Engine) PlanNotices(ctx context.Context, st *store.Store, items []notif
 		fs[i] = finding{item: it, key: itemKey(it) + "#" + it.Stage, path: it.UserPath}
 	}
 	p := &Plan{now: now}
+	var replan func([]store.Notified) (*Plan, error)
+	replan = func(prior []store.Notified) (*Plan, error) {
+		p := &Plan{now: now}
+		if err := e.planFindings(p, fs, prior, now); err != nil {
+			return nil, err
+		}
+		if err := e.finishRuns(p, now); err != nil {
+			return nil, err
+		}
+		return p.decided(prior, replan), nil
+	}
+	p.decided(prior, replan)
 	if err := e.planFindings(p, fs, prior, now); err != nil {
+		return nil, err
+	}
+	if err := e.finishRuns(p, now); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -128,6 +171,7 @@ func (e *Engine) PlanNotices(ctx context.Context, st *store.Store, items []notif
 
 func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, scope map[rule.ResourceRef]string) (*Plan, error) {
 	p := &Plan{now: now, resolveDetail: scope}
+	p.decided(prior, func(prior []store.Notified) (*Plan, error) { return e.plan(res, prior, now, scope) })
 	for _, ev := range res.Evaluations {
 		if ev.Compliance == rule.NonCompliant {
 			p.NonCompliant = append(p.NonCompliant, ev)
@@ -162,7 +206,8 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 			continue
 		}
 		rcv, ok := e.cfg.Receiver(n.Receiver)
-		if !ok || !(rcv.SendResolved || e.cfg.Routes[n.Route].SendResolved) {
+		isRun := e.cfg.Routes[n.Route].IsRun()
+		if !ok || !(isRun || rcv.SendResolved || e.cfg.Routes[n.Route].SendResolved) {
 			continue
 		}
 		var it notify.Item
@@ -171,6 +216,10 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 		}
 		it.Stage = "resolved"
 		t := target{n.Route, n.Receiver}
+		if isRun { // a run summary lists what was resolved
+			p.addRunResolved(t, finding{item: it, key: n.ItemKey})
+			continue
+		}
 		if resolved[t] == nil {
 			resolved[t] = map[string][]finding{}
 		}
@@ -185,6 +234,9 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 			}
 			p.Messages = append(p.Messages, Planned{Message: msg, Route: t.route, Resources: []rule.ResourceRef{{AccountID: fs[0].item.AccountID, ResourceID: fs[0].item.ResourceID}}, items: fs})
 		}
+	}
+	if err := e.finishRuns(p, now); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -377,6 +429,11 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 	due := map[groupID]bool{}
 	var order []groupID
 	add := func(receiver string, route int, f finding) {
+		if e.cfg.Routes[route].IsRun() { // one summary per run: finishRuns
+			n, ok := last[priorKey{receiver, route, f.key}]
+			p.addRun(target{route, receiver}, f, !ok, !ok || n.Stage != f.dedupState(), n.NotifiedAt)
+			return
+		}
 		g := groupID{target{route, receiver}, groupKey(e.cfg.Routes[route].GroupBy, f)}
 		if _, ok := groups[g]; !ok {
 			order = append(order, g)

@@ -45,9 +45,10 @@ const DefaultCloudFormationDelay = 20 * time.Millisecond
 // cloudFormation is the CloudFormation state of a Server, under one lock. Resource provisioning
 // takes the other services' locks while holding it (never the reverse).
 type cloudFormation struct {
-	s     *Server
-	mu    sync.Mutex
-	delay time.Duration
+	s      *Server
+	mu     sync.Mutex
+	delay  time.Duration
+	notify chan struct{} // closed and replaced at each change (see changed)
 
 	stacks    []*cfnStack             // every stack, deleted ones included, in creation order
 	stackSets map[string]*cfnStackSet // live StackSets by account/region/name
@@ -108,7 +109,7 @@ type cfnChangeSet struct {
 	stack                  *cfnStack
 	tags                   map[string]string
 	noChanges              bool
-	ready                  time.Time // CREATE_COMPLETE (or FAILED) from then on
+	ready                  bool // CREATE_COMPLETE (or FAILED) from then on
 	executed               bool
 	executeFailed, deleted bool
 }
@@ -116,7 +117,7 @@ type cfnChangeSet struct {
 type cfnChange struct{ action, logical, physical, typ, replacement string }
 
 func (s *Server) cloudFormationService() *service {
-	cf := &cloudFormation{s: s, delay: DefaultCloudFormationDelay, stackSets: map[string]*cfnStackSet{},
+	cf := &cloudFormation{s: s, delay: DefaultCloudFormationDelay, notify: make(chan struct{}), stackSets: map[string]*cfnStackSet{},
 		roles: map[string]map[string]*cfnRole{}}
 	svc := &service{
 		name:     "cloudformation",
@@ -184,6 +185,16 @@ func (s *Server) SetCloudFormationDelay(d time.Duration) {
 		cf.delay = d
 		cf.mu.Unlock()
 	}
+}
+
+// CloudFormationChanged returns a channel closed at the next change a CloudFormation
+// operation makes in the background (an event, a stack status, a change set ready, a StackSet
+// operation ended). Take it before reading the state, then wait on it: no change is missed.
+func (s *Server) CloudFormationChanged() <-chan struct{} {
+	if cf := s.cfn(); cf != nil {
+		return cf.watch()
+	}
+	return nil
 }
 
 // emptyResult is the empty <ActionResult> element the SDKs require of operations whose
@@ -290,6 +301,7 @@ func (cf *cloudFormation) event(st *cfnStack, logical, physical, typ, status, re
 		e.id = logical + "-" + status + "-" + e.t.Format("2006-01-02T15:04:05.000Z")
 	}
 	st.events = append(st.events, e)
+	cf.changed()
 }
 
 // setStatus sets the stack's status and records its event; the caller holds cf.mu.
@@ -784,7 +796,17 @@ func (cf *cloudFormation) createChangeSet(c *call) (any, error) {
 	cs.noChanges = len(cs.changes) == 0 && typ == "UPDATE"
 	// The change set is computed at once but reported CREATE_IN_PROGRESS for one step, as AWS
 	// takes a few seconds.
-	cs.ready = time.Now().Add(cf.delay)
+	if d := cf.delay; d > 0 {
+		go func() {
+			<-cf.s.after(d)
+			cf.mu.Lock()
+			defer cf.mu.Unlock()
+			cs.ready = true
+			cf.changed()
+		}()
+	} else {
+		cs.ready = true
+	}
 	st.changeSets = append(st.changeSets, cs)
 	return xmlResult(func(x *xmlWriter) {
 		x.elem("Id", cs.id)
@@ -798,7 +820,7 @@ func (cs *cfnChangeSet) refresh() {
 	if cs.status != "" {
 		return
 	}
-	if time.Now().Before(cs.ready) {
+	if !cs.ready {
 		return
 	}
 	if cs.noChanges {

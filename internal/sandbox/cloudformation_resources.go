@@ -29,6 +29,7 @@ type cfnProvider struct {
 var providers = map[string]cfnProvider{
 	"AWS::Config::ConfigRule": {create: configRuleCreate, update: configRuleUpdate, delete: configRuleDelete, exists: configRuleExists},
 	"AWS::SSM::Document":      {create: ssmDocumentCreate, delete: ssmDocumentDelete},
+	"AWS::KMS::Key":           {create: kmsKeyCreate, update: kmsKeyUpdate, delete: kmsKeyDelete},
 
 	"AWS::SNS::Topic":        {create: topicCreate, update: topicUpdate, delete: topicDelete, exists: topicExists},
 	"AWS::SNS::TopicPolicy":  {create: topicPolicyCreate, update: topicPolicyUpdate, delete: topicPolicyDelete, exists: topicPolicyExists},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/keyage/keyage/internal/sandbox/cfn"
 )
@@ -14,6 +13,7 @@ import (
 // _IN_PROGRESS status) and called directly by StackSet operations, which wait for it.
 
 func (cf *cloudFormation) run(st *cfnStack, kind string, p *prepared, cs *cfnChangeSet) {
+	defer cf.changedLocking()
 	var ok bool
 	switch kind {
 	case "CREATE":
@@ -36,8 +36,29 @@ func (cf *cloudFormation) pause() {
 	d := cf.delay
 	cf.mu.Unlock()
 	if d > 0 {
-		time.Sleep(d)
+		<-cf.s.after(d)
 	}
+}
+
+// changed tells the watchers that an operation running in the background changed the state;
+// the caller holds cf.mu.
+func (cf *cloudFormation) changed() {
+	close(cf.notify)
+	cf.notify = make(chan struct{})
+}
+
+func (cf *cloudFormation) changedLocking() {
+	cf.mu.Lock()
+	defer cf.mu.Unlock()
+	cf.changed()
+}
+
+// watch returns a channel closed at the next change an operation makes in the background (an
+// event, a status, a change set ready, an operation ended): tests wait on it, not on time.
+func (cf *cloudFormation) watch() <-chan struct{} {
+	cf.mu.Lock()
+	defer cf.mu.Unlock()
+	return cf.notify
 }
 
 // evaluator evaluates a template for st, resources resolving to what st has provisioned.

@@ -63,7 +63,11 @@ type cfnOpResult struct{ account, region, ou, status, reason string }
 type cfnPrefs struct {
 	maxCount, maxPct, tolCount, tolPct *int
 	concurrency                        string
-	regionOrder                        []string
+	// mode is ConcurrencyMode: STRICT_FAILURE_TOLERANCE (default) caps the instances deployed
+	// at once at the failure tolerance + 1, whatever MaxConcurrent* says;
+	// SOFT_FAILURE_TOLERANCE deploys MaxConcurrent* at once.
+	mode        string
+	regionOrder []string
 }
 
 type cfnSetDrift struct {
@@ -122,9 +126,12 @@ func queryPrefs(form url.Values) (cfnPrefs, error) {
 		tolPct:   queryInt(form, "OperationPreferences.FailureTolerancePercentage"),
 
 		concurrency: form.Get("OperationPreferences.RegionConcurrencyType"),
+		mode:        form.Get("OperationPreferences.ConcurrencyMode"),
 		regionOrder: queryList(form, "OperationPreferences.RegionOrder"),
 	}
 	switch {
+	case p.mode != "" && p.mode != "STRICT_FAILURE_TOLERANCE" && p.mode != "SOFT_FAILURE_TOLERANCE":
+		return p, cfnValidation("ConcurrencyMode " + p.mode + ": want STRICT_FAILURE_TOLERANCE or SOFT_FAILURE_TOLERANCE")
 	case p.maxCount != nil && p.maxPct != nil:
 		return p, cfnValidation("MaxConcurrentCount and MaxConcurrentPercentage are mutually exclusive")
 	case p.tolCount != nil && p.tolPct != nil:
@@ -137,22 +144,27 @@ func queryPrefs(form url.Values) (cfnPrefs, error) {
 		return p, cfnValidation("MaxConcurrentCount must be at least 1")
 	case p.tolCount != nil && *p.tolCount < 0:
 		return p, cfnValidation("FailureToleranceCount must not be negative")
-	case p.maxCount != nil && p.tolCount != nil && *p.maxCount > *p.tolCount+1:
+	case p.mode != "SOFT_FAILURE_TOLERANCE" && p.maxCount != nil && p.tolCount != nil && *p.maxCount > *p.tolCount+1:
 		return p, cfnValidation("MaxConcurrentCount must be at most FailureToleranceCount + 1")
 	}
 	return p, nil
 }
 
 // batch and tolerance size an operation over n instances as AWS does: percentages round down,
-// at least one instance at a time.
+// at least one instance at a time; in the default STRICT_FAILURE_TOLERANCE mode no more than
+// the failure tolerance + 1 at a time.
 func (p cfnPrefs) batch(n int) int {
+	b := 1
 	switch {
 	case p.maxCount != nil:
-		return max(1, *p.maxCount)
+		b = max(1, *p.maxCount)
 	case p.maxPct != nil:
-		return max(1, n**p.maxPct/100)
+		b = max(1, n**p.maxPct/100)
 	}
-	return 1
+	if p.mode != "SOFT_FAILURE_TOLERANCE" {
+		b = min(b, p.tolerance(n)+1)
+	}
+	return b
 }
 
 func (p cfnPrefs) tolerance(n int) int {
@@ -199,7 +211,7 @@ func (cf *cloudFormation) createStackSet(c *call) (any, error) {
 			ss.execRole = "AWSCloudFormationStackSetExecutionRole"
 		}
 	case "SERVICE_MANAGED":
-		if acct != c.s.mgmtID {
+		if acct != c.s.mgmtID && !(c.form.Get("CallAs") == "DELEGATED_ADMIN" && c.acct().delegated) {
 			return nil, cfnValidation("You must be the management account of the organization, or a delegated administrator, to create a StackSet with service-managed permissions.")
 		}
 		if c.form.Get("AutoDeployment.Enabled") == "" {
@@ -594,6 +606,7 @@ func (cf *cloudFormation) startOperation(c *call, ss *cfnStackSet, action string
 }
 
 func (cf *cloudFormation) runOperation(ss *cfnStackSet, op *cfnOperation, targets []*cfnInstance) {
+	defer cf.changedLocking()
 	n := len(targets)
 	batch, tolerance := op.prefs.batch(n), op.prefs.tolerance(n)
 	failures := 0
@@ -945,6 +958,9 @@ func writePrefs(x *xmlWriter, p cfnPrefs) {
 	if p.concurrency != "" {
 		x.elem("RegionConcurrencyType", p.concurrency)
 	}
+	if p.mode != "" {
+		x.elem("ConcurrencyMode", p.mode)
+	}
 	x.open("RegionOrder")
 	for _, r := range p.regionOrder {
 		x.elem("member", r)
@@ -1039,9 +1055,26 @@ func (cf *cloudFormation) listStackSetOperationResults(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// 100 per page unless MaxResults (1 to 100) says fewer, as AWS.
+	limit := 100
+	if m := queryInt(c.form, "MaxResults"); m != nil {
+		if *m < 1 || *m > 100 {
+			return nil, cfnValidation("1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100")
+		}
+		limit = *m
+	}
+	start := 0
+	if tok := c.form.Get("NextToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 || n > len(op.results) {
+			return nil, cfnValidation("Invalid NextToken")
+		}
+		start = n
+	}
+	end := min(len(op.results), start+limit)
 	x := &xmlWriter{}
 	x.open("Summaries")
-	for _, r := range op.results {
+	for _, r := range op.results[start:end] {
 		x.open("member")
 		x.elem("Account", r.account)
 		x.elem("Region", r.region)
@@ -1059,6 +1092,9 @@ func (cf *cloudFormation) listStackSetOperationResults(c *call) (any, error) {
 		x.close("member")
 	}
 	x.close("Summaries")
+	if end < len(op.results) {
+		x.elem("NextToken", strconv.Itoa(end))
+	}
 	out := x.buf.String()
 	return xmlResult(func(w *xmlWriter) { w.raw(out) }), nil
 }

@@ -36,7 +36,7 @@ func cfnFixture() *Fixture {
 
 func newCFNSandbox(t *testing.T) (*testSandbox, *cloudformation.Client) {
 	t.Helper()
-	ts := newTestSandbox(t, Options{Fixture: cfnFixture()})
+	ts := newHeldSandbox(t, Options{Fixture: cfnFixture()})
 	ts.SetCloudFormationDelay(5 * time.Millisecond)
 	return ts, cloudformation.NewFromConfig(ts.mgmtConfig())
 }
@@ -108,28 +108,24 @@ func cfnParams(kv ...string) []cfntypes.Parameter {
 	return out
 }
 
-// waitStack polls until the stack leaves its _IN_PROGRESS status, returning the statuses seen.
-func waitStack(t *testing.T, client *cloudformation.Client, name string) (cfntypes.Stack, []string) {
+// waitStack waits until the stack leaves its _IN_PROGRESS status, returning the statuses seen.
+func waitStack(t *testing.T, ts *testSandbox, client *cloudformation.Client, name string) (cfntypes.Stack, []string) {
 	t.Helper()
 	var seen []string
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	var st cfntypes.Stack
+	ts.await(t, "stack "+name, func() bool {
 		out, err := client.DescribeStacks(context.Background(), &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
 		if err != nil {
 			t.Fatalf("DescribeStacks(%s): %v", name, err)
 		}
-		st := out.Stacks[0]
+		st = out.Stacks[0]
 		status := string(st.StackStatus)
 		if len(seen) == 0 || seen[len(seen)-1] != status {
 			seen = append(seen, status)
 		}
-		if !strings.HasSuffix(status, "_IN_PROGRESS") || status == "REVIEW_IN_PROGRESS" {
-			return st, seen
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("stack %s still in progress after 10s: %v", name, seen)
-	return cfntypes.Stack{}, nil
+		return !strings.HasSuffix(status, "_IN_PROGRESS") || status == "REVIEW_IN_PROGRESS"
+	})
+	return st, seen
 }
 
 // events returns "Logical STATUS [reason]" oldest first.
@@ -173,7 +169,7 @@ func TestStackCreateProgressesAndCreatesResources(t *testing.T) {
 	if !strings.HasPrefix(aws.ToString(out.StackId), "arn:aws:cloudformation:us-east-1:111111111111:stack/master/") {
 		t.Errorf("StackId = %s", aws.ToString(out.StackId))
 	}
-	st, seen := waitStack(t, client, "master")
+	st, seen := waitStack(t, ts, client, "master")
 	if st.StackStatus != cfntypes.StackStatusCreateComplete || seen[0] != "CREATE_IN_PROGRESS" {
 		t.Fatalf("statuses %v, want CREATE_IN_PROGRESS then CREATE_COMPLETE; events:\n%s", seen, strings.Join(stackEvents(t, client, "master"), "\n"))
 	}
@@ -226,7 +222,7 @@ func TestStackCreateProgressesAndCreatesResources(t *testing.T) {
 	if _, err := client.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("master")}); err != nil {
 		t.Fatal(err)
 	}
-	st, _ = waitStack(t, client, aws.ToString(out.StackId))
+	st, _ = waitStack(t, ts, client, aws.ToString(out.StackId))
 	if st.StackStatus != cfntypes.StackStatusDeleteComplete {
 		t.Fatalf("after DeleteStack: %s", st.StackStatus)
 	}
@@ -270,7 +266,7 @@ func TestStackRollback(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CreateStack: %v", err)
 			}
-			st, seen := waitStack(t, client, "master")
+			st, seen := waitStack(t, ts, client, "master")
 			if seen[0] != "CREATE_IN_PROGRESS" {
 				t.Errorf("first status %s, want CREATE_IN_PROGRESS", seen[0])
 			}
@@ -360,7 +356,7 @@ func TestTemplateErrors(t *testing.T) {
 }
 
 func TestChangeSets(t *testing.T) {
-	_, client := newCFNSandbox(t)
+	ts, client := newCFNSandbox(t)
 	ctx := context.Background()
 	create := func(name string, typ cfntypes.ChangeSetType, p []cfntypes.Parameter) *cloudformation.DescribeChangeSetOutput {
 		t.Helper()
@@ -370,18 +366,16 @@ func TestChangeSets(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("CreateChangeSet %s: %v", name, err)
 		}
-		for range 1000 {
-			out, err := client.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{StackName: aws.String("master"), ChangeSetName: aws.String(name)})
+		var out *cloudformation.DescribeChangeSetOutput
+		ts.await(t, "change set "+name, func() bool {
+			var err error
+			out, err = client.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{StackName: aws.String("master"), ChangeSetName: aws.String(name)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out.Status != cfntypes.ChangeSetStatusCreateInProgress && out.Status != cfntypes.ChangeSetStatusCreatePending {
-				return out
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		t.Fatal("change set never completed")
-		return nil
+			return out.Status != cfntypes.ChangeSetStatusCreateInProgress && out.Status != cfntypes.ChangeSetStatusCreatePending
+		})
+		return out
 	}
 	changes := func(cs *cloudformation.DescribeChangeSetOutput) []string {
 		var out []string
@@ -392,7 +386,7 @@ func TestChangeSets(t *testing.T) {
 	}
 
 	cs := create("first", cfntypes.ChangeSetTypeCreate, cfnParams("TargetAccounts", "222222222222"))
-	st, _ := waitStack(t, client, "master")
+	st, _ := waitStack(t, ts, client, "master")
 	if st.StackStatus != cfntypes.StackStatusReviewInProgress {
 		t.Errorf("stack of a CREATE change set: %s, want REVIEW_IN_PROGRESS", st.StackStatus)
 	}
@@ -403,7 +397,7 @@ func TestChangeSets(t *testing.T) {
 	if _, err := client.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{StackName: aws.String("master"), ChangeSetName: aws.String("first")}); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := waitStack(t, client, "master"); st.StackStatus != cfntypes.StackStatusCreateComplete {
+	if st, _ := waitStack(t, ts, client, "master"); st.StackStatus != cfntypes.StackStatusCreateComplete {
 		t.Fatalf("after executing: %s", st.StackStatus)
 	}
 
@@ -420,7 +414,7 @@ func TestChangeSets(t *testing.T) {
 	if _, err := client.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: cs.ChangeSetId}); err != nil {
 		t.Fatal(err)
 	}
-	st, seen := waitStack(t, client, "master")
+	st, seen := waitStack(t, ts, client, "master")
 	if st.StackStatus != cfntypes.StackStatusUpdateComplete {
 		t.Fatalf("after the update: %v", seen)
 	}
@@ -435,7 +429,7 @@ func TestChangeSets(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	st, _ = waitStack(t, client, "master")
+	st, _ = waitStack(t, ts, client, "master")
 	evs := stackEvents(t, client, "master")
 	if st.StackStatus != cfntypes.StackStatusUpdateRollbackComplete || indexOf(evs, "Broken CREATE_FAILED [no]") < 0 {
 		t.Fatalf("failed update: %s\n%s", st.StackStatus, strings.Join(evs, "\n"))
@@ -468,22 +462,20 @@ Resources:
       InputParameters: {maxAccessKeyAge: !Ref MaxAge}
 `
 
-// waitOperation polls a StackSet operation until it ends.
-func waitOperation(t *testing.T, client *cloudformation.Client, set, id string) *cfntypes.StackSetOperation {
+// waitOperation waits until a StackSet operation ends.
+func waitOperation(t *testing.T, ts *testSandbox, client *cloudformation.Client, set, id string) *cfntypes.StackSetOperation {
 	t.Helper()
-	for range 5000 {
+	var op *cfntypes.StackSetOperation
+	ts.await(t, "operation "+id, func() bool {
 		out, err := client.DescribeStackSetOperation(context.Background(), &cloudformation.DescribeStackSetOperationInput{
 			StackSetName: aws.String(set), OperationId: aws.String(id)})
 		if err != nil {
 			t.Fatalf("DescribeStackSetOperation: %v", err)
 		}
-		if s := out.StackSetOperation.Status; s != cfntypes.StackSetOperationStatusRunning && s != cfntypes.StackSetOperationStatusQueued {
-			return out.StackSetOperation
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatal("operation never ended")
-	return nil
+		op = out.StackSetOperation
+		return op.Status != cfntypes.StackSetOperationStatusRunning && op.Status != cfntypes.StackSetOperationStatusQueued
+	})
+	return op
 }
 
 // instances returns "account/region STATUS DETAILED reason" per instance.
@@ -521,7 +513,7 @@ func TestSelfManagedStackSet(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateStackInstances: %v", err)
 	}
-	if op := waitOperation(t, client, "targets", aws.ToString(out.OperationId)); op.Status != cfntypes.StackSetOperationStatusSucceeded {
+	if op := waitOperation(t, ts, client, "targets", aws.ToString(out.OperationId)); op.Status != cfntypes.StackSetOperationStatusSucceeded {
 		t.Errorf("create operation %s (%s), want SUCCEEDED within the failure tolerance", op.Status, aws.ToString(op.StatusReason))
 	}
 	noRole := "333333333333/us-east-1 OUTDATED FAILED Account 333333333333 should have 'AWSCloudFormationStackSetExecutionRole' role with trust relationship to Role 'AWSCloudFormationStackSetAdministrationRole'."
@@ -539,7 +531,7 @@ func TestSelfManagedStackSet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := waitStack(t, target, aws.ToString(in.StackInstance.StackId))
+		st, _ := waitStack(t, ts, target, aws.ToString(in.StackInstance.StackId))
 		for _, p := range st.Parameters {
 			if aws.ToString(p.ParameterKey) == "MaxAge" {
 				return aws.ToString(p.ParameterValue)
@@ -555,7 +547,7 @@ func TestSelfManagedStackSet(t *testing.T) {
 	if err != nil {
 		t.Fatalf("UpdateStackSet: %v", err)
 	}
-	if op := waitOperation(t, client, "targets", aws.ToString(up.OperationId)); op.Status != cfntypes.StackSetOperationStatusSucceeded || op.Action != cfntypes.StackSetOperationActionUpdate {
+	if op := waitOperation(t, ts, client, "targets", aws.ToString(up.OperationId)); op.Status != cfntypes.StackSetOperationStatusSucceeded || op.Action != cfntypes.StackSetOperationActionUpdate {
 		t.Errorf("update operation %s %s", op.Action, op.Status)
 	}
 	if got := maxAge(); got != "30" {
@@ -572,7 +564,7 @@ func TestSelfManagedStackSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op := waitOperation(t, client, "targets", aws.ToString(del.OperationId)); op.Status != cfntypes.StackSetOperationStatusSucceeded {
+	if op := waitOperation(t, ts, client, "targets", aws.ToString(del.OperationId)); op.Status != cfntypes.StackSetOperationStatusSucceeded {
 		t.Errorf("delete operation %s", op.Status)
 	}
 	if got := instances(t, client, "targets"); len(got) != 0 {
@@ -608,7 +600,7 @@ func TestServiceManagedStackSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op := waitOperation(t, client, "org", aws.ToString(out.OperationId)); op.Status != cfntypes.StackSetOperationStatusSucceeded {
+	if op := waitOperation(t, ts, client, "org", aws.ToString(out.OperationId)); op.Status != cfntypes.StackSetOperationStatusSucceeded {
 		t.Errorf("operation %s", op.Status)
 	}
 	// The OU's accounts, nested OUs included; no roles needed.
@@ -617,7 +609,7 @@ func TestServiceManagedStackSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitOperation(t, client, "org", aws.ToString(drift.OperationId))
+	waitOperation(t, ts, client, "org", aws.ToString(drift.OperationId))
 	ss, err := client.DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String("org")})
 	if err != nil {
 		t.Fatal(err)

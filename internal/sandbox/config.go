@@ -29,6 +29,9 @@ func (s *Server) configService() *service {
 			"PutConfigRule":           s.configPutConfigRule,
 			"DescribeConfigRules":     s.configDescribeConfigRules,
 			"DeleteConfigRule":        s.configDeleteConfigRule,
+
+			"DescribeConfigurationRecorders":      s.configDescribeRecorders,
+			"DescribeConfigurationRecorderStatus": s.configDescribeRecorderStatus,
 		},
 	}
 }
@@ -116,4 +119,73 @@ func (s *Server) configListDiscoveredResources(c *call) (any, error) {
 		out.NextToken = encodeMarker("config", strconv.Itoa(end))
 	}
 	return out, nil
+}
+
+// The account's configuration recorder, as the fixture's configRecording describes it: named
+// "default", recording all supported resources with global ones (on, off), or only EC2
+// instances (no-iam); none has no recorder.
+
+type configRecorder struct {
+	Name           string `json:"name"`
+	RoleARN        string `json:"roleARN"`
+	RecordingGroup struct {
+		AllSupported               bool     `json:"allSupported"`
+		IncludeGlobalResourceTypes bool     `json:"includeGlobalResourceTypes"`
+		ResourceTypes              []string `json:"resourceTypes"`
+	} `json:"recordingGroup"`
+}
+
+func (s *Server) configRecorders(c *call) []configRecorder {
+	a := c.acct()
+	if a.recording == "none" {
+		return []configRecorder{}
+	}
+	r := configRecorder{Name: "default", RoleARN: "arn:aws:iam::" + a.id + ":role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"}
+	r.RecordingGroup.ResourceTypes = []string{}
+	if a.recording == "no-iam" {
+		r.RecordingGroup.ResourceTypes = []string{"AWS::EC2::Instance"}
+	} else {
+		r.RecordingGroup.AllSupported, r.RecordingGroup.IncludeGlobalResourceTypes = true, true
+	}
+	return []configRecorder{r}
+}
+
+func (s *Server) configDescribeRecorders(c *call) (any, error) {
+	var in struct {
+		Names []string `json:"ConfigurationRecorderNames"`
+	}
+	if err := c.decodeJSON(&in); err != nil {
+		return nil, err
+	}
+	recs := s.configRecorders(c)
+	for _, n := range in.Names {
+		if len(recs) == 0 || n != recs[0].Name {
+			return nil, newError(http.StatusBadRequest, "NoSuchConfigurationRecorderException", "Cannot find configuration recorder with the specified name '"+n+"'.")
+		}
+	}
+	return map[string]any{"ConfigurationRecorders": recs}, nil
+}
+
+func (s *Server) configDescribeRecorderStatus(c *call) (any, error) {
+	var in struct {
+		Names []string `json:"ConfigurationRecorderNames"`
+	}
+	if err := c.decodeJSON(&in); err != nil {
+		return nil, err
+	}
+	recs := s.configRecorders(c)
+	for _, n := range in.Names {
+		if len(recs) == 0 || n != recs[0].Name {
+			return nil, newError(http.StatusBadRequest, "NoSuchConfigurationRecorderException", "Cannot find configuration recorder with the specified name '"+n+"'.")
+		}
+	}
+	out := []map[string]any{}
+	for _, r := range recs {
+		status := map[string]any{"name": r.Name, "recording": c.acct().recording != "off", "lastStatus": "SUCCESS"}
+		if c.acct().recording == "off" {
+			status["lastStatus"] = "PENDING"
+		}
+		out = append(out, status)
+	}
+	return map[string]any{"ConfigurationRecordersStatus": out}, nil
 }

@@ -11,6 +11,7 @@ import (
 // faults injects latency, throttling and failures, in that order, into every API request.
 type faults struct {
 	latency time.Duration
+	after   func(time.Duration) <-chan time.Time // Options.After
 
 	mu       sync.Mutex
 	rps      float64 // 0: no throttling
@@ -24,9 +25,13 @@ type faults struct {
 func newFaults(o Options) *faults {
 	f := &faults{
 		latency:  o.Latency,
+		after:    o.After,
 		rps:      o.ThrottleRPS,
 		failRate: o.FailRate,
 		rng:      rand.New(rand.NewPCG(uint64(o.Seed), 0x6b65796167650001)),
+	}
+	if f.after == nil {
+		f.after = time.After
 	}
 	if f.rps > 0 {
 		f.burst = math.Max(1, math.Ceil(f.rps))
@@ -40,10 +45,8 @@ func (f *faults) wait(ctx context.Context) error {
 	if f.latency <= 0 {
 		return nil
 	}
-	t := time.NewTimer(f.latency)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-f.after(f.latency):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keyage/keyage/internal/config"
 )
 
 // DefaultAuditRoleName is the role created in every account when a fixture does not name one.
@@ -61,6 +63,16 @@ type FixtureAccount struct {
 	// Config says whether AWS Config records the account's IAM users; nil means true. With
 	// false, ListDiscoveredResources answers with an empty list, as with no recorder.
 	Config *bool `yaml:"config,omitempty" json:"config,omitempty"`
+	// ConfigRecording is the state of the account's AWS Config recorder (what
+	// DescribeConfigurationRecorders and DescribeConfigurationRecorderStatus answer): "" or on
+	// (recording all resources, global ones included), off (the recorder exists but is
+	// stopped), no-iam (recording, but not AWS::IAM::User) or none (no recorder). config:
+	// false implies none.
+	ConfigRecording string `yaml:"configRecording,omitempty" json:"configRecording,omitempty"`
+	// StackSetDelegatedAdmin registers the account as a delegated administrator of
+	// CloudFormation StackSets: with CallAs DELEGATED_ADMIN it may create service-managed
+	// StackSets.
+	StackSetDelegatedAdmin bool `yaml:"stackSetDelegatedAdmin,omitempty" json:"stackSetDelegatedAdmin,omitempty"`
 	// Functions are the account's Lambda functions.
 	Functions []FixtureFunction `yaml:"functions,omitempty" json:"functions,omitempty"`
 	// Queues and Topics are SQS queues and SNS topics created at start, in us-east-1.
@@ -146,7 +158,8 @@ func LoadFixture(path string) (*Fixture, error) {
 }
 
 // ParseFixture decodes and validates a fixture. name (usually the file name) prefixes errors,
-// which carry the line and the key path, e.g. `org.yaml:7: accounts[0].users[0]: unknown key "nmae"`.
+// which carry the line and the key path, e.g. `org.yaml:7: accounts[0].users[0].nmae: unknown
+// key (did you mean name?)`; the decoder is config.DecodeStrict's.
 // Unknown keys are errors; all problems are reported at once.
 func ParseFixture(data []byte, name string) (*Fixture, error) {
 	if strings.EqualFold(filepath.Ext(name), ".json") || bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
@@ -154,351 +167,85 @@ func ParseFixture(data []byte, name string) (*Fixture, error) {
 		// inside strings, so tabs are plain whitespace here.
 		data = bytes.ReplaceAll(data, []byte("\t"), []byte(" "))
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	f := &Fixture{}
+	lines, err := config.DecodeStrict(name, data, f)
+	if err != nil {
+		return nil, err
 	}
-	if len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty fixture", name)
+	if len(lines) == 0 {
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) == 0 {
+			return nil, fmt.Errorf("%s: empty fixture", name)
+		}
 	}
-	d := &fixtureDecoder{name: name, lines: map[string]int{}}
-	f := d.fixture(doc.Content[0])
-	f.lines = d.lines
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
-	}
+	f.lines = lines
 	if err := f.validate(name); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-type fixtureDecoder struct {
-	name  string
-	errs  []error
-	lines map[string]int
+// A role and a queue may be written as a bare name; a policy and a filter policy as a JSON
+// string or a YAML mapping. The strict decoder (config.DecodeStrict) does the rest.
+var (
+	_ config.Rewriter = (*FixtureRole)(nil)
+	_ config.Rewriter = (*FixtureQueue)(nil)
+	_ config.Rewriter = (*FixtureTopic)(nil)
+	_ config.Rewriter = (*FixtureSubscription)(nil)
+)
+
+// RewriteYAML reads a role written as its name, and a policy written as a mapping.
+func (*FixtureRole) RewriteYAML(n *yaml.Node) (*yaml.Node, error) {
+	return jsonValues(bareName(n), "policy")
 }
 
-func (d *fixtureDecoder) errorf(n *yaml.Node, path, format string, args ...any) {
-	if path != "" {
-		path += ": "
-	}
-	d.errs = append(d.errs, fmt.Errorf("%s:%d: %s%s", d.name, n.Line, path, fmt.Sprintf(format, args...)))
+// RewriteYAML reads a queue written as its name.
+func (*FixtureQueue) RewriteYAML(n *yaml.Node) (*yaml.Node, error) { return bareName(n), nil }
+
+// RewriteYAML reads a policy written as a mapping.
+func (*FixtureTopic) RewriteYAML(n *yaml.Node) (*yaml.Node, error) { return jsonValues(n, "policy") }
+
+// RewriteYAML reads a filter policy written as a mapping.
+func (*FixtureSubscription) RewriteYAML(n *yaml.Node) (*yaml.Node, error) {
+	return jsonValues(n, "filterPolicy")
 }
 
-// fields walks a mapping node, calling set for known keys and reporting unknown ones.
-func (d *fixtureDecoder) fields(n *yaml.Node, path string, known []string, set func(key string, v *yaml.Node, path string)) {
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "want a mapping, got %s", kindName(n))
-		return
-	}
-	seen := make(map[string]bool, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		sub := k.Value
-		if path != "" {
-			sub = path + "." + k.Value
-		}
-		if !contains(known, k.Value) {
-			d.errorf(k, path, "unknown key %q (known: %s)", k.Value, strings.Join(known, ", "))
-			continue
-		}
-		if seen[k.Value] {
-			d.errorf(k, sub, "duplicate key")
-			continue
-		}
-		seen[k.Value] = true
-		d.lines[sub] = k.Line
-		set(k.Value, v, sub)
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	return fmt.Sprintf("%q", n.Value)
-}
-
-func (d *fixtureDecoder) str(n *yaml.Node, path string) string {
+// bareName turns a scalar into the mapping {name: scalar}; other nodes are returned as they are.
+func bareName(n *yaml.Node) *yaml.Node {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, path, "want a string, got %s", kindName(n))
-		return ""
+		return n
 	}
-	return n.Value
+	key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "name", Line: n.Line, Column: n.Column}
+	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column, Content: []*yaml.Node{key, n}}
 }
 
-func (d *fixtureDecoder) float(n *yaml.Node, path string) *float64 {
-	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, path, "want a number, got %s", kindName(n))
-		return nil
-	}
-	f, err := strconv.ParseFloat(n.Value, 64)
-	if err != nil {
-		d.errorf(n, path, "want a number, got %q", n.Value)
-		return nil
-	}
-	return &f
-}
-
-func (d *fixtureDecoder) time(n *yaml.Node, path string) *time.Time {
-	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, path, "want an RFC 3339 time, got %s", kindName(n))
-		return nil
-	}
-	t, err := time.Parse(time.RFC3339, n.Value)
-	if err != nil {
-		d.errorf(n, path, "want an RFC 3339 time like 2026-01-05T10:00:00Z, got %q", n.Value)
-		return nil
-	}
-	return &t
-}
-
-func (d *fixtureDecoder) list(n *yaml.Node, path string, each func(i int, v *yaml.Node, path string)) {
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "want a list, got %s", kindName(n))
-		return
-	}
-	for i, v := range n.Content {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		d.lines[p] = v.Line
-		each(i, v, p)
-	}
-}
-
-func (d *fixtureDecoder) fixture(n *yaml.Node) *Fixture {
-	f := &Fixture{}
-	d.fields(n, "", []string{"managementAccountId", "auditRoleName", "accounts", "regions"}, func(k string, v *yaml.Node, p string) {
-		switch k {
-		case "managementAccountId":
-			f.ManagementAccountID = d.str(v, p)
-		case "auditRoleName":
-			f.AuditRoleName = d.str(v, p)
-		case "accounts":
-			d.list(v, p, func(_ int, v *yaml.Node, p string) { f.Accounts = append(f.Accounts, d.account(v, p)) })
-		case "regions":
-			f.Regions = d.regions(v, p)
-		}
-	})
-	return f
-}
-
-// regions decodes regions: a mapping of region names to what they lack.
-func (d *fixtureDecoder) regions(n *yaml.Node, path string) map[string]FixtureRegion {
+// jsonValues returns a mapping with the values of keys that are YAML mappings or lists turned
+// into JSON strings; n is not changed (an alias may share it).
+func jsonValues(n *yaml.Node, keys ...string) (*yaml.Node, error) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "want a mapping, got %s", kindName(n))
-		return nil
+		return n, nil
 	}
-	out := make(map[string]FixtureRegion, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		p := path + "." + k.Value
-		d.lines[p] = k.Line
-		var r FixtureRegion
-		d.fields(v, p, []string{"unavailableResourceTypes"}, func(_ string, v *yaml.Node, p string) {
-			d.list(v, p, func(_ int, v *yaml.Node, p string) {
-				r.UnavailableResourceTypes = append(r.UnavailableResourceTypes, d.str(v, p))
-			})
-		})
-		out[k.Value] = r
-	}
-	return out
-}
-
-func (d *fixtureDecoder) account(n *yaml.Node, path string) FixtureAccount {
-	var a FixtureAccount
-	known := []string{"id", "name", "email", "ou", "status", "roles", "rootKeys", "users", "config", "functions", "queues", "topics"}
-	d.fields(n, path, known, func(k string, v *yaml.Node, p string) {
-		switch k {
-		case "id":
-			a.ID = d.str(v, p)
-		case "name":
-			a.Name = d.str(v, p)
-		case "email":
-			a.Email = d.str(v, p)
-		case "ou":
-			a.OU = d.str(v, p)
-		case "status":
-			a.Status = d.str(v, p)
-		case "roles":
-			a.Roles = []FixtureRole{}
-			d.list(v, p, func(_ int, v *yaml.Node, p string) { a.Roles = append(a.Roles, d.role(v, p)) })
-		case "rootKeys":
-			d.list(v, p, func(_ int, v *yaml.Node, p string) { a.RootKeys = append(a.RootKeys, d.key(v, p)) })
-		case "users":
-			d.list(v, p, func(_ int, v *yaml.Node, p string) { a.Users = append(a.Users, d.user(v, p)) })
-		case "config":
-			b := d.bool(v, p)
-			a.Config = &b
-		case "functions":
-			d.list(v, p, func(_ int, v *yaml.Node, p string) {
-				var f FixtureFunction
-				d.fields(v, p, []string{"name", "fail"}, func(k string, v *yaml.Node, p string) {
-					if k == "name" {
-						f.Name = d.str(v, p)
-					} else {
-						f.Fail = d.bool(v, p)
-					}
-				})
-				a.Functions = append(a.Functions, f)
-			})
-		case "queues":
-			d.list(v, p, func(_ int, v *yaml.Node, p string) {
-				if v.Kind == yaml.ScalarNode {
-					a.Queues = append(a.Queues, FixtureQueue{Name: d.str(v, p)})
-					return
-				}
-				var q FixtureQueue
-				d.fields(v, p, []string{"name"}, func(_ string, v *yaml.Node, p string) { q.Name = d.str(v, p) })
-				a.Queues = append(a.Queues, q)
-			})
-		case "topics":
-			d.list(v, p, func(_ int, v *yaml.Node, p string) { a.Topics = append(a.Topics, d.topic(v, p)) })
+	out := *n
+	out.Content = slices.Clone(n.Content)
+	for i := 0; i+1 < len(out.Content); i += 2 {
+		k, v := out.Content[i], out.Content[i+1]
+		if !slices.Contains(keys, k.Value) || (v.Kind != yaml.MappingNode && v.Kind != yaml.SequenceNode) {
+			continue
 		}
-	})
-	return a
-}
-
-func (d *fixtureDecoder) topic(n *yaml.Node, path string) FixtureTopic {
-	var t FixtureTopic
-	d.fields(n, path, []string{"name", "displayName", "policy", "subscriptions"}, func(k string, v *yaml.Node, p string) {
-		switch k {
-		case "name":
-			t.Name = d.str(v, p)
-		case "displayName":
-			t.DisplayName = d.str(v, p)
-		case "policy":
-			t.Policy = d.jsonDoc(v, p)
-		case "subscriptions":
-			d.list(v, p, func(_ int, v *yaml.Node, p string) {
-				var sub FixtureSubscription
-				d.fields(v, p, []string{"queue", "rawMessageDelivery", "filterPolicy"}, func(k string, v *yaml.Node, p string) {
-					switch k {
-					case "queue":
-						sub.Queue = d.str(v, p)
-					case "rawMessageDelivery":
-						sub.RawMessageDelivery = d.bool(v, p)
-					case "filterPolicy":
-						sub.FilterPolicy = d.jsonDoc(v, p)
-					}
-				})
-				t.Subscriptions = append(t.Subscriptions, sub)
-			})
+		var doc any
+		if err := v.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("%s: want a JSON document or a mapping: %w", k.Value, err)
 		}
-	})
-	return t
-}
-
-func (d *fixtureDecoder) bool(n *yaml.Node, path string) bool {
-	var b bool
-	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-		d.errorf(n, path, "want true or false, got %s", kindName(n))
-	}
-	return b
-}
-
-// jsonDoc reads a JSON document written as a string, or as a YAML mapping converted to JSON.
-func (d *fixtureDecoder) jsonDoc(n *yaml.Node, path string) string {
-	if n.Kind == yaml.ScalarNode {
-		return d.str(n, path)
-	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		d.errorf(n, path, "want a JSON document or a mapping: %v", err)
-		return ""
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		d.errorf(n, path, "want a JSON document or a mapping: %v", err)
-		return ""
-	}
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-func (d *fixtureDecoder) role(n *yaml.Node, path string) FixtureRole {
-	if n.Kind == yaml.ScalarNode {
-		return FixtureRole{Name: d.str(n, path)}
-	}
-	var r FixtureRole
-	d.fields(n, path, []string{"name", "externalId", "policy"}, func(k string, v *yaml.Node, p string) {
-		switch k {
-		case "name":
-			r.Name = d.str(v, p)
-		case "externalId":
-			r.ExternalID = d.str(v, p)
-		case "policy":
-			r.Policy = d.jsonDoc(v, p)
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(doc); err != nil {
+			return nil, fmt.Errorf("%s: want a JSON document or a mapping: %w", k.Value, err)
 		}
-	})
-	return r
-}
-
-func (d *fixtureDecoder) user(n *yaml.Node, path string) FixtureUser {
-	var u FixtureUser
-	d.fields(n, path, []string{"name", "path", "tags", "keys", "createDate", "ageDays"}, func(k string, v *yaml.Node, p string) {
-		switch k {
-		case "name":
-			u.Name = d.str(v, p)
-		case "path":
-			u.Path = d.str(v, p)
-		case "createDate":
-			u.CreateDate = d.time(v, p)
-		case "ageDays":
-			u.AgeDays = d.float(v, p)
-		case "tags":
-			if v.Kind != yaml.MappingNode {
-				d.errorf(v, p, "want a mapping of tag keys to values, got %s", kindName(v))
-				return
-			}
-			u.Tags = make(map[string]string, len(v.Content)/2)
-			for i := 0; i+1 < len(v.Content); i += 2 {
-				u.Tags[d.str(v.Content[i], p)] = d.str(v.Content[i+1], p+"."+v.Content[i].Value)
-			}
-		case "keys":
-			d.list(v, p, func(_ int, v *yaml.Node, p string) { u.Keys = append(u.Keys, d.key(v, p)) })
-		}
-	})
-	return u
-}
-
-func (d *fixtureDecoder) key(n *yaml.Node, path string) FixtureKey {
-	var k FixtureKey
-	known := []string{"ageDays", "createDate", "status", "lastUsedDaysAgo", "lastUsedDate", "lastUsedService", "lastUsedRegion"}
-	d.fields(n, path, known, func(name string, v *yaml.Node, p string) {
-		switch name {
-		case "ageDays":
-			k.AgeDays = d.float(v, p)
-		case "createDate":
-			k.CreateDate = d.time(v, p)
-		case "status":
-			k.Status = d.str(v, p)
-		case "lastUsedDaysAgo":
-			k.LastUsedDaysAgo = d.float(v, p)
-		case "lastUsedDate":
-			k.LastUsedDate = d.time(v, p)
-		case "lastUsedService":
-			k.LastUsedService = d.str(v, p)
-		case "lastUsedRegion":
-			k.LastUsedRegion = d.str(v, p)
-		}
-	})
-	return k
+		out.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.TrimSuffix(b.String(), "\n"),
+			Line: v.Line, Column: v.Column}
+	}
+	return &out, nil
 }
 
 var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
@@ -725,6 +472,8 @@ type fixtureAccountOut struct {
 	RootKeys  []FixtureKey      `yaml:"rootKeys,omitempty" json:"rootKeys,omitempty"`
 	Users     []FixtureUser     `yaml:"users,omitempty" json:"users,omitempty"`
 	Config    *bool             `yaml:"config,omitempty" json:"config,omitempty"`
+	Recording string            `yaml:"configRecording,omitempty" json:"configRecording,omitempty"`
+	Delegated bool              `yaml:"stackSetDelegatedAdmin,omitempty" json:"stackSetDelegatedAdmin,omitempty"`
 	Functions []FixtureFunction `yaml:"functions,omitempty" json:"functions,omitempty"`
 	Queues    []FixtureQueue    `yaml:"queues,omitempty" json:"queues,omitempty"`
 	Topics    []FixtureTopic    `yaml:"topics,omitempty" json:"topics,omitempty"`
@@ -732,7 +481,7 @@ type fixtureAccountOut struct {
 
 func (a FixtureAccount) out() fixtureAccountOut {
 	o := fixtureAccountOut{ID: a.ID, Name: a.Name, Email: a.Email, OU: a.OU, Status: a.Status, RootKeys: a.RootKeys, Users: a.Users,
-		Config: a.Config, Functions: a.Functions, Queues: a.Queues, Topics: a.Topics}
+		Config: a.Config, Recording: a.ConfigRecording, Delegated: a.StackSetDelegatedAdmin, Functions: a.Functions, Queues: a.Queues, Topics: a.Topics}
 	if a.Roles != nil {
 		o.Roles = &a.Roles
 	}

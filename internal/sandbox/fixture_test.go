@@ -17,8 +17,8 @@ func TestParseFixtureErrors(t *testing.T) {
 		want []string // the lines of the error, in order
 	}{
 		{"testdata/unknown-key.yaml", []string{
-			`testdata/unknown-key.yaml:7: accounts[0].users[0]: unknown key "emial" (known: name, path, tags, keys, createDate, ageDays)`,
-			`testdata/unknown-key.yaml:9: accounts[0].users[0].keys[0]: unknown key "staus" (known: ageDays, createDate, status, lastUsedDaysAgo, lastUsedDate, lastUsedService, lastUsedRegion)`,
+			`testdata/unknown-key.yaml:7: accounts[0].users[0].emial: unknown key (known keys: ageDays, createDate, keys, name, path, tags)`,
+			`testdata/unknown-key.yaml:9: accounts[0].users[0].keys[0].staus: unknown key (did you mean status?)`,
 		}},
 		{"testdata/invalid.yaml", []string{
 			`testdata/invalid.yaml:1: managementAccountId: want 12 digits, got "11111111111"`,
@@ -30,8 +30,8 @@ func TestParseFixtureErrors(t *testing.T) {
 			`testdata/invalid.yaml:12: accounts[1].id: account 222222222222 is also accounts[0]`,
 		}},
 		{"testdata/invalid-services.yaml", []string{
-			`testdata/invalid-services.yaml:4: accounts[0].config: want true or false, got "maybe"`,
-			`testdata/invalid-services.yaml:5: accounts[0].functions[1]: unknown key "fial" (known: name, fail)`,
+			`testdata/invalid-services.yaml:4: accounts[0].config: expected true or false, got "maybe"`,
+			`testdata/invalid-services.yaml:5: accounts[0].functions[1].fial: unknown key (known keys: fail, name)`,
 		}},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
@@ -68,7 +68,7 @@ func TestParseFixture(t *testing.T) {
 		t.Errorf("org.json = %+v", j.Accounts[0])
 	}
 	if _, err := ParseFixture([]byte(`{"managementAccountId": "111111111111", "acounts": []}`), "x.json"); err == nil ||
-		!strings.Contains(err.Error(), `x.json:1: unknown key "acounts"`) {
+		!strings.Contains(err.Error(), `x.json:1: acounts: unknown key (did you mean accounts?)`) {
 		t.Errorf("JSON unknown key: %v", err)
 	}
 }
@@ -137,6 +137,61 @@ func TestFixtureRoundTrip(t *testing.T) {
 				t.Fatalf("ParseFixture(marshalled fixture): %v", err)
 			}
 			diff(t, "fixture", back, f, ignore)
+		})
+	}
+}
+
+// TestFixtureShapes checks the shapes the fixture accepts beyond the strict decoder's: a role or
+// queue as a bare name or a mapping, a policy as a JSON string or a YAML mapping, RFC 3339 times.
+func TestFixtureShapes(t *testing.T) {
+	const head = "managementAccountId: \"111111111111\"\naccounts:\n  - id: \"111111111111\"\n"
+	for _, tt := range []struct {
+		name    string
+		account string // lines of accounts[0], indented by four spaces
+		check   func(a FixtureAccount) bool
+		wantErr string
+	}{
+		{name: "role as a name", account: "    roles: [Auditor]\n",
+			check: func(a FixtureAccount) bool { return a.Roles[0] == FixtureRole{Name: "Auditor"} }},
+		{name: "role with a policy mapping", account: "    roles: [{name: R, policy: {Statement: [{Effect: Allow, Action: \"iam:*\", Resource: \"*\"}]}}]\n",
+			check: func(a FixtureAccount) bool {
+				return a.Roles[0].Policy == `{"Statement":[{"Action":"iam:*","Effect":"Allow","Resource":"*"}]}`
+			}},
+		{name: "role with a policy string", account: "    roles: [{name: R, policy: '{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iam:*\",\"Resource\":\"*\"}]}'}]\n",
+			check: func(a FixtureAccount) bool {
+				return a.Roles[0].Policy == `{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}`
+			}},
+		{name: "queues as names and mappings", account: "    queues: [q1, {name: q2}]\n",
+			check: func(a FixtureAccount) bool {
+				return len(a.Queues) == 2 && a.Queues[0].Name == "q1" && a.Queues[1].Name == "q2"
+			}},
+		{name: "filter policy mapping", account: "    queues: [q]\n    topics: [{name: t, subscriptions: [{queue: q, filterPolicy: {stage: [expired]}}]}]\n",
+			check: func(a FixtureAccount) bool {
+				return a.Topics[0].Subscriptions[0].FilterPolicy == `{"stage":["expired"]}`
+			}},
+		{name: "key create date", account: "    users: [{name: u, keys: [{createDate: 2026-01-05T10:00:00Z}]}]\n",
+			check: func(a FixtureAccount) bool {
+				return a.Users[0].Keys[0].CreateDate.Equal(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC))
+			}},
+		{name: "unknown key in a role mapping", account: "    roles: [{name: R, externalid: x}]\n",
+			wantErr: "f.yaml:4: accounts[0].roles[0].externalid: unknown key (did you mean externalId?)"},
+		{name: "bad time", account: "    users: [{name: u, keys: [{createDate: yesterday}]}]\n",
+			wantErr: `f.yaml:4: accounts[0].users[0].keys[0].createDate: expected an RFC 3339 time like 2026-01-05T10:00:00Z, got "yesterday"`},
+		{name: "role as a list", account: "    roles: [[R]]\n",
+			wantErr: "f.yaml:4: accounts[0].roles[0]: expected a mapping, got a list"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ParseFixture([]byte(head+tt.account), "f.yaml")
+			switch {
+			case tt.wantErr != "":
+				if err == nil || err.Error() != tt.wantErr {
+					t.Errorf("ParseFixture(%q) error = %v, want %s", tt.account, err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatalf("ParseFixture(%q): %v", tt.account, err)
+			case !tt.check(f.Accounts[0]):
+				t.Errorf("ParseFixture(%q) account = %+v", tt.account, f.Accounts[0])
+			}
 		})
 	}
 }

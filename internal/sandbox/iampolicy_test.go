@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -278,7 +277,7 @@ func TestManagedPolicies(t *testing.T) {
 // and a managed policy, and checks what it may do.
 func TestStackRolePolicies(t *testing.T) {
 	ts := newPermissionsSandbox(t, Options{})
-	ts.SetCloudFormationDelay(time.Millisecond)
+	ts.SetCloudFormationDelay(0)
 	ctx := context.Background()
 	cf := cloudformation.NewFromConfig(ts.mgmtConfig())
 	const template = `
@@ -297,19 +296,18 @@ Resources:
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam}}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	ts.await(t, "stack roles", func() bool {
 		out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("roles")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st := out.Stacks[0].StackStatus; st == cfntypes.StackStatusCreateComplete {
-			break
-		} else if !strings.HasSuffix(string(st), "_IN_PROGRESS") || time.Now().After(deadline) {
+			return true
+		} else if !strings.HasSuffix(string(st), "_IN_PROGRESS") {
 			t.Fatalf("stack roles: %s", st)
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return false
+	})
 	cfg := ts.assumeRole(t, "111111111111", "StackRole")
 	if _, err := iam.NewFromConfig(cfg).ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
 		t.Errorf("ListUsers through the stack's role (inline policy): %v", err)

@@ -97,7 +97,7 @@ func TestStackConfigRuleScope(t *testing.T) {
 			TemplateBody: aws.String(configRuleTemplate), Parameters: cfnParams("Scoped", scoped)}); err != nil {
 			t.Fatal(err)
 		}
-		st, _ := waitStack(t, client, name)
+		st, _ := waitStack(t, ts, client, name)
 		return st
 	}
 	if st := create("scoped", "true"); st.StackStatus != cfntypes.StackStatusRollbackComplete {
@@ -119,7 +119,7 @@ func TestStackConfigRuleScope(t *testing.T) {
 	if _, err := client.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("unscoped")}); err != nil {
 		t.Fatal(err)
 	}
-	waitStack(t, client, aws.ToString(st.StackId))
+	waitStack(t, ts, client, aws.ToString(st.StackId))
 	if out, err := configservice.NewFromConfig(ts.mgmtConfig()).DescribeConfigRules(ctx, &configservice.DescribeConfigRulesInput{}); err != nil || len(out.ConfigRules) != 0 {
 		t.Errorf("DescribeConfigRules after DeleteStack = %+v, %v; want none", out, err)
 	}
@@ -165,7 +165,7 @@ Resources:
 `
 
 func TestStackAutomationDocument(t *testing.T) {
-	_, client := newCFNSandbox(t)
+	ts, client := newCFNSandbox(t)
 	step := func(name, action, selector string) string {
 		return `{"name": "` + name + `", "action": "` + action + `", "inputs": {"Service": "iam", "Api": "GetUser"},
 			"outputs": [{"Name": "out", "Selector": "` + selector + `", "Type": "String"}]}`
@@ -192,7 +192,7 @@ func TestStackAutomationDocument(t *testing.T) {
 				TemplateBody: aws.String(automationTemplate), Parameters: cfnParams("Doc", tt.doc)}); err != nil {
 				t.Fatal(err)
 			}
-			st, _ := waitStack(t, client, name)
+			st, _ := waitStack(t, ts, client, name)
 			events := strings.Join(stackEvents(t, client, name), "\n")
 			if tt.reason == "" {
 				if st.StackStatus != cfntypes.StackStatusCreateComplete {
@@ -253,7 +253,7 @@ func TestUnavailableResourceType(t *testing.T) {
 				if err != nil {
 					t.Fatalf("CreateStack in %s: %v", tt.region, err)
 				}
-				if st, _ := waitStack(t, client, "remediation"); st.StackStatus != cfntypes.StackStatusCreateComplete {
+				if st, _ := waitStack(t, ts, client, "remediation"); st.StackStatus != cfntypes.StackStatusCreateComplete {
 					t.Errorf("stack in %s = %s, want CREATE_COMPLETE", tt.region, st.StackStatus)
 				}
 				return
@@ -277,7 +277,7 @@ func TestFixtureRegions(t *testing.T) {
 			`fixture.yaml:4: regions.mars.unavailableResourceTypes[0]: want a resource type like AWS::Service::Resource, got "Config::Thing"`,
 		}},
 		{"unknown key", "managementAccountId: \"111111111111\"\nregions:\n  cn-north-1:\n    unavailable: [AWS::Config::RemediationConfiguration]\n", []string{
-			`fixture.yaml:4: regions.cn-north-1: unknown key "unavailable" (known: unavailableResourceTypes)`,
+			`fixture.yaml:4: regions.cn-north-1.unavailable: unknown key (known keys: unavailableResourceTypes)`,
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

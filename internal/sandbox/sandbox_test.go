@@ -45,8 +45,9 @@ func (c *testClock) Advance(d time.Duration) {
 
 type testSandbox struct {
 	*Server
-	url   string
-	clock *testClock
+	url    string
+	clock  *testClock
+	timers *heldTimers // nil: real time
 }
 
 // newTestSandbox serves testdata/org.yaml (or opts.Fixture) over HTTP.

@@ -36,6 +36,11 @@ type Options struct {
 	// Now is the clock; default time.Now. Fixture ages are relative to Now() at New, and
 	// sessions expire by it.
 	Now func() time.Time
+	// After is how the sandbox waits in real time: each step of a CloudFormation operation
+	// and the readiness of a change set (SetCloudFormationDelay), an SQS long poll, and
+	// Latency. Default time.After. Now is not used for these waits because tests pin it to a
+	// fixed date; tests pass an After they drive instead, to wait without sleeping.
+	After func(d time.Duration) <-chan time.Time
 	// RequestClock is the clock request signatures are checked against (AWS's 15-minute
 	// window, presigned URLs' expiry); default time.Now, because clients sign with the wall
 	// clock even when Now simulates another time.
@@ -56,6 +61,7 @@ type Options struct {
 type Server struct {
 	opts   Options
 	now    func() time.Time
+	after  func(time.Duration) <-chan time.Time
 	start  time.Time
 	log    *slog.Logger
 	ids    idGen
@@ -108,6 +114,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:   opts,
 		now:    opts.Now,
+		after:  opts.After,
 		log:    opts.Logger,
 		ids:    idGen{seed: "keyage-sandbox"},
 		mgmtID: f.ManagementAccountID,
@@ -115,6 +122,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.after == nil {
+		s.after = time.After
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -665,18 +665,21 @@ func (s *Server) sqsReceiveMessage(c *call) (any, error) {
 	}
 	sysNames := append(append([]string{}, in.AttributeNames...), in.MessageSystemAttributeNames...)
 
-	deadline := time.Time{}
+	var expired <-chan time.Time // the end of the long poll; nil before the first pass
 	for {
 		q, a, err := s.lockQueue(c, in.QueueURL, "sqs:ReceiveMessage")
 		if err != nil {
 			return nil, err
 		}
-		if deadline.IsZero() {
+		if expired == nil {
 			wait := q.intAttr("ReceiveMessageWaitTimeSeconds")
 			if in.WaitTimeSeconds != nil {
 				wait = *in.WaitTimeSeconds
 			}
-			deadline = time.Now().Add(time.Duration(wait) * time.Second)
+			expired = closedTime
+			if wait > 0 {
+				expired = s.after(time.Duration(wait) * time.Second)
+			}
 		}
 		vis := q.intAttr("VisibilityTimeout")
 		if in.VisibilityTimeout != nil {
@@ -706,26 +709,38 @@ func (s *Server) sqsReceiveMessage(c *call) (any, error) {
 		wake := q.wake
 		a.sqs.mu.Unlock()
 
-		remaining := time.Until(deadline)
-		if len(out) > 0 || remaining <= 0 {
+		over := false
+		select {
+		case <-expired:
+			over = true
+		default:
+		}
+		if len(out) > 0 || over {
 			return struct {
 				Messages []sqsReceived `json:"Messages,omitempty"`
 			}{out}, nil
 		}
+		var visible <-chan time.Time // nil (never) without delayed or in-flight messages
 		if !next.IsZero() {
-			remaining = min(remaining, max1ms(next.Sub(now)))
+			visible = s.after(max1ms(next.Sub(now)))
 		}
-		t := time.NewTimer(remaining)
 		select {
 		case <-wake:
-		case <-t.C:
+		case <-visible:
+		case <-expired:
+			expired = closedTime
 		case <-c.ctx.Done():
-			t.Stop()
 			return nil, c.ctx.Err()
 		}
-		t.Stop()
 	}
 }
+
+// closedTime is a channel that is always ready: a wait that is over.
+var closedTime = func() <-chan time.Time {
+	ch := make(chan time.Time)
+	close(ch)
+	return ch
+}()
 
 func max1ms(d time.Duration) time.Duration { return max(d, time.Millisecond) }
 

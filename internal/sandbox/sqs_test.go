@@ -142,7 +142,11 @@ func TestSQSSendReceiveDelete(t *testing.T) {
 // context is not a timing assertion: a poll that ignored the message would wait its full 20
 // seconds and fail with the context's deadline.
 func TestSQSLongPoll(t *testing.T) {
-	ts := newServicesSandbox(t, Options{})
+	f, err := LoadFixture("testdata/services.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newHeldSandbox(t, Options{Fixture: f})
 	client := sqs.NewFromConfig(ts.mgmtConfig())
 	url := ts.queueURL(ts.ManagementAccountID(), "findings")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -153,15 +157,17 @@ func TestSQSLongPoll(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
+	polling := ts.timers.next() // the poll's 20-second wait starts
 	go func() {
 		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 20})
 		done <- result{out, err}
 	}()
-	// Send once the poll has reached the sandbox (it is counted before it waits).
-	for ts.Stats().ByAPI["sqs:ReceiveMessage"] == 0 {
-		time.Sleep(time.Millisecond)
+	// Send once the poll waits in the sandbox; the held wait never ends by itself.
+	select {
+	case <-polling:
+	case r := <-done:
+		t.Fatalf("ReceiveMessage returned before it waited: %+v, %v", r.out, r.err)
 	}
-	time.Sleep(20 * time.Millisecond)
 	if _, err := client.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("wake up")}); err != nil {
 		t.Fatal(err)
 	}

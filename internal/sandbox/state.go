@@ -76,7 +76,9 @@ type account struct {
 
 	// Each of the other services keeps its state under its own lock, so that queue traffic
 	// never waits for an IAM scan of the same account.
-	configOff   bool // AWS Config not enabled (fixture config: false)
+	configOff   bool   // AWS Config not enabled (fixture config: false)
+	recording   string // fixture configRecording: on, off, no-iam or none
+	delegated   bool   // fixture stackSetDelegatedAdmin
 	rules       configRuleState
 	sns         snsState
 	sqs         sqsState
@@ -302,6 +304,13 @@ const defaultRegion = "us-east-1"
 // topics (in us-east-1). The fixture is validated; no lock is needed before New returns.
 func (s *Server) buildResources(a *account, fa *FixtureAccount) {
 	a.configOff = fa.Config != nil && !*fa.Config
+	a.recording, a.delegated = fa.ConfigRecording, fa.StackSetDelegatedAdmin
+	if a.recording == "" {
+		a.recording = "on"
+	}
+	if a.configOff {
+		a.recording = "none"
+	}
 	for _, f := range fa.Functions {
 		a.putFunctionLocked(f.Name, f.Fail)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -54,8 +55,9 @@ func (s *Server) authenticated(r *http.Request) bool {
 		return true
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		return ok && s.tokenOK(strings.TrimSpace(tok))
+		// The scheme is case-insensitive (RFC 9110 section 11.1).
+		scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+		return ok && strings.EqualFold(scheme, "Bearer") && s.tokenOK(strings.TrimSpace(tok))
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
@@ -64,23 +66,66 @@ func (s *Server) authenticated(r *http.Request) bool {
 	return s.sessionOK(c.Value)
 }
 
-// session value: <expiry unix seconds>.<hmac>
+// session value: <expiry unix seconds>.<random id>.<hmac>
 func (s *Server) newSession() (string, time.Time) {
 	exp := s.opts.Now().Add(sessionTTL)
 	e := strconv.FormatInt(exp.Unix(), 10)
-	return e + "." + s.sign("session", e), exp
+	id := rand.Text()
+	return e + "." + id + "." + s.sign("session", e, id), exp
+}
+
+// parseSession checks a session value's signature and expiry and returns
+// its id and expiry.
+func (s *Server) parseSession(v string) (id string, exp time.Time, ok bool) {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return "", time.Time{}, false
+	}
+	e, id, mac := parts[0], parts[1], parts[2]
+	if !hmac.Equal([]byte(mac), []byte(s.sign("session", e, id))) {
+		return "", time.Time{}, false
+	}
+	sec, err := strconv.ParseInt(e, 10, 64)
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	exp = time.Unix(sec, 0)
+	return id, exp, s.opts.Now().Before(exp)
 }
 
 func (s *Server) sessionOK(v string) bool {
-	e, mac, ok := strings.Cut(v, ".")
-	if !ok {
-		return false
+	id, _, ok := s.parseSession(v)
+	return ok && !s.revoked.has(id, s.opts.Now())
+}
+
+// revocations are the sessions logged out before they expired. They are
+// kept in memory until their expiry: a restart forgets them, so a session
+// cookie copied before its logout works again after a restart, for at most
+// sessionTTL; changing the token ends every session.
+type revocations struct {
+	mu  sync.Mutex
+	ids map[string]time.Time // id -> expiry
+}
+
+func (rv *revocations) add(id string, exp, now time.Time) {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	if rv.ids == nil {
+		rv.ids = map[string]time.Time{}
 	}
-	if !hmac.Equal([]byte(mac), []byte(s.sign("session", e))) {
-		return false
+	for k, e := range rv.ids { // forget the expired: the signature check refuses them anyway
+		if !now.Before(e) {
+			delete(rv.ids, k)
+		}
 	}
-	exp, err := strconv.ParseInt(e, 10, 64)
-	return err == nil && s.opts.Now().Unix() < exp
+	rv.ids[id] = exp
+}
+
+func (rv *revocations) has(id string, now time.Time) bool {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	exp, ok := rv.ids[id]
+	return ok && now.Before(exp)
 }
 
 // formToken is the anti-CSRF token of the dashboard's POST forms (on top of
@@ -125,12 +170,36 @@ func (s *Server) authAPI(next http.Handler) http.Handler {
 	})
 }
 
-// safeNext keeps redirects after login on this site.
+// safeNext keeps redirects after login on this site: a path on this host,
+// and nothing a browser could read as another host once it strips tabs and
+// newlines, turns backslashes into slashes or decodes percent escapes
+// ("/\t/evil", "//evil", "/\\evil", "/%09/evil", "/%2F/evil").
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !localPath(next) {
+		return "/"
+	}
+	if dec, err := url.PathUnescape(next); err != nil || !localPath(dec) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return next
+}
+
+// localPath reports whether p starts with one slash and holds no backslash
+// and no control character.
+func localPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') {
+		return false
+	}
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -163,7 +232,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logout revokes the session on the server (a copy of the cookie stops
+// working too) and clears the cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if id, exp, ok := s.parseSession(c.Value); ok {
+			s.revoked.add(id, exp, s.opts.Now())
+		}
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -97,7 +97,7 @@ func benchServer(b *testing.B) *Server {
 // serve runs one request through the handler and fails on a non-200.
 func serve(b *testing.B, h http.Handler, path string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+path, nil))
 	if rec.Code != http.StatusOK {
 		b.Fatalf("GET %s = %d: %s", path, rec.Code, rec.Body.String())
 	}

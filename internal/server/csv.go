@@ -4,8 +4,9 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/keyage/keyage/internal/output"
 )
 
 // keyCSVHeader are the columns of /noncompliant.csv.
@@ -20,10 +21,7 @@ func writeKeyCSV(w io.Writer, rows []keyRow) error {
 	for _, r := range rows {
 		rec := []string{r.AccountID, r.AccountName, r.UserName, r.ResourceID, r.AccessKeyID, r.Status, r.Stage, strconv.Itoa(r.AgeDays),
 			csvTime(r.CreateDate), csvTime(r.LastUsed), r.LastUsedService, r.Owner, r.Remediation, csvTime(r.LastNotified), csvTime(r.NextReminder)}
-		for i, v := range rec {
-			rec[i] = csvSafe(v)
-		}
-		if err := cw.Write(rec); err != nil {
+		if err := cw.Write(output.SafeCSVRecord(rec)); err != nil {
 			return err
 		}
 	}
@@ -36,14 +34,4 @@ func csvTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-// csvSafe defuses spreadsheet formulas: names come from the scanned
-// accounts and are attacker-controlled, and a cell starting with = + - @
-// (or a tab or carriage return) would run as a formula in a spreadsheet.
-func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }

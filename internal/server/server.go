@@ -13,7 +13,9 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,6 +52,14 @@ type Options struct {
 	Version string
 	// MaxAccessKeyAge is the rule's limit in days (for display).
 	MaxAccessKeyAge int
+	// Listen is the address the server listens on ("127.0.0.1:8080"). It
+	// answers only requests whose Host header names a loopback host
+	// (localhost, 127.0.0.1, [::1]) or Listen's host, and 421 Misdirected
+	// Request to any other, so a page on another site cannot read it through
+	// DNS rebinding. A wildcard host (":8080", "0.0.0.0:8080", "[::]:8080")
+	// accepts any Host: such a server requires a token, or something in
+	// front of it that authenticates. Empty means loopback names only.
+	Listen string
 	// ReminderInterval is how long after a notification the next reminder
 	// is due, for the "next reminder" column: the routes' repeatInterval.
 	// Zero means 7 days.
@@ -68,6 +78,11 @@ type Server struct {
 	sessionKey []byte
 	// scanned is set once ObserveScan has seen a scan.
 	scanned atomic.Bool
+	// revoked are the sessions logged out before their expiry.
+	revoked revocations
+	// hosts are the Host names accepted (lower case, no port); nil accepts
+	// any.
+	hosts   map[string]bool
 	handler http.Handler
 }
 
@@ -100,10 +115,72 @@ func New(opts Options) (*Server, error) {
 	if s.metrics, err = newMetrics(opts.Registry, s); err != nil {
 		return nil, err
 	}
+	if s.hosts, err = allowedHosts(opts.Listen); err != nil {
+		return nil, err
+	}
 	s.routes()
 	cop := http.NewCrossOriginProtection()
-	s.handler = securityHeaders(cop.Handler(s.mux))
+	s.handler = securityHeaders(s.checkHost(cop.Handler(s.mux)))
 	return s, nil
+}
+
+// allowedHosts are the Host names a server listening on listen answers: the
+// loopback names and listen's host; nil (any) for a wildcard host.
+func allowedHosts(listen string) (map[string]bool, error) {
+	hosts := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	if listen == "" {
+		return hosts, nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen address %q: %w", listen, err)
+	}
+	if host == "" {
+		return nil, nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return nil, nil
+	}
+	hosts[strings.ToLower(host)] = true
+	return hosts, nil
+}
+
+// checkHost answers 421 to a request for a host this server is not: the
+// defence against DNS rebinding. Health checks answer whatever the Host.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.hosts == nil || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+		if !s.hosts[host] && !strings.HasSuffix(host, ".localhost") {
+			s.log.Warn("request for another host refused", "host", r.Host, "remote", r.RemoteAddr)
+			http.Error(w, "misdirected request: this server does not answer for host "+strconv.Quote(r.Host), http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Timeouts of the HTTP server HTTPServer makes: a client that sends its
+// headers or body slowly, or keeps an idle connection, is cut off.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 2 * time.Minute
+	IdleTimeout       = 2 * time.Minute
+)
+
+// HTTPServer is an http.Server serving s with read, read-header, write and
+// idle timeouts.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{Handler: s, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 }
 
 // ServeHTTP implements http.Handler.

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -172,7 +173,7 @@ func TestExportsEqualVisibleRows(t *testing.T) {
 		t.Errorf("CSV all=1 has %d lines, want header + 4", n)
 	}
 	// The hostile account name cannot become a spreadsheet formula.
-	if got := csvSafe("=HYPERLINK(\"x\")"); got != "'=HYPERLINK(\"x\")" {
+	if got := output.SafeCSV("=HYPERLINK(\"x\")"); got != "'=HYPERLINK(\"x\")" {
 		t.Errorf("csvSafe(formula) = %q", got)
 	}
 }

@@ -66,14 +66,29 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
 
 // NextDue returns when the next PENDING message that owner holds or could
 // claim at now is due (zero if none). Messages another dispatcher holds a
-// live lease on are its business, not counted.
+// live lease on are its business, not counted; nor are messages held for
+// later and never attempted (a run summary waiting for its schedule): a
+// Drain does not wait for them, a running dispatcher claims them when due.
 func (s *Store) NextDue(ctx context.Context, owner string, now time.Time) (time.Time, error) {
 	var v sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox
-		WHERE state = 'PENDING' AND (lease_owner = ? OR lease_until <= ?)`, owner, ms64(now)).Scan(&v); err != nil {
+		WHERE state = 'PENDING' AND (lease_owner = ? OR lease_until <= ?2) AND NOT (attempts = 0 AND next_attempt_at > ?2)`, owner, ms64(now)).Scan(&v); err != nil {
 		return time.Time{}, fmt.Errorf("read next due message: %w", err)
 	}
 	return nullMS(v), nil
+}
+
+// Backlog counts the PENDING messages at now: held under a live lease of
+// another owner than owner (a running or recently killed dispatcher), and
+// the others (due later, or free to claim).
+func (s *Store) Backlog(ctx context.Context, owner string, now time.Time) (held, pending int, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(lease_owner != ?1 AND lease_owner != '' AND lease_until > ?2), 0),
+		COALESCE(SUM(NOT (lease_owner != ?1 AND lease_owner != '' AND lease_until > ?2)), 0)
+		FROM outbox WHERE state = 'PENDING'`, owner, ms64(now)).Scan(&held, &pending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count pending messages: %w", err)
+	}
+	return held, pending, nil
 }
 
 // Outcome is the result of one delivery attempt.

@@ -161,6 +161,16 @@ func (s *Store) NotifiedItems(ctx context.Context) ([]Notified, error) {
 	return out, nil
 }
 
+// NotifiedItems lists every notify-state record as this transaction sees
+// it: a decision to notify made here cannot race another process's.
+func (t *Tx) NotifiedItems(ctx context.Context) ([]Notified, error) {
+	out, err := queryRows(ctx, t.tx, `SELECT `+notifiedColumns+` FROM notify_state`, scanNotified)
+	if err != nil {
+		return nil, fmt.Errorf("read notify state: %w", err)
+	}
+	return out, nil
+}
+
 const notifiedColumns = `receiver, route, item_key, account_id, resource_id, stage, notified_at, item_json`
 
 // scanNotified reads a notify_state row of notifiedColumns.

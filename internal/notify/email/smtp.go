@@ -226,6 +226,6 @@ func (t *smtpTransport) classify(err error) (bool, error) {
 	default:
 		retry = notify.NetworkRetryable(err)
 	}
-	msg := notify.Redact(err.Error(), t.opts.Password)
+	msg := notify.Redact(err.Error(), notify.CredentialSecrets(t.opts.Username, t.opts.Password)...)
 	return retry, fmt.Errorf("smtp %s: %s", t.addr, msg)
 }

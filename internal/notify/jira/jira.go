@@ -141,7 +141,7 @@ func New(opts Options) (*Notifier, error) {
 		opts:     opts,
 		base:     strings.TrimRight(opts.BaseURL, "/"),
 		endpoint: notify.Endpoint(opts.BaseURL),
-		secrets:  []string{opts.Token, opts.BearerToken},
+		secrets:  append(append(notify.CredentialSecrets(opts.User, opts.Token), opts.BearerToken), notify.URLSecrets(opts.BaseURL)[1:]...),
 	}, nil
 }
 

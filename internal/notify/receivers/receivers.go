@@ -56,18 +56,34 @@ var builders = map[string]builder{
 }
 
 // Build constructs every receiver of cfg, which config.Load validated,
-// resolving secrets from the environment and files. Errors name the
-// receiver, never a secret.
+// resolving secrets from the environment and files. A receiver that cannot
+// be built (a secret that cannot be resolved: an unset variable, a missing
+// file) does not stop the others: the map holds every receiver, that one as
+// a notifier that fails each delivery with the reason, and err joins those
+// reasons for the caller to show. Errors name the receiver, never a secret.
 func Build(cfg *config.Config, env Env) (map[string]notify.Notifier, error) {
 	out := make(map[string]notify.Notifier, len(cfg.Receivers))
+	var errs []error
 	for i, r := range cfg.Receivers {
 		n, err := build(r, fmt.Sprintf("receivers[%d]", i), env)
 		if err != nil {
-			return nil, fmt.Errorf("receiver %s (%s): %w", r.Name, r.Kind(), err)
+			err = fmt.Errorf("receiver %s (%s): %w", r.Name, r.Kind(), err)
+			errs = append(errs, err)
+			n = unavailable{err: err}
 		}
 		out[r.Name] = n
 	}
-	return out, nil
+	return out, errors.Join(errs...)
+}
+
+// unavailable stands for a receiver that could not be built: each delivery
+// fails for good with the reason, visible in the execution and the outbox.
+type unavailable struct{ err error }
+
+var _ notify.Notifier = unavailable{}
+
+func (u unavailable) Notify(context.Context, notify.Message) (bool, error) {
+	return false, fmt.Errorf("not sent: %w", u.err)
 }
 
 func build(r config.Receiver, path string, env Env) (notify.Notifier, error) {

@@ -1,11 +1,13 @@
 package receivers
 
 import (
+	"context"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/notify"
 )
 
 // Every kind config accepts has a row in the table.
@@ -62,6 +64,41 @@ func TestBuild(t *testing.T) {
 				if got[name] == nil {
 					t.Errorf("Build: no notifier %q in %v", name, got)
 				}
+			}
+		})
+	}
+}
+
+// A receiver whose secret cannot be resolved fails its own deliveries with
+// the reason; the others deliver (issue 13 row 4: one unset variable made
+// run send nothing and serve refuse to start).
+func TestBuildIsolatesUnresolvableSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, yaml, broken, wantErr string
+	}{
+		{"unset environment variable", "receivers: [{name: chat, slack: {webhookUrlEnv: KEYAGE_TEST_UNSET_HOOK}}, {name: log, file: {path: " + dir + "/a.jsonl}}]\nroutes: [{receivers: [chat, log]}]\n",
+			"chat", "receiver chat (slack)"},
+		{"missing secret file", "receivers: [{name: tickets, jira: {url: https://jira.example.com, project: SEC, user: bot, tokenFile: " + dir + "/missing}}, {name: log, file: {path: " + dir + "/b.jsonl}}]\nroutes: [{receivers: [tickets, log]}]\n",
+			"tickets", "receiver tickets (jira)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("KEYAGE_TEST_UNSET_HOOK", "")
+			cfg, err := config.Parse([]byte(tt.yaml), "test.yaml")
+			if err != nil {
+				t.Fatalf("config: %v", err)
+			}
+			got, err := Build(cfg, Env{Stdout: io.Discard, Version: "test"})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Build error = %v, want one naming %q", err, tt.wantErr)
+			}
+			msg := notify.Message{ID: "m1", Kind: notify.KindFinding, Text: "rotate"}
+			retry, err := got[tt.broken].Notify(context.Background(), msg)
+			if err == nil || retry || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s.Notify = %v, %v; want a final error naming %q", tt.broken, retry, err, tt.wantErr)
+			}
+			if _, err := got["log"].Notify(context.Background(), msg); err != nil {
+				t.Errorf("healthy receiver log.Notify = %v, want it delivered", err)
 			}
 		})
 	}

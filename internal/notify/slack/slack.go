@@ -110,13 +110,18 @@ type Text struct {
 
 // Payload builds the webhook body for m: a header (the subject), a
 // section (the text), one fields section per item, within Slack's 50
-// blocks: past that, the last block says "and N more".
+// blocks: past that, the last block says "and N more". A run summary has
+// its own layout (summaryBlocks).
 func (n *Notifier) Payload(m notify.Message) Payload {
 	p := Payload{
 		Text:      truncate(escape(fallback(m)), maxFallbackText),
 		Channel:   n.opts.Channel,
 		Username:  n.opts.Username,
 		IconEmoji: n.opts.IconEmoji,
+	}
+	if m.Summary != nil {
+		p.Blocks = summaryBlocks(m)
+		return p
 	}
 	if s := oneLine(m.Subject); s != "" {
 		p.Blocks = append(p.Blocks, Block{Type: "header", Text: &Text{Type: "plain_text", Text: truncate(s, maxHeaderText), Emoji: true}})

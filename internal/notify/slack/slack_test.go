@@ -93,6 +93,11 @@ func validBlockKit(body []byte) error {
 			if len(fields) > 10 {
 				return fmt.Errorf("block %d: %d fields, max 10", i, len(fields))
 			}
+			var txt Text
+			json.Unmarshal(b["text"], &txt)
+			if n := len([]rune(txt.Text)); n > maxSectionText {
+				return fmt.Errorf("block %d: section text of %d characters, max %d", i, n, maxSectionText)
+			}
 		case "context":
 		default:
 			return fmt.Errorf("block %d: unexpected type %q", i, typ)

@@ -72,6 +72,7 @@ func New(opts Options) (*Notifier, error) {
 	}
 	if u.User != nil {
 		n.secrets = append(n.secrets, u.User.String())
+		n.secrets = append(n.secrets, notify.URLSecrets(opts.URL)[1:]...)
 	}
 	for _, v := range opts.Headers {
 		n.secrets = append(n.secrets, v)

@@ -1,0 +1,239 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/configservice"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+
+	"github.com/keyage/keyage/internal/awsenv"
+)
+
+// Check is one preflight check in one account (and region): OK, or what failed and the fix.
+type Check struct {
+	Name            string // config-recorder, execution-role, topic-region, ...
+	Account, Region string
+	OK              bool
+	Detail          string // what was found
+	Fix             string // what to do, when not OK
+}
+
+// Preflight checks the prerequisites of a target deployment before anything is created.
+type Preflight struct {
+	// Master is the configuration of the account that deploys (and hosts the topic).
+	Master          aws.Config
+	MasterAccountID string
+	// Assume returns a configuration acting in account through the role roleName.
+	Assume func(ctx context.Context, account, roleName, externalID string) (aws.Config, error)
+	// Deployer reads the StackSet's existing instances: resources they created do not collide.
+	Deployer *Deployer
+}
+
+// Run runs every check for o and returns them in order: the master's, then each target's.
+func (p *Preflight) Run(ctx context.Context, o TargetsOptions) []Check {
+	if o.StackSetName == "" {
+		o.StackSetName = DefaultTargetStackSet
+	}
+	if o.AuditRoleName == "" {
+		o.AuditRoleName = DefaultAuditRoleName
+	}
+	if o.ExecutionRoleName == "" && !o.ServiceManaged() {
+		o.ExecutionRoleName = StackSetExecutionRole
+	}
+	var checks []Check
+	add := func(c Check) { checks = append(checks, c) }
+
+	tr := topicRegion(o.TopicArn)
+	c := Check{Name: "topic-region", Account: p.MasterAccountID, Region: tr, OK: slices.Contains(o.Regions, tr),
+		Detail: "topic " + o.TopicArn + ", StackSet regions " + strings.Join(o.Regions, ",")}
+	if !c.OK {
+		c.Fix = "add " + tr + " to --regions (SNS refuses publishing to another region's topic)"
+	}
+	add(c)
+	if tr != "" {
+		add(recorderCheck(ctx, p.Master, p.MasterAccountID, tr))
+	}
+	for _, region := range o.Regions {
+		add(p.resourceTypes(ctx, region))
+	}
+
+	ours := map[string]bool{}
+	if p.Deployer != nil {
+		ins, _ := p.Deployer.Instances(ctx, o.StackSetName)
+		for _, in := range ins {
+			ours[in.Account+"/"+in.Region] = true
+		}
+	}
+	accounts := o.Accounts
+	if o.ServiceManaged() {
+		var err error
+		if accounts, err = p.ouAccounts(ctx, o.OrganizationalUnits); err != nil {
+			add(Check{Name: "organization", Account: p.MasterAccountID, Detail: err.Error(),
+				Fix: "run preflight from the management account or a delegated administrator, or give --accounts"})
+		}
+	}
+	for _, acct := range accounts {
+		var cfg aws.Config
+		reached := false
+		if !o.ServiceManaged() {
+			var err error
+			cfg, err = p.Assume(ctx, acct, o.ExecutionRoleName, "")
+			c := Check{Name: "execution-role", Account: acct, OK: err == nil, Detail: "role " + o.ExecutionRoleName}
+			if err != nil {
+				c.Detail += ": " + err.Error()
+				c.Fix = fmt.Sprintf("create %s in %s trusting %s in %s (AWS's StackSet prerequisites), or give --execution-role-name",
+					o.ExecutionRoleName, acct, StackSetAdministrationRole, p.MasterAccountID)
+			}
+			add(c)
+			reached = err == nil
+		}
+		auditCfg, auditErr := p.Assume(ctx, acct, o.AuditRoleName, o.ExternalID)
+		if !reached && auditErr == nil {
+			cfg, reached = auditCfg, true
+		}
+		for _, region := range o.Regions {
+			deployed := ours[acct+"/"+region]
+			if auditErr == nil && !deployed && region == o.Regions[0] {
+				add(Check{Name: "audit-role-collision", Account: acct, Detail: "role " + o.AuditRoleName + " exists and no instance of " + o.StackSetName + " created it",
+					Fix: "give --audit-role-name another name (the AuditRoleName parameter), or delete the existing role"})
+			}
+			if !reached {
+				add(Check{Name: "reach-account", Account: acct, Region: region, Detail: "neither the execution role nor " + o.AuditRoleName + " can be assumed",
+					Fix: "deploy the execution role (self-managed) or check the account after the deployment"})
+				continue
+			}
+			rc := cfg.Copy()
+			rc.Region = region
+			add(recorderCheck(ctx, rc, acct, region))
+			if !deployed {
+				add(ruleCollision(ctx, rc, acct, region))
+			}
+		}
+	}
+	return checks
+}
+
+// Failed reports whether any check failed.
+func Failed(checks []Check) bool {
+	return slices.ContainsFunc(checks, func(c Check) bool { return !c.OK })
+}
+
+// recorderCheck: AWS Config records, and records IAM users (global resources).
+func recorderCheck(ctx context.Context, cfg aws.Config, acct, region string) Check {
+	c := Check{Name: "config-recorder", Account: acct, Region: region}
+	cs := configservice.NewFromConfig(cfg)
+	recs, err := cs.DescribeConfigurationRecorders(ctx, &configservice.DescribeConfigurationRecordersInput{})
+	if err != nil {
+		c.Detail, c.Fix = "describe configuration recorders: "+awsenv.Simplify(err).Error(), "allow config:DescribeConfigurationRecorders, or check the recorder by hand"
+		return c
+	}
+	if len(recs.ConfigurationRecorders) == 0 {
+		c.Detail, c.Fix = "no configuration recorder", "set up AWS Config in "+region+" (aws configservice put-configuration-recorder, start-configuration-recorder)"
+		return c
+	}
+	r := recs.ConfigurationRecorders[0]
+	st, err := cs.DescribeConfigurationRecorderStatus(ctx, &configservice.DescribeConfigurationRecorderStatusInput{
+		ConfigurationRecorderNames: []string{aws.ToString(r.Name)}})
+	if err != nil {
+		c.Detail, c.Fix = "describe recorder status: "+awsenv.Simplify(err).Error(), "allow config:DescribeConfigurationRecorderStatus"
+		return c
+	}
+	if len(st.ConfigurationRecordersStatus) == 0 || !st.ConfigurationRecordersStatus[0].Recording {
+		c.Detail, c.Fix = "recorder "+aws.ToString(r.Name)+" is not recording", "aws configservice start-configuration-recorder --configuration-recorder-name "+aws.ToString(r.Name)
+		return c
+	}
+	g := r.RecordingGroup
+	iamUsers := g != nil && (g.AllSupported && g.IncludeGlobalResourceTypes || slices.Contains(g.ResourceTypes, "AWS::IAM::User"))
+	if !iamUsers {
+		c.Detail, c.Fix = "recorder "+aws.ToString(r.Name)+" does not record AWS::IAM::User", "record global resources (includeGlobalResourceTypes) or AWS::IAM::User in "+region
+		return c
+	}
+	c.OK, c.Detail = true, "recorder "+aws.ToString(r.Name)+" recording, IAM users included"
+	return c
+}
+
+// ruleCollision: no access-keys-rotated rule exists that the StackSet would collide with.
+func ruleCollision(ctx context.Context, cfg aws.Config, acct, region string) Check {
+	c := Check{Name: "rule-collision", Account: acct, Region: region}
+	_, err := configservice.NewFromConfig(cfg).DescribeConfigRules(ctx, &configservice.DescribeConfigRulesInput{ConfigRuleNames: []string{ConfigRuleName}})
+	switch {
+	case awsenv.ErrorCode(err) == "NoSuchConfigRuleException":
+		c.OK, c.Detail = true, "no rule "+ConfigRuleName
+	case err != nil:
+		c.Detail, c.Fix = "describe config rules: "+awsenv.Simplify(err).Error(), "allow config:DescribeConfigRules"
+	default:
+		c.Detail = "rule " + ConfigRuleName + " exists (the seed's deployment?)"
+		c.Fix = "delete it (with the stack that created it) before deploying; see docs/deployment.md, Coming from the AWS blog's solution"
+	}
+	return c
+}
+
+// resourceTypes: every resource type of the target template is offered in region.
+func (p *Preflight) resourceTypes(ctx context.Context, region string) Check {
+	c := Check{Name: "resource-types", Account: p.MasterAccountID, Region: region}
+	cfg := p.Master.Copy()
+	cfg.Region = region
+	client := cloudformation.NewFromConfig(cfg)
+	var types []string
+	for _, r := range Target().Resources {
+		if !slices.Contains(types, r.AWSCloudFormationType()) {
+			types = append(types, r.AWSCloudFormationType())
+		}
+	}
+	sort.Strings(types)
+	var missing []string
+	for _, t := range types {
+		_, err := client.DescribeType(ctx, &cloudformation.DescribeTypeInput{Type: cfntypes.RegistryTypeResource, TypeName: aws.String(t)})
+		if err != nil {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		c.Detail = "not offered: " + strings.Join(missing, ", ")
+		c.Fix = "leave " + region + " out of --regions (AWS does not offer these resource types there)"
+		return c
+	}
+	c.OK, c.Detail = true, fmt.Sprintf("%d resource types offered", len(types))
+	return c
+}
+
+// ouAccounts lists the active accounts under the OUs (or roots), nested OUs included.
+func (p *Preflight) ouAccounts(ctx context.Context, parents []string) ([]string, error) {
+	org := organizations.NewFromConfig(p.Master)
+	var out []string
+	for len(parents) > 0 {
+		parent := parents[0]
+		parents = parents[1:]
+		accts := organizations.NewListAccountsForParentPaginator(org, &organizations.ListAccountsForParentInput{ParentId: aws.String(parent)})
+		for accts.HasMorePages() {
+			page, err := accts.NextPage(ctx)
+			if err != nil {
+				return out, fmt.Errorf("list accounts of %s: %w", parent, awsenv.Simplify(err))
+			}
+			for _, a := range page.Accounts {
+				if a.Status == "ACTIVE" && !slices.Contains(out, aws.ToString(a.Id)) {
+					out = append(out, aws.ToString(a.Id))
+				}
+			}
+		}
+		ous := organizations.NewListOrganizationalUnitsForParentPaginator(org, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(parent)})
+		for ous.HasMorePages() {
+			page, err := ous.NextPage(ctx)
+			if err != nil {
+				return out, fmt.Errorf("list organizational units of %s: %w", parent, awsenv.Simplify(err))
+			}
+			for _, ou := range page.OrganizationalUnits {
+				parents = append(parents, aws.ToString(ou.Id))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
