@@ -37,6 +37,12 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newEnvFor(t, fx)
+}
+
+// newEnvFor is newEnv with the sandbox organization fx.
+func newEnvFor(t *testing.T, fx *sandbox.Fixture) *env {
+	t.Helper()
 	srv, err := sandbox.New(sandbox.Options{Fixture: fx})
 	if err != nil {
 		t.Fatal(err)

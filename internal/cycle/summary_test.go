@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
-	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/notify"
@@ -104,26 +101,11 @@ func fiftyAccounts() *sandbox.Fixture {
 // Slack message per run, within Slack's limits; a scheduled run route holds
 // its summary in the outbox until the next working hour.
 func TestRunSummaryFiftyAccounts(t *testing.T) {
-	srv, err := sandbox.New(sandbox.Options{Fixture: fiftyAccounts()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
+	e := newEnvFor(t, fiftyAccounts())
 	slack := &strictSlack{}
 	slackSrv := httptest.NewServer(slack)
 	t.Cleanup(slackSrv.Close)
-	dir := t.TempDir()
-	e := &env{
-		aws: func(ctx context.Context, o awsenv.Options) (aws.Config, error) {
-			o.StaticCredentials = &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
-			o.EndpointURL, o.Region = hs.URL, "us-east-1"
-			return awsenv.Load(ctx, o)
-		},
-		state: filepath.Join(dir, "keyage.db"),
-		dir:   dir,
-	}
+	dir := e.dir
 	digest := filepath.Join(dir, "digest.jsonl")
 	cfg, err := config.Parse([]byte(`accounts: {organization: true}
 rule: {warnAge: 80}

@@ -90,3 +90,23 @@ func DedupeID(s string) string {
 	}
 	return string(b)
 }
+
+// FIFOIDs are the MessageGroupId and MessageDeduplicationId of m on an SNS
+// topic or SQS queue of the FIFO kind: its group key ("keyage" without one)
+// and its ID, both through DedupeID.
+func (m Message) FIFOIDs() (group, dedupe string) {
+	group = m.GroupKey
+	if group == "" {
+		group = "keyage"
+	}
+	return DedupeID(group), DedupeID(m.ID)
+}
+
+// AttributeType is the SNS and SQS data type of the message attribute
+// name from Attributes: Number for ageDays, String for the others.
+func AttributeType(name string) string {
+	if name == "ageDays" {
+		return "Number"
+	}
+	return "String"
+}

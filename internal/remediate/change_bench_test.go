@@ -3,21 +3,17 @@ package remediate
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
-	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/events"
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
-	"github.com/keyage/keyage/internal/store"
 )
 
 // BenchmarkChangeEventToEvaluation measures, with 20 ms of latency on every
@@ -31,26 +27,10 @@ func BenchmarkChangeEventToEvaluation(b *testing.B) {
 		{ID: "111111111111", Name: "master", Queues: []sandbox.FixtureQueue{{Name: "events"}},
 			Users: []sandbox.FixtureUser{{Name: "alice"}}},
 	}}
-	srv, err := sandbox.New(sandbox.Options{Fixture: fx, Latency: 20 * time.Millisecond, EventsQueueARN: "arn:aws:sqs:us-east-1:111111111111:events"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	id, secret := srv.ManagementCredentials()
-	base, err := awsenv.Load(ctx, awsenv.Options{Region: "us-east-1", EndpointURL: hs.URL, StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	assumer, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "keyage.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	env := serveSandbox(b, sandbox.Options{Fixture: fx, Latency: 20 * time.Millisecond, EventsQueueARN: "arn:aws:sqs:us-east-1:111111111111:events"})
+	base := env.config(ctx, b, env.id, env.secret)
+	assumer := env.assumer(ctx, b)
+	st := openStore(b)
 	cfg, err := config.Parse(nil, "none")
 	if err != nil {
 		b.Fatal(err)
@@ -59,7 +39,7 @@ func BenchmarkChangeEventToEvaluation(b *testing.B) {
 	single := &Single{Engine: engine, Store: st, Accounts: assumer, Evaluator: lifecycle.RuleOnly(rule.DefaultPolicy())}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go Consume(cctx, base, hs.URL+"/111111111111/events", true, slog.New(slog.DiscardHandler), func(ctx context.Context, ev events.Event) error {
+	go Consume(cctx, base, env.url+"/111111111111/events", true, slog.New(slog.DiscardHandler), func(ctx context.Context, ev events.Event) error {
 		_, err := single.Remediate(ctx, ev.AccountID, ev.ResourceID, ev.UserName, false)
 		return err
 	})

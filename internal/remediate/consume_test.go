@@ -3,13 +3,11 @@ package remediate
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
-	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/events"
 	"github.com/keyage/keyage/internal/sandbox"
 )
@@ -24,21 +22,9 @@ func TestConsumeIAMEvents(t *testing.T) {
 		{ID: "111111111111", Name: "master", Queues: []sandbox.FixtureQueue{{Name: "events"}},
 			Users: []sandbox.FixtureUser{{Name: "alice"}}},
 	}}
-	srv, err := sandbox.New(sandbox.Options{Fixture: fx, EventsQueueARN: "arn:aws:sqs:us-east-1:111111111111:events"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	load := func(id, secret string) aws.Config {
-		cfg, err := awsenv.Load(ctx, awsenv.Options{Region: "us-east-1", EndpointURL: hs.URL, StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
-	}
-	base := load(id, secret)
+	env := serveSandbox(t, sandbox.Options{Fixture: fx, EventsQueueARN: "arn:aws:sqs:us-east-1:111111111111:events"})
+	load := func(id, secret string) aws.Config { return env.config(ctx, t, id, secret) }
+	base := load(env.id, env.secret)
 	created, err := iam.NewFromConfig(base).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +39,7 @@ func TestConsumeIAMEvents(t *testing.T) {
 	}
 
 	var got []string
-	st, err := Consume(ctx, base, hs.URL+"/111111111111/events", false, slog.New(slog.DiscardHandler), func(_ context.Context, ev events.Event) error {
+	st, err := Consume(ctx, base, env.url+"/111111111111/events", false, slog.New(slog.DiscardHandler), func(_ context.Context, ev events.Event) error {
 		got = append(got, ev.EventName+" "+ev.AccountID+" "+ev.UserName)
 		return nil
 	})

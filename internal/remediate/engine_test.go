@@ -30,7 +30,7 @@ func mustConfig(t *testing.T, yaml string) *config.Config {
 	return cfg
 }
 
-func openStore(t *testing.T) *store.Store {
+func openStore(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,7 +14,6 @@ import (
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
-	"github.com/keyage/keyage/internal/store"
 )
 
 // countingAccounts records the accounts a role was assumed in.
@@ -39,26 +36,8 @@ func TestSingleRefusesAccountsOutOfScope(t *testing.T) {
 		{ID: "222222222222", Name: "prod", Roles: []sandbox.FixtureRole{{Name: "KeyageAuditRole"}}, Users: []sandbox.FixtureUser{{Name: "alice"}}},
 		{ID: "333333333333", Name: "other", Roles: []sandbox.FixtureRole{{Name: "KeyageAuditRole"}}, Users: []sandbox.FixtureUser{{Name: "mallory"}}},
 	}}
-	srv, err := sandbox.New(sandbox.Options{Fixture: fx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	base, err := awsenv.Load(ctx, awsenv.Options{Region: "us-east-1", EndpointURL: hs.URL, StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	assumer, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	assumer := serveSandbox(t, sandbox.Options{Fixture: fx}).assumer(ctx, t)
+	st := openStore(t)
 	for _, tt := range []struct {
 		name, yaml, account, user string
 		refused                   bool

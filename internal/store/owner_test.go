@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -62,28 +61,7 @@ func TestOwnerFromConfig(t *testing.T) {
 func TestMigrationFillsOwner(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keyage.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustExec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	mustExec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
-	for _, m := range ms {
-		if m.version > 3 {
-			break
-		}
-		mustExec(m.sql)
-		mustExec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, m.version, m.name)
-	}
+	db, mustExec := openAtSchema(t, ctx, path, 3)
 	mustExec(`INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at)
 		VALUES ('222222222222', 'AIDA1', 'AWS::IAM::User', 'alice', '/', '', 'NON_COMPLIANT', '', '{"email":"alice@example.com"}',
 		'[{"accessKeyId":"AKIA1","status":"Active","stage":"expired","ageDays":100}]', 0, 0, 0)`)

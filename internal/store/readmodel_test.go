@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,11 +21,11 @@ import (
 // models.
 func installReference(t *testing.T, db *sql.DB) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "trigger_reference.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{string(b),
+	for _, q := range []string{
+		`CREATE TABLE evaluation_keys_ref AS SELECT * FROM evaluation_keys WHERE 0`,
+		`CREATE TABLE account_latest_ref AS SELECT * FROM account_latest WHERE 0`,
+		`CREATE UNIQUE INDEX account_latest_ref_pk ON account_latest_ref (account_id)`,
+		referenceTriggers(t),
 		`INSERT INTO evaluation_keys_ref SELECT * FROM evaluation_keys`,
 		`INSERT INTO account_latest_ref SELECT * FROM account_latest`} {
 		if _, err := db.Exec(q); err != nil {
@@ -206,28 +205,7 @@ func TestKeyTimeMS(t *testing.T) {
 func TestMigrateFromTriggers(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keyage.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustExec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	mustExec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
-	for _, m := range ms {
-		if m.version > 5 {
-			break
-		}
-		mustExec(m.sql)
-		mustExec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, m.version, m.name)
-	}
+	db, mustExec := openAtSchema(t, ctx, path, 5)
 	// What keyage wrote at schema 5: a scan of two accounts, two users.
 	mustExec(`INSERT INTO scans (id, started_at, finished_at, evaluated_at, source, max_age, warn_age, status, summary_json) VALUES (1, 0, 0, 0, 'auto', 90, 80, 'done', '{}')`)
 	mustExec(`INSERT INTO scan_accounts (scan_id, account_id, name, status, users) VALUES (1, '222222222222', 'prod', 'ok', 2), (1, '333333333333', 'dev', 'error', 0)`)

@@ -99,12 +99,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 		in.DelaySeconds = n.opts.DelaySeconds
 	}
 	if n.fifo {
-		group := m.GroupKey
-		if group == "" {
-			group = "keyage"
-		}
-		in.MessageGroupId = aws.String(notify.DedupeID(group))
-		in.MessageDeduplicationId = aws.String(notify.DedupeID(m.ID))
+		group, dedupe := m.FIFOIDs()
+		in.MessageGroupId, in.MessageDeduplicationId = aws.String(group), aws.String(dedupe)
 	}
 	if _, err := n.client.SendMessage(ctx, in); err != nil {
 		return notify.AWSRetryable(err), fmt.Errorf("send message %s to SQS queue %s: %w", m.ID, n.opts.QueueURL, err)
@@ -117,11 +113,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 func Attributes(m notify.Message) map[string]types.MessageAttributeValue {
 	out := map[string]types.MessageAttributeValue{}
 	for k, v := range m.Attributes() {
-		typ := "String"
-		if k == "ageDays" {
-			typ = "Number"
-		}
-		out[k] = types.MessageAttributeValue{DataType: aws.String(typ), StringValue: aws.String(v)}
+		out[k] = types.MessageAttributeValue{DataType: aws.String(notify.AttributeType(k)), StringValue: aws.String(v)}
 	}
 	return out
 }
