@@ -55,9 +55,9 @@ func NewAssumer(ctx context.Context, base aws.Config, o AssumerOptions) (*Assume
 	id, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		if strings.Contains(err.Error(), "failed to refresh cached credentials") {
-			return nil, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an instance or task role; \"keyage demo\" needs none): %w", err)
+			return nil, &CallerError{fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an instance or task role; \"keyage demo\" needs none): %w", err)}
 		}
-		return nil, fmt.Errorf("get caller identity: %w", Simplify(err))
+		return nil, &CallerError{fmt.Errorf("get caller identity: %w", Simplify(err))}
 	}
 	a := &Assumer{
 		base: base, sts: client,

@@ -64,3 +64,25 @@ func ErrorCode(err error) string {
 	}
 	return ""
 }
+
+// CallerError means the caller's own AWS access is unusable: no credentials,
+// credentials AWS rejected, or an endpoint that could not be reached. Nothing
+// can be done without it (keyage exits 4).
+type CallerError struct{ Err error }
+
+func (e *CallerError) Error() string { return e.Err.Error() }
+
+func (e *CallerError) Unwrap() error { return e.Err }
+
+// ProfileError means the named shared-config profile does not exist: a
+// configuration error (keyage exits 2).
+type ProfileError struct {
+	Profile string
+	Err     error
+}
+
+func (e *ProfileError) Error() string {
+	return fmt.Sprintf("AWS profile %q: not in the shared config or credentials files", e.Profile)
+}
+
+func (e *ProfileError) Unwrap() error { return e.Err }

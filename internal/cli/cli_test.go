@@ -71,7 +71,7 @@ func TestScanExitCodes(t *testing.T) {
 		{"unknown flag", []string{"scan", "--max-agee", "3"}, ExitUsage},
 		{"bad account id", []string{"scan", "--accounts", "12345"}, ExitUsage},
 		{"bad duration", []string{"scan", "--account-timeout", "soon"}, ExitUsage},
-		{"bad fail-on", []string{"scan", "--fail-on", "warning"}, ExitUsage},
+		{"bad fail-on", []string{"scan", "--fail-on", "stale"}, ExitUsage},
 		{"bad output", []string{"scan", "-o", "xml"}, ExitUsage},
 		{"warn over max", []string{"scan", "--warn-age", "95"}, ExitUsage},
 		{"unknown command", []string{"scna"}, ExitUsage},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -63,7 +64,13 @@ works on a real organization:
 }
 
 func runDemo(ctx context.Context, f *Factory, o *demoOptions) error {
-	ios := f.IO
+	// stdout carries the scan in -o's format; with json or csv, the
+	// narrative goes to stderr so that stdout is only data.
+	data, narr := f.IO.Out, f.IO.Out
+	if o.output != string(output.Table) {
+		narr = f.IO.ErrOut
+	}
+	ios := &IO{In: f.IO.In, Out: narr, ErrOut: f.IO.ErrOut, ErrIsTerminal: f.IO.ErrIsTerminal, Logger: f.IO.Logger}
 	if o.accounts < 2 {
 		return usageError(fmt.Errorf("--accounts %d: the demo needs at least 2", o.accounts))
 	}
@@ -142,7 +149,7 @@ routes:
 	state := filepath.Join(dir, "keyage.db")
 
 	// 2 and 3: scan, remediate, notify.
-	if err := demoCycle(ctx, f, sandboxAWS, configPath, state, o.output); err != nil {
+	if err := demoCycle(ctx, f, sandboxAWS, configPath, state, o.output, data, narr); err != nil {
 		var ee *ExitError
 		if !asExit(err, &ee) || ee.Code != ExitAccountError || ee.Err != nil {
 			return err
@@ -162,7 +169,7 @@ routes:
 
 	// 5. The dashboard: keyage serve, with the sandbox as its AWS.
 	sf := *f
-	sf.AWSConfig = sandboxAWS
+	sf.AWSConfig, sf.IO = sandboxAWS, ios
 	so := &serveOptions{scan: scanOptions{configPath: configPath, output: o.output}, statePath: state, listen: o.listen, ready: func(u string) {
 		fmt.Fprintf(ios.Out, "\nDashboard: %s  (Ctrl-C stops the demo)\n", u)
 	}}
@@ -170,8 +177,9 @@ routes:
 }
 
 // demoCycle runs one cycle over the sandbox as keyage run does, printing the
-// scan in format (table, json or csv) instead of its summary line.
-func demoCycle(ctx context.Context, f *Factory, aws cycle.AWSSource, configPath, state, format string) error {
+// scan in format (table, json or csv) on data instead of its summary line,
+// and the rest on narr.
+func demoCycle(ctx context.Context, f *Factory, aws cycle.AWSSource, configPath, state, format string, data, narr io.Writer) error {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
@@ -181,9 +189,9 @@ func demoCycle(ctx context.Context, f *Factory, aws cycle.AWSSource, configPath,
 		return err
 	}
 	defer st.Close()
-	co := cycle.Options{AWS: aws, Store: st, Now: f.Now, Logger: f.IO.Logger, Stdout: f.IO.Out, Version: version(), Deliver: true,
+	co := cycle.Options{AWS: aws, Store: st, Now: f.Now, Logger: f.IO.Logger, Stdout: narr, Version: version(), Deliver: true,
 		Recorded: func(rep *cycle.Report) error {
-			return output.Write(f.IO.Out, output.Format(format), rep.Result, output.Options{})
+			return output.Write(data, output.Format(format), rep.Result, output.Options{})
 		}}
 	co.Progress, co.AfterScan = f.progressBar()
 	r, err := cycle.New(ctx, cfg, co)
@@ -194,7 +202,7 @@ func demoCycle(ctx context.Context, f *Factory, aws cycle.AWSSource, configPath,
 	if err != nil {
 		return err
 	}
-	return printRun(f.IO.Out, rep, false)
+	return printRun(narr, rep, false, failOn{})
 }
 
 // printQueue receives and prints what the central topic delivered to its

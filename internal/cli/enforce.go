@@ -49,7 +49,8 @@ exists. Every action, applied, planned or refused, is an audit record
 (keyage audit) and, with --audit-log, a JSON line. In target accounts it
 assumes enforce.roleName (default KeyageEnforceRole).`,
 		Example: `  keyage enforce --config keyage.yaml              # dry run: the plan
-  keyage enforce --config keyage.yaml --apply --audit-log audit.jsonl`,
+  keyage enforce --config keyage.yaml --apply --audit-log audit.jsonl
+  keyage enforce --config keyage.yaml -o json | jq .counts   # schema in docs/run-json.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -59,6 +60,7 @@ assumes enforce.roleName (default KeyageEnforceRole).`,
 		},
 	}
 	addScanFlags(cmd, &o.scan)
+	offerOutput(cmd, false, output.Table, output.JSON)
 	fl := cmd.Flags()
 	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	fl.BoolVar(&o.apply, "apply", false, "change IAM (default: dry run)")
@@ -95,7 +97,13 @@ func runEnforce(ctx context.Context, f *Factory, o *enforceOptions, changed func
 	if err != nil {
 		return err
 	}
-	printEnforceReport(f.IO.Out, rep.Enforce)
+	if job.format == output.JSON {
+		if err := writeJSON(f.IO.Out, newEnforceDocument(rep.Enforce, runJSONVersion)); err != nil {
+			return err
+		}
+	} else {
+		printEnforceReport(f.IO.Out, rep.Enforce)
+	}
 	if er := rep.Enforce.Report; er.Stopped != "" {
 		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("enforcement stopped (%s) after changing %d keys", er.Stopped, len(er.Changed()))}
 	}
@@ -183,6 +191,13 @@ func newAuditCmd(ios *IO) *cobra.Command {
 				}
 				return nil
 			}
+			if out == "csv" {
+				rows := [][]string{{"when", "account_id", "user_name", "access_key_id", "action", "outcome", "before", "after", "by", "reason"}}
+				for _, r := range recs {
+					rows = append(rows, []string{r.At.UTC().Format(time.RFC3339), r.AccountID, r.UserName, r.AccessKeyID, r.Action, r.Outcome, r.BeforeStatus, r.AfterStatus, r.CallerARN, r.Reason})
+				}
+				return writeCSV(ios.Out, rows)
+			}
 			tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "WHEN\tACCOUNT\tUSER\tKEY\tACTION\tOUTCOME\tBEFORE\tAFTER\tBY\tREASON")
 			for _, r := range recs {
@@ -194,7 +209,7 @@ func newAuditCmd(ios *IO) *cobra.Command {
 	cmd.Flags().StringVar(&statePath, "state", defaultStatePath, "SQLite state database")
 	cmd.Flags().StringVar(&account, "account", "", "only this account")
 	cmd.Flags().StringVar(&key, "key", "", "only this access key id")
-	addOutputFlags(cmd.Flags(), &out, nil, output.Table, output.JSON)
+	addOutputFlags(cmd.Flags(), &out, nil, output.Table, output.JSON, output.CSV)
 	return cmd
 }
 

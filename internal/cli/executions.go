@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,7 +36,7 @@ func newExecutionsCmd(ios *IO) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	f.StringVar(&o.status, "status", "", "only executions in this state: QUEUED, IN_PROGRESS, SUCCEEDED or FAILED")
-	addOutputFlags(f, &o.output, nil, output.Table, output.JSON)
+	addOutputFlags(f, &o.output, nil, output.Table, output.JSON, output.CSV)
 	return cmd
 }
 
@@ -81,6 +82,14 @@ func runExecutions(ctx context.Context, ios *IO, o *executionsOptions) error {
 		enc := json.NewEncoder(ios.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"RemediationExecutionStatuses": out})
+	}
+	if o.output == "csv" {
+		rows := [][]string{{"account_id", "user_name", "resource_id", "config_rule_name", "state", "attempts", "invocation_time", "last_updated_time", "last_error"}}
+		for _, e := range execs {
+			rows = append(rows, []string{e.AccountID, e.UserName, e.ResourceID, e.Rule, e.State, strconv.Itoa(e.Attempts),
+				e.CreatedAt.UTC().Format(time.RFC3339), e.UpdatedAt.UTC().Format(time.RFC3339), e.LastError})
+		}
+		return writeCSV(ios.Out, rows)
 	}
 	tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tUSER\tRESOURCE ID\tSTATE\tATTEMPTS\tUPDATED\tDETAIL")

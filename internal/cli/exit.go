@@ -3,19 +3,26 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
 )
 
 // Exit codes. exitCodes maps errors to them.
 const (
 	ExitOK           = 0
-	ExitAccountError = 1 // an account could not be scanned
+	ExitAccountError = 1 // partial: an account or a delivery failed, the rest was done
 	ExitUsage        = 2 // bad flags, arguments or config
-	ExitNonCompliant = 3 // --fail-on non-compliant and a user is NON_COMPLIANT
-	ExitState        = 4 // the state file is corrupt or of a newer keyage; it was not changed
+	ExitNonCompliant = 3 // a check found what it looks for (--fail-on matched)
+	ExitNothingDone  = 4 // nothing could be done
+	// ExitState: the state file is corrupt or of a newer keyage; it was not
+	// changed. One of the ways nothing could be done.
+	ExitState = ExitNothingDone
 )
 
 // ExitError carries an exit code out of a command. Its message, if any, is
@@ -49,25 +56,58 @@ func (e *UsageError) Unwrap() error { return e.Err }
 // usageError marks err as a usage or configuration error (exit 2).
 func usageError(err error) error { return &UsageError{Err: err} }
 
+// Meanings of the exit codes, one per code, for the table in --help and the
+// README.
+const (
+	meaningOK          = "done"
+	meaningPartial     = "partial: some accounts or deliveries failed, the rest was done"
+	meaningUsage       = "usage or configuration error (flags, arguments, config file, unknown AWS profile, a --state that does not exist for a command that only reads it)"
+	meaningFound       = "a check found what it looks for (--fail-on matched)"
+	meaningNothingDone = "nothing could be done (credentials rejected, endpoint unreachable, organization listing denied or failed, state file corrupt or from a newer keyage (not changed), the one resource asked for does not exist)"
+)
+
 // exitCodes is the one table from errors to exit codes. The first row that
 // matches an error, or any error joined or wrapped in it, decides: a usage
-// error wins over everything, then an account that could not be scanned
-// (which also wins over --fail-on). An ExitError with a code not in the table
-// exits with its code; an error of no kind at all (AWS unreachable, a state
-// file that cannot be opened) exits 1.
+// error wins over everything, then nothing done, then partial (an account
+// that could not be scanned, a delivery that failed), then a check that
+// found something. An ExitError with a code not in the table exits with its
+// code; an error of no kind at all exits 1.
 var exitCodes = []struct {
 	code    int
-	meaning string // for a table of exit codes in the docs and --help
+	meaning string // for the table of exit codes in the docs and --help
 	match   func(error) bool
 }{
-	{ExitUsage, "usage or configuration error", func(err error) bool { var u *UsageError; return errors.As(err, &u) }},
-	{ExitUsage, "usage or configuration error", exitCodeIs(ExitUsage)},
-	{ExitUsage, "usage or configuration error", func(err error) bool { return errors.Is(err, store.ErrNoState) }},
-	{ExitState, "the state file is corrupt or of a newer keyage (it was not changed)", func(err error) bool {
+	{ExitUsage, meaningUsage, func(err error) bool { var u *UsageError; return errors.As(err, &u) }},
+	{ExitUsage, meaningUsage, func(err error) bool { var p *awsenv.ProfileError; return errors.As(err, &p) }},
+	{ExitUsage, meaningUsage, exitCodeIs(ExitUsage)},
+	{ExitUsage, meaningUsage, func(err error) bool { return errors.Is(err, store.ErrNoState) }},
+	{ExitNothingDone, meaningNothingDone, func(err error) bool { var c *awsenv.CallerError; return errors.As(err, &c) }},
+	{ExitNothingDone, meaningNothingDone, func(err error) bool { var l *scan.ListError; return errors.As(err, &l) }},
+	{ExitNothingDone, meaningNothingDone, func(err error) bool {
 		return errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNewerSchema)
 	}},
-	{ExitAccountError, "an account could not be scanned; every other account was", exitCodeIs(ExitAccountError)},
-	{ExitNonCompliant, "--fail-on matched", exitCodeIs(ExitNonCompliant)},
+	{ExitNothingDone, meaningNothingDone, exitCodeIs(ExitNothingDone)},
+	{ExitAccountError, meaningPartial, exitCodeIs(ExitAccountError)},
+	{ExitNonCompliant, meaningFound, exitCodeIs(ExitNonCompliant)},
+}
+
+// exitCodeTable is the table of exit codes, one line per code in order, as
+// printed by keyage --help.
+func exitCodeTable() string {
+	meanings := map[int]string{ExitOK: meaningOK}
+	codes := []int{ExitOK}
+	for _, row := range exitCodes {
+		if _, ok := meanings[row.code]; !ok {
+			meanings[row.code] = row.meaning
+			codes = append(codes, row.code)
+		}
+	}
+	slices.Sort(codes)
+	var b strings.Builder
+	for _, c := range codes {
+		fmt.Fprintf(&b, "  %d  %s\n", c, meanings[c])
+	}
+	return b.String()
 }
 
 func exitCodeIs(code int) func(error) bool {

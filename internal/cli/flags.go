@@ -46,6 +46,9 @@ type choiceValue struct {
 func (v *choiceValue) String() string { return *v.p }
 func (v *choiceValue) Type() string   { return "string" }
 func (v *choiceValue) Set(s string) error {
+	if len(v.choices) == 0 {
+		return errors.New("this command prints no data to format")
+	}
 	if !slices.Contains(v.choices, s) {
 		return fmt.Errorf("want %s", orList(v.choices))
 	}

@@ -190,8 +190,8 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{"role name", "", []string{"--role-name", "arn:aws:iam::1:role/x"}, []string{"--role-name: \"arn:aws:iam::1:role/x\": a role name, not an ARN"}, nil},
 		{"file value a flag makes invalid", "rule:\n  warnAge: 80\n", []string{"--max-age", "50"}, []string{"keyage.yaml:2: rule.warnAge: 80: must be below maxAccessKeyAge (50)"}, []string{"--max-age:"}},
 		{"flag and file value in one rule", "lifecycle:\n  deactivateAge: 100\n", []string{"--delete-age", "95"}, []string{"--delete-age: 95: must be above deactivateAge (100)"}, nil},
-		{"all at once", "", []string{"--concurrency", "2000", "--warn-age", "-1", "--fail-on", "warning"}, []string{
-			"--concurrency: 2000: must be between 1 and 1024", "--warn-age: -1: must not be negative", `--fail-on "warning": want non-compliant`}, nil},
+		{"all at once", "", []string{"--concurrency", "2000", "--warn-age", "-1", "--fail-on", "stale"}, []string{
+			"--concurrency: 2000: must be between 1 and 1024", "--warn-age: -1: must not be negative", `--fail-on "stale": "stale" is not one of non-compliant, warning, root-keys, any`}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"scan", "--config", writeConfig(t, tt.config)}, tt.args...)
@@ -221,8 +221,8 @@ func TestOutputFlag(t *testing.T) {
 		want string
 	}{
 		{[]string{"scan", "-o", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json, csv, asff or ocsf`},
-		{[]string{"executions", "-o", "csv"}, `invalid argument "csv" for "-o, --output" flag: want table or json`},
-		{[]string{"audit", "--output", "csv"}, `invalid argument "csv" for "-o, --output" flag: want table or json`},
+		{[]string{"executions", "-o", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json or csv`},
+		{[]string{"audit", "--output", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json or csv`},
 		{[]string{"demo", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: want table, json or csv`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

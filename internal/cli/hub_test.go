@@ -157,7 +157,7 @@ func TestRemediateResolvesResourceID(t *testing.T) {
 	} {
 		id := userID(t, tt.account, tt.user)
 		code, out, stderr := runCLI(t, "remediate", "--config", cfg, "--state", state, "--account", tt.account, "--resource-id", id, "--log-level", "error")
-		if code != ExitOK || !strings.Contains(out, tt.account+" "+tt.user+" ("+id+"): NON_COMPLIANT; 1 notifications, 1 sent") {
+		if code != ExitOK || !strings.Contains(out, tt.account+" "+tt.user+" ("+id+"): NON_COMPLIANT; 1 notification, 1 sent") {
 			t.Fatalf("remediate %s: exit %d\n%s\n%s", tt.user, code, out, stderr)
 		}
 		code, out, _ = runCLI(t, "executions", "--state", state, "-o", "json")
@@ -166,8 +166,8 @@ func TestRemediateResolvesResourceID(t *testing.T) {
 		}
 	}
 	code, _, stderr := runCLI(t, "remediate", "--config", cfg, "--state", state, "--account", "222222222222", "--resource-id", "AIDANOSUCHUSER000000", "--log-level", "error")
-	if code != ExitOK {
-		t.Errorf("an unknown resourceId (a deleted user) should resolve nothing and exit 0: %d %s", code, stderr)
+	if code != ExitNothingDone {
+		t.Errorf("an unknown resourceId (never seen, not in IAM) should say so and exit %d: %d %s", ExitNothingDone, code, stderr)
 	}
 }
 
@@ -229,7 +229,7 @@ routes:
 	if len(mails) != 1 || len(mails[0].To) != 1 || mails[0].To[0] != "alice@example.com" || !strings.Contains(mails[0].Text, `User "alice" needs to rotate`) {
 		t.Errorf("emails = %+v, want one to alice's owner tag", mails)
 	}
-	if !strings.Contains(out, "Owner unknown (1 users") {
+	if !strings.Contains(out, "Owner unknown (1 user;") {
 		t.Errorf("summary does not list the owner-unknown user:\n%s", out)
 	}
 }

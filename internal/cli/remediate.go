@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
+	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/remediate"
 )
 
@@ -47,6 +48,7 @@ malformed or unrelated events are logged and deleted.`,
 		},
 	}
 	addScanFlags(cmd, &o.scan)
+	offerNoOutput(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	fl.StringVar(&o.account, "account", "", "account of the resource")
@@ -84,7 +86,7 @@ func runRemediate(ctx context.Context, f *Factory, o *remediateOptions, changed 
 		if verdict == "" {
 			verdict = "deleted"
 		}
-		fmt.Fprintf(f.IO.Out, "%s %s (%s): %s; %d notifications, %d sent, %d failed\n", r.AccountID, r.UserName, r.ResourceID, verdict, r.Messages, r.Stats.Sent, r.Stats.Failed)
+		fmt.Fprintf(f.IO.Out, "%s %s (%s): %s; %s, %d sent, %d failed\n", r.AccountID, r.UserName, r.ResourceID, verdict, output.Count(r.Messages, "notification"), r.Stats.Sent, r.Stats.Failed)
 		failed += r.Stats.Failed
 	}
 	if o.eventsQueue != "" {
@@ -101,10 +103,13 @@ func runRemediate(ctx context.Context, f *Factory, o *remediateOptions, changed 
 		if err != nil {
 			return err
 		}
+		if res.Unknown {
+			return &ExitError{Code: ExitNothingDone, Err: fmt.Errorf("remediate %s in %s: no such resource (AWS Config, IAM and the state %s do not know it); nothing done", o.resourceID, o.account, st.Path())}
+		}
 		report(res)
 	}
 	if failed > 0 {
-		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED", failed)}
+		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%s failed; see keyage executions --status FAILED", output.Count(failed, "notification"))}
 	}
 	return nil
 }

@@ -56,7 +56,10 @@ func newRootCmd(ios *IO) *cobra.Command {
 every account of an AWS organization, with the verdicts of the AWS Config rule
 access-keys-rotated.
 
-Start with "keyage demo" (no AWS account needed) or "keyage scan --org".`,
+Start with "keyage demo" (no AWS account needed) or "keyage scan --org".
+
+Exit codes (when several apply: 2, then 4, then 1, then 3):
+` + exitCodeTable(),
 		Version:       currentBuild().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

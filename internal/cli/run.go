@@ -49,7 +49,8 @@ again until its repeat interval passes or its stage changes.
 --dry-run prints the plan (which messages to whom) and changes nothing.`,
 		Example: `  keyage run --config keyage.yaml --state keyage.db
   keyage run --dry-run
-  keyage run --retry-failed`,
+  keyage run --retry-failed
+  keyage run -o json | jq .messages            # schema in docs/run-json.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -59,6 +60,7 @@ again until its repeat interval passes or its stage changes.
 		},
 	}
 	addScanFlags(cmd, &o.scan)
+	offerOutput(cmd, false, output.Table, output.JSON)
 	cmd.Flags().StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be sent; send and record nothing")
 	cmd.Flags().BoolVar(&o.retryFailed, "retry-failed", false, "retry notifications that failed for good in earlier runs")
@@ -81,9 +83,11 @@ func runRun(ctx context.Context, f *Factory, o *runOptions, changed func(string)
 	}
 	co := cycle.Options{Store: st, DryRun: o.dryRun, Deliver: true, RetryFailed: o.retryFailed}
 	co.Progress, co.AfterScan = f.progressBar()
-	co.Recorded = func(rep *cycle.Report) error {
-		fmt.Fprintln(f.IO.Out, output.SummaryLine(rep.Result))
-		return nil
+	if job.format == output.Table {
+		co.Recorded = func(rep *cycle.Report) error {
+			fmt.Fprintln(f.IO.Out, output.SummaryLine(rep.Result))
+			return nil
+		}
 	}
 	// Enforcement follows remediation, which a non-automatic config leaves
 	// to keyage remediate.
@@ -103,7 +107,29 @@ func runRun(ctx context.Context, f *Factory, o *runOptions, changed func(string)
 	if err != nil {
 		return err
 	}
-	return printRun(f.IO.Out, rep, o.dryRun)
+	if job.format == output.JSON {
+		if err := writeJSON(f.IO.Out, newRunDocument(rep, o.dryRun)); err != nil {
+			return err
+		}
+		return runExit(rep, o.dryRun, job.failOn)
+	}
+	return printRun(f.IO.Out, rep, o.dryRun, job.failOn)
+}
+
+// runExit maps a run's report to the exit code: an interrupted delivery or a
+// failed notification or account is partial (1).
+func runExit(rep *cycle.Report, dryRun bool, fo failOn) error {
+	res := rep.Result
+	if dryRun || !rep.Automatic {
+		return scanExit(res, fo)
+	}
+	if rep.Interrupted {
+		return &ExitError{Code: ExitAccountError}
+	}
+	if rep.Dispatch.Failed > 0 {
+		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%s failed; see keyage executions --status FAILED, retry with --retry-failed", output.Count(rep.Dispatch.Failed, "notification"))}
+	}
+	return scanExit(res, fo)
 }
 
 // openRunStore opens the state database. A dry run opens it only when it
@@ -138,33 +164,28 @@ func openAuditLog(path string) (io.Writer, func(), error) {
 
 // printRun prints what keyage run did after the scan's summary (printed
 // when the scan is recorded) and maps the report to the exit code.
-func printRun(w io.Writer, rep *cycle.Report, dryRun bool) error {
-	res := rep.Result
-	if dryRun {
-		printPlan(w, res, rep.Plan, rep.Automatic)
-		return scanExit(res, false)
-	}
-	if !rep.Automatic {
+func printRun(w io.Writer, rep *cycle.Report, dryRun bool, fo failOn) error {
+	switch {
+	case dryRun:
+		printPlan(w, rep.Result, rep.Plan, rep.Automatic)
+	case !rep.Automatic:
 		fmt.Fprintf(w, "Remediation is not automatic (remediation.automatic: false): %d non-compliant users recorded; remediate them with keyage remediate.\n", len(rep.Plan.NonCompliant))
-		return scanExit(res, false)
-	}
-	if rep.Interrupted {
+	case rep.Interrupted:
 		fmt.Fprintln(w, "Interrupted: undelivered notifications stay in the outbox and go out on the next run.")
-		return &ExitError{Code: ExitAccountError}
+	default:
+		printRunSummary(w, rep.Plan, rep.Dispatch)
+		if rep.Enforce != nil {
+			printEnforceReport(w, rep.Enforce)
+		}
 	}
-	printRunSummary(w, rep.Plan, rep.Dispatch)
-	if rep.Enforce != nil {
-		printEnforceReport(w, rep.Enforce)
-	}
-	if rep.Dispatch.Failed > 0 {
-		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("%d notifications failed; see keyage executions --status FAILED, retry with --retry-failed", rep.Dispatch.Failed)}
-	}
-	return scanExit(res, false)
+	return runExit(rep, dryRun, fo)
 }
 
 func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
-	fmt.Fprintf(w, "Remediation: %d non-compliant users; %d notifications queued, %d sent, %d failed (%d attempts retried); %d findings already notified and unchanged.\n",
-		len(p.NonCompliant), len(p.Messages), s.Sent, s.Failed, s.Retried, p.Suppressed)
+	fmt.Fprintf(w, "Remediation:\n  %s (a remediation execution each)\n  %s queued\n  %s sent\n  %s failed\n  %s retried\n  %s already notified and unchanged (not sent again)\n",
+		output.Count(len(p.NonCompliant), "non-compliant user"), output.Count(len(p.Messages), "notification"),
+		output.Count(s.Sent, "notification"), output.Count(s.Failed, "notification"),
+		output.Count(s.Retried, "delivery attempt"), output.Count(p.Suppressed, "finding"))
 	if b := s.BacklogLine(); b != "" {
 		fmt.Fprintln(w, b)
 	}
@@ -175,7 +196,7 @@ func printOwnerUnknown(w io.Writer, p *remediate.Plan) {
 	if len(p.OwnerUnknown) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "Owner unknown (%d users; no owner tag; sent to owners.fallback):\n", len(p.OwnerUnknown))
+	fmt.Fprintf(w, "Owner unknown (%s; no owner tag; sent to owners.fallback):\n", output.Count(len(p.OwnerUnknown), "user"))
 	for _, it := range p.OwnerUnknown {
 		fmt.Fprintf(w, "  %s %s\n", it.AccountID, it.UserName)
 	}
@@ -188,7 +209,7 @@ func printPlan(w io.Writer, res *scan.Result, p *remediate.Plan, automatic bool)
 		fmt.Fprintln(w, "Remediation is not automatic (remediation.automatic: false): nothing would be sent.")
 		return
 	}
-	fmt.Fprintf(w, "Dry run: %d notifications would be sent; %d findings already notified and unchanged; nothing was sent or recorded.\n", len(p.Messages), p.Suppressed)
+	fmt.Fprintf(w, "Dry run: %s would be sent; %s already notified and unchanged; nothing was sent or recorded.\n", output.Count(len(p.Messages), "notification"), output.Count(p.Suppressed, "finding"))
 	byReceiver := map[string][]remediate.Planned{}
 	var names []string
 	for _, m := range p.Messages {

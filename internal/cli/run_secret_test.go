@@ -31,7 +31,7 @@ routes:
 	if got := jsonLines(t, filepath.Join(dir, "central.jsonl")); len(got) != 2 {
 		t.Errorf("central got %d messages, want 2 despite chat's missing secret", len(got))
 	}
-	if !strings.Contains(out, "2 sent, 2 failed") {
+	if !strings.Contains(out, "  2 notifications sent\n  2 notifications failed\n") {
 		t.Errorf("run summary, want 2 sent and chat's 2 failed:\n%s", out)
 	}
 	code, out, _ = runCLI(t, "executions", "--state", state, "--status", "FAILED")

@@ -124,7 +124,7 @@ routes:
 		t.Errorf("webhook deliveries = %q, want one signed digest after one retry", hooks)
 	}
 	mu.Unlock()
-	if !strings.Contains(out, "3 notifications queued, 3 sent, 0 failed (1 attempts retried)") {
+	if !strings.Contains(out, "  3 notifications queued\n  3 notifications sent\n  0 notifications failed\n  1 delivery attempt retried\n") {
 		t.Errorf("run summary:\n%s", out)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,10 +61,12 @@ scanned with the caller's credentials; with no account flags, only it is.
 
 Data goes to stdout (table, json or csv); progress and logs to stderr.
 Exit codes: 0 done; 1 an account could not be scanned; 2 usage or config
-error; 3 with --fail-on non-compliant, a user is NON_COMPLIANT (1 wins over 3).`,
+error; 3 with --fail-on, a user matched; 4 nothing could be scanned (see
+keyage --help).`,
 		Example: `  keyage scan --org
   keyage scan --accounts 111111111111,222222222222 --max-age 90 --warn-age 80 -o json
-  keyage scan --config keyage.yaml --fail-on non-compliant`,
+  keyage scan --config keyage.yaml --fail-on non-compliant
+  keyage scan --org --fail-on non-compliant,root-keys`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -97,7 +100,7 @@ func addScanFlags(cmd *cobra.Command, o *scanOptions) {
 	f.IntVar(&o.neverUsedAge, "never-used-age", int(d.Lifecycle.NeverUsedAge), "lifecycle: flag active keys never used this many days after creation (0: off)")
 	f.BoolVar(&o.withTags, "with-tags", d.Scan.WithTags, "read user tags (api, credential-report: every user; auto: flagged users)")
 	addOutputFlags(f, &o.output, &o.all, output.Table, output.JSON, output.CSV, output.ASFF, output.OCSF)
-	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when a user is non-compliant (value: non-compliant)")
+	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when the scan finds any of a comma list: non-compliant (a user), warning (a key), root-keys (an active root key), any")
 	f.IntVar(&o.concurrency, "concurrency", d.Scan.Concurrency, "accounts scanned at once")
 	f.StringVar(&o.accountTimeout, "account-timeout", d.Scan.AccountTimeout.String(), "give up on one account after this long")
 	addAWSFlags(f, &o.endpointURL, &o.region, &o.profile)
@@ -112,7 +115,7 @@ type scanJob struct {
 	scan      scan.Options
 	format    output.Format
 	table     output.Options
-	failOnNC  bool
+	failOn    failOn
 }
 
 // resolveScan reads the config file, writes the flags the user changed over
@@ -131,10 +134,9 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 	if err != nil {
 		problems = append(problems, fmt.Errorf("--output: %w", err))
 	}
-	switch o.failOn {
-	case "", "non-compliant":
-	default:
-		problems = append(problems, fmt.Errorf("--fail-on %q: want non-compliant", o.failOn))
+	fo, err := parseFailOn(o.failOn)
+	if err != nil {
+		problems = append(problems, err)
 	}
 	if len(problems) > 0 {
 		return nil, usageError(errors.Join(problems...))
@@ -152,7 +154,7 @@ func resolveScan(o *scanOptions, changed func(string) bool) (*scanJob, error) {
 		scan:      so,
 		format:    format,
 		table:     output.Options{All: o.all},
-		failOnNC:  o.failOn == "non-compliant",
+		failOn:    fo,
 	}, nil
 }
 
@@ -180,16 +182,16 @@ func runScan(ctx context.Context, ios *IO, o *scanOptions, changed func(string) 
 	if err := output.Write(ios.Out, job.format, res, job.table); err != nil {
 		return err
 	}
-	return scanExit(res, job.failOnNC)
+	return scanExit(res, job.failOn)
 }
 
 // scanExit maps a result to the exit code: 1 wins over 3.
-func scanExit(res *scan.Result, failOnNC bool) error {
+func scanExit(res *scan.Result, fo failOn) error {
 	if res.Summary.AccountsFailed > 0 {
 		return &ExitError{Code: ExitAccountError}
 	}
-	if failOnNC && res.Summary.NonCompliant > 0 {
-		return &ExitError{Code: ExitNonCompliant}
+	if m := fo.matched(res); len(m) > 0 {
+		return &ExitError{Code: ExitNonCompliant, Err: fmt.Errorf("--fail-on matched: %s", strings.Join(m, ", "))}
 	}
 	return nil
 }

@@ -69,6 +69,7 @@ outbox for the next start.`,
 		},
 	}
 	addScanFlags(cmd, &o.scan)
+	offerNoOutput(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	fl.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the dashboard, API and metrics")

@@ -7,6 +7,7 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/scan"
 )
 
 // AccountSeq lists the accounts a selection names, as a sequence: a whole
@@ -18,7 +19,7 @@ func AccountSeq(ctx context.Context, a *awsenv.Assumer, sel config.Accounts, nee
 	}
 	accts, err := selectAccounts(ctx, a, sel, needOUs)
 	if err != nil {
-		return nil, err
+		return nil, scan.AsListError(err)
 	}
 	return func(yield func(inventory.Account, error) bool) {
 		for _, acct := range accts {

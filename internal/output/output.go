@@ -173,14 +173,23 @@ func writeTable(w io.Writer, r *scan.Result, o Options) error {
 	return nil
 }
 
+// Count is n and unit, in the plural unless n is 1: "1 key", "2 keys".
+// unit is a noun phrase whose plural adds "s" to its last word.
+func Count(n int, unit string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, unit)
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
 // SummaryLine is the one-line summary under the table.
 func SummaryLine(r *scan.Result) string {
 	s := r.Summary
-	acc := fmt.Sprintf("%d accounts", s.Accounts)
+	acc := Count(s.Accounts, "account")
 	if s.AccountsFailed > 0 {
 		acc += fmt.Sprintf(" (%d failed)", s.AccountsFailed)
 	}
-	line := fmt.Sprintf("%s, %d users: %d non-compliant, %d compliant", acc, s.Users, s.NonCompliant, s.Compliant)
+	line := fmt.Sprintf("%s, %s: %d non-compliant, %d compliant", acc, Count(s.Users, "user"), s.NonCompliant, s.Compliant)
 	if s.NotApplicable > 0 {
 		line += fmt.Sprintf(", %d not applicable", s.NotApplicable)
 	}
@@ -190,7 +199,7 @@ func SummaryLine(r *scan.Result) string {
 		line += fmt.Sprintf(", %d exempt", n)
 	}
 	if s.ActiveRootKeys > 0 {
-		line += fmt.Sprintf("; %d active root keys", s.ActiveRootKeys)
+		line += "; " + Count(s.ActiveRootKeys, "active root key")
 	}
 	return line + fmt.Sprintf(" (limit %d days).", r.Parameters.MaxAccessKeyAge)
 }

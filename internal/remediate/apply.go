@@ -10,7 +10,8 @@ import (
 )
 
 // Apply records a plan in one transaction: a remediation execution per
-// NON_COMPLIANT resource (and per resource a message covers), the messages
+// NON_COMPLIANT resource (as AWS Config remediates only those; warnings,
+// reminders and lifecycle notices are messages without one), the messages
 // in the outbox, and what was notified. Nothing is sent here: the
 // dispatcher delivers the outbox, so a crash after Apply loses nothing.
 //
@@ -39,8 +40,10 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 		}
 		execs := map[rule.ResourceRef]int64{}
 		names := map[rule.ResourceRef]string{}
+		nonCompliant := map[rule.ResourceRef]bool{}
 		for _, ev := range p.NonCompliant {
 			names[ev.Ref()] = ev.UserName
+			nonCompliant[ev.Ref()] = true
 		}
 		for _, m := range p.Messages {
 			for _, it := range m.Message.Items {
@@ -76,6 +79,9 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 			var ids []int64
 			if m.Message.Kind != "resolved" {
 				for _, r := range m.Resources {
+					if !nonCompliant[r] {
+						continue // a notification, not a remediation
+					}
 					id, err := execFor(r)
 					if err != nil {
 						return err

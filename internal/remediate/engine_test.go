@@ -365,3 +365,41 @@ func TestReminderAges(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutionsOnlyForNonCompliant: as AWS Config, a remediation execution
+// only for a NON_COMPLIANT user; a warning-stage user routed to its owner
+// gets a notification and no execution.
+func TestExecutionsOnlyForNonCompliant(t *testing.T) {
+	e, err := NewEngine(mustConfig(t, `
+receivers: [{name: owners, file: {path: a.jsonl}}]
+routes: [{match: {stage: [warning, expired]}, receivers: [owners]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	p := cycle(t, e, st, org(t0, user{"AIDA1", "alice", "", []float64{120}}, user{"AIDA2", "bob", "", []float64{85}}, user{"AIDA3", "carol", "", []float64{10}}), t0)
+	if got := len(texts(p, "owners")); got != 2 {
+		t.Fatalf("owner messages = %d, want 2 (alice expired, bob warning)", got)
+	}
+	execs, err := st.Executions(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := map[string]bool{}
+	for _, x := range execs {
+		has[x.UserName] = true
+	}
+	for _, tt := range []struct {
+		user string
+		want bool
+	}{
+		{"alice", true}, // NON_COMPLIANT
+		{"bob", false},  // warning: a notification only
+		{"carol", false},
+	} {
+		if has[tt.user] != tt.want {
+			t.Errorf("execution for %s = %v, want %v (executions %+v)", tt.user, has[tt.user], tt.want, execs)
+		}
+	}
+}

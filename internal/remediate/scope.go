@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/scan"
 )
 
 // ErrOutOfScope is the error of an event or a request for an account
@@ -116,7 +117,7 @@ func (s *Scope) contains(ctx context.Context, accountID string) (bool, error) {
 		accts, err = inventory.OrgAccounts(ctx, s.org)
 	}
 	if err != nil {
-		return false, err
+		return false, scan.AsListError(err)
 	}
 	s.members, s.listedAt = make(map[string]bool, len(accts)), now
 	for _, a := range accts {

@@ -77,6 +77,9 @@ type SingleResult struct {
 	Evaluation *rule.Evaluation
 	Messages   int
 	Stats      notify.DispatchStats
+	// Unknown is set when neither AWS Config, IAM nor the state knows the
+	// resourceId: nothing was recorded or planned.
+	Unknown bool
 }
 
 // Remediate re-evaluates one user, records the evaluation, and sends what
@@ -119,6 +122,14 @@ func (s *Single) Remediate(ctx context.Context, accountID, resourceID, userName 
 	var gone []rule.ResourceRef
 	switch {
 	case errors.Is(err, ErrUnknownResource):
+		known, serr := s.Store.Evaluation(ctx, accountID, resourceID)
+		if serr != nil {
+			return nil, serr
+		}
+		if known == nil {
+			out.Unknown = true
+			return out, nil
+		}
 		gone = append(gone, rule.ResourceRef{AccountID: accountID, ResourceID: resourceID})
 		via = "deleted"
 	case err != nil:

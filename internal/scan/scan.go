@@ -6,6 +6,7 @@ package scan
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -46,6 +47,24 @@ type Options struct {
 	// Inventory is passed to inventory.Collect (Source, Policy, Now and
 	// WithTags are set from the fields above).
 	Inventory inventory.Options
+}
+
+// ListError means the accounts to scan could not be listed (the
+// organization listing was denied or failed, the OU does not exist):
+// nothing was scanned (keyage exits 4).
+type ListError struct{ Err error }
+
+func (e *ListError) Error() string { return "list the accounts to scan: " + e.Err.Error() }
+
+func (e *ListError) Unwrap() error { return e.Err }
+
+// AsListError marks err, when it is not one already, as a *ListError.
+func AsListError(err error) error {
+	var le *ListError
+	if err == nil || errors.As(err, &le) {
+		return err
+	}
+	return &ListError{Err: err}
 }
 
 // Run scans accounts and returns every account's outcome in the order given,
@@ -102,7 +121,7 @@ func RunSeq(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 		for a, err := range accounts {
 			if err != nil {
 				mu.Lock()
-				listErr = err
+				listErr = AsListError(err)
 				mu.Unlock()
 				cancel()
 				return

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/keyage/keyage/internal/scan"
+)
+
+// failOn is what --fail-on looks for in a scan's result; the zero value
+// looks for nothing.
+type failOn struct {
+	nonCompliant, warning, rootKeys bool
+}
+
+// failOnChoices are --fail-on's values, in the order of its help.
+var failOnChoices = []string{"non-compliant", "warning", "root-keys", "any"}
+
+// parseFailOn reads --fail-on's comma list.
+func parseFailOn(s string) (failOn, error) {
+	var f failOn
+	if strings.TrimSpace(s) == "" {
+		return f, nil
+	}
+	for _, v := range strings.Split(s, ",") {
+		switch v = strings.TrimSpace(v); v {
+		case "non-compliant":
+			f.nonCompliant = true
+		case "warning":
+			f.warning = true
+		case "root-keys":
+			f.rootKeys = true
+		case "any":
+			f = failOn{true, true, true}
+		default:
+			return failOn{}, fmt.Errorf("--fail-on %q: %q is not one of %s (a comma list)", s, v, strings.Join(failOnChoices, ", "))
+		}
+	}
+	return f, nil
+}
+
+// matched lists what f looks for and res has, in failOnChoices' order.
+func (f failOn) matched(res *scan.Result) []string {
+	var out []string
+	if f.nonCompliant && res.Summary.NonCompliant > 0 {
+		out = append(out, "non-compliant")
+	}
+	if f.warning && res.Summary.Keys["warning"] > 0 {
+		out = append(out, "warning")
+	}
+	if f.rootKeys && res.Summary.ActiveRootKeys > 0 {
+		out = append(out, "root-keys")
+	}
+	return slices.Clip(out)
+}
