@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Runner, error) {
 			o.Logger.Warn("receiver unavailable: its notifications fail with this reason; the others are sent", "err", err)
 		}
 		r.disp = &notify.Dispatcher{
-			Outbox: remediate.NewOutbox(o.Store), Notifiers: notifiers, Logger: o.Logger, Now: o.Now,
+			Outbox: store.NewOutbox(o.Store), Notifiers: notifiers, Logger: o.Logger, Now: o.Now,
 			Window:  time.Duration(cfg.Remediation.RetryAttemptSeconds) * time.Second,
 			Timeout: time.Duration(cfg.Remediation.TimeoutSeconds) * time.Second,
 		}

@@ -45,7 +45,7 @@ func TestDrainReportsBacklog(t *testing.T) {
 			enqueue(t, st, 5, "hook")
 			tt.setup(t, st)
 			hook, _ := countingHook(t, nil)
-			d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
+			d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
 			stats, err := d.Drain(context.Background())
 			if err != nil {
 				t.Fatal(err)

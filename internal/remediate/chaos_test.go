@@ -54,7 +54,7 @@ func TestChaosHelper(t *testing.T) {
 		}
 		notifiers[name] = n
 	}
-	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: notifiers, Window: chaosWindow, Timeout: chaosTimeout, Lease: chaosLease}
+	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: notifiers, Window: chaosWindow, Timeout: chaosTimeout, Lease: chaosLease}
 	switch role {
 	case "run":
 		if _, err := d.Drain(ctx); err != nil {

@@ -59,7 +59,7 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 			b.Fatal(err)
 		}
 		enqueue(b, st, n, "hook")
-		d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 16, PerReceiver: 16, Window: time.Second}
+		d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 16, PerReceiver: 16, Window: time.Second}
 		b.StartTimer()
 		start := time.Now()
 		stats, err := d.Drain(context.Background())

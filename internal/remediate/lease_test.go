@@ -79,7 +79,7 @@ func TestTwoDispatchersOneState(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := &notify.Dispatcher{Outbox: &claimSignal{Outbox: NewOutbox(st), done: claimed.Done}, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
+			d := &notify.Dispatcher{Outbox: &claimSignal{Outbox: store.NewOutbox(st), done: claimed.Done}, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
 			stats, err := d.Drain(context.Background())
 			if err != nil {
 				t.Errorf("dispatcher %d: %v", i, err)
@@ -114,7 +114,7 @@ func TestDeadDispatchersLeaseRunsOut(t *testing.T) {
 		t.Fatalf("claim by the process that dies: %d, %v", len(ms), err)
 	}
 	hook, counts := countingHook(t, nil)
-	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
+	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
 	stats, err := d.Drain(context.Background())
 	if err != nil || stats.Sent != 0 || len(counts()) != 0 {
 		t.Errorf("Drain while the lease lives = %+v, %v, %d delivered; want nothing sent", stats, err, len(counts()))
@@ -156,7 +156,7 @@ func TestDispatcherOutlastsBusyState(t *testing.T) {
 	defer release.Stop()
 	hook, counts := countingHook(t, nil)
 	var logs syncBuffer
-	d := &notify.Dispatcher{Outbox: NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
+	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	stats, err := d.Drain(context.Background())
 	if err != nil || stats.Sent != 3 || len(counts()) != 3 {
