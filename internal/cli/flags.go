@@ -78,6 +78,14 @@ type configFlag struct {
 	set func(cfg *config.Config, o *scanOptions) error
 }
 
+// daysFlag is a flag of whole days that overwrites the field at path.
+func daysFlag(name, path string, field func(*config.Config) *config.Days, value func(*scanOptions) int) configFlag {
+	return configFlag{name: name, path: path, set: func(c *config.Config, o *scanOptions) error {
+		*field(c) = config.Days(value(o))
+		return nil
+	}}
+}
+
 // scanConfigFlags lists the scan flags in the order they are written into the
 // configuration: --accounts replaces the config's selection, --org and --ou
 // then select the organization.
@@ -103,30 +111,12 @@ var scanConfigFlags = []configFlag{
 		c.Accounts.ExternalID = o.externalID
 		return nil
 	}},
-	{name: "max-age", path: "rule.maxAccessKeyAge", set: func(c *config.Config, o *scanOptions) error {
-		c.Rule.MaxAccessKeyAge = config.Days(o.maxAge)
-		return nil
-	}},
-	{name: "warn-age", path: "rule.warnAge", set: func(c *config.Config, o *scanOptions) error {
-		c.Rule.WarnAge = config.Days(o.warnAge)
-		return nil
-	}},
-	{name: "deactivate-age", path: "lifecycle.deactivateAge", set: func(c *config.Config, o *scanOptions) error {
-		c.Lifecycle.DeactivateAge = config.Days(o.deactivateAge)
-		return nil
-	}},
-	{name: "delete-age", path: "lifecycle.deleteAge", set: func(c *config.Config, o *scanOptions) error {
-		c.Lifecycle.DeleteAge = config.Days(o.deleteAge)
-		return nil
-	}},
-	{name: "unused-age", path: "lifecycle.unusedAge", set: func(c *config.Config, o *scanOptions) error {
-		c.Lifecycle.UnusedAge = config.Days(o.unusedAge)
-		return nil
-	}},
-	{name: "never-used-age", path: "lifecycle.neverUsedAge", set: func(c *config.Config, o *scanOptions) error {
-		c.Lifecycle.NeverUsedAge = config.Days(o.neverUsedAge)
-		return nil
-	}},
+	daysFlag("max-age", "rule.maxAccessKeyAge", func(c *config.Config) *config.Days { return &c.Rule.MaxAccessKeyAge }, func(o *scanOptions) int { return o.maxAge }),
+	daysFlag("warn-age", "rule.warnAge", func(c *config.Config) *config.Days { return &c.Rule.WarnAge }, func(o *scanOptions) int { return o.warnAge }),
+	daysFlag("deactivate-age", "lifecycle.deactivateAge", func(c *config.Config) *config.Days { return &c.Lifecycle.DeactivateAge }, func(o *scanOptions) int { return o.deactivateAge }),
+	daysFlag("delete-age", "lifecycle.deleteAge", func(c *config.Config) *config.Days { return &c.Lifecycle.DeleteAge }, func(o *scanOptions) int { return o.deleteAge }),
+	daysFlag("unused-age", "lifecycle.unusedAge", func(c *config.Config) *config.Days { return &c.Lifecycle.UnusedAge }, func(o *scanOptions) int { return o.unusedAge }),
+	daysFlag("never-used-age", "lifecycle.neverUsedAge", func(c *config.Config) *config.Days { return &c.Lifecycle.NeverUsedAge }, func(o *scanOptions) int { return o.neverUsedAge }),
 	{name: "source", path: "scan.source", set: func(c *config.Config, o *scanOptions) error {
 		c.Scan.Source = config.Source(o.source)
 		return nil

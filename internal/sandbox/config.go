@@ -150,7 +150,9 @@ func (s *Server) configRecorders(c *call) []configRecorder {
 	return []configRecorder{r}
 }
 
-func (s *Server) configDescribeRecorders(c *call) (any, error) {
+// namedRecorders returns the account's recorders, refusing a name in
+// ConfigurationRecorderNames that is not one of them, as AWS Config does.
+func (s *Server) namedRecorders(c *call) ([]configRecorder, error) {
 	var in struct {
 		Names []string `json:"ConfigurationRecorderNames"`
 	}
@@ -162,22 +164,22 @@ func (s *Server) configDescribeRecorders(c *call) (any, error) {
 		if len(recs) == 0 || n != recs[0].Name {
 			return nil, newError(http.StatusBadRequest, "NoSuchConfigurationRecorderException", "Cannot find configuration recorder with the specified name '"+n+"'.")
 		}
+	}
+	return recs, nil
+}
+
+func (s *Server) configDescribeRecorders(c *call) (any, error) {
+	recs, err := s.namedRecorders(c)
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{"ConfigurationRecorders": recs}, nil
 }
 
 func (s *Server) configDescribeRecorderStatus(c *call) (any, error) {
-	var in struct {
-		Names []string `json:"ConfigurationRecorderNames"`
-	}
-	if err := c.decodeJSON(&in); err != nil {
+	recs, err := s.namedRecorders(c)
+	if err != nil {
 		return nil, err
-	}
-	recs := s.configRecorders(c)
-	for _, n := range in.Names {
-		if len(recs) == 0 || n != recs[0].Name {
-			return nil, newError(http.StatusBadRequest, "NoSuchConfigurationRecorderException", "Cannot find configuration recorder with the specified name '"+n+"'.")
-		}
 	}
 	out := []map[string]any{}
 	for _, r := range recs {

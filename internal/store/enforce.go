@@ -28,11 +28,7 @@ func (s *Store) KeyStates(ctx context.Context) (map[rule.KeyRef]KeyState, error)
 	if err != nil {
 		return nil, fmt.Errorf("read key state: %w", err)
 	}
-	out := make(map[rule.KeyRef]KeyState, len(ks))
-	for _, k := range ks {
-		out[rule.KeyRef{AccountID: k.AccountID, AccessKeyID: k.AccessKeyID}] = k
-	}
-	return out, nil
+	return byKey(ks, func(k KeyState) rule.KeyRef { return rule.KeyRef{AccountID: k.AccountID, AccessKeyID: k.AccessKeyID} }), nil
 }
 
 // MarkInactive records a key seen inactive (keeping an earlier date) or
@@ -163,11 +159,9 @@ func (s *Store) DeactivationNotices(ctx context.Context) (map[rule.KeyRef]Deacti
 	if err != nil {
 		return nil, fmt.Errorf("read deactivation notices: %w", err)
 	}
-	out := make(map[rule.KeyRef]DeactivationNotice, len(ns))
-	for _, n := range ns {
-		out[rule.KeyRef{AccountID: n.AccountID, AccessKeyID: n.AccessKeyID}] = n
-	}
-	return out, nil
+	return byKey(ns, func(n DeactivationNotice) rule.KeyRef {
+		return rule.KeyRef{AccountID: n.AccountID, AccessKeyID: n.AccessKeyID}
+	}), nil
 }
 
 // RecordDeactivationNotice records a notice; an earlier notice of the key
@@ -187,4 +181,13 @@ func (s *Store) ForgetDeactivationNotice(ctx context.Context, accountID, accessK
 		return fmt.Errorf("forget deactivation notice of key %s in %s: %w", accessKeyID, accountID, err)
 	}
 	return nil
+}
+
+// byKey indexes rows by their access key.
+func byKey[T any](rows []T, key func(T) rule.KeyRef) map[rule.KeyRef]T {
+	out := make(map[rule.KeyRef]T, len(rows))
+	for _, r := range rows {
+		out[key(r)] = r
+	}
+	return out
 }
