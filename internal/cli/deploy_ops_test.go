@@ -446,7 +446,9 @@ regions:
 func TestDeployPreflight(t *testing.T) {
 	deploySandbox(t, preflightOrg)
 	out, _ := mustRun(t, ExitOK, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1")
-	if out = squash(out); strings.Contains(out, "FAIL") || !strings.Contains(out, "ok config-recorder 222222222222/us-east-1") {
+	if out = squash(out); strings.Contains(out, "FAIL") || !strings.Contains(out, "ok config-recorder 222222222222/us-east-1") ||
+		!strings.Contains(out, "ok administration-role 111111111111 role AWSCloudFormationStackSetAdministrationRole trusts cloudformation.amazonaws.com") ||
+		!strings.Contains(out, "ok execution-role 222222222222 role AWSCloudFormationStackSetExecutionRole trusts 111111111111") {
 		t.Errorf("preflight of a ready account:\n%s", out)
 	}
 	for _, tt := range []struct {
@@ -470,6 +472,13 @@ func TestDeployPreflight(t *testing.T) {
 				t.Errorf("preflight output lacks %q:\n%s", tt.want, out)
 			}
 		})
+	}
+	// A missing administration role names the role to create.
+	out, _ = mustRun(t, ExitNonCompliant, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--admin-role-arn", "arn:aws:iam::111111111111:role/StackSetAdmin")
+	if !strings.Contains(squash(out), "FAIL administration-role 111111111111 get role StackSetAdmin: IAM:GetRole: NoSuchEntity") ||
+		!strings.Contains(out, "fix: create StackSetAdmin in 111111111111 trusting cloudformation.amazonaws.com") {
+		t.Errorf("preflight without the administration role:\n%s", out)
 	}
 	// deploy targets runs preflight first and stops on a failure.
 	_, stderr := mustRun(t, ExitNonCompliant, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "333333333333", "--regions", "us-east-1")

@@ -255,7 +255,16 @@ func deployerStatements(o PolicyOptions) []Statement {
 			"organizations:DescribeOrganization",
 			"organizations:ListAccountsForParent",
 			"organizations:ListOrganizationalUnitsForParent",
-			"organizations:ListDelegatedAdministrators"),
+			"organizations:ListDelegatedAdministrators",
+			"organizations:ListAWSServiceAccessForOrganization"),
+		// keyage deploy preflight: the StackSet roles' trust policies, the Config recorders and
+		// rules, and the resource types each region offers.
+		allow("Preflight", "*",
+			"iam:GetRole",
+			"config:DescribeConfigurationRecorders",
+			"config:DescribeConfigurationRecorderStatus",
+			"config:DescribeConfigRules",
+			"cloudformation:DescribeType"),
 	}
 }
 
