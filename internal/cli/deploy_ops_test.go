@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/configservice"
+	configtypes "github.com/aws/aws-sdk-go-v2/service/configservice/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -472,6 +474,23 @@ func TestDeployPreflight(t *testing.T) {
 				t.Errorf("preflight output lacks %q:\n%s", tt.want, out)
 			}
 		})
+	}
+	// An access-keys-rotated rule the StackSet did not create (the seed's) collides.
+	exec, err := assumeAs(sdk(t), "222222222222", "AWSCloudFormationStackSetExecutionRole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configservice.NewFromConfig(exec).PutConfigRule(context.Background(), &configservice.PutConfigRuleInput{ConfigRule: &configtypes.ConfigRule{
+		ConfigRuleName:            aws.String("access-keys-rotated"),
+		Source:                    &configtypes.Source{Owner: configtypes.OwnerAws, SourceIdentifier: aws.String("ACCESS_KEYS_ROTATED")},
+		InputParameters:           aws.String(`{"maxAccessKeyAge":"90"}`),
+		MaximumExecutionFrequency: configtypes.MaximumExecutionFrequencyTwentyFourHours,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = mustRun(t, ExitNonCompliant, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1")
+	if !strings.Contains(squash(out), "FAIL rule-collision 222222222222/us-east-1 rule access-keys-rotated exists (the seed's deployment?); fix: delete it (with the stack that created it)") {
+		t.Errorf("preflight with an existing access-keys-rotated rule:\n%s", out)
 	}
 	// A missing administration role names the role to create.
 	out, _ = mustRun(t, ExitNonCompliant, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
