@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
 	configtypes "github.com/aws/aws-sdk-go-v2/service/configservice/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -552,5 +553,52 @@ func TestDeployMasterKmsKey(t *testing.T) {
 	}
 	if err := publishAs(t, "222222222222"); err != nil {
 		t.Errorf("publish to the encrypted topic: %v", err)
+	}
+}
+
+// auditOnlyOrg: 222, in an OU, has no role until a service-managed StackSet deploys the audit
+// role; preflight then reaches it only through that role.
+const auditOnlyOrg = `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+  - id: "222222222222"
+    ou: Workloads
+    roles: []
+`
+
+// Target-side preflight through the deployed audit role, with exactly the policy the
+// StackSet gave it: the Config recorder checks are among what it allows.
+func TestDeployPreflightThroughAuditRole(t *testing.T) {
+	srv := deploySandbox(t, auditOnlyOrg)
+	ctx := context.Background()
+	org := organizations.NewFromConfig(sdk(t))
+	roots, err := org.ListRoots(ctx, &organizations.ListRootsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ous, err := org.ListOrganizationalUnitsForParent(ctx, &organizations.ListOrganizationalUnitsForParentInput{ParentId: roots.Roots[0].Id})
+	if err != nil || len(ous.OrganizationalUnits) != 1 {
+		t.Fatalf("list the OUs: %v %v", ous, err)
+	}
+	ou := aws.ToString(ous.OrganizationalUnits[0].Id)
+	args := []string{"--topic-arn", masterTopic, "--org-units", ou, "--regions", "us-east-1"}
+	out, _ := mustRun(t, ExitNonCompliant, append([]string{"deploy", "preflight"}, args...)...)
+	if !strings.Contains(squash(out), "FAIL reach-account 222222222222/us-east-1") {
+		t.Errorf("preflight before the deployment:\n%s", out)
+	}
+	mustRun(t, ExitOK, append([]string{"deploy", "targets", "--skip-preflight"}, args...)...)
+	var deployed string
+	for _, r := range srv.CloudFormationRoles("222222222222") {
+		if r.Name == "KeyageAuditRole" {
+			deployed = r.Policies["keyage-audit-read"]
+		}
+	}
+	if !strings.Contains(deployed, "config:DescribeConfigurationRecorderStatus") {
+		t.Fatalf("the deployed audit role's policy lacks the recorder reads: %q", deployed)
+	}
+	out, _ = mustRun(t, ExitOK, append([]string{"deploy", "preflight"}, args...)...)
+	if !strings.Contains(squash(out), "ok config-recorder 222222222222/us-east-1 recorder default recording, IAM users included") {
+		t.Errorf("preflight through the deployed audit role:\n%s", out)
 	}
 }
