@@ -534,6 +534,23 @@ func TestDeployAccountStack(t *testing.T) {
 	if !names["KeyageAccountAudit"] || !names["KeyageEnforceRole"] {
 		t.Errorf("roles the account stack created: %v", names)
 	}
+
+	_, stderr = mustRun(t, ExitUsage, "destroy", "target")
+	if !strings.Contains(stderr, "--account-stack") {
+		t.Errorf("destroy target without --account-stack:\n%s", stderr)
+	}
+	_, stderr = mustRun(t, ExitOK, "destroy", "target", "--account-stack")
+	if !strings.Contains(stderr, "AccessKeyRotationTargetAccount: DELETE_COMPLETE") {
+		t.Errorf("destroy target --account-stack:\n%s", stderr)
+	}
+	if roles := srv.CloudFormationRoles("111111111111"); len(roles) != 0 {
+		t.Errorf("roles left after destroy target --account-stack: %v", roles)
+	}
+	_, stderr = mustRun(t, ExitOK, "destroy", "target", "--account-stack")
+	if !strings.Contains(stderr, "stack AccessKeyRotationTargetAccount does not exist: nothing to destroy") {
+		t.Errorf("destroy target --account-stack a second time:\n%s", stderr)
+	}
+	mustRun(t, ExitOK, "destroy", "master")
 }
 
 // The AWS-managed SNS key is refused with the reason; none deploys an unencrypted topic.

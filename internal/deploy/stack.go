@@ -412,3 +412,19 @@ func (d *Deployer) DeployAccountStack(ctx context.Context, stackName string, o T
 	}
 	return d.deployStack(ctx, stackName, string(body), o.parameters(), []types.Capability{types.CapabilityCapabilityNamedIam})
 }
+
+// DestroyAccountStack deletes the single-account stack DeployAccountStack created and waits
+// until it is gone; NotFound when there is none.
+func (d *Deployer) DestroyAccountStack(ctx context.Context, stackName string) (*StackResult, error) {
+	if stackName == "" {
+		stackName = DefaultAccountStack
+	}
+	st, err := d.describeStack(ctx, stackName)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return &StackResult{StackName: stackName, NotFound: true}, nil
+	}
+	return d.deleteStack(ctx, st)
+}
