@@ -293,6 +293,11 @@ func (d *Deployer) DestroyMaster(ctx context.Context, stackName, stackSetName st
 		}
 		d.progress("--force: deleting the master stack although StackSet %s has %d instance(s)", stackSetName, len(ins))
 	}
+	return d.destroyStack(ctx, stackName)
+}
+
+// destroyStack deletes the stack and waits until it is gone; NotFound when there is none.
+func (d *Deployer) destroyStack(ctx context.Context, stackName string) (*StackResult, error) {
 	st, err := d.describeStack(ctx, stackName)
 	if err != nil {
 		return nil, err
@@ -419,12 +424,5 @@ func (d *Deployer) DestroyAccountStack(ctx context.Context, stackName string) (*
 	if stackName == "" {
 		stackName = DefaultAccountStack
 	}
-	st, err := d.describeStack(ctx, stackName)
-	if err != nil {
-		return nil, err
-	}
-	if st == nil {
-		return &StackResult{StackName: stackName, NotFound: true}, nil
-	}
-	return d.deleteStack(ctx, st)
+	return d.destroyStack(ctx, stackName)
 }

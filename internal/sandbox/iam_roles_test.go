@@ -29,12 +29,17 @@ accounts:
   - id: "333333333333"
 `
 
-func TestGetRole(t *testing.T) {
+func rolesSandbox(t *testing.T) *testSandbox {
+	t.Helper()
 	fx, err := ParseFixture([]byte(rolesOrg), "org.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := newTestSandbox(t, Options{Fixture: fx})
+	return newTestSandbox(t, Options{Fixture: fx})
+}
+
+func TestGetRole(t *testing.T) {
+	ts := rolesSandbox(t)
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name, account, role string
@@ -72,11 +77,7 @@ func TestGetRole(t *testing.T) {
 }
 
 func TestStackSetsOrganizationAccess(t *testing.T) {
-	fx, err := ParseFixture([]byte(rolesOrg), "org.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := newTestSandbox(t, Options{Fixture: fx})
+	ts := rolesSandbox(t)
 	ctx := context.Background()
 	acc, err := ts.org().ListAWSServiceAccessForOrganization(ctx, &organizations.ListAWSServiceAccessForOrganizationInput{})
 	if err != nil {
