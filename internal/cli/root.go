@@ -98,6 +98,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		newReceiversCmd(ios),
 		newEnforceCmd(f, nil),
 		newAuditCmd(ios),
+		newReportCmd(f, nil),
 		newReactivateCmd(ios),
 		newDeployCmd(ios),
 		newDestroyCmd(ios),
