@@ -41,9 +41,18 @@ func timeline(d *userData, audit []store.AuditRecord, now time.Time) []event {
 			out = append(out, event{At: h.At, Kind: "flagged", Text: "Flagged non-compliant: " + cmp.Or(h.Annotation, "a key is past the limit")})
 		case h.From == string(rule.NonCompliant) && h.To == string(rule.Compliant):
 			out = append(out, event{At: h.At, Kind: "compliant", Text: "Compliant again (key rotated, deactivated or deleted)"})
+		case h.To == "DELETED":
+			out = append(out, event{At: h.At, Kind: "deleted-user", Text: "User deleted from the account"})
 		case h.From != "" && h.To != string(rule.Compliant) && h.To != string(rule.NotApplicable):
 			out = append(out, event{At: h.At, Kind: "gone", Text: "Evaluation changed from " + h.From + " to " + h.To})
 		}
+	}
+	for _, x := range d.Executions { // before the messages it sends
+		attempts := "attempts"
+		if x.Attempts == 1 {
+			attempts = "attempt"
+		}
+		out = append(out, event{At: x.CreatedAt, Kind: "remediation", Text: fmt.Sprintf("Remediation %s started; %s after %d %s", x.Rule, x.State, x.Attempts, attempts)})
 	}
 	for _, m := range d.Messages {
 		switch {
@@ -59,9 +68,6 @@ func timeline(d *userData, audit []store.AuditRecord, now time.Time) []event {
 		if n.NextReminder.After(now) {
 			out = append(out, event{At: n.NextReminder, Kind: "reminder-due", Text: fmt.Sprintf("Next reminder to %s (%s)", n.Receiver, n.Stage), Future: true})
 		}
-	}
-	for _, x := range d.Executions {
-		out = append(out, event{At: x.CreatedAt, Kind: "remediation", Text: fmt.Sprintf("Remediation %s started; now %s after %d attempts", x.Rule, x.State, x.Attempts)})
 	}
 	for _, a := range audit {
 		kind := "enforcement"
