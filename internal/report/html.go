@@ -85,11 +85,15 @@ func trendSVG(pts []TrendPoint) template.HTML {
 		fmt.Fprintf(&line, "%.1f,%.1f ", x, y)
 	}
 	first, last := pts[0], pts[len(pts)-1]
+	layout := time.DateOnly
+	if last.At.Sub(first.At) < 3*day {
+		layout = "2006-01-02 15:04"
+	}
 	return template.HTML(fmt.Sprintf(`<svg class="trend" viewBox="0 0 %[1]g %[2]g" role="img" aria-label="Non-compliant users from %[4]s (%[6]d) to %[5]s (%[7]d), peak %[8]d">
 <line x1="%[3]g" y1="%[9]g" x2="%[10]g" y2="%[9]g" class="axis"/>
 <polyline points="%[11]s" class="series"/>
 <text x="%[3]g" y="%[2]g" class="tick">%[4]s</text><text x="%[10]g" y="%[2]g" class="tick end">%[5]s</text>
 <text x="%[3]g" y="14" class="tick">peak %[8]d</text>
-</svg>`, w, h-4, pad, first.At.Format(time.DateOnly), last.At.Format(time.DateOnly), first.NonCompliant, last.NonCompliant, peak,
+</svg>`, w, h-4, pad, first.At.Format(layout), last.At.Format(layout), first.NonCompliant, last.NonCompliant, peak,
 		h-pad, w-pad, strings.TrimSpace(line.String())))
 }

@@ -112,7 +112,13 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	}
 	r.Summary = Summary{Users: tot.Users, Compliant: tot.Compliant, NonCompliant: tot.NonCompliant, Keys: tot.Keys,
 		Accounts: tot.Accounts, AccountsFailed: tot.AccountsFailed, CompliancePct: Pct(tot.Compliant, tot.Compliant+tot.NonCompliant)}
-	pts, err := st.NonCompliantTrend(ctx, from, o.Now, trendPoints(o.Since))
+	// The trend starts with the first history, not with zeros before it.
+	start, err := st.FirstActivity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start = maxTime(start, from)
+	pts, err := st.NonCompliantTrend(ctx, start, maxTime(o.Now, start.Add(time.Minute)), trendPoints(o.Now.Sub(start)))
 	if err != nil {
 		return nil, err
 	}
@@ -153,9 +159,17 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	return r, nil
 }
 
-// trendPoints is one point a day, at most 90 and at least 2.
-func trendPoints(since time.Duration) int {
-	return min(90, max(2, int(since/day)))
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// trendPoints is one point a day, at most 90 and at least 24 (hourly
+// over a day of history).
+func trendPoints(span time.Duration) int {
+	return min(90, max(24, int(span/day)))
 }
 
 // Pct is part of whole in percent, one decimal; 0 when whole is 0.
