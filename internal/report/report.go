@@ -131,9 +131,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	}
 	r.MTTR = MeanTimeToRemediate(rems)
 	expired := store.KeyFilter{Stages: []string{string(lifecycle.Expired)}, Sort: store.SortAge, Desc: true, Limit: o.Limit}
-	if r.OverdueTotal, _, err = st.CountKeys(ctx, expired); err != nil {
-		return nil, err
-	}
+	r.OverdueTotal = tot.Keys[string(lifecycle.Expired)]
 	keys, err := st.Keys(ctx, expired)
 	if err != nil {
 		return nil, err
@@ -217,21 +215,13 @@ type Exemption struct {
 // Exemptions lists the users with an exempt key and their exemptions,
 // expiring soonest first.
 func Exemptions(ctx context.Context, st *store.Store, now time.Time) ([]Exemption, error) {
+	evs, err := st.EvaluationsWithStage(ctx, string(lifecycle.Exempt))
+	if err != nil {
+		return nil, err
+	}
 	out := []Exemption{}
-	f := store.EvaluationFilter{Stage: string(lifecycle.Exempt), Limit: 500}
-	for {
-		evs, err := st.ListEvaluations(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, ev := range evs {
-			out = append(out, exemptionsOf(ev, now)...)
-		}
-		if len(evs) < f.Limit {
-			break
-		}
-		last := evs[len(evs)-1]
-		f.AfterAccount, f.AfterResource = last.AccountID, last.ResourceID
+	for _, ev := range evs {
+		out = append(out, exemptionsOf(ev, now)...)
 	}
 	slices.SortStableFunc(out, func(a, b Exemption) int {
 		if c := a.Until.Compare(b.Until); c != 0 {
@@ -292,15 +282,16 @@ type Planned struct {
 // planned deactivations and at most limit actions.
 func Enforce(ctx context.Context, st *store.Store, from time.Time, limit int) (Enforcement, error) {
 	e := Enforcement{Counts: map[string]int{}, Planned: []Planned{}}
-	all, err := st.AuditSince(ctx, from, 0)
-	if err != nil {
+	var err error
+	if e.Counts, err = st.AuditCounts(ctx, from); err != nil {
 		return e, err
 	}
-	for _, a := range all {
-		e.Counts[a.Outcome]++
+	for _, n := range e.Counts {
+		e.Total += n
 	}
-	e.Total = len(all)
-	e.Actions = all[:min(len(all), limit)]
+	if e.Actions, err = st.AuditSince(ctx, from, limit); err != nil {
+		return e, err
+	}
 	ns, err := st.DeactivationNoticeList(ctx)
 	if err != nil {
 		return e, err

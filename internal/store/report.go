@@ -79,3 +79,30 @@ func (s *Store) DeactivationNoticeList(ctx context.Context) ([]DeactivationNotic
 	})
 	return out, nil
 }
+
+// AuditCounts counts the audit records at or after since by outcome.
+func (s *Store) AuditCounts(ctx context.Context, since time.Time) (map[string]int, error) {
+	cs, err := queryRows(ctx, s.db, `SELECT outcome, COUNT(*) FROM audit WHERE at >= ? GROUP BY outcome`, scanCounted, ms64(since))
+	if err != nil {
+		return nil, fmt.Errorf("count audit records since %s: %w", since.UTC().Format(time.RFC3339), err)
+	}
+	out := make(map[string]int, len(cs))
+	for _, c := range cs {
+		out[c.key] = c.n
+	}
+	return out, nil
+}
+
+// EvaluationsWithStage lists the current evaluations of the users with a
+// key in stage, in (account, resource) order.
+func (s *Store) EvaluationsWithStage(ctx context.Context, stage string) ([]EvaluationRow, error) {
+	out, err := queryRows(ctx, s.db, `SELECT `+evaluationRowColumns+`
+		FROM (SELECT DISTINCT account_id, resource_id FROM evaluation_keys WHERE stage = ?) k
+		JOIN evaluations e ON e.account_id = k.account_id AND e.resource_id = k.resource_id
+		LEFT JOIN account_latest a ON a.account_id = e.account_id
+		ORDER BY e.account_id, e.resource_id`, scanEvaluationRow, stage)
+	if err != nil {
+		return nil, fmt.Errorf("read evaluations with a key in stage %s: %w", stage, err)
+	}
+	return out, nil
+}
