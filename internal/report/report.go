@@ -40,26 +40,34 @@ type Options struct {
 // Report is the audit report. Its JSON is what `keyage report --format
 // json` prints and /api/v1/report serves.
 type Report struct {
-	Generated    time.Time    `json:"generated"`
-	From         time.Time    `json:"from"`
-	MaxAgeDays   int          `json:"maxAgeDays"`
-	Summary      Summary      `json:"summary"`
-	Trend        []TrendPoint `json:"trend"`
-	MTTR         MTTR         `json:"mttr"`
+	// Generated is the report's time; From the start of its window.
+	Generated time.Time `json:"generated"`
+	From      time.Time `json:"from"`
+	// MaxAgeDays is the rule's limit, which sets each key's deadline.
+	MaxAgeDays int          `json:"maxAgeDays"`
+	Summary    Summary      `json:"summary"`
+	Trend      []TrendPoint `json:"trend"`
+	MTTR       MTTR         `json:"mttr"`
+	// OverdueTotal counts the expired keys; Overdue lists the most overdue
+	// first, at most Options.Limit.
 	OverdueTotal int          `json:"overdueTotal"`
 	Overdue      []OverdueKey `json:"overdue"`
 	Exemptions   []Exemption  `json:"exemptions"`
 	Enforcement  Enforcement  `json:"enforcement"`
-	Config       string       `json:"config,omitempty"`
-	Truncated    bool         `json:"truncated,omitempty"`
+	// Config is the configuration in force as YAML, secrets redacted.
+	Config string `json:"config,omitempty"`
+	// Truncated is set when a list holds fewer rows than its count.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Summary is compliance now.
 type Summary struct {
-	Users          int            `json:"users"`
-	Compliant      int            `json:"compliant"`
-	NonCompliant   int            `json:"nonCompliant"`
-	CompliancePct  float64        `json:"compliancePct"`
+	Users        int `json:"users"`
+	Compliant    int `json:"compliant"`
+	NonCompliant int `json:"nonCompliant"`
+	// CompliancePct is compliant of compliant and non-compliant users.
+	CompliancePct float64 `json:"compliancePct"`
+	// Keys counts access keys by stage.
 	Keys           map[string]int `json:"keys"`
 	Accounts       int            `json:"accounts"`
 	AccountsFailed int            `json:"accountsFailed"`
@@ -80,15 +88,22 @@ type MTTR struct {
 	P90Days    float64 `json:"p90Days"`
 }
 
+// Key names one access key of one user.
+type Key struct {
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName"`
+	ResourceID  string `json:"resourceId"` // the user's immutable id
+	AccessKeyID string `json:"accessKeyId"`
+}
+
 // OverdueKey is an active key past its deadline.
 type OverdueKey struct {
-	AccountID   string    `json:"accountId"`
+	Key
 	AccountName string    `json:"accountName,omitempty"`
-	UserName    string    `json:"userName"`
-	ResourceID  string    `json:"resourceId"`
-	AccessKeyID string    `json:"accessKeyId"`
 	Owner       string    `json:"owner,omitempty"`
 	CreateDate  time.Time `json:"createDate"`
+	// Deadline is the creation plus the limit; OverdueDays the whole days
+	// since.
 	Deadline    time.Time `json:"deadline"`
 	OverdueDays int       `json:"overdueDays"`
 }
@@ -139,8 +154,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	r.Overdue = make([]OverdueKey, 0, len(keys))
 	for _, k := range keys {
 		deadline := k.CreatedAt.Add(o.MaxAge).UTC()
-		r.Overdue = append(r.Overdue, OverdueKey{AccountID: k.AccountID, AccountName: k.AccountName, UserName: k.UserName, ResourceID: k.ResourceID,
-			AccessKeyID: k.AccessKeyID, Owner: k.Owner, CreateDate: k.CreatedAt.UTC(), Deadline: deadline, OverdueDays: max(0, int(o.Now.Sub(deadline)/day))})
+		r.Overdue = append(r.Overdue, OverdueKey{Key: Key{k.AccountID, k.UserName, k.ResourceID, k.AccessKeyID}, AccountName: k.AccountName, Owner: k.Owner, CreateDate: k.CreatedAt.UTC(), Deadline: deadline, OverdueDays: max(0, int(o.Now.Sub(deadline)/day))})
 	}
 	if r.Exemptions, err = Exemptions(ctx, st, o.Now); err != nil {
 		return nil, err
@@ -200,16 +214,18 @@ func days(d time.Duration) float64 { return math.Round(d.Hours()/24*10) / 10 }
 // Exemption is an exempt user's exemption, as the lifecycle applied it at
 // the last scan.
 type Exemption struct {
-	AccountID   string    `json:"accountId"`
-	AccountName string    `json:"accountName,omitempty"`
-	UserName    string    `json:"userName"`
-	ResourceID  string    `json:"resourceId"`
-	ARN         string    `json:"arn,omitempty"`
-	Keys        []string  `json:"accessKeyIds"`
-	Until       time.Time `json:"until"`
-	DaysLeft    int       `json:"daysLeft"`
-	Reason      string    `json:"reason"`
-	Source      string    `json:"source"` // tag or config
+	AccountID   string `json:"accountId"`
+	AccountName string `json:"accountName,omitempty"`
+	UserName    string `json:"userName"`
+	ResourceID  string `json:"resourceId"`
+	ARN         string `json:"arn,omitempty"`
+	// Keys are the user's exempt keys.
+	Keys []string `json:"accessKeyIds"`
+	// Until is when the exemption stops counting.
+	Until    time.Time `json:"until"`
+	DaysLeft int       `json:"daysLeft"`
+	Reason   string    `json:"reason"`
+	Source   string    `json:"source"` // tag or config
 }
 
 // Exemptions lists the users with an exempt key and their exemptions,
@@ -270,11 +286,9 @@ type Enforcement struct {
 
 // Planned is a deactivation announced to the key's owner.
 type Planned struct {
-	AccountID    string    `json:"accountId"`
-	UserName     string    `json:"userName"`
-	ResourceID   string    `json:"resourceId"`
-	AccessKeyID  string    `json:"accessKeyId"`
-	NoticedAt    time.Time `json:"noticedAt"`
+	Key
+	NoticedAt time.Time `json:"noticedAt"`
+	// DeactivateAt is the earliest the key may be deactivated.
 	DeactivateAt time.Time `json:"deactivateAt"`
 }
 
@@ -297,8 +311,7 @@ func Enforce(ctx context.Context, st *store.Store, from time.Time, limit int) (E
 		return e, err
 	}
 	for _, n := range ns {
-		e.Planned = append(e.Planned, Planned{AccountID: n.AccountID, UserName: n.UserName, ResourceID: n.ResourceID, AccessKeyID: n.AccessKeyID,
-			NoticedAt: n.NoticedAt.UTC(), DeactivateAt: n.DeactivateAt.UTC()})
+		e.Planned = append(e.Planned, Planned{Key: Key{n.AccountID, n.UserName, n.ResourceID, n.AccessKeyID}, NoticedAt: n.NoticedAt.UTC(), DeactivateAt: n.DeactivateAt.UTC()})
 	}
 	return e, nil
 }

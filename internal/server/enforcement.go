@@ -72,24 +72,6 @@ func (s *Server) enforcementView(r *http.Request) (enforcementData, error) {
 	return d, nil
 }
 
-func (s *Server) enforcementPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.enforcementView(r)
-	if err != nil {
-		return err
-	}
-	s.renderPage(w, r, http.StatusOK, "enforcement", page{Title: "Enforcement", Data: d})
-	return nil
-}
-
-func (s *Server) apiEnforcement(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.enforcementView(r)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
-}
-
 type exemptionsData struct {
 	Exemptions []report.Exemption `json:"exemptions"`
 	// ExpiringSoon counts the exemptions that end within 30 days.
@@ -105,24 +87,6 @@ func (s *Server) exemptionsView(r *http.Request) (exemptionsData, error) {
 		}
 	}
 	return d, err
-}
-
-func (s *Server) exemptionsPage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.exemptionsView(r)
-	if err != nil {
-		return err
-	}
-	s.renderPage(w, r, http.StatusOK, "exemptions", page{Title: "Exemptions", Data: d})
-	return nil
-}
-
-func (s *Server) apiExemptions(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.exemptionsView(r)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
 }
 
 // buildReport is the audit report over the query's window.
@@ -157,11 +121,26 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) error {
-	rep, err := s.buildReport(r)
-	if err != nil {
-		return err
+// viewPage serves a dashboard page from its view.
+func viewPage[T any](s *Server, name, title string, view func(*http.Request) (T, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		d, err := view(r)
+		if err != nil {
+			return err
+		}
+		s.renderPage(w, r, http.StatusOK, name, page{Title: title, Data: d})
+		return nil
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+}
+
+// viewJSON serves a view as the API's JSON.
+func viewJSON[T any](view func(*http.Request) (T, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		d, err := view(r)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	}
 }

@@ -211,8 +211,8 @@ func (s *Server) routes() {
 	page("GET /accounts/{id}", s.account)
 	page("GET /users/{account}/{resource}", s.user)
 	page("POST /scan", s.scanNow)
-	page("GET /enforcement", s.enforcementPage)
-	page("GET /exemptions", s.exemptionsPage)
+	page("GET /enforcement", viewPage(s, "enforcement", "Enforcement", s.enforcementView))
+	page("GET /exemptions", viewPage(s, "exemptions", "Exemptions", s.exemptionsView))
 	s.mux.Handle("GET /report.html", s.authPage(s.htmlErrors(s.reportPage)))
 	s.mux.Handle("GET /noncompliant.csv", s.authPage(s.htmlErrors(s.nonCompliantCSV)))
 	s.mux.Handle("GET /noncompliant.json", s.authAPI(s.apiErrors(s.nonCompliantJSON)))
@@ -228,9 +228,9 @@ func (s *Server) routes() {
 	api("GET /api/v1/scans", s.apiScans)
 	api("GET /api/v1/status", s.apiStatus)
 	api("POST /api/v1/scans", s.apiScanNow)
-	api("GET /api/v1/enforcement", s.apiEnforcement)
-	api("GET /api/v1/exemptions", s.apiExemptions)
-	api("GET /api/v1/report", s.apiReport)
+	api("GET /api/v1/enforcement", viewJSON(s.enforcementView))
+	api("GET /api/v1/exemptions", viewJSON(s.exemptionsView))
+	api("GET /api/v1/report", viewJSON(s.buildReport))
 	s.mux.Handle("/api/", s.authAPI(s.apiErrors(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError{http.StatusNotFound, "no such API route: " + r.Method + " " + r.URL.Path}
 	})))
