@@ -70,7 +70,7 @@ func runDemo(ctx context.Context, f *Factory, o *demoOptions) error {
 	if o.output != string(output.Table) {
 		narr = f.IO.ErrOut
 	}
-	ios := &IO{In: f.IO.In, Out: narr, ErrOut: f.IO.ErrOut, ErrIsTerminal: f.IO.ErrIsTerminal, Logger: f.IO.Logger}
+	ios := &IO{In: f.IO.In, Out: narr, ErrOut: f.IO.ErrOut, ErrIsTerminal: f.IO.ErrIsTerminal, Logger: f.IO.Logger, Progress: f.IO.display()}
 	if o.accounts < 2 {
 		return usageError(fmt.Errorf("--accounts %d: the demo needs at least 2", o.accounts))
 	}
