@@ -110,6 +110,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		newExecutionsCmd(ios),
 		newStateCmd(ios),
 		newReceiversCmd(ios),
+		newConfigCmd(ios),
 		newEnforceCmd(f, nil),
 		newAuditCmd(ios),
 		newReactivateCmd(ios),
