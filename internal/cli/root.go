@@ -66,6 +66,12 @@ func newRootCmd(ios *IO) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keyage",
 		Short: "Find aged AWS IAM access keys across an organization",
+		Example: `  # try it without AWS: a sandbox organization in this process
+  keyage demo --once
+  # scan every account of the organization
+  keyage scan --org
+  # scan, notify owners and record remediation executions
+  keyage run --config keyage.yaml`,
 		Long: `keyage finds IAM users whose active access keys are older than the limit, in
 every account of an AWS organization, with the verdicts of the AWS Config rule
 access-keys-rotated.
