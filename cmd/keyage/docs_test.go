@@ -27,8 +27,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// docFiles are the documents whose shell examples TestDocsExamples runs.
-var docFiles = []string{"README.md", "docs/*.md"}
+// docFiles are the documents whose shell examples TestDocsExamples runs:
+// the README and what docs/ holds.
+func docFiles(t *testing.T, root string) []string {
+	t.Helper()
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("docs/*.md: %v files, error %v", len(docs), err)
+	}
+	return append([]string{filepath.Join(root, "README.md")}, docs...)
+}
 
 // skipped are the shell example lines that are not run, each matched by a
 // substring of the line, with the reason. A line outside keyage that no
@@ -97,41 +105,36 @@ type example struct {
 func docExamples(t *testing.T, root string) map[string][]example {
 	t.Helper()
 	byFile := map[string][]example{}
-	for _, pattern := range docFiles {
-		paths, err := filepath.Glob(filepath.Join(root, pattern))
+	for _, p := range docFiles(t, root) {
+		rel, _ := filepath.Rel(root, p)
+		data, err := os.ReadFile(p)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("read %s: %v", rel, err)
 		}
-		for _, p := range paths {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rel, _ := filepath.Rel(root, p)
-			for _, m := range blockRE.FindAllSubmatchIndex(data, -1) {
-				first := strings.Count(string(data[:m[2]]), "\n") + 1
-				lines := strings.Split(string(data[m[2]:m[3]]), "\n")
-				for i := 0; i < len(lines); i++ {
-					start, cmd := first+i, lines[i]
-					for strings.HasSuffix(strings.TrimSpace(cmd), `\`) && i+1 < len(lines) {
-						i++
-						cmd = strings.TrimSuffix(strings.TrimSpace(cmd), `\`) + " " + strings.TrimSpace(lines[i])
-					}
-					// A pipeline continued on the next line.
-					for strings.HasSuffix(strings.TrimSpace(cmd), "|") && i+1 < len(lines) {
-						i++
-						cmd += " " + strings.TrimSpace(lines[i])
-					}
-					cmd = strings.TrimSpace(cmd)
-					if cmd == "" || strings.HasPrefix(cmd, "#") {
-						continue
-					}
-					byFile[rel] = append(byFile[rel], example{rel, start, cmd})
-				}
-			}
+		for _, m := range blockRE.FindAllSubmatchIndex(data, -1) {
+			first := strings.Count(string(data[:m[2]]), "\n") + 1
+			byFile[rel] = append(byFile[rel], commands(rel, first, string(data[m[2]:m[3]]))...)
 		}
 	}
 	return byFile
+}
+
+// commands are the command lines of one shell block starting at line first:
+// continued lines (a trailing \ or |) joined, comments and blanks left out.
+func commands(file string, first int, block string) []example {
+	var out []example
+	lines := strings.Split(block, "\n")
+	for i := 0; i < len(lines); i++ {
+		start, cmd := first+i, strings.TrimSpace(lines[i])
+		for (strings.HasSuffix(cmd, `\`) || strings.HasSuffix(cmd, "|")) && i+1 < len(lines) {
+			i++
+			cmd = strings.TrimSpace(strings.TrimSuffix(cmd, `\`)) + " " + strings.TrimSpace(lines[i])
+		}
+		if cmd != "" && !strings.HasPrefix(cmd, "#") {
+			out = append(out, example{file, start, cmd})
+		}
+	}
+	return out
 }
 
 // isKeyage reports whether cmd runs keyage (after environment assignments).

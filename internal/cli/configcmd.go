@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -12,14 +10,22 @@ import (
 	"github.com/keyage/keyage/internal/output"
 )
 
-func newConfigCmd(ios *IO) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Check keyage.yaml, print its JSON Schema or a complete example",
-		Example: `  keyage config validate keyage.yaml
-  keyage config schema > keyage.schema.json
-  keyage config example > keyage.yaml`,
+// runConfigValidate checks the file at path; explicit says the user named
+// it (the default file may be missing, but then there is nothing to check).
+func runConfigValidate(ios *IO, path string, explicit bool) error {
+	if _, err := os.Stat(path); os.IsNotExist(err) && !explicit {
+		return usageError(fmt.Errorf("no %s in the current directory: give the file to check", defaultConfigPath))
 	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return usageError(err)
+	}
+	fmt.Fprintf(ios.ErrOut, "%s: valid (%s, %s)\n", path, output.Count(len(cfg.Receivers), "receiver"), output.Count(len(cfg.Routes), "route"))
+	return nil
+}
+
+// newConfigCmd is the config group: validate, schema and example.
+func newConfigCmd(ios *IO) *cobra.Command {
 	validate := &cobra.Command{
 		Use:   "validate [FILE]",
 		Short: "Check a configuration file and report every problem at once",
@@ -71,20 +77,13 @@ rules between fields.`,
 			return err
 		},
 	}
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Check keyage.yaml, print its JSON Schema or a complete example",
+		Example: `  keyage config validate keyage.yaml
+  keyage config schema > keyage.schema.json
+  keyage config example > keyage.yaml`,
+	}
 	cmd.AddCommand(validate, schema, example)
 	return cmd
-}
-
-// runConfigValidate checks the file at path; explicit says the user named
-// it (the default file may be missing, but then there is nothing to check).
-func runConfigValidate(ios *IO, path string, explicit bool) error {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !explicit {
-		return usageError(fmt.Errorf("no %s in the current directory: give the file to check", defaultConfigPath))
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return usageError(err)
-	}
-	fmt.Fprintf(ios.ErrOut, "%s: valid (%s, %s)\n", path, output.Count(len(cfg.Receivers), "receiver"), output.Count(len(cfg.Routes), "route"))
-	return nil
 }

@@ -8,20 +8,16 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
 // fakeJiraAPI answers the calls receivers test makes and records them.
 type fakeJiraAPI struct {
-	mu    sync.Mutex
-	calls []string
+	calls chan string
 }
 
 func (f *fakeJiraAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
-	f.mu.Unlock()
+	f.calls <- r.Method + " " + r.URL.Path
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Method + " " + r.URL.Path {
 	case "GET /rest/api/3/project/SEC":
@@ -38,29 +34,33 @@ func (f *fakeJiraAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// called drains the calls made so far.
 func (f *fakeJiraAPI) called() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return strings.Join(f.calls, ", ")
+	var calls []string
+	for {
+		select {
+		case c := <-f.calls:
+			calls = append(calls, c)
+		default:
+			return strings.Join(calls, ", ")
+		}
+	}
 }
 
 func TestReceiversTest(t *testing.T) {
 	srv := sandboxEnv(t)
 	t.Setenv("JIRA_TOKEN", "jira-token")
 	dir := t.TempDir()
-	var hooks []map[string]any
-	var hookMu sync.Mutex
+	hooks := make(chan map[string]any, 10)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			t.Errorf("webhook body: %v", err)
 		}
-		hookMu.Lock()
-		hooks = append(hooks, body)
-		hookMu.Unlock()
+		hooks <- body
 	}))
 	t.Cleanup(hook.Close)
-	jira := &fakeJiraAPI{}
+	jira := &fakeJiraAPI{calls: make(chan string, 10)}
 	jiraSrv := httptest.NewServer(jira)
 	t.Cleanup(jiraSrv.Close)
 	cfg := writeConfig(t, fmt.Sprintf(`
@@ -110,9 +110,7 @@ routes:
 		{name: "unknown receiver", args: []string{"nope"}, wantCode: ExitUsage, wantErr: []string{`no receiver named "nope" (have: local, hook, owners-mail, tickets)`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			jira.mu.Lock()
-			jira.calls = nil
-			jira.mu.Unlock()
+			jira.called() // drop what a failed case left
 			srv.ResetRecords()
 			args := append([]string{"receivers", "test", "--config", cfg}, tt.args...)
 			code, out, stderr := runCLI(t, args...)
@@ -141,9 +139,10 @@ routes:
 	if got := jsonLines(t, filepath.Join(dir, "n.jsonl")); len(got) != 1 || got[0]["kind"] != "test" || !strings.Contains(fmt.Sprint(got[0]["subject"]), "[keyage test]") {
 		t.Errorf("file receiver got %v, want one message of kind test with a [keyage test] subject", got)
 	}
-	hookMu.Lock()
-	defer hookMu.Unlock()
-	if len(hooks) != 1 || hooks[0]["kind"] != "test" || !strings.Contains(fmt.Sprint(hooks[0]), "deactivated") {
-		t.Errorf("webhook got %v, want one test message at stage deactivated", hooks)
+	if len(hooks) != 1 {
+		t.Fatalf("webhook got %d messages, want 1", len(hooks))
+	}
+	if got := <-hooks; got["kind"] != "test" || !strings.Contains(fmt.Sprint(got), "deactivated") {
+		t.Errorf("webhook got %v, want a test message at stage deactivated", got)
 	}
 }

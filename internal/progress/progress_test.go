@@ -5,33 +5,16 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// syncBuffer is a bytes.Buffer safe for the bar's render goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 var ansi = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 
 func TestBarWithLogsAbove(t *testing.T) {
-	var out syncBuffer
+	// mpb's goroutine writes while the bar is live, this one only before
+	// Start and after Finish (which waits for it): a plain buffer will do.
+	var out bytes.Buffer
 	d := New(&out, true)
 	d.refresh = 5 * time.Millisecond
 	bar := d.Start("accounts")
