@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,7 +114,7 @@ func runReceiversList(ios *IO, o receiversTestOptions) error {
 	tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tADDRESSES")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Kind, cmpOr(r.Addresses, "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Kind, cmp.Or(r.Addresses, "-"))
 	}
 	return tw.Flush()
 }
@@ -129,13 +130,6 @@ func splitRecipients(to []string) (fixed []string, owners bool) {
 		}
 	}
 	return fixed, owners
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // testMessage is the clearly marked test message of receivers test.
