@@ -174,6 +174,7 @@ func runScan(ctx context.Context, ios *IO, o *scanOptions, changed func(string) 
 	if err != nil {
 		return err
 	}
+	warnExpiredExemptions(ios.Logger, job.cfg, time.Now())
 	res, assumer, err := executeScan(ctx, ios, job)
 	if err != nil {
 		return err
