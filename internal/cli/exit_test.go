@@ -238,3 +238,35 @@ func TestFailOn(t *testing.T) {
 		})
 	}
 }
+
+// TestFailOnCommands: the commands a pipeline gates on (scan, run) apply
+// --fail-on; the others do not offer it, so it is a usage error there
+// rather than accepted and ignored.
+func TestFailOnCommands(t *testing.T) {
+	sandboxEnv(t)
+	state := filepath.Join(t.TempDir(), "keyage.db")
+	for _, tt := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"scan matched", []string{"scan", "--accounts", "222222222222"}, ExitNonCompliant},
+		{"scan not matched", []string{"scan", "--accounts", "111111111111"}, ExitOK},
+		{"run matched", []string{"run", "--accounts", "222222222222", "--state", state}, ExitNonCompliant},
+		{"run not matched", []string{"run", "--accounts", "111111111111", "--state", state}, ExitOK},
+		{"enforce", []string{"enforce", "--accounts", "222222222222", "--state", state}, ExitUsage},
+		{"serve", []string{"serve", "--accounts", "222222222222", "--state", state, "--listen", "127.0.0.1:0"}, ExitUsage},
+		{"remediate", []string{"remediate", "--accounts", "222222222222", "--state", state}, ExitUsage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(tt.args, "--fail-on", "non-compliant", "--log-level", "error")
+			code, _, stderr := runCLI(t, args...)
+			if code != tt.want {
+				t.Errorf("keyage %s: exit %d, want %d\n%s", strings.Join(args, " "), code, tt.want, stderr)
+			}
+			if tt.want == ExitUsage && !strings.Contains(stderr, "unknown flag: --fail-on") {
+				t.Errorf("keyage %s: stderr lacks \"unknown flag: --fail-on\":\n%s", strings.Join(args, " "), stderr)
+			}
+		})
+	}
+}
