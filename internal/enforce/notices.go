@@ -65,6 +65,9 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 			it.UserPath, it.ARN, it.Owner = ev.Path, ev.ARN, ev.Owner
 			p := Policy(cfg, ev.AccountID, accounts[ev.AccountID].OU)
 			it.MaxAge = int(p.MaxAge / rule.Day)
+			if stage == lifecycle.Escalated && it.Deadline.IsZero() && !it.CreateDate.IsZero() {
+				it.Deadline = it.CreateDate.Add(p.MaxAge) // the limit it is past
+			}
 		}
 		out = append(out, it)
 	}

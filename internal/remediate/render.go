@@ -127,11 +127,15 @@ func NoticeText(it notify.Item) string {
 		}
 		return fmt.Sprintf("Account %q User %q: access key %s (%d days old) will be deactivated on %s unless it is rotated.", it.AccountID, it.UserName, key, it.AgeDays, on)
 	case "deactivated":
-		return fmt.Sprintf("Account %q User %q: access key %s (%d days old) was deactivated by keyage.", it.AccountID, it.UserName, key, it.AgeDays)
+		return fmt.Sprintf("Account %q User %q: access key %s (%d days old, last used %s) was deactivated by keyage.", it.AccountID, it.UserName, key, it.AgeDays, tmpl.Date(it.LastUsed))
 	case "deleted":
-		return fmt.Sprintf("Account %q User %q: inactive access key %s (%d days old) was deleted by keyage.", it.AccountID, it.UserName, key, it.AgeDays)
+		return fmt.Sprintf("Account %q User %q: inactive access key %s (%d days old, last used %s) was deleted by keyage.", it.AccountID, it.UserName, key, it.AgeDays, tmpl.Date(it.LastUsed))
 	case "escalated":
-		return fmt.Sprintf("Account %q User %q: access key %s is %d days old and still in use; rotate it now (keyage did not deactivate it because it was used recently).", it.AccountID, it.UserName, key, it.AgeDays)
+		age := fmt.Sprintf("%d days old", it.AgeDays)
+		if it.Due != "" {
+			age += " (" + it.Due + ")"
+		}
+		return fmt.Sprintf("Account %q User %q: access key %s is %s and still in use (last used %s); rotate it now (keyage did not deactivate it because it was used recently).", it.AccountID, it.UserName, key, age, tmpl.Date(it.LastUsed))
 	}
 	return ""
 }

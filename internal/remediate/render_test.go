@@ -3,6 +3,9 @@ package remediate
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/keyage/keyage/internal/notify"
 )
 
 // subjects returns the subjects and texts the plan has for receiver.
@@ -115,4 +118,33 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestNoticeText(t *testing.T) {
+	used := time.Date(2026, 11, 19, 8, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		it   notify.Item
+		want string
+	}{
+		{"deactivated, with its last use", notify.Item{Stage: "deactivated", AgeDays: 120, LastUsed: used},
+			`Account "222222222222" User "alice": access key AKIA1 (120 days old, last used 2026-11-19) was deactivated by keyage.`},
+		{"deleted, never used", notify.Item{Stage: "deleted", AgeDays: 200},
+			`Account "222222222222" User "alice": inactive access key AKIA1 (200 days old, last used never) was deleted by keyage.`},
+		{"escalated, overdue", notify.Item{Stage: "escalated", AgeDays: 130, LastUsed: used, Deadline: t0.AddDate(0, 0, -40)},
+			`Account "222222222222" User "alice": access key AKIA1 is 130 days old (overdue by 40 days) and still in use (last used 2026-11-19); rotate it now (keyage did not deactivate it because it was used recently).`},
+		{"scheduled, in days", notify.Item{Stage: "deactivation-scheduled", AgeDays: 93, Deadline: t0.AddDate(0, 0, 7)},
+			`Account "222222222222" User "alice": access key AKIA1 (93 days old) will be deactivated on 2026-12-01 (in 7 days) unless it is rotated.`},
+		{"scheduled, one day", notify.Item{Stage: "deactivation-scheduled", AgeDays: 99, Deadline: t0.Add(20 * time.Hour)},
+			`Account "222222222222" User "alice": access key AKIA1 (99 days old) will be deactivated on 2026-11-25 (in 1 day) unless it is rotated.`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			it := tt.it
+			it.AccountID, it.UserName, it.AccessKeyID = "222222222222", "alice", "AKIA1"
+			it.SetDue(t0)
+			if got := NoticeText(it); got != tt.want {
+				t.Errorf("NoticeText(%s) =\n%s\nwant\n%s", tt.name, got, tt.want)
+			}
+		})
+	}
 }
