@@ -5,86 +5,30 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keyage/keyage/internal/deploy"
 )
 
-// deployStatusDocument is keyage deploy status -o json. A part that is not
-// deployed is null, with its name in stackName or stackSetName.
-type deployStatusDocument struct {
-	StackName    string        `json:"stackName"`
-	Stack        *stackJSON    `json:"stack"`
-	StackSetName string        `json:"stackSetName"`
-	StackSet     *stackSetJSON `json:"stackSet"`
-}
-
-type stackJSON struct {
-	Name             string            `json:"name"`
-	ID               string            `json:"id"`
-	Status           string            `json:"status"`
-	Reason           string            `json:"reason,omitempty"`
-	Created          time.Time         `json:"created,omitzero"`
-	Updated          time.Time         `json:"updated,omitzero"`
-	Parameters       map[string]string `json:"parameters"`
-	Outputs          map[string]string `json:"outputs"`
-	Failures         []failureJSON     `json:"failures"`
-	Drift            string            `json:"drift"`
-	DriftedResources int               `json:"driftedResources"`
-}
-
-type failureJSON struct {
-	LogicalID string `json:"logicalId"`
-	Type      string `json:"type"`
-	Status    string `json:"status"`
-	Reason    string `json:"reason"`
-}
-
-type stackSetJSON struct {
-	Name                 string            `json:"name"`
-	ID                   string            `json:"id"`
-	Status               string            `json:"status"`
-	PermissionModel      string            `json:"permissionModel"`
-	Parameters           map[string]string `json:"parameters"`
-	Instances            []instanceJSON    `json:"instances"`
-	Drift                string            `json:"drift"`
-	DriftedInstances     int               `json:"driftedInstances"`
-	InSyncInstances      int               `json:"inSyncInstances"`
-	DriftFailedInstances int               `json:"driftFailedInstances"`
-}
-
-type instanceJSON struct {
-	Account        string `json:"account"`
-	Region         string `json:"region"`
-	OU             string `json:"ou,omitempty"`
-	Status         string `json:"status"`
-	DetailedStatus string `json:"detailedStatus,omitempty"`
-	Reason         string `json:"reason,omitempty"`
-	StackID        string `json:"stackId,omitempty"`
-	Drift          string `json:"drift,omitempty"`
-}
-
+// writeDeployStatusJSON is keyage deploy status -o json: the stack and the
+// StackSet as internal/deploy reports them; a part that is not deployed is
+// null, with its name in stackName or stackSetName.
 func writeDeployStatusJSON(w io.Writer, stack, set string, st *deploy.StackStatus, ss *deploy.StackSetStatus) error {
-	d := deployStatusDocument{StackName: stack, StackSetName: set}
-	if st != nil {
-		d.Stack = &stackJSON{Name: st.Name, ID: st.ID, Status: st.Status, Reason: st.Reason, Created: st.Created, Updated: st.Updated,
-			Parameters: st.Parameters, Outputs: st.Outputs, Failures: []failureJSON{}, Drift: st.Drift, DriftedResources: st.DriftedResources}
-		for _, f := range st.Failures {
-			d.Stack.Failures = append(d.Stack.Failures, failureJSON{LogicalID: f.LogicalID, Type: f.Type, Status: f.Status, Reason: f.Reason})
-		}
+	if st != nil && st.Failures == nil { // [] rather than null, for jq
+		c := *st
+		c.Failures, st = []deploy.ResourceFailure{}, &c
 	}
-	if ss != nil {
-		d.StackSet = &stackSetJSON{Name: ss.Name, ID: ss.ID, Status: ss.Status, PermissionModel: ss.PermissionModel, Parameters: ss.Parameters,
-			Instances: []instanceJSON{}, Drift: ss.Drift, DriftedInstances: ss.DriftedInstances, InSyncInstances: ss.InSyncInstances,
-			DriftFailedInstances: ss.DriftFailedInstances}
-		for _, in := range ss.Instances {
-			d.StackSet.Instances = append(d.StackSet.Instances, instanceJSON{Account: in.Account, Region: in.Region, OU: in.OU,
-				Status: in.Status, DetailedStatus: in.DetailedStatus, Reason: in.Reason, StackID: in.StackID, Drift: in.Drift})
-		}
+	if ss != nil && ss.Instances == nil {
+		c := *ss
+		c.Instances, ss = []deploy.Instance{}, &c
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(d)
+	return enc.Encode(struct {
+		StackName    string                 `json:"stackName"`
+		Stack        *deploy.StackStatus    `json:"stack"`
+		StackSetName string                 `json:"stackSetName"`
+		StackSet     *deploy.StackSetStatus `json:"stackSet"`
+	}{stack, st, set, ss})
 }
 
 // deployStatusRows is keyage deploy status -o csv: one row for the master

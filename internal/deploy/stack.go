@@ -305,16 +305,21 @@ func (d *Deployer) DestroyMaster(ctx context.Context, stackName, stackSetName st
 
 // StackStatus is what keyage deploy status reports of a stack.
 type StackStatus struct {
-	Name, ID, Status, Reason string
-	Created, Updated         time.Time
-	Parameters, Outputs      map[string]string
+	Name       string            `json:"name"`
+	ID         string            `json:"id"`
+	Status     string            `json:"status"`
+	Reason     string            `json:"reason,omitempty"`
+	Created    time.Time         `json:"created,omitzero"`
+	Updated    time.Time         `json:"updated,omitzero"`
+	Parameters map[string]string `json:"parameters"`
+	Outputs    map[string]string `json:"outputs"`
 	// Failures are the failed resources of the last operation when the stack is in a failed or
 	// rolled back state.
-	Failures []ResourceFailure
+	Failures []ResourceFailure `json:"failures"`
 	// Drift is the stack's drift status (NOT_CHECKED unless detected); DriftedResources counts
 	// the resources that drifted, after a detection.
-	Drift            string
-	DriftedResources int
+	Drift            string `json:"drift"`
+	DriftedResources int    `json:"driftedResources"`
 }
 
 // Stack returns the status of a stack, nil when it does not exist; with drift, it runs a drift

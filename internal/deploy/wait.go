@@ -100,7 +100,10 @@ func (p *poller) wait(ctx context.Context) error {
 
 // ResourceFailure is a resource CloudFormation could not create, update or delete.
 type ResourceFailure struct {
-	LogicalID, Type, Status, Reason string
+	LogicalID string `json:"logicalId"`
+	Type      string `json:"type"`
+	Status    string `json:"status"`
+	Reason    string `json:"reason"`
 }
 
 func (f ResourceFailure) String() string {

@@ -2,6 +2,7 @@ package remediate
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,23 +102,11 @@ routes: [{receivers: [topic], repeatInterval: 1d, match: {stage: [warning, expir
 			res := org(now, users...)
 			p := cycle(t, e, st, res, now)
 			subj, text := subjects(p, "topic")
-			if !equal(subj, tt.wantSubject) || !equal(text, tt.wantText) {
+			if !slices.Equal(subj, tt.wantSubject) || !slices.Equal(text, tt.wantText) {
 				t.Errorf("day %d: subjects %q, texts %q; want %q, %q", tt.day, subj, text, tt.wantSubject, tt.wantText)
 			}
 		})
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestNoticeText(t *testing.T) {
