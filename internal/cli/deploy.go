@@ -400,7 +400,7 @@ func newDeployStatusCmd(ios *IO) *cobra.Command {
 		Args:  cobra.NoArgs,
 		Example: `  keyage deploy status
   keyage deploy status --drift
-  keyage deploy status -o json | jq -r '.stackSet.instances[] | select(.status != "CURRENT") | .account'`,
+  keyage deploy status -o json | jq -r '.StackSet.Instances[] | select(.Status != "CURRENT") | .Account'`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDeployStatus(cmd.Context(), ios, o) },
 	}
 	f := cmd.Flags()

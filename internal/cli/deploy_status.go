@@ -10,8 +10,9 @@ import (
 )
 
 // writeDeployStatusJSON is keyage deploy status -o json: the stack and the
-// StackSet as internal/deploy reports them; a part that is not deployed is
-// null, with its name in stackName or stackSetName.
+// StackSet as internal/deploy reports them, with CloudFormation's field
+// names (Name, Status, Instances, ...); a part that is not deployed is
+// null, with its name in StackName or StackSetName.
 func writeDeployStatusJSON(w io.Writer, stack, set string, st *deploy.StackStatus, ss *deploy.StackSetStatus) error {
 	if st != nil && st.Failures == nil { // [] rather than null, for jq
 		c := *st
@@ -24,10 +25,10 @@ func writeDeployStatusJSON(w io.Writer, stack, set string, st *deploy.StackStatu
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		StackName    string                 `json:"stackName"`
-		Stack        *deploy.StackStatus    `json:"stack"`
-		StackSetName string                 `json:"stackSetName"`
-		StackSet     *deploy.StackSetStatus `json:"stackSet"`
+		StackName    string
+		Stack        *deploy.StackStatus
+		StackSetName string
+		StackSet     *deploy.StackSetStatus
 	}{stack, st, set, ss})
 }
 

@@ -305,21 +305,16 @@ func (d *Deployer) DestroyMaster(ctx context.Context, stackName, stackSetName st
 
 // StackStatus is what keyage deploy status reports of a stack.
 type StackStatus struct {
-	Name       string            `json:"name"`
-	ID         string            `json:"id"`
-	Status     string            `json:"status"`
-	Reason     string            `json:"reason,omitempty"`
-	Created    time.Time         `json:"created,omitzero"`
-	Updated    time.Time         `json:"updated,omitzero"`
-	Parameters map[string]string `json:"parameters"`
-	Outputs    map[string]string `json:"outputs"`
+	Name, ID, Status, Reason string
+	Created, Updated         time.Time
+	Parameters, Outputs      map[string]string
 	// Failures are the failed resources of the last operation when the stack is in a failed or
 	// rolled back state.
-	Failures []ResourceFailure `json:"failures"`
+	Failures []ResourceFailure
 	// Drift is the stack's drift status (NOT_CHECKED unless detected); DriftedResources counts
 	// the resources that drifted, after a detection.
-	Drift            string `json:"drift"`
-	DriftedResources int    `json:"driftedResources"`
+	Drift            string
+	DriftedResources int
 }
 
 // Stack returns the status of a stack, nil when it does not exist; with drift, it runs a drift

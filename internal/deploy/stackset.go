@@ -173,15 +173,11 @@ func (o TargetsOptions) Validate() error {
 
 // Instance is one stack instance of the StackSet.
 type Instance struct {
-	Account string `json:"account"`
-	Region  string `json:"region"`
-	OU      string `json:"ou,omitempty"`
+	Account, Region, OU string
 	// Status is CURRENT, OUTDATED or INOPERABLE; DetailedStatus SUCCEEDED, FAILED, RUNNING, ...
-	Status         string `json:"status"`
-	DetailedStatus string `json:"detailedStatus,omitempty"`
-	Reason         string `json:"reason,omitempty"`
-	StackID        string `json:"stackId,omitempty"`
-	Drift          string `json:"drift,omitempty"`
+	Status, DetailedStatus, Reason string
+	StackID                        string
+	Drift                          string
 }
 
 // OperationResult is the outcome of one instance in a StackSet operation.
@@ -639,18 +635,13 @@ func (d *Deployer) DestroyTargets(ctx context.Context, set string, prefs Prefere
 
 // StackSetStatus is what keyage deploy status reports of the StackSet.
 type StackSetStatus struct {
-	Name            string            `json:"name"`
-	ID              string            `json:"id"`
-	Status          string            `json:"status"`
-	PermissionModel string            `json:"permissionModel"`
-	Parameters      map[string]string `json:"parameters"`
-	Instances       []Instance        `json:"instances"`
+	Name, ID, Status, PermissionModel string
+	Parameters                        map[string]string
+	Instances                         []Instance
 	// Drift, after a detection: the StackSet's drift status and instance counts.
-	Drift                string `json:"drift"`
-	DriftedInstances     int    `json:"driftedInstances"`
-	InSyncInstances      int    `json:"inSyncInstances"`
-	DriftFailedInstances int    `json:"driftFailedInstances"`
-	TotalDriftChecks     int    `json:"totalDriftChecks"`
+	Drift                                  string
+	DriftedInstances, InSyncInstances      int
+	DriftFailedInstances, TotalDriftChecks int
 }
 
 // StackSet returns the StackSet's status, nil when it does not exist; with drift, it runs a

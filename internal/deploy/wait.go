@@ -100,10 +100,7 @@ func (p *poller) wait(ctx context.Context) error {
 
 // ResourceFailure is a resource CloudFormation could not create, update or delete.
 type ResourceFailure struct {
-	LogicalID string `json:"logicalId"`
-	Type      string `json:"type"`
-	Status    string `json:"status"`
-	Reason    string `json:"reason"`
+	LogicalID, Type, Status, Reason string
 }
 
 func (f ResourceFailure) String() string {

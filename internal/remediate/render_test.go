@@ -109,23 +109,29 @@ routes: [{receivers: [topic], repeatInterval: 1d, match: {stage: [warning, expir
 	}
 }
 
+// An enforcement notice's default text says when the key was last used and
+// how far its deadline is.
 func TestNoticeText(t *testing.T) {
 	used := time.Date(2026, 11, 19, 8, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
-		name string
-		it   notify.Item
-		want string
+		name, want string
+		it         notify.Item
 	}{
-		{"deactivated, with its last use", notify.Item{Stage: "deactivated", AgeDays: 120, LastUsed: used},
-			`Account "222222222222" User "alice": access key AKIA1 (120 days old, last used 2026-11-19) was deactivated by keyage.`},
-		{"deleted, never used", notify.Item{Stage: "deleted", AgeDays: 200},
-			`Account "222222222222" User "alice": inactive access key AKIA1 (200 days old, last used never) was deleted by keyage.`},
-		{"escalated, overdue", notify.Item{Stage: "escalated", AgeDays: 130, LastUsed: used, Deadline: t0.AddDate(0, 0, -40)},
-			`Account "222222222222" User "alice": access key AKIA1 is 130 days old (overdue by 40 days) and still in use (last used 2026-11-19); rotate it now (keyage did not deactivate it because it was used recently).`},
-		{"scheduled, in days", notify.Item{Stage: "deactivation-scheduled", AgeDays: 93, Deadline: t0.AddDate(0, 0, 7)},
-			`Account "222222222222" User "alice": access key AKIA1 (93 days old) will be deactivated on 2026-12-01 (in 7 days) unless it is rotated.`},
-		{"scheduled, one day", notify.Item{Stage: "deactivation-scheduled", AgeDays: 99, Deadline: t0.Add(20 * time.Hour)},
-			`Account "222222222222" User "alice": access key AKIA1 (99 days old) will be deactivated on 2026-11-25 (in 1 day) unless it is rotated.`},
+		{"deactivated, with its last use",
+			`Account "222222222222" User "alice": access key AKIA1 (120 days old, last used 2026-11-19) was deactivated by keyage.`,
+			notify.Item{Stage: "deactivated", AgeDays: 120, LastUsed: used}},
+		{"deleted, never used",
+			`Account "222222222222" User "alice": inactive access key AKIA1 (200 days old, last used never) was deleted by keyage.`,
+			notify.Item{Stage: "deleted", AgeDays: 200}},
+		{"escalated, overdue",
+			`Account "222222222222" User "alice": access key AKIA1 is 130 days old (overdue by 40 days) and still in use (last used 2026-11-19); rotate it now (keyage did not deactivate it because it was used recently).`,
+			notify.Item{Stage: "escalated", AgeDays: 130, LastUsed: used, Deadline: t0.AddDate(0, 0, -40)}},
+		{"scheduled, in days",
+			`Account "222222222222" User "alice": access key AKIA1 (93 days old) will be deactivated on 2026-12-01 (in 7 days) unless it is rotated.`,
+			notify.Item{Stage: "deactivation-scheduled", AgeDays: 93, Deadline: t0.AddDate(0, 0, 7)}},
+		{"scheduled, one day",
+			`Account "222222222222" User "alice": access key AKIA1 (99 days old) will be deactivated on 2026-11-25 (in 1 day) unless it is rotated.`,
+			notify.Item{Stage: "deactivation-scheduled", AgeDays: 99, Deadline: t0.Add(20 * time.Hour)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			it := tt.it
