@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/deploy"
+	"github.com/keyage/keyage/internal/output"
 )
 
 // newDeployCmd is the parent of the commands that deploy keyage's AWS-native
@@ -388,6 +389,7 @@ type deployStatusOptions struct {
 	env        deployEnv
 	stack, set string
 	drift      bool
+	output     string
 }
 
 func newDeployStatusCmd(ios *IO) *cobra.Command {
@@ -397,10 +399,12 @@ func newDeployStatusCmd(ios *IO) *cobra.Command {
 		Short: "Show the master stack and the target StackSet: status, outputs, instances, drift",
 		Args:  cobra.NoArgs,
 		Example: `  keyage deploy status
-  keyage deploy status --drift`,
+  keyage deploy status --drift
+  keyage deploy status -o json | jq -r '.StackSet.Instances[] | select(.Status != "CURRENT") | .Account'`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDeployStatus(cmd.Context(), ios, o) },
 	}
 	f := cmd.Flags()
+	addOutputFlags(f, &o.output, nil, output.Table, output.JSON, output.CSV)
 	f.BoolVar(&o.drift, "drift", false, "detect drift of the stack and the StackSet's instances first")
 	f.StringVar(&o.stack, "stack-name", deploy.DefaultMasterStack, "name of the master stack")
 	f.StringVar(&o.set, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
@@ -420,6 +424,12 @@ func runDeployStatus(ctx context.Context, ios *IO, o *deployStatusOptions) error
 	ss, err := d.StackSet(ctx, o.set, o.drift)
 	if err != nil {
 		return failed(err)
+	}
+	switch output.Format(o.output) {
+	case output.JSON:
+		return writeDeployStatusJSON(ios.Out, o.stack, o.set, st, ss)
+	case output.CSV:
+		return writeCSV(ios.Out, deployStatusRows(o.stack, o.set, st, ss))
 	}
 	w := ios.Out
 	if st == nil {

@@ -213,6 +213,7 @@ func TestREADMEExitCodes(t *testing.T) {
 // it, and 1 still wins.
 func TestFailOn(t *testing.T) {
 	sandboxEnv(t)
+	state := filepath.Join(t.TempDir(), "keyage.db")
 	for _, tt := range []struct {
 		name   string
 		failOn string
@@ -229,11 +230,24 @@ func TestFailOn(t *testing.T) {
 		{"any, nothing found", "any", []string{"--accounts", "111111111111"}, ExitOK},
 		{"a failed account wins", "any", []string{"--org"}, ExitAccountError},
 		{"unknown value", "non-compliant,stale", []string{"--accounts", "222222222222"}, ExitUsage},
+		// run applies it too; serve, enforce and remediate do not offer it
+		// (rather than accept and ignore it).
+		{"run: non-compliant found", "non-compliant", []string{"run", "--accounts", "222222222222", "--state", state}, ExitNonCompliant},
+		{"run: nothing found", "non-compliant", []string{"run", "--accounts", "111111111111", "--state", state}, ExitOK},
+		{"enforce does not offer it", "non-compliant", []string{"enforce", "--accounts", "222222222222", "--state", state}, ExitUsage},
+		{"serve does not offer it", "non-compliant", []string{"serve", "--state", state}, ExitUsage},
+		{"remediate does not offer it", "non-compliant", []string{"remediate", "--state", state}, ExitUsage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"scan", "--fail-on", tt.failOn, "--log-level", "error"}, tt.args...)
+			cmd, rest := "scan", tt.args
+			if !strings.HasPrefix(rest[0], "-") {
+				cmd, rest = rest[0], rest[1:]
+			}
+			args := append([]string{cmd, "--fail-on", tt.failOn, "--log-level", "error"}, rest...)
 			if code, _, stderr := runCLI(t, args...); code != tt.want {
 				t.Errorf("keyage %s: exit %d, want %d\n%s", strings.Join(args, " "), code, tt.want, stderr)
+			} else if code == ExitUsage && cmd != "scan" && !strings.Contains(stderr, "unknown flag: --fail-on") {
+				t.Errorf("keyage %s: stderr lacks \"unknown flag: --fail-on\":\n%s", strings.Join(args, " "), stderr)
 			}
 		})
 	}

@@ -40,9 +40,13 @@ func newFactory(ios *IO) *Factory {
 }
 
 // Config reads the config file and writes the flags the user changed over
-// it (resolveScan).
+// it (resolveScan), and warns of expired exemptions.
 func (f *Factory) Config(o *scanOptions, changed func(string) bool) (*scanJob, error) {
-	return resolveScan(o, changed)
+	job, err := resolveScan(o, changed)
+	if err == nil {
+		warnExpiredExemptions(f.IO.Logger, job.cfg, f.Now())
+	}
+	return job, err
 }
 
 // Cycle assembles the cycle for a resolved job: the factory's clock, AWS

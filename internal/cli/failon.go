@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -12,6 +14,14 @@ import (
 // looks for nothing.
 type failOn struct {
 	nonCompliant, warning, rootKeys bool
+}
+
+// addFailOnFlag declares --fail-on, for scan and run only: the commands
+// whose exit code a pipeline gates on. serve runs until stopped, enforce's
+// scan predates what it changes, and remediate acts on one resource, so
+// they do not offer it rather than accept and ignore it.
+func addFailOnFlag(cmd *cobra.Command, o *scanOptions) {
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 3 when the scan finds any of a comma list: non-compliant (a user), warning (a key), root-keys (an active root key), any")
 }
 
 // failOnChoices are --fail-on's values, in the order of its help.

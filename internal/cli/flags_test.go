@@ -224,6 +224,7 @@ func TestOutputFlag(t *testing.T) {
 		{[]string{"executions", "-o", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json or csv`},
 		{[]string{"audit", "--output", "xml"}, `invalid argument "xml" for "-o, --output" flag: want table, json or csv`},
 		{[]string{"demo", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: want table, json or csv`},
+		{[]string{"deploy", "status", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: want table, json or csv`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			code, _, stderr := runCLI(t, tt.args...)

@@ -60,6 +60,7 @@ again until its repeat interval passes or its stage changes.
 		},
 	}
 	addScanFlags(cmd, &o.scan)
+	addFailOnFlag(cmd, &o.scan)
 	offerOutput(cmd, false, output.Table, output.JSON)
 	cmd.Flags().StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be sent; send and record nothing")

@@ -75,6 +75,7 @@ keyage --help).`,
 		},
 	}
 	addScanFlags(cmd, o)
+	addFailOnFlag(cmd, o)
 	return cmd
 }
 
@@ -99,7 +100,6 @@ func addScanFlags(cmd *cobra.Command, o *scanOptions) {
 	f.IntVar(&o.neverUsedAge, "never-used-age", int(d.Lifecycle.NeverUsedAge), "lifecycle: flag active keys never used this many days after creation (0: off)")
 	f.BoolVar(&o.withTags, "with-tags", d.Scan.WithTags, "read user tags (api, credential-report: every user; auto: flagged users)")
 	addOutputFlags(f, &o.output, &o.all, output.Table, output.JSON, output.CSV, output.ASFF, output.OCSF)
-	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when the scan finds any of a comma list: non-compliant (a user), warning (a key), root-keys (an active root key), any")
 	f.IntVar(&o.concurrency, "concurrency", d.Scan.Concurrency, "accounts scanned at once")
 	f.StringVar(&o.accountTimeout, "account-timeout", d.Scan.AccountTimeout.String(), "give up on one account after this long")
 	addAWSFlags(f, &o.endpointURL, &o.region, &o.profile)
@@ -173,6 +173,7 @@ func runScan(ctx context.Context, ios *IO, o *scanOptions, changed func(string) 
 	if err != nil {
 		return err
 	}
+	warnExpiredExemptions(ios.Logger, job.cfg, time.Now())
 	res, assumer, err := executeScan(ctx, ios, job)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -193,6 +194,44 @@ type Exemption struct {
 // UntilTime parses Until (end of that day is not included: the exemption
 // stops at 00:00 UTC of Until).
 func (e Exemption) UntilTime() (time.Time, error) { return time.Parse(time.DateOnly, e.Until) }
+
+// Who is what the exemption selects: the user ARN, "path /p/" or
+// "account 222222222222".
+func (e Exemption) Who() string {
+	switch {
+	case e.ARN != "":
+		return e.ARN
+	case e.Path != "":
+		return "path " + e.Path
+	}
+	return "account " + e.Account
+}
+
+// ExpiredExemption is an exemption whose until has passed, with where it
+// is written.
+type ExpiredExemption struct {
+	Exemption
+	// At is file:line of its until ("" in a configuration built in code).
+	At string
+}
+
+// ExpiredExemptions are the exemptions whose until has passed at now:
+// they exempt nobody, and whoever wrote them should hear so.
+func (c *Config) ExpiredExemptions(now time.Time) []ExpiredExemption {
+	var out []ExpiredExemption
+	for i, e := range c.Exemptions {
+		until, err := e.UntilTime()
+		if err != nil || now.Before(until) {
+			continue
+		}
+		x := ExpiredExemption{Exemption: e}
+		if l := lineOf(c.lines, "exemptions"+index(i)+".until"); c.file != "" && l > 0 {
+			x.At = fmt.Sprintf("%s:%d", c.file, l)
+		}
+		out = append(out, x)
+	}
+	return out
+}
 
 // Exemptions is the exemptions section.
 type Exemptions []Exemption

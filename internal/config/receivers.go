@@ -1,8 +1,10 @@
 package config
 
 import (
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 )
 
 // Receivers are the named destinations of notifications; routes refer to
@@ -23,6 +25,11 @@ type Receiver struct {
 	// Subject is a template for the subject line (email subject, Jira
 	// summary); "" uses the default.
 	Subject string `yaml:"subject"`
+	// Templates are per-stage texts and subjects, keyed by stage (warning,
+	// expired, inactive, deactivation-scheduled, deactivated, deleted,
+	// escalated), reminder (a finding sent again), resolved or summary. A
+	// stage's empty template or subject falls back to Template or Subject.
+	Templates map[string]StageTemplate `yaml:"templates,omitempty"`
 	// SendResolved also sends a notification when a key is rotated.
 	SendResolved bool `yaml:"sendResolved"`
 
@@ -38,6 +45,16 @@ type Receiver struct {
 	File        *FileConfig        `yaml:"file,omitempty"`
 	Stdout      *StdoutConfig      `yaml:"stdout,omitempty"`
 }
+
+// StageTemplate is a receiver's text and subject for one stage.
+type StageTemplate struct {
+	Template string `yaml:"template"`
+	Subject  string `yaml:"subject"`
+}
+
+// TemplateStages are the keys of a receiver's templates: the stages, and
+// the message kinds that are not about one stage.
+var TemplateStages = append(slices.Clone(Stages), "reminder", "resolved", "summary")
 
 // The receiver kinds: the integration keys of a receiver.
 const (
@@ -173,6 +190,14 @@ func (r *Receiver) validate(c *checker) {
 	}
 	c.template("template", r.Template)
 	c.template("subject", r.Subject)
+	for _, k := range slices.Sorted(maps.Keys(r.Templates)) {
+		if !slices.Contains(TemplateStages, k) {
+			c.errorf("templates."+k, "%q: unknown stage (use %s)", k, orList(TemplateStages))
+			continue
+		}
+		c.template("templates."+k+".template", r.Templates[k].Template)
+		c.template("templates."+k+".subject", r.Templates[k].Subject)
+	}
 	if r.SNS != nil {
 		r.SNS.validate(c.in(KindSNS))
 	}

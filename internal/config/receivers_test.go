@@ -102,6 +102,12 @@ func TestFuncs(t *testing.T) {
 			`keyage.yaml:1: receivers[0].subject: invalid template: can't evaluate field AccountId (the fields are listed in docs/configuration.md, Templates)`},
 		{"misspelled owner field", "receivers: [{name: a, stdout: {}}]\nowners: {template: '{{ .Username }}@example.com'}",
 			`keyage.yaml:2: owners.template: invalid template: can't evaluate field Username (the fields are listed in docs/configuration.md, Templates)`},
+		{"deadline fields", "receivers: [{name: a, stdout: {}, template: '{{ .DaysLeft }} {{ .Overdue }} {{ .Due }} {{ .DeadlineText }}'}]", ""},
+		{"per-stage templates", "receivers:\n- name: a\n  stdout: {}\n  templates:\n    deactivated: {subject: 'Deactivated {{ .AccessKeyID }}'}\n    reminder: {template: 'Still {{ .Due }}'}\n", ""},
+		{"unknown stage", "receivers:\n- name: a\n  stdout: {}\n  templates:\n    expird: {subject: x}\n",
+			`keyage.yaml:5: receivers[0].templates.expird: "expird": unknown stage (use ok, warning, expired, inactive, deactivation-scheduled, deactivated, deleted, escalated, reminder, resolved or summary)`},
+		{"misspelled field in a stage's subject", "receivers:\n- name: a\n  stdout: {}\n  templates:\n    expired:\n      subject: '{{ .Useranme }}'\n",
+			`keyage.yaml:6: receivers[0].templates.expired.subject: invalid template: can't evaluate field Useranme (the fields are listed in docs/configuration.md, Templates)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.yaml), "keyage.yaml")

@@ -87,6 +87,10 @@ type Action struct {
 	// Before and After are the key's status before and after the action
 	// (Deleted when gone).
 	Before, After string
+	// CreateDate, LastUsed and LastService are the key's, as re-read
+	// before acting (the scan's credential report has no key ids).
+	CreateDate, LastUsed time.Time
+	LastService          string
 
 	auditID int64 // the intent's audit record, once written
 }
@@ -187,7 +191,8 @@ func (e *Enforcer) Run(ctx context.Context, res *scan.Result) (*Report, error) {
 			v := lifecycle.Evaluate(lk, policy, ex, now)
 			n, noticed := notices[rule.KeyRef{AccountID: ev.AccountID, AccessKeyID: k.AccessKeyID}]
 			a := Action{AccountID: ev.AccountID, UserName: u.UserName, ResourceID: u.UserID, AccessKeyID: k.AccessKeyID,
-				Action: v.Action, Stage: v.Stage, AgeDays: rule.AgeDays(k.CreateDate, now), Reason: v.Reason, Before: k.Status, After: k.Status}
+				Action: v.Action, Stage: v.Stage, AgeDays: rule.AgeDays(k.CreateDate, now), Reason: v.Reason, Before: k.Status, After: k.Status,
+				CreateDate: k.CreateDate, LastUsed: k.LastUsedDate, LastService: k.LastUsedService}
 			if v.Action == lifecycle.None {
 				// A key entering the notice window: its owner is told now.
 				if _, soon := lifecycle.Scheduled(lk, policy, notice, now); !soon || noticed || notice == 0 || v.Exempt != nil {

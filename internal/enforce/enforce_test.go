@@ -17,6 +17,7 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/deploy"
 	"github.com/keyage/keyage/internal/inventory"
+	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
 	"github.com/keyage/keyage/internal/scan"
@@ -471,5 +472,35 @@ func TestReactivateTwice(t *testing.T) {
 	}
 	if _, err := en.Reactivate(ctx, "222222222222", "two-keys", "AIDAREPLACEDUSER0000", two.AccessKeyID); err == nil || !strings.Contains(err.Error(), "a different user") {
 		t.Errorf("Reactivate of a replaced user: %v, want refused", err)
+	}
+}
+
+// The owner's notice of what a run did carries the key's true last use,
+// whatever the scan knew of it (a credential report has no key ids).
+func TestNoticesCarryLastUsed(t *testing.T) {
+	e := newEnv(t, policy+noNotice)
+	now := time.Now()
+	rep := e.run(t, true, now, nil)
+	notices := map[string]notify.Item{}
+	for _, n := range Notices(e.cfg, &scan.Result{}, rep, now) {
+		notices[n.UserName] = n
+	}
+	for _, tt := range []struct {
+		user, stage string
+		usedAgo     time.Duration
+	}{
+		{"two-keys", "deactivated", 5 * rule.Day},
+		{"busy", "escalated", 2 * time.Hour},
+		{"exempt-expired", "deactivated", 3 * rule.Day},
+	} {
+		t.Run(tt.user, func(t *testing.T) {
+			n, ok := notices[tt.user]
+			if !ok || n.Stage != tt.stage {
+				t.Fatalf("notice for %s = %+v, want stage %s", tt.user, n, tt.stage)
+			}
+			if want := now.Add(-tt.usedAgo); n.LastUsed.IsZero() || n.LastUsed.Sub(want).Abs() > 2*time.Hour || n.CreateDate.IsZero() {
+				t.Errorf("notice for %s: last used %v, created %v; want last used about %v", tt.user, n.LastUsed, n.CreateDate, want)
+			}
+		})
 	}
 }

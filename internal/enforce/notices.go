@@ -59,15 +59,14 @@ func Notices(cfg *config.Config, res *scan.Result, rep *Report, now time.Time) [
 			continue
 		}
 		it := notify.Item{AccountID: a.AccountID, AccountName: accounts[a.AccountID].Name, OU: accounts[a.AccountID].OU,
-			UserName: a.UserName, ResourceID: a.ResourceID, AccessKeyID: a.AccessKeyID, AgeDays: a.AgeDays, Stage: string(stage), Deadline: a.Deadline}
+			UserName: a.UserName, ResourceID: a.ResourceID, AccessKeyID: a.AccessKeyID, AgeDays: a.AgeDays, Stage: string(stage), Deadline: a.Deadline,
+			CreateDate: a.CreateDate, LastUsed: a.LastUsed, LastService: a.LastService}
 		if ev := byUser[rule.ResourceRef{AccountID: a.AccountID, ResourceID: a.ResourceID}]; ev != nil {
 			it.UserPath, it.ARN, it.Owner = ev.Path, ev.ARN, ev.Owner
 			p := Policy(cfg, ev.AccountID, accounts[ev.AccountID].OU)
 			it.MaxAge = int(p.MaxAge / rule.Day)
-			for _, k := range ev.Keys {
-				if k.AccessKeyID == a.AccessKeyID {
-					it.CreateDate, it.LastUsed = k.CreateDate, k.LastUsedDate
-				}
+			if stage == lifecycle.Escalated && it.Deadline.IsZero() && !it.CreateDate.IsZero() {
+				it.Deadline = it.CreateDate.Add(p.MaxAge) // the limit it is past
 			}
 		}
 		out = append(out, it)

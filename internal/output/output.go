@@ -122,7 +122,7 @@ func writeTable(w io.Writer, r *scan.Result, o Options) error {
 				key = fmt.Sprintf("(key %d)", k.Slot)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%dd\t%s\t%s\n", accountLabel(ev.AccountID, names[ev.AccountID]),
-				ev.UserName, key, k.AgeDays, lastUsed(k.Key, r.EvaluatedAt), k.Stage)
+				ev.UserName, key, k.AgeDays, lastUsed(k.Key, r.EvaluatedAt), stageText(k))
 			rows++
 		}
 	}
@@ -202,6 +202,20 @@ func SummaryLine(r *scan.Result) string {
 		line += "; " + Count(s.ActiveRootKeys, "active root key")
 	}
 	return line + fmt.Sprintf(" (limit %d days).", r.Parameters.MaxAccessKeyAge)
+}
+
+// stageText is a key's stage in the table; an exempt key says until when
+// and why: "exempt until 2027-03-31 (vendor integration)".
+func stageText(k rule.KeyResult) string {
+	if lifecycle.Stage(k.Stage) != lifecycle.Exempt || k.Lifecycle == nil || k.Lifecycle.Exemption == nil {
+		return k.Stage
+	}
+	ex := k.Lifecycle.Exemption
+	s := "exempt until " + ex.Until.UTC().Format(time.DateOnly)
+	if ex.Reason != "" {
+		s += " (" + ex.Reason + ")"
+	}
+	return s
 }
 
 func accountNames(r *scan.Result) map[string]string {

@@ -228,7 +228,7 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 	}
 	for t, byUser := range resolved {
 		for user, fs := range byUser {
-			msg, err := e.message(notify.KindResolved, t.receiver, "resolved:"+user, fs, now)
+			msg, err := e.message(notify.KindResolved, t.receiver, "resolved:"+user, fs, false, now)
 			if err != nil {
 				return nil, err
 			}
@@ -357,12 +357,14 @@ func (e *Engine) needsOwner(name string) bool {
 }
 
 // message renders one message for a receiver.
-func (e *Engine) message(kind, receiver, key string, fs []finding, now time.Time) (notify.Message, error) {
+// A reminder is a finding sent again, unchanged, after repeatInterval.
+func (e *Engine) message(kind, receiver, key string, fs []finding, reminder bool, now time.Time) (notify.Message, error) {
 	items := make([]notify.Item, len(fs))
 	for i, f := range fs {
 		items[i] = f.item
+		items[i].SetDue(now)
 	}
-	text, subject, err := e.renderers[receiver].render(kind, items)
+	text, subject, err := e.renderers[receiver].forStage(kind, reminder, items).render(kind, items)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("receiver %s: %w", receiver, err)
 	}
@@ -427,6 +429,7 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 	}
 	groups := map[groupID][]finding{}
 	due := map[groupID]bool{}
+	fresh := map[groupID]bool{}
 	var order []groupID
 	add := func(receiver string, route int, f finding) {
 		if e.cfg.Routes[route].IsRun() { // one summary per run: finishRuns
@@ -448,6 +451,9 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 		interval := e.cfg.Routes[route].RepeatInterval.Duration()
 		if !ok || n.Stage != f.dedupState() || now.Sub(n.NotifiedAt) >= interval {
 			due[g] = true
+		}
+		if !ok || n.Stage != f.dedupState() {
+			fresh[g] = true // new or changed: not a reminder
 		}
 	}
 	ownerless := map[string]notify.Item{}
@@ -477,7 +483,7 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 			p.Suppressed += len(gfs)
 			continue
 		}
-		msg, err := e.message(notify.KindFinding, g.t.receiver, g.key, gfs, now)
+		msg, err := e.message(notify.KindFinding, g.t.receiver, g.key, gfs, !fresh[g], now)
 		if err != nil {
 			return err
 		}

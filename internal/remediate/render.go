@@ -2,6 +2,7 @@ package remediate
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"strings"
 	"text/template"
@@ -21,25 +22,73 @@ func SeedText(accountID, userName string) string {
 // Data is what message templates see (internal/template).
 type Data = tmpl.Data
 
-// renderer renders one receiver's text and subject.
+// renderer renders one receiver's text and subject: the receiver's, or
+// per stage (receivers[].templates).
 type renderer struct {
 	text, subject *template.Template
+	stages        map[string]*renderer
 }
 
 func newRenderer(r config.Receiver) (*renderer, error) {
-	var out renderer
-	var err error
-	if r.Template != "" {
-		if out.text, err = tmpl.Parse("receivers."+r.Name+".template", r.Template); err != nil {
+	out, err := parseRenderer("receivers."+r.Name, config.StageTemplate{Template: r.Template, Subject: r.Subject})
+	if err != nil {
+		return nil, err
+	}
+	for stage := range r.Templates {
+		if out.stages == nil {
+			out.stages = map[string]*renderer{}
+		}
+		if out.stages[stage], err = parseRenderer("receivers."+r.Name+".templates."+stage, r.Templates[stage]); err != nil {
 			return nil, err
 		}
 	}
-	if r.Subject != "" {
-		if out.subject, err = tmpl.Parse("receivers."+r.Name+".subject", r.Subject); err != nil {
+	return out, nil
+}
+
+func parseRenderer(name string, st config.StageTemplate) (*renderer, error) {
+	var out renderer
+	var err error
+	if st.Template != "" {
+		if out.text, err = tmpl.Parse(name+".template", st.Template); err != nil {
+			return nil, err
+		}
+	}
+	if st.Subject != "" {
+		if out.subject, err = tmpl.Parse(name+".subject", st.Subject); err != nil {
 			return nil, err
 		}
 	}
 	return &out, nil
+}
+
+// forStage returns the renderer of a message: the text and the subject
+// each come from the first of these with one in receivers[].templates:
+// reminder (a finding sent again), resolved or summary by kind, the
+// first item's stage; else from the receiver's template and subject.
+func (r *renderer) forStage(kind string, reminder bool, items []notify.Item) *renderer {
+	if r == nil || r.stages == nil {
+		return r
+	}
+	var keys []string
+	switch {
+	case kind == notify.KindResolved || kind == notify.KindSummary:
+		keys = []string{kind}
+	case reminder:
+		keys = []string{"reminder"}
+	}
+	if len(items) > 0 && kind != notify.KindSummary {
+		keys = append(keys, items[0].Stage)
+	}
+	out := renderer{}
+	for _, k := range keys {
+		if s, ok := r.stages[k]; ok {
+			out.text = cmp.Or(out.text, s.text)
+			out.subject = cmp.Or(out.subject, s.subject)
+		}
+	}
+	out.text = cmp.Or(out.text, r.text)
+	out.subject = cmp.Or(out.subject, r.subject)
+	return &out
 }
 
 // render returns the message text and subject for items.
@@ -72,13 +121,21 @@ func NoticeText(it notify.Item) string {
 	key := it.AccessKeyID
 	switch it.Stage {
 	case "deactivation-scheduled":
-		return fmt.Sprintf("Account %q User %q: access key %s (%d days old) will be deactivated on %s unless it is rotated.", it.AccountID, it.UserName, key, it.AgeDays, it.Deadline.UTC().Format(time.DateOnly))
+		on := it.Deadline.UTC().Format(time.DateOnly)
+		if it.Due != "" {
+			on += " (" + strings.TrimPrefix(it.Due, "due ") + ")"
+		}
+		return fmt.Sprintf("Account %q User %q: access key %s (%d days old) will be deactivated on %s unless it is rotated.", it.AccountID, it.UserName, key, it.AgeDays, on)
 	case "deactivated":
-		return fmt.Sprintf("Account %q User %q: access key %s (%d days old) was deactivated by keyage.", it.AccountID, it.UserName, key, it.AgeDays)
+		return fmt.Sprintf("Account %q User %q: access key %s (%d days old, last used %s) was deactivated by keyage.", it.AccountID, it.UserName, key, it.AgeDays, tmpl.Date(it.LastUsed))
 	case "deleted":
-		return fmt.Sprintf("Account %q User %q: inactive access key %s (%d days old) was deleted by keyage.", it.AccountID, it.UserName, key, it.AgeDays)
+		return fmt.Sprintf("Account %q User %q: inactive access key %s (%d days old, last used %s) was deleted by keyage.", it.AccountID, it.UserName, key, it.AgeDays, tmpl.Date(it.LastUsed))
 	case "escalated":
-		return fmt.Sprintf("Account %q User %q: access key %s is %d days old and still in use; rotate it now (keyage did not deactivate it because it was used recently).", it.AccountID, it.UserName, key, it.AgeDays)
+		age := fmt.Sprintf("%d days old", it.AgeDays)
+		if it.Due != "" {
+			age += " (" + it.Due + ")"
+		}
+		return fmt.Sprintf("Account %q User %q: access key %s is %s and still in use (last used %s); rotate it now (keyage did not deactivate it because it was used recently).", it.AccountID, it.UserName, key, age, tmpl.Date(it.LastUsed))
 	}
 	return ""
 }
@@ -124,6 +181,9 @@ func defaultSubject(kind string, items []notify.Item) string {
 	}
 	if len(users) == 1 {
 		if len(items) == 1 && it.AccessKeyID != "" {
+			if it.Due != "" && it.Stage != "deactivation-scheduled" {
+				return fmt.Sprintf("Rotate access key %s of %s in %s (%d days old, %s)", it.AccessKeyID, it.UserName, it.AccountID, it.AgeDays, it.Due)
+			}
 			return fmt.Sprintf("Rotate access key %s of %s in %s (%d days old)", it.AccessKeyID, it.UserName, it.AccountID, it.AgeDays)
 		}
 		return fmt.Sprintf("Rotate the access keys of %s in %s", it.UserName, it.AccountID)

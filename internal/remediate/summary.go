@@ -90,7 +90,7 @@ func (e *Engine) finishRuns(p *Plan, now time.Time) error {
 			continue
 		}
 		s := e.summary(g)
-		msg, err := e.message(notify.KindSummary, t.receiver, "run", g.open, now)
+		msg, err := e.message(notify.KindSummary, t.receiver, "run", g.open, false, now)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,9 @@
 package template
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Item is one finding: one access key of one IAM user (AccessKeyID may be
 // empty for a user-level finding). It is what notifications carry
@@ -26,6 +29,60 @@ type Item struct {
 	// Deadline is the key's creation plus the limit.
 	Deadline   time.Time `json:"deadline,omitzero"`
 	ConsoleURL string    `json:"consoleUrl,omitempty"`
+	// DaysLeft is the whole days until Deadline (rounded up), 0 once it
+	// has passed; Overdue is the whole days since Deadline, 0 before it.
+	// Due says the same in words: "due in 5 days", "due today",
+	// "overdue by 30 days"; "" without a deadline. SetDue fills them when
+	// the message is rendered.
+	DaysLeft int    `json:"daysLeft,omitempty"`
+	Overdue  int    `json:"overdue,omitempty"`
+	Due      string `json:"due,omitempty"`
+}
+
+// SetDue fills DaysLeft, Overdue and Due from Deadline as of now; it
+// clears them without a deadline.
+func (it *Item) SetDue(now time.Time) {
+	it.DaysLeft, it.Overdue, it.Due = DueIn(it.Deadline, now)
+}
+
+// DeadlineText is the deadline's date and how far it is, for messages:
+// "2026-05-02 (overdue by 30 days)"; "" without a deadline.
+func (it Item) DeadlineText() string {
+	if it.Deadline.IsZero() {
+		return ""
+	}
+	if it.Due == "" {
+		return Date(it.Deadline)
+	}
+	return Date(it.Deadline) + " (" + it.Due + ")"
+}
+
+// DueIn is how far deadline is from now: whole days left (rounded up, as
+// a key's age in days is rounded down), whole days overdue, and the same
+// in words with the plural right. All are zero without a deadline.
+func DueIn(deadline, now time.Time) (daysLeft, overdue int, text string) {
+	if deadline.IsZero() {
+		return 0, 0, ""
+	}
+	const day = 24 * time.Hour
+	left := deadline.Sub(now)
+	switch {
+	case left > 0:
+		daysLeft = int((left + day - 1) / day)
+		return daysLeft, 0, "due in " + days(daysLeft)
+	case left <= -day:
+		overdue = int(-left / day)
+		return 0, overdue, "overdue by " + days(overdue)
+	}
+	return 0, 0, "due today"
+}
+
+// days is "1 day", "2 days".
+func days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return strconv.Itoa(n) + " days"
 }
 
 // Data is what message templates see: the first item's fields at the top

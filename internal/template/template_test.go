@@ -43,3 +43,29 @@ func TestNewData(t *testing.T) {
 		t.Errorf("date = %q, %v, want 2026-03-05 (UTC)", b.String(), err)
 	}
 }
+
+func TestDueIn(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name              string
+		deadline          time.Time
+		left, overdue     int
+		text, deadlineTxt string
+	}{
+		{"no deadline", time.Time{}, 0, 0, "", ""},
+		{"five days left", now.Add(5 * 24 * time.Hour), 5, 0, "due in 5 days", "2026-06-06 (due in 5 days)"},
+		{"hours left", now.Add(3 * time.Hour), 1, 0, "due in 1 day", "2026-06-01 (due in 1 day)"},
+		{"exactly now", now, 0, 0, "due today", "2026-06-01 (due today)"},
+		{"passed hours ago", now.Add(-3 * time.Hour), 0, 0, "due today", "2026-06-01 (due today)"},
+		{"one day overdue", now.Add(-25 * time.Hour), 0, 1, "overdue by 1 day", "2026-05-31 (overdue by 1 day)"},
+		{"thirty days overdue", now.AddDate(0, 0, -30), 0, 30, "overdue by 30 days", "2026-05-02 (overdue by 30 days)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			it := Item{Deadline: tt.deadline}
+			it.SetDue(now)
+			if it.DaysLeft != tt.left || it.Overdue != tt.overdue || it.Due != tt.text || it.DeadlineText() != tt.deadlineTxt {
+				t.Errorf("SetDue(deadline %v) = %d left, %d overdue, %q, %q; want %d, %d, %q, %q", tt.deadline, it.DaysLeft, it.Overdue, it.Due, it.DeadlineText(), tt.left, tt.overdue, tt.text, tt.deadlineTxt)
+			}
+		})
+	}
+}

@@ -24,7 +24,7 @@ func textBody(m notify.Message) string {
 			fmt.Fprintf(&b, ", access key %s", it.AccessKeyID)
 		}
 		fmt.Fprintf(&b, "\n  Age: %s. Stage: %s. Last used: %s.", age(it), orDash(it.Stage), lastUsed(it))
-		if d := date(it.Deadline); d != "" {
+		if d := it.DeadlineText(); d != "" {
 			fmt.Fprintf(&b, " Deadline: %s.", d)
 		}
 		if it.ConsoleURL != "" {
@@ -45,7 +45,7 @@ var htmlTemplate = template.Must(template.New("email").Funcs(template.FuncMap{
 <table cellpadding="6" style="border-collapse: collapse" border="1">
 <tr><th>Account</th><th>User</th><th>Access key</th><th>Age</th><th>Stage</th><th>Last used</th><th>Deadline</th></tr>
 {{- range .Items}}
-<tr><td>{{account .}}</td><td>{{if .ConsoleURL}}<a href="{{.ConsoleURL}}">{{.UserName}}</a>{{else}}{{.UserName}}{{end}}</td><td><code>{{orDash .AccessKeyID}}</code></td><td>{{age .}}</td><td>{{orDash .Stage}}</td><td>{{lastUsed .}}</td><td>{{orDash (date .Deadline)}}</td></tr>
+<tr><td>{{account .}}</td><td>{{if .ConsoleURL}}<a href="{{.ConsoleURL}}">{{.UserName}}</a>{{else}}{{.UserName}}{{end}}</td><td><code>{{orDash .AccessKeyID}}</code></td><td>{{age .}}</td><td>{{orDash .Stage}}</td><td>{{lastUsed .}}</td><td>{{orDash .DeadlineText}}</td></tr>
 {{- end}}
 </table>
 {{- end}}

@@ -407,7 +407,7 @@ func details(it notify.Item) []detail {
 	add("Age", age)
 	add("Stage", it.Stage)
 	add("Created", date(it.CreateDate))
-	add("Deadline", date(it.Deadline))
+	add("Deadline", it.DeadlineText())
 	lastUsed := "never"
 	if !it.LastUsed.IsZero() {
 		lastUsed = date(it.LastUsed)
