@@ -82,12 +82,12 @@ func (o *memOutbox) RenewLeases(_ context.Context, owner string, now time.Time, 
 	return nil
 }
 
-func (o *memOutbox) ReleaseLeases(_ context.Context, owner string) error {
+func (o *memOutbox) ReleaseLeases(_ context.Context, owner string, ids ...string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.released = append(o.released, owner)
-	for _, m := range o.msgs {
-		if m.owner == owner {
+	for id, m := range o.msgs {
+		if m.owner == owner && (len(ids) == 0 || slices.Contains(ids, id)) {
 			m.owner, m.leaseUntil = "", time.Time{}
 		}
 	}

@@ -20,8 +20,8 @@ type Outbox interface {
 	// to now+lease.
 	RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) error
 	// ReleaseLeases gives up owner's leases on the messages it did not get
-	// to send.
-	ReleaseLeases(ctx context.Context, owner string) error
+	// to send: on ids, or on all it holds when ids is empty.
+	ReleaseLeases(ctx context.Context, owner string, ids ...string) error
 	// NextDue returns when the next pending message that owner holds or
 	// could claim at now is due; zero when there is none.
 	NextDue(ctx context.Context, owner string, now time.Time) (time.Time, error)
@@ -38,6 +38,8 @@ type Queued struct {
 	MaxAttempts int
 	// Body is the Message as EncodeMessage wrote it.
 	Body []byte
+
+	leaseUntil time.Time // set by the Dispatcher that claimed it
 }
 
 // Outcome is the result of one delivery attempt.

@@ -42,8 +42,8 @@ func (o DispatchOutbox) RenewLeases(ctx context.Context, owner string, now time.
 }
 
 // ReleaseLeases implements notify.Outbox.
-func (o DispatchOutbox) ReleaseLeases(ctx context.Context, owner string) error {
-	return o.Store.ReleaseLeases(ctx, owner)
+func (o DispatchOutbox) ReleaseLeases(ctx context.Context, owner string, ids ...string) error {
+	return o.Store.ReleaseLeases(ctx, owner, ids...)
 }
 
 // NextDue implements notify.Outbox.
