@@ -447,8 +447,7 @@ func (r *run) work(ctx, workCtx context.Context, q <-chan Queued) {
 			r.skip(m.ID)
 			continue
 		}
-		if !r.leaseCovers(m) {
-			r.giveUp(ctx, m.ID)
+		if !r.leaseCovers(m) && !r.extend(ctx, &m) {
 			continue
 		}
 		r.global <- struct{}{}
@@ -471,18 +470,28 @@ func (r *run) stopping() bool {
 	}
 }
 
-// giveUp releases the lease on a message this run will not send (its
-// lease may run out during the attempt), for the next claim: this run's
-// own, once renewals catch up, or another dispatcher's. Like a flush, it
-// holds claimMu: a claim between the release and the skip would find the
-// message still in flight and leave it leased and unsent.
-func (r *run) giveUp(ctx context.Context, id string) {
+// extend renews m's lease alone before an attempt it might not cover
+// (renewals late: a process starved of CPU, a busy state file), and
+// reports whether this run still holds it. When it does not (the lease ran
+// out, perhaps claimed by another dispatcher) or cannot tell, m is left to
+// the next claim. Like a flush, it holds claimMu: a claim between the
+// extension and the skip would find m still in flight and leave it leased
+// to this run and unsent.
+func (r *run) extend(ctx context.Context, m *Queued) bool {
 	r.claimMu.Lock()
 	defer r.claimMu.Unlock()
-	if err := r.d.Outbox.ReleaseLeases(context.WithoutCancel(ctx), r.owner, id); err != nil {
-		r.d.Logger.Warn("outbox lease not released; another dispatcher sends the message once it runs out", "message", id, "err", err)
+	now := r.d.Now()
+	ok, err := r.d.Outbox.ExtendLease(context.WithoutCancel(ctx), r.owner, m.ID, now, r.d.Lease)
+	if err != nil {
+		r.d.Logger.Warn("outbox lease not extended; leaving the message to the next claim", "message", m.ID, "err", err)
+		_ = r.d.Outbox.ReleaseLeases(context.WithoutCancel(ctx), r.owner, m.ID)
 	}
-	r.skip(id)
+	if ok {
+		m.leaseUntil = now.Add(r.d.Lease)
+		return true
+	}
+	r.skip(m.ID)
+	return false
 }
 
 func (r *run) skip(id string) {

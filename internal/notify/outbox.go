@@ -19,6 +19,9 @@ type Outbox interface {
 	// RenewLeases extends owner's leases on the pending messages it holds
 	// to now+lease.
 	RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) error
+	// ExtendLease extends owner's live lease on message id to now+lease;
+	// false when owner no longer holds a live lease on it.
+	ExtendLease(ctx context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error)
 	// ReleaseLeases gives up owner's leases on the messages it did not get
 	// to send: on ids, or on all it holds when ids is empty.
 	ReleaseLeases(ctx context.Context, owner string, ids ...string) error

@@ -61,6 +61,25 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, now time.Time, le
 	return int(n), nil
 }
 
+// ExtendLease extends owner's lease on message id to now+lease if owner
+// still holds it live at now (no other dispatcher can have claimed it), and
+// reports whether it did.
+func (s *Store) ExtendLease(ctx context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error) {
+	var n int64
+	err := s.Update(ctx, func(t *Tx) error {
+		r, err := t.tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ? AND state = 'PENDING'`,
+			ms64(now.Add(lease)), id, owner, ms64(now))
+		if err == nil {
+			n, err = r.RowsAffected()
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("extend the lease on message %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 // ReleaseLeases gives up owner's leases on the messages it did not get to
 // send (ids, or all when none is given), for another dispatcher to claim at
 // once.
