@@ -208,17 +208,7 @@ func TestUpdateRollsBack(t *testing.T) {
 func TestOutboxLeases(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	err := s.Update(ctx, func(tx *Tx) error {
-		for _, id := range []string{"m1", "m2", "m3"} {
-			if err := tx.Enqueue(ctx, Message{ID: id, Receiver: "r", Kind: "finding", GroupKey: id, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	enqueueDue(t, s, "m1", "m2", "m3")
 	claim := func(owner string, at time.Time, limit int) []string {
 		t.Helper()
 		ms, err := s.ClaimDue(ctx, owner, at, time.Minute, limit)
@@ -281,17 +271,7 @@ func TestOutboxLeases(t *testing.T) {
 func TestExtendLease(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	err := s.Update(ctx, func(tx *Tx) error {
-		for _, id := range []string{"m1", "m2", "m3"} {
-			if err := tx.Enqueue(ctx, Message{ID: id, Receiver: "r", Kind: "finding", GroupKey: id, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	enqueueDue(t, s, "m1", "m2", "m3")
 	// a holds every message until t0+1m.
 	if _, err := s.ClaimDue(ctx, "a", t0, time.Minute, 3); err != nil {
 		t.Fatal(err)
@@ -312,5 +292,22 @@ func TestExtendLease(t *testing.T) {
 				t.Errorf("ExtendLease(%s, %s, %v) = %v, %v; want %v", tt.owner, tt.id, tt.at, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// enqueueDue enqueues messages with ids for receiver r, due at t0.
+func enqueueDue(t *testing.T, s *Store, ids ...string) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx *Tx) error {
+		for _, id := range ids {
+			if err := tx.Enqueue(ctx, Message{ID: id, Receiver: "r", Kind: "finding", GroupKey: id, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
