@@ -70,6 +70,17 @@ func (o *memOutbox) ClaimDue(_ context.Context, owner string, now time.Time, lea
 	return out, nil
 }
 
+func (o *memOutbox) ExtendLease(_ context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m, ok := o.msgs[id]
+	if !ok || m.done || m.owner != owner || !m.leaseUntil.After(now) {
+		return false, nil
+	}
+	m.leaseUntil = now.Add(lease)
+	return true, nil
+}
+
 func (o *memOutbox) RenewLeases(_ context.Context, owner string, now time.Time, lease time.Duration) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -82,12 +93,12 @@ func (o *memOutbox) RenewLeases(_ context.Context, owner string, now time.Time, 
 	return nil
 }
 
-func (o *memOutbox) ReleaseLeases(_ context.Context, owner string) error {
+func (o *memOutbox) ReleaseLeases(_ context.Context, owner string, ids ...string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.released = append(o.released, owner)
-	for _, m := range o.msgs {
-		if m.owner == owner {
+	for id, m := range o.msgs {
+		if m.owner == owner && (len(ids) == 0 || slices.Contains(ids, id)) {
 			m.owner, m.leaseUntil = "", time.Time{}
 		}
 	}

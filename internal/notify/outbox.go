@@ -19,9 +19,12 @@ type Outbox interface {
 	// RenewLeases extends owner's leases on the pending messages it holds
 	// to now+lease.
 	RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) error
+	// ExtendLease extends owner's live lease on message id to now+lease;
+	// false when owner no longer holds a live lease on it.
+	ExtendLease(ctx context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error)
 	// ReleaseLeases gives up owner's leases on the messages it did not get
-	// to send.
-	ReleaseLeases(ctx context.Context, owner string) error
+	// to send: on ids, or on all it holds when ids is empty.
+	ReleaseLeases(ctx context.Context, owner string, ids ...string) error
 	// NextDue returns when the next pending message that owner holds or
 	// could claim at now is due; zero when there is none.
 	NextDue(ctx context.Context, owner string, now time.Time) (time.Time, error)
@@ -38,6 +41,8 @@ type Queued struct {
 	MaxAttempts int
 	// Body is the Message as EncodeMessage wrote it.
 	Body []byte
+
+	leaseUntil time.Time // set by the Dispatcher that claimed it
 }
 
 // Outcome is the result of one delivery attempt.

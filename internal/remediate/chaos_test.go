@@ -23,10 +23,13 @@ import (
 
 // Chaos parameters shared by the test and its dispatcher processes.
 const (
-	chaosWindow      = 2 * time.Second        // remediation.retryAttemptSeconds
-	chaosTimeout     = 250 * time.Millisecond // remediation.timeoutSeconds
-	chaosLease       = time.Second
-	chaosMaxAttempts = 8
+	// chaosDefaultMessages is the size `go test ./...` runs: a few seconds
+	// idle, well within a minute on a loaded machine.
+	chaosDefaultMessages = 2000
+	chaosWindow          = 2 * time.Second        // remediation.retryAttemptSeconds
+	chaosTimeout         = 250 * time.Millisecond // remediation.timeoutSeconds
+	chaosLease           = time.Second
+	chaosMaxAttempts     = 8
 	// chaosStall bounds how long a run-like dispatcher may take, and how
 	// long a serve-like one may take to stop once told to.
 	chaosStall = 60 * time.Second
@@ -170,17 +173,16 @@ type chaosProc struct {
 // same delivery id and stay under 1%, every hostile message ends FAILED with
 // its reason, and no process stalls past its window.
 //
-// KEYAGE_CHAOS_MESSAGES=2000 (or 10000 for the full run) enables it.
+// It runs with chaosDefaultMessages in the default suite (-short skips it);
+// KEYAGE_CHAOS_MESSAGES=10000 is the full run of BENCHMARKS.md.
 func TestChaosDelivery(t *testing.T) {
 	if os.Getenv("KEYAGE_CHAOS_ROLE") != "" {
 		t.Skip("inside a helper process")
 	}
-	if os.Getenv("KEYAGE_CHAOS_MESSAGES") == "" {
-		// Not in the default suite yet: under a loaded machine the
-		// duplicates exceed 1% (see BENCHMARKS.md, issue 13).
-		t.Skip("set KEYAGE_CHAOS_MESSAGES (2000, 10000) to run")
+	if testing.Short() {
+		t.Skip("starts dispatcher processes and kills them")
 	}
-	n := 2000
+	n := chaosDefaultMessages
 	if v, err := strconv.Atoi(os.Getenv("KEYAGE_CHAOS_MESSAGES")); err == nil && v > 0 {
 		n = v
 	}
@@ -328,7 +330,13 @@ func TestChaosDelivery(t *testing.T) {
 	if unknown > 0 {
 		t.Errorf("%d deliveries under an id no message has", unknown)
 	}
-	if float64(dups) >= 0.01*float64(n) {
+	// A kill redelivers at most what its workers had sent and not yet
+	// recorded: one message each (the dispatcher's default 16 workers).
+	if limit := killed * 16; dups > limit {
+		t.Errorf("%d duplicate deliveries after %d kills, want at most one per worker per kill (%d)", dups, killed, limit)
+	}
+	if os.Getenv("KEYAGE_CHAOS_MESSAGES") != "" && float64(dups) >= 0.01*float64(n) {
+		// The issue's target, for the full run of BENCHMARKS.md.
 		t.Errorf("%d duplicate deliveries, want under 1%% of %d", dups, n)
 	}
 	if hostileFailed != hostileN {

@@ -41,9 +41,14 @@ func (o DispatchOutbox) RenewLeases(ctx context.Context, owner string, now time.
 	return err
 }
 
+// ExtendLease implements notify.Outbox.
+func (o DispatchOutbox) ExtendLease(ctx context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error) {
+	return o.Store.ExtendLease(ctx, owner, id, now, lease)
+}
+
 // ReleaseLeases implements notify.Outbox.
-func (o DispatchOutbox) ReleaseLeases(ctx context.Context, owner string) error {
-	return o.Store.ReleaseLeases(ctx, owner)
+func (o DispatchOutbox) ReleaseLeases(ctx context.Context, owner string, ids ...string) error {
+	return o.Store.ReleaseLeases(ctx, owner, ids...)
 }
 
 // NextDue implements notify.Outbox.

@@ -16,6 +16,16 @@ import (
 // out), and returns them oldest first. Messages owner already holds are not
 // returned again.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error) {
+	// A claim takes the write lock, which every other process's commits
+	// wait behind; a read (which never waits in WAL mode) says first
+	// whether there is anything to claim.
+	var due bool
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ?1 AND lease_until <= ?1)`, ms64(now)).Scan(&due); err != nil {
+		return nil, fmt.Errorf("look for due messages: %w", err)
+	}
+	if !due {
+		return nil, nil
+	}
 	var out []Message
 	err := s.Update(ctx, func(t *Tx) error {
 		var err error
@@ -51,11 +61,39 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, now time.Time, le
 	return int(n), nil
 }
 
-// ReleaseLeases gives up owner's leases on the messages it did not get to
-// send, for another dispatcher to claim at once.
-func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
+// ExtendLease extends owner's lease on message id to now+lease if owner
+// still holds it live at now (no other dispatcher can have claimed it), and
+// reports whether it did.
+func (s *Store) ExtendLease(ctx context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error) {
+	var n int64
 	err := s.Update(ctx, func(t *Tx) error {
-		_, err := t.tx.ExecContext(ctx, `UPDATE outbox SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND state = 'PENDING'`, owner)
+		r, err := t.tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ? AND state = 'PENDING'`,
+			ms64(now.Add(lease)), id, owner, ms64(now))
+		if err == nil {
+			n, err = r.RowsAffected()
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("extend the lease on message %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLeases gives up owner's leases on the messages it did not get to
+// send (ids, or all when none is given), for another dispatcher to claim at
+// once.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string, ids ...string) error {
+	err := s.Update(ctx, func(t *Tx) error {
+		q := `UPDATE outbox SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND state = 'PENDING'`
+		args := []any{owner}
+		if len(ids) > 0 {
+			q += ` AND id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + `)`
+			for _, id := range ids {
+				args = append(args, id)
+			}
+		}
+		_, err := t.tx.ExecContext(ctx, q, args...)
 		return err
 	})
 	if err != nil {

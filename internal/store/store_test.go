@@ -208,17 +208,7 @@ func TestUpdateRollsBack(t *testing.T) {
 func TestOutboxLeases(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	err := s.Update(ctx, func(tx *Tx) error {
-		for _, id := range []string{"m1", "m2", "m3"} {
-			if err := tx.Enqueue(ctx, Message{ID: id, Receiver: "r", Kind: "finding", GroupKey: id, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	enqueueDue(t, s, "m1", "m2", "m3")
 	claim := func(owner string, at time.Time, limit int) []string {
 		t.Helper()
 		ms, err := s.ClaimDue(ctx, owner, at, time.Minute, limit)
@@ -273,5 +263,51 @@ func TestOutboxLeases(t *testing.T) {
 	}
 	if got := claim("a", t0.Add(2*time.Minute), 10); !slices.Equal(got, []string{"m2"}) {
 		t.Errorf("a claims %v after b released, want m2", got)
+	}
+}
+
+// ExtendLease renews one message's lease only for the owner of a live lease:
+// a dispatcher whose renewals fell behind learns whether it may still send.
+func TestExtendLease(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	enqueueDue(t, s, "m1", "m2", "m3")
+	// a holds every message until t0+1m.
+	if _, err := s.ClaimDue(ctx, "a", t0, time.Minute, 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, owner, id string
+		at              time.Time
+		want            bool
+	}{
+		{"live lease of its owner", "a", "m1", t0.Add(30 * time.Second), true},
+		{"another owner's live lease", "b", "m2", t0.Add(30 * time.Second), false},
+		{"owner's lapsed lease", "a", "m3", t0.Add(2 * time.Minute), false},
+		{"unknown message", "a", "m9", t0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ExtendLease(ctx, tt.owner, tt.id, tt.at, time.Minute)
+			if err != nil || got != tt.want {
+				t.Errorf("ExtendLease(%s, %s, %v) = %v, %v; want %v", tt.owner, tt.id, tt.at, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// enqueueDue enqueues messages with ids for receiver r, due at t0.
+func enqueueDue(t *testing.T, s *Store, ids ...string) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx *Tx) error {
+		for _, id := range ids {
+			if err := tx.Enqueue(ctx, Message{ID: id, Receiver: "r", Kind: "finding", GroupKey: id, JSON: []byte(`{}`), MaxAttempts: 3, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
