@@ -1,0 +1,129 @@
+package store
+
+// The overview's numbers that are not plain counts (queries.go): keys by due
+// window, the compliance trend by calendar day or week, active root keys and
+// non-compliant users per account, and what enforcement did lately.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+)
+
+// DueCounts counts active keys by when they are due for rotation.
+type DueCounts struct {
+	// Overdue are keys past the limit (stage expired).
+	Overdue int `json:"overdue"`
+	// Within7 and Within30 are keys not yet past the limit (stage ok or
+	// warning) that reach it in the next 7 and 30 days (Within30 includes
+	// Within7).
+	Within7  int `json:"dueIn7Days"`
+	Within30 int `json:"dueIn30Days"`
+}
+
+// Due counts the keys by due window at now, for a limit of maxAge: a key
+// is due maxAge after its creation.
+func (s *Store) Due(ctx context.Context, now time.Time, maxAge time.Duration) (DueCounts, error) {
+	var d DueCounts
+	limit := now.Add(-maxAge)
+	err := s.db.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM evaluation_keys WHERE stage = 'expired'),
+			(SELECT COUNT(*) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?),
+			(SELECT COUNT(*) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?)`,
+		ms64(limit.Add(7*rule.Day)), ms64(limit.Add(30*rule.Day))).Scan(&d.Overdue, &d.Within7, &d.Within30)
+	if err != nil {
+		return d, fmt.Errorf("count keys by due window: %w", err)
+	}
+	return d, nil
+}
+
+// CompliancePoint is the number of compliant and non-compliant users at
+// the end of a period.
+type CompliancePoint struct {
+	// Start is the period's start; the counts are those at its end (or
+	// at the time asked for, for the current period).
+	Start        time.Time
+	Compliant    int
+	NonCompliant int
+}
+
+// ComplianceTrend replays the evaluation history into n consecutive periods
+// of length step, the last one ending at end: the compliant and
+// non-compliant users at the end of each.
+func (s *Store) ComplianceTrend(ctx context.Context, end time.Time, step time.Duration, n int) ([]CompliancePoint, error) {
+	if n < 1 || step <= 0 {
+		return nil, fmt.Errorf("compliance trend: %d periods of %v", n, step)
+	}
+	start := end.Add(-time.Duration(n) * step)
+	type bucket struct{ b, c, nc int64 }
+	rows, err := queryRows(ctx, s.db, `SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
+			SUM(to_compliance = 'COMPLIANT') - SUM(from_compliance = 'COMPLIANT'),
+			SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT')
+		FROM evaluation_history WHERE at <= ?3 GROUP BY b ORDER BY b`, func(r rowScanner) (bucket, error) {
+		var b bucket
+		err := r.Scan(&b.b, &b.c, &b.nc)
+		return b, err
+	}, ms64(start), step.Milliseconds(), ms64(end))
+	if err != nil {
+		return nil, fmt.Errorf("read compliance trend: %w", err)
+	}
+	dc, dn := make([]int, n+1), make([]int, n+1) // [0]: before start
+	for _, b := range rows {
+		i := min(int(b.b)+1, n)
+		dc[i] += int(b.c)
+		dn[i] += int(b.nc)
+	}
+	out := make([]CompliancePoint, n)
+	c, nc := dc[0], dn[0]
+	for i := range out {
+		c += dc[i+1]
+		nc += dn[i+1]
+		out[i] = CompliancePoint{Start: start.Add(time.Duration(i) * step).UTC(), Compliant: c, NonCompliant: nc}
+	}
+	return out, nil
+}
+
+// AccountState is what the metrics and the overview need of every account:
+// its non-compliant users and active root access keys.
+type AccountState struct {
+	AccountID      string
+	Name           string
+	Status         string
+	NonCompliant   int
+	ActiveRootKeys int
+}
+
+// AccountStates lists every scanned account, in account order, with its
+// non-compliant users and active root keys. It is cheaper than Accounts: it
+// counts only non-compliant users.
+func (s *Store) AccountStates(ctx context.Context) ([]AccountState, error) {
+	out, err := queryRows(ctx, s.db, `WITH c AS (
+			SELECT account_id, COUNT(*) AS n FROM evaluations WHERE resource_type = ? AND compliance = 'NON_COMPLIANT' GROUP BY account_id)
+		SELECT a.account_id, a.name, a.status, COALESCE(c.n, 0),
+			(SELECT COUNT(*) FROM json_each(a.root_keys_json) j WHERE json_extract(j.value, '$.status') = ?)
+		FROM account_latest a LEFT JOIN c ON c.account_id = a.account_id ORDER BY a.account_id`, func(r rowScanner) (AccountState, error) {
+		var a AccountState
+		err := r.Scan(&a.AccountID, &a.Name, &a.Status, &a.NonCompliant, &a.ActiveRootKeys)
+		return a, err
+	}, rule.ResourceTypeUser, rule.StatusActive)
+	if err != nil {
+		return nil, fmt.Errorf("read account states: %w", err)
+	}
+	return out, nil
+}
+
+// EnforcementCounts counts audit records (keyage enforce) since a time, by
+// outcome: applied, dry-run, refused, escalated, failed.
+func (s *Store) EnforcementCounts(ctx context.Context, since time.Time) (map[string]int, error) {
+	rows, err := queryRows(ctx, s.db, `SELECT outcome, COUNT(*) FROM audit WHERE at >= ? GROUP BY outcome`, scanCounted, ms64(since))
+	if err != nil {
+		return nil, fmt.Errorf("count enforcement since %s: %w", since.UTC().Format(time.RFC3339), err)
+	}
+	out := map[string]int{}
+	for _, c := range rows {
+		out[c.key] = c.n
+	}
+	return out, nil
+}
