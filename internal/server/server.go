@@ -207,6 +207,7 @@ func (s *Server) routes() {
 	page("GET /accounts/{id}", s.account)
 	page("GET /users/{account}/{resource}", s.user)
 	page("POST /scan", s.scanNow)
+	s.mux.Handle("GET /overview/trend.csv", s.authPage(s.htmlErrors(s.overviewTrendCSV)))
 	s.mux.Handle("GET /noncompliant.csv", s.authPage(s.htmlErrors(s.nonCompliantCSV)))
 	s.mux.Handle("GET /noncompliant.json", s.authAPI(s.apiErrors(s.nonCompliantJSON)))
 
@@ -220,6 +221,7 @@ func (s *Server) routes() {
 	api("GET /api/v1/executions", s.apiExecutions)
 	api("GET /api/v1/scans", s.apiScans)
 	api("GET /api/v1/status", s.apiStatus)
+	api("GET /api/v1/overview", s.apiOverview)
 	api("POST /api/v1/scans", s.apiScanNow)
 	s.mux.Handle("/api/", s.authAPI(s.apiErrors(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError{http.StatusNotFound, "no such API route: " + r.Method + " " + r.URL.Path}

@@ -75,13 +75,21 @@ func TestOverviewMatchesStore(t *testing.T) {
 func TestTrendEndsAtCurrentCount(t *testing.T) {
 	st := testOrg(t)
 	srv, _ := newTestServer(t, st, Options{})
-	_, _, pts, err := srv.trend(context.Background(), t0.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// It starts with the first scan's count (3), not with a 0 from before any scan.
-	if len(pts) != trendPoints+1 || pts[0].NonCompliant != 3 || pts[len(pts)-1].NonCompliant != 4 {
-		t.Errorf("trend = %d points from %d to %d; want %d points from 3 to 4", len(pts), pts[0].NonCompliant, pts[len(pts)-1].NonCompliant, trendPoints+1)
+	for _, tt := range []struct {
+		by    string
+		want  int // periods since the first scan (a day before t0, on the Monday of t0's week)
+		first int
+	}{{"day", 2, 3}, {"week", 1, 4}} {
+		t.Run(tt.by, func(t *testing.T) {
+			pts, err := srv.complianceTrend(context.Background(), t0.Add(time.Hour), tt.by)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// It starts with the first scan's count (3), not with a 0 from before any scan.
+			if len(pts) != tt.want || pts[0].NonCompliant != tt.first || pts[len(pts)-1].NonCompliant != 4 {
+				t.Errorf("trend by %s = %+v; want %d periods from %d to 4 non-compliant users", tt.by, pts, tt.want, tt.first)
+			}
+		})
 	}
 }
 

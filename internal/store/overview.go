@@ -91,6 +91,7 @@ type AccountState struct {
 	AccountID      string
 	Name           string
 	Status         string
+	Error          string
 	NonCompliant   int
 	ActiveRootKeys int
 }
@@ -101,11 +102,11 @@ type AccountState struct {
 func (s *Store) AccountStates(ctx context.Context) ([]AccountState, error) {
 	out, err := queryRows(ctx, s.db, `WITH c AS (
 			SELECT account_id, COUNT(*) AS n FROM evaluations WHERE resource_type = ? AND compliance = 'NON_COMPLIANT' GROUP BY account_id)
-		SELECT a.account_id, a.name, a.status, COALESCE(c.n, 0),
+		SELECT a.account_id, a.name, a.status, a.error, COALESCE(c.n, 0),
 			(SELECT COUNT(*) FROM json_each(a.root_keys_json) j WHERE json_extract(j.value, '$.status') = ?)
 		FROM account_latest a LEFT JOIN c ON c.account_id = a.account_id ORDER BY a.account_id`, func(r rowScanner) (AccountState, error) {
 		var a AccountState
-		err := r.Scan(&a.AccountID, &a.Name, &a.Status, &a.NonCompliant, &a.ActiveRootKeys)
+		err := r.Scan(&a.AccountID, &a.Name, &a.Status, &a.Error, &a.NonCompliant, &a.ActiveRootKeys)
 		return a, err
 	}, rule.ResourceTypeUser, rule.StatusActive)
 	if err != nil {
