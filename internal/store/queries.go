@@ -222,6 +222,14 @@ type KeyFilter struct {
 	AccountID  string
 	ResourceID string
 	Owner      string
+	// OU keeps the accounts in an OU path or below it (Workloads keeps
+	// Workloads and Workloads/Prod); PathPrefix keeps users whose IAM path
+	// starts with it ("/ci/").
+	OU         string
+	PathPrefix string
+	// CreatedBefore, when set, keeps keys created at or before it (keys due
+	// by a date, for a limit).
+	CreatedBefore time.Time
 	// Sort is one of the Sort constants (default SortAge); Desc reverses it.
 	Sort string
 	Desc bool
@@ -234,6 +242,7 @@ type KeyFilter struct {
 type KeyRow struct {
 	AccountID       string
 	AccountName     string
+	OU              string
 	ResourceID      string
 	UserName        string
 	Compliance      string
@@ -274,6 +283,19 @@ func (f KeyFilter) where() (string, []any) {
 		conds = append(conds, `k.owner = ?`)
 		args = append(args, f.Owner)
 	}
+	if f.OU != "" {
+		ou := strings.Trim(f.OU, "/")
+		conds = append(conds, `k.account_id IN (SELECT o.account_id FROM account_latest o WHERE o.ou = ? OR substr(o.ou, 1, length(?)) = ?)`)
+		args = append(args, ou, ou+"/", ou+"/")
+	}
+	if f.PathPrefix != "" {
+		conds = append(conds, `EXISTS (SELECT 1 FROM evaluations e WHERE e.account_id = k.account_id AND e.resource_id = k.resource_id AND substr(e.path, 1, length(?)) = ?)`)
+		args = append(args, f.PathPrefix, f.PathPrefix)
+	}
+	if !f.CreatedBefore.IsZero() {
+		conds = append(conds, `k.created_at <= ?`)
+		args = append(args, ms64(f.CreatedBefore))
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}
@@ -306,7 +328,7 @@ func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 		limit = -1
 	}
 	args = append(args, limit, max(f.Offset, 0))
-	q := `SELECT k.account_id, COALESCE(a.name, ''), k.resource_id, k.user_name, k.compliance, k.owner, k.access_key_id, k.status, k.stage, k.age_days,
+	q := `SELECT k.account_id, COALESCE(a.name, ''), COALESCE(a.ou, ''), k.resource_id, k.user_name, k.compliance, k.owner, k.access_key_id, k.status, k.stage, k.age_days,
 			k.created_at, k.last_used_at, k.last_used_service,
 			COALESCE((SELECT x.state FROM remediation_executions x WHERE x.account_id = k.account_id AND x.resource_id = k.resource_id ORDER BY x.updated_at DESC LIMIT 1), ''),
 			COALESCE((SELECT MAX(n.notified_at) FROM notify_state n WHERE n.account_id = k.account_id AND n.resource_id = k.resource_id
@@ -317,7 +339,7 @@ func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 	out, err := queryRows(ctx, s.db, q, func(row rowScanner) (KeyRow, error) {
 		var r KeyRow
 		var created, used, notified int64
-		err := row.Scan(&r.AccountID, &r.AccountName, &r.ResourceID, &r.UserName, &r.Compliance, &r.Owner, &r.AccessKeyID, &r.Status, &r.Stage, &r.AgeDays,
+		err := row.Scan(&r.AccountID, &r.AccountName, &r.OU, &r.ResourceID, &r.UserName, &r.Compliance, &r.Owner, &r.AccessKeyID, &r.Status, &r.Stage, &r.AgeDays,
 			&created, &used, &r.LastUsedService, &r.ExecutionState, &notified)
 		r.CreatedAt, r.LastUsedAt, r.LastNotified = fromMS(created), fromMS(used), fromMS(notified)
 		return r, err

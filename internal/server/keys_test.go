@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
+	"github.com/keyage/keyage/internal/store"
+)
+
+// keysOrg is an org with OU paths and IAM paths: prod (Workloads/Prod) and
+// sandbox (Sandbox), a key of every due window.
+func keysOrg(t *testing.T) *store.Store {
+	t.Helper()
+	st := openStore(t)
+	withPath := func(ev rule.Evaluation, path string) rule.Evaluation { ev.Path = path; return ev }
+	res := &scan.Result{Rule: rule.Name, EvaluatedAt: t0, Source: "auto", Parameters: scan.Parameters{MaxAccessKeyAge: 90},
+		Accounts: []scan.AccountResult{
+			{AccountID: acctProd, Name: "prod", OU: "Workloads/Prod", Status: scan.StatusOK, Users: 3},
+			{AccountID: acctHostile, Name: "sandbox", OU: "Sandbox", Status: scan.StatusOK, Users: 2},
+		},
+		Evaluations: []rule.Evaluation{
+			withPath(user(acctProd, "AIDAOLD", "old", "", key("AKIAOLD", 200, lifecycle.Expired, t0)), "/ci/"),
+			withPath(user(acctProd, "AIDASOON", "soon", "", key("AKIASOON", 85, lifecycle.Warning, t0)), "/"),
+			withPath(user(acctProd, "AIDAMONTH", "month", "", key("AKIAMONTH", 70, lifecycle.OK, t0)), "/ci/"),
+			withPath(user(acctHostile, "AIDANEW", "new", "", key("AKIANEW", 5, lifecycle.OK, t0)), "/"),
+			withPath(user(acctHostile, "AIDALATE", "late", "", key("AKIALATE", 95, lifecycle.Expired, t0)), "/ci/"),
+		},
+	}
+	if _, err := st.RecordScan(context.Background(), t0, t0, res); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestKeysFiltersAndSortArrow(t *testing.T) {
+	_, ts := newTestServer(t, keysOrg(t), Options{})
+	for _, tt := range []struct {
+		name, query string
+		want        []string
+	}{
+		{"default: expired, oldest first", "", []string{"old", "late"}},
+		{"age ascending: youngest first", "stage=all&sort=age&dir=asc", []string{"new", "month", "soon", "late", "old"}},
+		{"age descending: oldest first", "stage=all&sort=age&dir=desc", []string{"old", "late", "soon", "month", "new"}},
+		{"OU and below", "stage=all&ou=Workloads", []string{"old", "soon", "month"}},
+		{"OU is a path, not a prefix of a name", "stage=all&ou=Work", nil},
+		{"user path", "stage=all&path=/ci/", []string{"old", "late", "month"}},
+		{"past due", "due=overdue", []string{"old", "late"}},
+		{"due in 7 days", "due=7d", []string{"soon"}},
+		{"due in 30 days", "due=30d", []string{"soon", "month"}},
+		{"due in 30 days, warning only", "due=30d&stage=warning", []string{"soon"}},
+		{"due window and stage exclude each other", "due=7d&stage=expired", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := get(t, ts, "/noncompliant?"+tt.query)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /noncompliant?%s = %d", tt.query, resp.StatusCode)
+			}
+			if diff := cmp.Diff(tt.want, userColumn(body)); diff != "" {
+				t.Errorf("/noncompliant?%s users (-want +got):\n%s", tt.query, diff)
+			}
+		})
+	}
+	for _, q := range []string{"due=tomorrow", "dir=up"} {
+		if resp, _ := get(t, ts, "/noncompliant?"+q); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET /noncompliant?%s = %d, want 400", q, resp.StatusCode)
+		}
+	}
+}
+
+func TestKeysTitleDeadlineAndOU(t *testing.T) {
+	_, ts := newTestServer(t, keysOrg(t), Options{})
+	_, body := get(t, ts, "/noncompliant?due=30d&ou=Workloads")
+	if got, want := textOf(t, body, "keys-title"), "All access keys due for rotation within 30 days in OU Workloads"; got != want {
+		t.Errorf("title = %q, want %q", got, want)
+	}
+	_, body = get(t, ts, "/noncompliant.json?stage=all")
+	var kp keyPage
+	if err := json.Unmarshal([]byte(body), &kp); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range kp.Rows {
+		got[r.UserName] = r.OU + " | " + dueText(r.DaysLeft)
+	}
+	// Now is t0 + 1 h: a key of 85 days is due in 4 days and 23 hours.
+	want := map[string]string{"old": "Workloads/Prod | overdue by 111 days", "soon": "Workloads/Prod | due in 4 days", "month": "Workloads/Prod | due in 19 days",
+		"new": "Sandbox | due in 84 days", "late": "Sandbox | overdue by 6 days"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("OU and days left (-want +got):\n%s", diff)
+	}
+}
+
+func TestRemediationWords(t *testing.T) {
+	for _, tt := range []struct{ state, want string }{
+		{store.ExecutionSucceeded, "notified"}, {store.ExecutionFailed, "failed"}, {store.ExecutionQueued, "pending"},
+		{store.ExecutionInProgress, "pending"}, {"", ""},
+	} {
+		if got := remediationWords(tt.state); got != tt.want {
+			t.Errorf("remediationWords(%q) = %q, want %q", tt.state, got, tt.want)
+		}
+	}
+	_, ts := newTestServer(t, testOrg(t), Options{})
+	_, body := get(t, ts, "/noncompliant?stage=all")
+	if strings.Contains(body, ">SUCCEEDED<") || !strings.Contains(body, ">notified<") {
+		t.Errorf("the remediation column should say notified, not SUCCEEDED")
+	}
+}
