@@ -64,8 +64,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format(time.RFC3339)
 	},
-	"ms":    func(ms int64) string { return (time.Duration(ms) * time.Millisecond).Round(time.Millisecond).String() },
-	"lower": strings.ToLower,
+	"ms":      func(ms int64) string { return (time.Duration(ms) * time.Millisecond).Round(time.Millisecond).String() },
+	"lower":   strings.ToLower,
 	"dueText": dueText,
 	"deref": func(p *int) int {
 		if p == nil {
@@ -349,10 +349,10 @@ type keyRow struct {
 	// Deadline is when an active key reaches the limit; DaysLeft the whole
 	// days until then (negative: overdue by that many). Absent for
 	// inactive and exempt keys.
-	Deadline time.Time `json:"deadline,omitzero"`
-	DaysLeft *int      `json:"daysLeft,omitempty"`
-	LastNotified    time.Time `json:"lastNotified,omitzero"`
-	NextReminder    time.Time `json:"nextReminder,omitzero"`
+	Deadline     time.Time `json:"deadline,omitzero"`
+	DaysLeft     *int      `json:"daysLeft,omitempty"`
+	LastNotified time.Time `json:"lastNotified,omitzero"`
+	NextReminder time.Time `json:"nextReminder,omitzero"`
 }
 
 func (s *Server) keyRows(rows []store.KeyRow, now time.Time) []keyRow {
