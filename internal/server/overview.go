@@ -307,7 +307,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := overviewData{overviewNumbers: nums, Totals: tot, CompliancePct: compliancePct(tot), Evaluated: tot.Compliant + tot.NonCompliant, Top: top,
-		LastScan: last, Progress: s.progress(), MaxAge: s.opts.MaxAccessKeyAge, Chart: trendSVG(trendChartPoints(nums.Trend, by, now)),
+		LastScan: last, Progress: s.progress(), MaxAge: s.opts.MaxAccessKeyAge, Chart: trendSVG(trendChartPoints(nums.Trend, by)),
 		TrendCSV: "/overview/trend.csv?by=" + by}
 	d.TrendOther = "week"
 	if by == "week" {
@@ -344,18 +344,16 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
 }
 
 // trendChartPoints are the trend's non-compliant users, one point at the
-// start of each period; a single period is drawn from its start to now.
-func trendChartPoints(rows []trendRow, by string, now time.Time) []store.TrendPoint {
+// start of each period and one at the end of the last, so the axis spans
+// whole days or weeks.
+func trendChartPoints(rows []trendRow, by string) []store.TrendPoint {
 	out := make([]store.TrendPoint, 0, len(rows)+1)
 	for _, r := range rows {
 		out = append(out, store.TrendPoint{At: r.Start, NonCompliant: r.NonCompliant})
 	}
-	if len(out) == 1 {
-		end := out[0].At.Add(time.Hour)
-		if now.After(end) {
-			end = now
-		}
-		out = append(out, store.TrendPoint{At: end, NonCompliant: out[0].NonCompliant})
+	if len(rows) > 0 {
+		last := rows[len(rows)-1]
+		out = append(out, store.TrendPoint{At: last.Start.Add(trendPeriods[by].step), NonCompliant: last.NonCompliant})
 	}
 	return out
 }
