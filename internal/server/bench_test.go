@@ -159,3 +159,18 @@ func BenchmarkMetrics(b *testing.B) {
 	}
 	reportMS(b)
 }
+
+// BenchmarkPages serves the pages and API routes of issue 15 once each per
+// iteration.
+func BenchmarkPages(b *testing.B) {
+	s := benchServer(b)
+	for _, path := range []string{"/?by=week", "/api/v1/overview", "/overview/trend.csv?by=day", "/noncompliant?stage=all&sort=age&dir=asc",
+		"/noncompliant?due=30d", "/noncompliant?stage=all&ou=Workloads", "/accounts", "/accounts/100000000007"} {
+		b.Run(path, func(b *testing.B) {
+			for b.Loop() {
+				serve(b, s, path)
+			}
+			reportMS(b)
+		})
+	}
+}

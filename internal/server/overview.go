@@ -39,6 +39,7 @@ type overviewNumbers struct {
 	Enforcement     enforcementSummary  `json:"enforcement"`
 	TrendBy         string              `json:"trendBy"`
 	Trend           []trendRow          `json:"trend"`
+	totals          store.Totals
 }
 
 // ageBucket counts active keys whose age in days is in [MinDays, MaxDays)
@@ -160,6 +161,7 @@ func (s *Server) overviewNumbers(ctx context.Context, now time.Time, by string) 
 	if err != nil {
 		return n, err
 	}
+	n.totals = tot
 	n.Users, n.Compliant, n.NonCompliant = tot.Users, tot.Compliant, tot.NonCompliant
 	n.CompliancePct = pct(tot.Compliant, tot.Compliant+tot.NonCompliant)
 	if n.Due, err = s.opts.Store.Due(ctx, now, time.Duration(s.opts.MaxAccessKeyAge)*rule.Day); err != nil {
@@ -294,10 +296,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tot, err := s.opts.Store.Totals(ctx)
-	if err != nil {
-		return err
-	}
+	tot := nums.totals
 	top, err := s.opts.Store.TopNonCompliant(ctx, 10)
 	if err != nil {
 		return err
