@@ -395,16 +395,14 @@ func dueText(left *int) string {
 // remediationWords says an execution state as the owner sees it: the
 // remediation of a key is a notification, so SUCCEEDED means notified.
 func remediationWords(state string) string {
-	switch state {
-	case store.ExecutionSucceeded:
-		return "notified"
-	case store.ExecutionFailed:
-		return "failed"
-	case store.ExecutionQueued, store.ExecutionInProgress:
-		return "pending"
+	if w, ok := remediationText[state]; ok {
+		return w
 	}
 	return strings.ToLower(state)
 }
+
+var remediationText = map[string]string{store.ExecutionSucceeded: "notified", store.ExecutionFailed: "failed",
+	store.ExecutionQueued: "pending", store.ExecutionInProgress: "pending"}
 
 type nonCompliantData struct {
 	Title      string

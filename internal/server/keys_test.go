@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -42,10 +43,7 @@ func keysOrg(t *testing.T) *store.Store {
 
 func TestKeysFiltersAndSortArrow(t *testing.T) {
 	_, ts := newTestServer(t, keysOrg(t), Options{})
-	for _, tt := range []struct {
-		name, query string
-		want        []string
-	}{
+	checkUserColumns(t, ts, []usersCase{
 		{"default: expired, oldest first", "", []string{"old", "late"}},
 		{"age ascending: youngest first", "stage=all&sort=age&dir=asc", []string{"new", "month", "soon", "late", "old"}},
 		{"age descending: oldest first", "stage=all&sort=age&dir=desc", []string{"old", "late", "soon", "month", "new"}},
@@ -57,17 +55,7 @@ func TestKeysFiltersAndSortArrow(t *testing.T) {
 		{"due in 30 days", "due=30d", []string{"soon", "month"}},
 		{"due in 30 days, warning only", "due=30d&stage=warning", []string{"soon"}},
 		{"due window and stage exclude each other", "due=7d&stage=expired", nil},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			resp, body := get(t, ts, "/noncompliant?"+tt.query)
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("GET /noncompliant?%s = %d", tt.query, resp.StatusCode)
-			}
-			if diff := cmp.Diff(tt.want, userColumn(body)); diff != "" {
-				t.Errorf("/noncompliant?%s users (-want +got):\n%s", tt.query, diff)
-			}
-		})
-	}
+	})
 	for _, q := range []string{"due=tomorrow", "dir=up"} {
 		if resp, _ := get(t, ts, "/noncompliant?"+q); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("GET /noncompliant?%s = %d, want 400", q, resp.StatusCode)
@@ -111,5 +99,50 @@ func TestRemediationWords(t *testing.T) {
 	_, body := get(t, ts, "/noncompliant?stage=all")
 	if strings.Contains(body, ">SUCCEEDED<") || !strings.Contains(body, ">notified<") {
 		t.Errorf("the remediation column should say notified, not SUCCEEDED")
+	}
+}
+
+// TestMetricsRootKeysDueAndMTTR checks the metrics of issue 15 against a
+// store whose numbers are known: root keys per account, keys per due
+// window, and the time-to-remediate histogram.
+func TestMetricsRootKeysDueAndMTTR(t *testing.T) {
+	ctx := context.Background()
+	st := keysOrg(t)
+	age := 400
+	res := &scan.Result{Rule: rule.Name, EvaluatedAt: t0, Source: "auto", Parameters: scan.Parameters{MaxAccessKeyAge: 90},
+		Accounts: []scan.AccountResult{{AccountID: acctFailed, Status: scan.StatusOK, RootKeys: []scan.RootKey{{Status: rule.StatusActive, AgeDays: &age}, {Status: rule.StatusInactive}}}}}
+	if _, err := st.RecordScan(ctx, t0, t0, res); err != nil {
+		t.Fatal(err)
+	}
+	// One user non-compliant for 2 days, fixed 10 days ago; one for 20 days.
+	for _, s := range []struct {
+		id             string
+		expired, fixed int
+	}{{"AIDAFIX1", 12, 10}, {"AIDAFIX2", 40, 20}} {
+		ev := user(acctFailed, s.id, s.id, "", key("AKIA"+s.id, 100, "expired", t0))
+		if err := st.RecordEvaluations(ctx, t0.Add(-time.Duration(s.expired)*day), []rule.Evaluation{ev}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordEvaluations(ctx, t0.Add(-time.Duration(s.fixed)*day), nil, []rule.ResourceRef{{AccountID: acctFailed, ResourceID: s.id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, ts := newTestServer(t, st, Options{})
+	_, body := get(t, ts, "/metrics")
+	for _, want := range []string{
+		`keyage_root_access_keys_active{account="333333333333"} 1`,
+		`keyage_root_access_keys_active{account="111111111111"} 0`,
+		`keyage_keys_due{window="overdue"} 2`,
+		`keyage_keys_due{window="7d"} 1`,
+		`keyage_keys_due{window="30d"} 2`,
+		`keyage_time_to_remediate_seconds_bucket{le="86400"} 0`,
+		`keyage_time_to_remediate_seconds_bucket{le="259200"} 1`,
+		`keyage_time_to_remediate_seconds_bucket{le="2.592e+06"} 2`,
+		`keyage_time_to_remediate_seconds_count 2`,
+		`keyage_time_to_remediate_seconds_sum 1.9008e+06`, // 22 days
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

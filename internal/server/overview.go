@@ -24,22 +24,28 @@ import (
 // overviewNumbers are the overview's figures, as the page and the API show
 // them.
 type overviewNumbers struct {
-	GeneratedAt   time.Time `json:"generatedAt"`
-	Users         int       `json:"users"`
-	Compliant     int       `json:"compliant"`
-	NonCompliant  int       `json:"nonCompliant"`
-	CompliancePct *float64  `json:"compliancePercent"` // null before the first evaluation
+	GeneratedAt time.Time `json:"generatedAt"`
+	// Users, by compliance; CompliancePct is null before the first evaluation.
+	Users         int      `json:"users"`
+	Compliant     int      `json:"compliant"`
+	NonCompliant  int      `json:"nonCompliant"`
+	CompliancePct *float64 `json:"compliancePercent"`
 	// MaxAgeDays is the limit the due windows are computed with.
-	MaxAgeDays      int                 `json:"maxAccessKeyAgeDays"`
-	Due             store.DueCounts     `json:"keysDue"`
-	Ages            []ageBucket         `json:"activeKeyAges"`
-	RootKeys        []rootKeysOf        `json:"activeRootKeys"`
-	FailedAccounts  []failedAccount     `json:"failedAccounts"`
+	MaxAgeDays int             `json:"maxAccessKeyAgeDays"`
+	Due        store.DueCounts `json:"keysDue"`
+	// Ages are the active keys by age.
+	Ages []ageBucket `json:"activeKeyAges"`
+	// RootKeys and FailedAccounts list the accounts with an active root key
+	// and those whose latest scan failed.
+	RootKeys       []rootKeysOf    `json:"activeRootKeys"`
+	FailedAccounts []failedAccount `json:"failedAccounts"`
+	// TimeToRemediate is over each of remediationWindows.
 	TimeToRemediate []remediationWindow `json:"timeToRemediate"`
 	Enforcement     enforcementSummary  `json:"enforcement"`
-	TrendBy         string              `json:"trendBy"`
-	Trend           []trendRow          `json:"trend"`
-	totals          store.Totals
+	// Trend is by day or week (TrendBy).
+	TrendBy string     `json:"trendBy"`
+	Trend   []trendRow `json:"trend"`
+	totals  store.Totals
 }
 
 // ageBucket counts active keys whose age in days is in [MinDays, MaxDays)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -102,23 +103,17 @@ func userColumn(body string) []string {
 	return out
 }
 
-func TestNonCompliantFiltersSortPages(t *testing.T) {
-	_, ts := newTestServer(t, testOrg(t), Options{})
-	for _, tt := range []struct {
-		name  string
-		query string
-		want  []string
-	}{
-		{"default: expired keys, oldest first", "", []string{"gina", "alice", "bob", "eve"}},
-		{"account", "account=" + acctProd, []string{"alice", "bob"}},
-		{"owner", "owner=eve@example.com", []string{"eve"}},
-		{"stage warning", "stage=warning", []string{"carol"}},
-		{"flagged", "stage=flagged", []string{"gina", "alice", "bob", "eve", "carol"}},
-		{"sort by user", "sort=user", []string{"alice", "bob", "eve", "gina"}},
-		{"sort by user, descending", "sort=user&dir=desc", []string{"gina", "eve", "bob", "alice"}},
-		{"page 2 of 2 per page", "per=2&page=2", []string{"bob", "eve"}},
-		{"no match", "owner=nobody@example.com", nil},
-	} {
+// usersCase is a query of the keys table and the users it lists, in order.
+type usersCase struct {
+	name  string
+	query string
+	want  []string
+}
+
+// checkUserColumns runs each case against /noncompliant.
+func checkUserColumns(t *testing.T, ts *httptest.Server, cases []usersCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := get(t, ts, "/noncompliant?"+tt.query)
 			if resp.StatusCode != http.StatusOK {
@@ -129,6 +124,21 @@ func TestNonCompliantFiltersSortPages(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNonCompliantFiltersSortPages(t *testing.T) {
+	_, ts := newTestServer(t, testOrg(t), Options{})
+	checkUserColumns(t, ts, []usersCase{
+		{"default: expired keys, oldest first", "", []string{"gina", "alice", "bob", "eve"}},
+		{"account", "account=" + acctProd, []string{"alice", "bob"}},
+		{"owner", "owner=eve@example.com", []string{"eve"}},
+		{"stage warning", "stage=warning", []string{"carol"}},
+		{"flagged", "stage=flagged", []string{"gina", "alice", "bob", "eve", "carol"}},
+		{"sort by user", "sort=user", []string{"alice", "bob", "eve", "gina"}},
+		{"sort by user, descending", "sort=user&dir=desc", []string{"gina", "eve", "bob", "alice"}},
+		{"page 2 of 2 per page", "per=2&page=2", []string{"bob", "eve"}},
+		{"no match", "owner=nobody@example.com", nil},
+	})
 	resp, body := get(t, ts, "/noncompliant?per=2")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `rel="next" href="/noncompliant?page=2&amp;per=2"`) {
 		t.Errorf("page 1 of 2 should link to page 2")

@@ -48,12 +48,14 @@ func summarizeRemediation(window time.Duration, ds []time.Duration) Remediation 
 // TimeToRemediate reads the spells of non-compliance that ended in
 // (now-window, now]: each transition out of NON_COMPLIANT, measured from the
 // latest transition into NON_COMPLIANT of the same user before it. A spell
-// whose start the retention pruned is left out.
+// whose start the retention pruned is left out. (The OR term repeats the
+// partial index's condition so that SQLite uses it.)
 func (s *Store) TimeToRemediate(ctx context.Context, now time.Time, window time.Duration) (Remediation, error) {
 	ds, err := queryRows(ctx, s.db, `SELECT h.at - (SELECT MAX(p.at) FROM evaluation_history p
 				WHERE p.account_id = h.account_id AND p.resource_id = h.resource_id AND p.to_compliance = 'NON_COMPLIANT' AND p.at <= h.at)
 			FROM evaluation_history h
-			WHERE h.from_compliance = 'NON_COMPLIANT' AND h.at > ? AND h.at <= ?`, func(r rowScanner) (time.Duration, error) {
+			WHERE h.from_compliance = 'NON_COMPLIANT' AND h.at > ? AND h.at <= ?
+				AND (h.from_compliance = 'NON_COMPLIANT' OR h.to_compliance = 'NON_COMPLIANT')`, func(r rowScanner) (time.Duration, error) {
 		var ms *int64
 		if err := r.Scan(&ms); err != nil || ms == nil {
 			return -1, err

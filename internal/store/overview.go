@@ -30,8 +30,8 @@ func (s *Store) Due(ctx context.Context, now time.Time, maxAge time.Duration) (D
 	limit := now.Add(-maxAge)
 	err := s.db.QueryRowContext(ctx, `SELECT
 			(SELECT COUNT(*) FROM evaluation_keys WHERE stage = 'expired'),
-			(SELECT COUNT(*) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?),
-			(SELECT COUNT(*) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?)`,
+			(SELECT COALESCE(SUM(created_at <= ?1), 0) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?2),
+			(SELECT COUNT(*) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?2)`,
 		ms64(limit.Add(7*rule.Day)), ms64(limit.Add(30*rule.Day))).Scan(&d.Overdue, &d.Within7, &d.Within30)
 	if err != nil {
 		return d, fmt.Errorf("count keys by due window: %w", err)
