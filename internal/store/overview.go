@@ -7,6 +7,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/keyage/keyage/internal/rule"
@@ -57,15 +59,28 @@ func (s *Store) ComplianceTrend(ctx context.Context, end time.Time, step time.Du
 		return nil, fmt.Errorf("compliance trend: %d periods of %v", n, step)
 	}
 	start := end.Add(-time.Duration(n) * step)
+	// One range of the (at, from, to) index per period, and one for the
+	// baseline before start: no sort of the whole history.
+	var q strings.Builder
+	args := []any{}
+	lower := int64(math.MinInt64)
+	for i := 0; i <= n; i++ {
+		if i > 0 {
+			q.WriteString(` UNION ALL `)
+		}
+		upper := ms64(start.Add(time.Duration(i) * step))
+		fmt.Fprintf(&q, `SELECT %d, COALESCE(SUM(to_compliance = 'COMPLIANT') - SUM(from_compliance = 'COMPLIANT'), 0),
+			COALESCE(SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT'), 0)
+			FROM evaluation_history WHERE at > ? AND at <= ?`, i-1)
+		args = append(args, lower, upper)
+		lower = upper
+	}
 	type bucket struct{ b, c, nc int64 }
-	rows, err := queryRows(ctx, s.db, `SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
-			SUM(to_compliance = 'COMPLIANT') - SUM(from_compliance = 'COMPLIANT'),
-			SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT')
-		FROM evaluation_history WHERE at <= ?3 GROUP BY b ORDER BY b`, func(r rowScanner) (bucket, error) {
+	rows, err := queryRows(ctx, s.db, q.String(), func(r rowScanner) (bucket, error) {
 		var b bucket
 		err := r.Scan(&b.b, &b.c, &b.nc)
 		return b, err
-	}, ms64(start), step.Milliseconds(), ms64(end))
+	}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read compliance trend: %w", err)
 	}

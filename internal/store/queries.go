@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -393,27 +395,55 @@ type AgeHistogram struct {
 }
 
 // ActiveKeyAges builds the age histogram of active keys at now, ages in
-// (fractional) days, with the given upper bounds in days.
+// (fractional) days, with the given upper bounds in days (ascending). It
+// counts each bucket as one range of the (status, created_at) index: a
+// count and a sum per entry, no comparison.
 func (s *Store) ActiveKeyAges(ctx context.Context, now time.Time, bounds []float64) (AgeHistogram, error) {
 	h := AgeHistogram{Bounds: bounds, Cumulative: make([]uint64, len(bounds))}
+	day := float64(rule.Day / time.Millisecond)
 	var b strings.Builder
-	b.WriteString(`SELECT COUNT(*), COALESCE(SUM(?1 - created_at), 0)`)
-	args := []any{ms64(now)}
-	for _, d := range bounds {
-		b.WriteString(`, COALESCE(SUM(created_at >= ?), 0)`)
-		args = append(args, ms64(now)-int64(d*float64(rule.Day/time.Millisecond)))
+	args := []any{rule.StatusActive}
+	// Buckets from the youngest: created_at >= now - bound, below the
+	// previous (younger) bound's limit.
+	upper := int64(math.MaxInt64)
+	for i, d := range append(slices.Clone(bounds), math.Inf(1)) {
+		if i > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		lower := int64(math.MinInt64)
+		if !math.IsInf(d, 1) {
+			lower = ms64(now) - int64(d*day)
+		}
+		fmt.Fprintf(&b, `SELECT %d, COUNT(*), COALESCE(SUM(created_at), 0) FROM evaluation_keys WHERE status = ?1 AND created_at >= ? AND created_at < ?`, i)
+		args = append(args, lower, upper)
+		upper = lower
 	}
-	b.WriteString(` FROM evaluation_keys WHERE status = ?`)
-	args = append(args, rule.StatusActive)
-	var sumMS float64
-	dest := []any{&h.Count, &sumMS}
-	for i := range h.Cumulative {
-		dest = append(dest, &h.Cumulative[i])
+	type bucket struct {
+		i   int
+		n   uint64
+		sum float64
 	}
-	if err := s.db.QueryRowContext(ctx, b.String(), args...).Scan(dest...); err != nil {
+	rows, err := queryRows(ctx, s.db, b.String(), func(r rowScanner) (bucket, error) {
+		var x bucket
+		err := r.Scan(&x.i, &x.n, &x.sum)
+		return x, err
+	}, args...)
+	if err != nil {
 		return h, fmt.Errorf("read key ages: %w", err)
 	}
-	h.SumDays = sumMS / float64(rule.Day/time.Millisecond)
+	var sumCreated float64
+	counts := make([]uint64, len(bounds)+1)
+	for _, x := range rows {
+		counts[x.i] = x.n
+		h.Count += x.n
+		sumCreated += x.sum
+	}
+	var cum uint64
+	for i := range bounds {
+		cum += counts[i]
+		h.Cumulative[i] = cum
+	}
+	h.SumDays = (float64(h.Count)*float64(ms64(now)) - sumCreated) / day
 	return h, nil
 }
 
