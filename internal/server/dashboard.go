@@ -344,7 +344,8 @@ type keyRow struct {
 	LastUsedService string    `json:"lastUsedService,omitempty"`
 	Owner           string    `json:"owner,omitempty"`
 	Remediation     string    `json:"remediationStatus,omitempty"`
-	// RemediationText says Remediation in words: notified, failed, pending.
+	// RemediationText says Remediation in words (notified, failed,
+	// pending), on expired keys only: the execution is about them.
 	RemediationText string `json:"remediation,omitempty"`
 	// Deadline is when an active key reaches the limit; DaysLeft the whole
 	// days until then (negative: overdue by that many). Absent for
@@ -360,8 +361,12 @@ func (s *Server) keyRows(rows []store.KeyRow, now time.Time) []keyRow {
 	for i, r := range rows {
 		kr := keyRow{AccountID: r.AccountID, AccountName: r.AccountName, UserName: r.UserName, ResourceID: r.ResourceID, AccessKeyID: r.AccessKeyID,
 			Status: r.Status, Stage: r.Stage, AgeDays: rule.AgeDays(r.CreatedAt, now), CreateDate: r.CreatedAt, LastUsed: r.LastUsedAt,
-			LastUsedService: r.LastUsedService, Owner: r.Owner, Remediation: r.ExecutionState, RemediationText: remediationWords(r.ExecutionState),
+			LastUsedService: r.LastUsedService, Owner: r.Owner, Remediation: r.ExecutionState,
 			LastNotified: r.LastNotified, OU: r.OU}
+		if r.Stage == string(lifecycle.Expired) {
+			// The user's execution is about its expired key, not its others.
+			kr.RemediationText = remediationWords(r.ExecutionState)
+		}
 		if r.Status == rule.StatusActive && r.Stage != string(lifecycle.Exempt) && !r.CreatedAt.IsZero() {
 			kr.Deadline = r.CreatedAt.Add(time.Duration(s.opts.MaxAccessKeyAge) * rule.Day)
 			left := int(math.Floor(float64(kr.Deadline.Sub(now)) / float64(rule.Day)))
