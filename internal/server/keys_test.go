@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -28,11 +27,11 @@ func keysOrg(t *testing.T) *store.Store {
 			{AccountID: acctHostile, Name: "sandbox", OU: "Sandbox", Status: scan.StatusOK, Users: 2},
 		},
 		Evaluations: []rule.Evaluation{
-			withPath(user(acctProd, "AIDAOLD", "old", "", key("AKIAOLD", 200, lifecycle.Expired, t0)), "/ci/"),
-			withPath(user(acctProd, "AIDASOON", "soon", "", key("AKIASOON", 85, lifecycle.Warning, t0)), "/"),
-			withPath(user(acctProd, "AIDAMONTH", "month", "", key("AKIAMONTH", 70, lifecycle.OK, t0)), "/ci/"),
-			withPath(user(acctHostile, "AIDANEW", "new", "", key("AKIANEW", 5, lifecycle.OK, t0)), "/"),
-			withPath(user(acctHostile, "AIDALATE", "late", "", key("AKIALATE", 95, lifecycle.Expired, t0)), "/ci/"),
+			withPath(user(acctProd, "AIDAOLD", "old", "", key("AKIAOLD", 200, "expired", t0)), "/ci/"),
+			withPath(user(acctProd, "AIDASOON", "soon", "", key("AKIASOON", 85, "warning", t0)), "/"),
+			withPath(user(acctProd, "AIDAMONTH", "month", "", key("AKIAMONTH", 70, "ok", t0)), "/ci/"),
+			withPath(user(acctHostile, "AIDANEW", "new", "", key("AKIANEW", 5, "ok", t0)), "/"),
+			withPath(user(acctHostile, "AIDALATE", "late", "", key("AKIALATE", 95, "expired", t0)), "/ci/"),
 		},
 	}
 	if _, err := st.RecordScan(context.Background(), t0, t0, res); err != nil {

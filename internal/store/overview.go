@@ -75,20 +75,15 @@ func (s *Store) ComplianceTrend(ctx context.Context, end time.Time, step time.Du
 		args = append(args, lower, upper)
 		lower = upper
 	}
-	type bucket struct{ b, c, nc int64 }
-	rows, err := queryRows(ctx, s.db, q.String(), func(r rowScanner) (bucket, error) {
-		var b bucket
-		err := r.Scan(&b.b, &b.c, &b.nc)
-		return b, err
-	}, args...)
+	rows, err := s.rangeSums(ctx, q.String(), args)
 	if err != nil {
 		return nil, fmt.Errorf("read compliance trend: %w", err)
 	}
 	dc, dn := make([]int, n+1), make([]int, n+1) // [0]: before start
 	for _, b := range rows {
-		i := min(int(b.b)+1, n)
-		dc[i] += int(b.c)
-		dn[i] += int(b.nc)
+		i := min(b.i+1, n)
+		dc[i] += int(b.x)
+		dn[i] += int(b.y)
 	}
 	out := make([]CompliancePoint, n)
 	c, nc := dc[0], dn[0]
@@ -98,6 +93,21 @@ func (s *Store) ComplianceTrend(ctx context.Context, end time.Time, step time.Du
 		out[i] = CompliancePoint{Start: start.Add(time.Duration(i) * step).UTC(), Compliant: c, NonCompliant: nc}
 	}
 	return out, nil
+}
+
+// rangeSum is one row of a query made of one SELECT per index range: the
+// range's number and two sums.
+type rangeSum struct {
+	i    int
+	x, y int64
+}
+
+func (s *Store) rangeSums(ctx context.Context, query string, args []any) ([]rangeSum, error) {
+	return queryRows(ctx, s.db, query, func(r rowScanner) (rangeSum, error) {
+		var x rangeSum
+		err := r.Scan(&x.i, &x.x, &x.y)
+		return x, err
+	}, args...)
 }
 
 // AccountState is what the metrics and the overview need of every account:

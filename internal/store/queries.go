@@ -418,25 +418,16 @@ func (s *Store) ActiveKeyAges(ctx context.Context, now time.Time, bounds []float
 		args = append(args, lower, upper)
 		upper = lower
 	}
-	type bucket struct {
-		i   int
-		n   uint64
-		sum float64
-	}
-	rows, err := queryRows(ctx, s.db, b.String(), func(r rowScanner) (bucket, error) {
-		var x bucket
-		err := r.Scan(&x.i, &x.n, &x.sum)
-		return x, err
-	}, args...)
+	rows, err := s.rangeSums(ctx, b.String(), args)
 	if err != nil {
 		return h, fmt.Errorf("read key ages: %w", err)
 	}
 	var sumCreated float64
 	counts := make([]uint64, len(bounds)+1)
 	for _, x := range rows {
-		counts[x.i] = x.n
-		h.Count += x.n
-		sumCreated += x.sum
+		counts[x.i] = uint64(x.x)
+		h.Count += uint64(x.x)
+		sumCreated += float64(x.y)
 	}
 	var cum uint64
 	for i := range bounds {
