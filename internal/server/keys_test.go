@@ -145,3 +145,31 @@ func TestMetricsRootKeysDueAndMTTR(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIOverview: the overview's numbers in JSON and the trend's CSV agree
+// with the store.
+func TestAPIOverview(t *testing.T) {
+	st := testOrg(t)
+	_, ts := newTestServer(t, st, Options{})
+	_, body := get(t, ts, "/api/v1/overview?by=day")
+	var n overviewNumbers
+	if err := json.Unmarshal([]byte(body), &n); err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.Due(context.Background(), t0.Add(time.Hour), 90*day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Users != 7 || n.NonCompliant != 4 || n.Due != due || len(n.FailedAccounts) != 1 || n.FailedAccounts[0].AccountID != acctFailed ||
+		len(n.Trend) != 2 || n.Trend[1].NonCompliant != 4 || len(n.TimeToRemediate) != 2 || n.CompliancePct == nil || *n.CompliancePct != 42.9 {
+		t.Errorf("/api/v1/overview = %s", body)
+	}
+	resp, body := get(t, ts, "/overview/trend.csv?by=day")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") ||
+		body != "day_start,compliant_users,noncompliant_users,compliance_percent\n2026-11-23,2,3,40.0\n2026-11-24,3,4,42.9\n" {
+		t.Errorf("trend CSV (%s) = %q", ct, body)
+	}
+	if resp, _ := get(t, ts, "/api/v1/overview?by=month"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("GET /api/v1/overview?by=month = %d, want 400", resp.StatusCode)
+	}
+}
