@@ -52,7 +52,7 @@ func TestBrowser(t *testing.T) {
 	out := artifacts(t)
 	downloads := t.TempDir()
 
-	ctx := newBrowser(t, bin, 60*time.Second)
+	ctx := newBrowser(t, bin, 1400)
 
 	tot, err := st.Totals(ctx)
 	if err != nil {
@@ -187,37 +187,6 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(name, hostileName) || alerted {
 		t.Errorf("hostile account heading = %q (alert shown: %v), want the name as text", name, alerted)
 	}
-}
-
-// newBrowser starts a headless chromium with a temporary profile, stopped
-// when the test ends; its context times out after timeout.
-func newBrowser(t *testing.T, bin string, timeout time.Duration) context.Context {
-	t.Helper()
-	allocOpts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(profileDir(t)), chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
-
-// screenshot saves a full-page PNG as dir/name.
-func screenshot(t *testing.T, dir, name string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		var png []byte
-		if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
-			return err
-		}
-		p := filepath.Join(dir, name)
-		t.Logf("screenshot: %s", p)
-		return os.WriteFile(p, png, 0o644)
-	})
 }
 
 // waitURL waits until the page's URL contains part (a navigation ended).

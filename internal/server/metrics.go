@@ -113,7 +113,7 @@ func (s *Server) ObserveNotification(receiver string, err error) {
 
 // remediationBuckets counts the durations at or below each of MTTRBuckets
 // (in seconds, as Prometheus wants).
-func remediationBuckets(r store.Remediation) map[float64]uint64 {
+func remediationBuckets(r store.RemediationStats) map[float64]uint64 {
 	out := make(map[float64]uint64, len(MTTRBuckets))
 	for _, b := range MTTRBuckets {
 		limit := time.Duration(b) * rule.Day
@@ -122,7 +122,7 @@ func remediationBuckets(r store.Remediation) map[float64]uint64 {
 	return out
 }
 
-func remediationSum(r store.Remediation) float64 {
+func remediationSum(r store.RemediationStats) float64 {
 	var sum time.Duration
 	for _, d := range r.Durations {
 		sum += d

@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// Remediation summarises the non-compliance spells that ended in a window.
-type Remediation struct {
+// RemediationStats summarises the non-compliance spells that ended in a window.
+type RemediationStats struct {
 	// Window is how far back from now the spells ended.
 	Window time.Duration `json:"-"`
 	// Count is the number of spells that ended in the window.
@@ -30,8 +30,8 @@ type Remediation struct {
 // summarizeRemediation sorts ds and computes the mean and the 90th
 // percentile by nearest rank (the smallest value with at least 90% of the
 // values at or below it).
-func summarizeRemediation(window time.Duration, ds []time.Duration) Remediation {
-	r := Remediation{Window: window, Count: len(ds), Durations: slices.Sorted(slices.Values(ds))}
+func summarizeRemediation(window time.Duration, ds []time.Duration) RemediationStats {
+	r := RemediationStats{Window: window, Count: len(ds), Durations: slices.Sorted(slices.Values(ds))}
 	if len(ds) == 0 {
 		return r
 	}
@@ -45,26 +45,16 @@ func summarizeRemediation(window time.Duration, ds []time.Duration) Remediation 
 	return r
 }
 
-// TimeToRemediate reads the spells of non-compliance that ended in
-// (now-window, now]: each transition out of NON_COMPLIANT, measured from the
-// latest transition into NON_COMPLIANT of the same user before it. A spell
-// whose start the retention pruned is left out. (The OR term repeats the
-// partial index's condition so that SQLite uses it.)
-func (s *Store) TimeToRemediate(ctx context.Context, now time.Time, window time.Duration) (Remediation, error) {
-	ds, err := queryRows(ctx, s.db, `SELECT h.at - (SELECT MAX(p.at) FROM evaluation_history p
-				WHERE p.account_id = h.account_id AND p.resource_id = h.resource_id AND p.to_compliance = 'NON_COMPLIANT' AND p.at <= h.at)
-			FROM evaluation_history h
-			WHERE h.from_compliance = 'NON_COMPLIANT' AND h.at > ? AND h.at <= ?
-				AND (h.from_compliance = 'NON_COMPLIANT' OR h.to_compliance = 'NON_COMPLIANT')`, func(r rowScanner) (time.Duration, error) {
-		var ms *int64
-		if err := r.Scan(&ms); err != nil || ms == nil {
-			return -1, err
-		}
-		return time.Duration(*ms) * time.Millisecond, nil
-	}, ms64(now.Add(-window)), ms64(now))
+// TimeToRemediate summarises the spells of non-compliance that ended in
+// the window up to now (Remediations).
+func (s *Store) TimeToRemediate(ctx context.Context, now time.Time, window time.Duration) (RemediationStats, error) {
+	rs, err := s.Remediations(ctx, now.Add(-window), now)
 	if err != nil {
-		return Remediation{}, fmt.Errorf("read time to remediate over %v: %w", window, err)
+		return RemediationStats{}, fmt.Errorf("time to remediate over %v: %w", window, err)
 	}
-	ds = slices.DeleteFunc(ds, func(d time.Duration) bool { return d < 0 })
+	ds := make([]time.Duration, 0, len(rs))
+	for _, r := range rs {
+		ds = append(ds, r.Fixed.Sub(r.Flagged))
+	}
 	return summarizeRemediation(window, ds), nil
 }
