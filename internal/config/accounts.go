@@ -23,6 +23,11 @@ type Accounts struct {
 	ExternalID string `yaml:"externalId"`
 	// SessionName is the role session name, visible in CloudTrail.
 	SessionName string `yaml:"sessionName"`
+	// OUPaths resolves every account's OU path in an organization scan even
+	// when no route or override matches on OUs, for the dashboard's OU
+	// column and filter. It costs ListRoots plus two listings per OU, and
+	// the scan starts once the organization is walked.
+	OUPaths bool `yaml:"ouPaths,omitempty"`
 }
 
 // Defaults of the accounts section.

@@ -64,8 +64,12 @@ func selectAccounts(ctx context.Context, a *awsenv.Assumer, sel config.Accounts,
 	}
 }
 
-// UsesOUs reports whether the config matches on OU paths anywhere.
+// UsesOUs reports whether the config needs OU paths: it matches on them
+// anywhere, or asks for them (accounts.ouPaths).
 func UsesOUs(cfg *config.Config) bool {
+	if cfg.Accounts.OUPaths {
+		return true
+	}
 	for _, r := range cfg.Routes {
 		if len(r.Match.OU) > 0 {
 			return true

@@ -256,6 +256,7 @@ func TestUsesOUs(t *testing.T) {
 		{"no OU anywhere", "accounts: {organization: true}\n", false},
 		{"a route on an OU", "receivers: [{name: r, file: {path: x}}]\nroutes: [{match: {ou: [Workloads]}, receivers: [r]}]\n", true},
 		{"a lifecycle override on an OU", "lifecycle: {deactivateAge: 100, overrides: [{ou: [Workloads], deactivateAge: 120}]}\n", true},
+		{"asked for (accounts.ouPaths)", "accounts: {organization: true, ouPaths: true}\n", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := config.Parse([]byte(tt.yaml), "test.yaml")

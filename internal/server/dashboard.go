@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -63,8 +64,15 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format(time.RFC3339)
 	},
-	"ms":    func(ms int64) string { return (time.Duration(ms) * time.Millisecond).Round(time.Millisecond).String() },
-	"lower": strings.ToLower,
+	"ms":      func(ms int64) string { return (time.Duration(ms) * time.Millisecond).Round(time.Millisecond).String() },
+	"lower":   strings.ToLower,
+	"dueText": dueText,
+	"deref": func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
 	"stateClass": func(v any) string {
 		return "state-" + strings.ToLower(strings.ReplaceAll(fmt.Sprint(v), "_", "-"))
 	},
@@ -133,136 +141,22 @@ type errorData struct {
 	Message string
 }
 
-// ----- overview
-
-type overviewData struct {
-	Totals        store.Totals
-	CompliancePct string
-	Evaluated     int
-	Stages        []stageCount
-	StageBar      template.HTML
-	Top           []store.AccountSummary
-	TopBars       []bar
-	Trend         template.HTML
-	TrendFrom     time.Time
-	TrendTo       time.Time
-	LastScan      *store.Scan
-	ScanDuration  string
-	Progress      progress
-	Flash         string
-	MaxAge        int
-}
-
-type stageCount struct {
-	Stage string
-	Keys  int
-}
-
-type progress struct {
-	Known   bool
-	Running bool
-	Done    int
-	Total   int
-	Pct     int
-}
-
-func (s *Server) progress() progress {
-	if s.opts.ScanProgress == nil {
-		return progress{}
-	}
-	done, total, running := s.opts.ScanProgress()
-	p := progress{Known: true, Running: running, Done: done, Total: total}
-	if total > 0 {
-		p.Pct = min(100, done*100/total)
-	}
-	return p
-}
-
-func compliancePct(t store.Totals) string {
-	evaluated := t.Compliant + t.NonCompliant
-	if evaluated == 0 {
-		return "—"
-	}
-	return fmt.Sprintf("%.1f%%", float64(t.Compliant)*100/float64(evaluated))
-}
-
-func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	tot, err := s.opts.Store.Totals(ctx)
-	if err != nil {
-		return err
-	}
-	top, err := s.opts.Store.TopNonCompliant(ctx, 10)
-	if err != nil {
-		return err
-	}
-	last, err := s.opts.Store.LatestScan(ctx)
-	if err != nil {
-		return err
-	}
-	now := s.opts.Now()
-	from, to, points, err := s.trend(ctx, now)
-	if err != nil {
-		return err
-	}
-	d := overviewData{Totals: tot, CompliancePct: compliancePct(tot), Evaluated: tot.Compliant + tot.NonCompliant, Top: top, LastScan: last, Progress: s.progress(), MaxAge: s.opts.MaxAccessKeyAge,
-		TrendFrom: from, TrendTo: to, Trend: trendSVG(points)}
-	for _, st := range lifecycle.Stages {
-		d.Stages = append(d.Stages, stageCount{string(st), tot.Keys[string(st)]})
-	}
-	d.StageBar = stageBarSVG(d.Stages)
-	maxN := 0
-	for _, a := range top {
-		maxN = max(maxN, a.NonCompliant)
-	}
-	for _, a := range top {
-		d.TopBars = append(d.TopBars, bar{Width: barWidth(a.NonCompliant, maxN)})
-	}
-	if last != nil && !last.FinishedAt.IsZero() {
-		d.ScanDuration = last.FinishedAt.Sub(last.StartedAt).Round(100 * time.Millisecond).String()
-	}
-	switch r.URL.Query().Get("scan") {
-	case "started":
-		d.Flash = "Scan started."
-	case "running":
-		d.Flash = "A scan is already running."
-	}
-	s.renderPage(w, r, http.StatusOK, "overview", page{Title: "Overview", Data: d})
-	return nil
-}
-
-// trendPoints is how many intervals the trend chart has.
-const trendPoints = 60
-
-// trend is the non-compliant users over the last 90 days at most, from the
-// first recorded evaluation.
-func (s *Server) trend(ctx context.Context, now time.Time) (time.Time, time.Time, []store.TrendPoint, error) {
-	first, err := s.opts.Store.FirstActivity(ctx)
-	if err != nil || first.IsZero() {
-		return time.Time{}, time.Time{}, nil, err
-	}
-	from := first // the chart starts with the first scan's count, not a 0 before it
-	if now.Sub(from) > 90*24*time.Hour {
-		from = now.Add(-90 * 24 * time.Hour)
-	}
-	if !now.After(from) {
-		now = from.Add(time.Minute)
-	}
-	pts, err := s.opts.Store.NonCompliantTrend(ctx, from, now, trendPoints)
-	return from, now, pts, err
-}
-
 // ----- non-compliant users
 
-// keyQuery is the non-compliant view's query string: its filters, sort and page.
+// keyQuery is the keys view's query string: its filters, sort and page.
 type keyQuery struct {
 	Account string
 	Stage   string // a stage, "flagged" (expired and warning) or "all"
 	Owner   string
+	OU      string
+	Path    string
+	Due     string // "", overdue, 7d or 30d
 	Sort    string
-	Desc    bool
-	Page    int
-	Per     int
+	// Desc sorts largest first as the page shows the column: the oldest key
+	// (largest age) first for age, the latest date first for last used.
+	Desc bool
+	Page int
+	Per  int
 }
 
 const (
@@ -270,11 +164,25 @@ const (
 	maxPer     = 1000
 )
 
+// dueWindows are the due filter's values: days from now (-1: overdue).
+var dueWindows = map[string]int{"overdue": -1, "7d": 7, "30d": 30}
+
+// defaultDesc is the direction a column sorts in when the query names none:
+// age, oldest first; the others ascending.
+func defaultDesc(sort string) bool { return sort == store.SortAge }
+
 func parseKeyQuery(q url.Values) (keyQuery, error) {
 	k := keyQuery{Account: strings.TrimSpace(q.Get("account")), Stage: q.Get("stage"), Owner: strings.TrimSpace(q.Get("owner")),
-		Sort: q.Get("sort"), Desc: q.Get("dir") == "desc", Page: 1, Per: defaultPer}
+		OU: strings.Trim(strings.TrimSpace(q.Get("ou")), "/"), Path: strings.TrimSpace(q.Get("path")), Due: q.Get("due"),
+		Sort: q.Get("sort"), Page: 1, Per: defaultPer}
+	if _, ok := dueWindows[k.Due]; k.Due != "" && !ok {
+		return k, badRequest("due %q: want overdue, 7d or 30d", k.Due)
+	}
 	if k.Stage == "" {
 		k.Stage = string(lifecycle.Expired)
+		if k.Due != "" {
+			k.Stage = "all"
+		}
 	}
 	if k.Stage != "all" && k.Stage != "flagged" && !slices.Contains(lifecycle.Stages, lifecycle.Stage(k.Stage)) {
 		return k, badRequest("stage %q: want one of %s, flagged or all", k.Stage, stageList())
@@ -286,6 +194,14 @@ func parseKeyQuery(q url.Values) (keyQuery, error) {
 	}
 	if k.Sort == "" {
 		k.Sort = store.SortAge
+	}
+	switch dir := q.Get("dir"); dir {
+	case "":
+		k.Desc = defaultDesc(k.Sort)
+	case "asc", "desc":
+		k.Desc = dir == "desc"
+	default:
+		return k, badRequest("dir %q: want asc or desc", dir)
 	}
 	var err error
 	if v := q.Get("page"); v != "" {
@@ -309,8 +225,12 @@ func stageList() string {
 	return strings.Join(s, ", ")
 }
 
-func (k keyQuery) filter() store.KeyFilter {
-	f := store.KeyFilter{AccountID: k.Account, Owner: k.Owner, Sort: k.Sort, Desc: k.Desc, Limit: k.Per, Offset: (k.Page - 1) * k.Per}
+// filter is the store's filter of the query at now, for a limit of maxAge
+// days. The store sorts ages by creation date and last used dates latest
+// first, so those directions flip.
+func (k keyQuery) filter(now time.Time, maxAge int) store.KeyFilter {
+	f := store.KeyFilter{AccountID: k.Account, Owner: k.Owner, OU: k.OU, PathPrefix: k.Path, Sort: k.Sort,
+		Desc: k.Desc != (k.Sort == store.SortAge || k.Sort == store.SortLastUsed), Limit: k.Per, Offset: (k.Page - 1) * k.Per}
 	switch k.Stage {
 	case "all":
 	case "flagged":
@@ -318,26 +238,40 @@ func (k keyQuery) filter() store.KeyFilter {
 	default:
 		f.Stages = []string{k.Stage}
 	}
+	if days, ok := dueWindows[k.Due]; ok {
+		due := []string{string(lifecycle.Expired)}
+		if days >= 0 {
+			due = []string{string(lifecycle.OK), string(lifecycle.Warning)}
+			f.CreatedBefore = now.Add(time.Duration(days-maxAge) * rule.Day)
+		}
+		if f.Stages == nil {
+			f.Stages = due
+		} else {
+			f.Stages = slices.DeleteFunc(f.Stages, func(st string) bool { return !slices.Contains(due, st) })
+			if len(f.Stages) == 0 {
+				f.Stages = []string{"none"} // no stage is in both
+			}
+		}
+	}
 	return f
 }
 
 // values encodes the query, leaving defaults out.
 func (k keyQuery) values() url.Values {
 	v := url.Values{}
-	if k.Account != "" {
-		v.Set("account", k.Account)
+	for _, p := range [][2]string{{"account", k.Account}, {"ou", k.OU}, {"path", k.Path}, {"owner", k.Owner}, {"due", k.Due}} {
+		if p[1] != "" {
+			v.Set(p[0], p[1])
+		}
 	}
-	if k.Stage != string(lifecycle.Expired) {
+	if (k.Due == "" && k.Stage != string(lifecycle.Expired)) || (k.Due != "" && k.Stage != "all") {
 		v.Set("stage", k.Stage)
-	}
-	if k.Owner != "" {
-		v.Set("owner", k.Owner)
 	}
 	if k.Sort != store.SortAge {
 		v.Set("sort", k.Sort)
 	}
-	if k.Desc {
-		v.Set("dir", "desc")
+	if k.Desc != defaultDesc(k.Sort) {
+		v.Set("dir", map[bool]string{true: "desc", false: "asc"}[k.Desc])
 	}
 	if k.Page > 1 {
 		v.Set("page", strconv.Itoa(k.Page))
@@ -346,6 +280,44 @@ func (k keyQuery) values() url.Values {
 		v.Set("per", strconv.Itoa(k.Per))
 	}
 	return v
+}
+
+// title says what the view lists.
+func (k keyQuery) title() string {
+	var what string
+	switch k.Stage {
+	case "all":
+		what = "All access keys"
+	case "flagged":
+		what = "Expired and warning access keys"
+	default:
+		what = strings.ToUpper(k.Stage[:1]) + k.Stage[1:] + " access keys"
+	}
+	switch k.Due {
+	case "overdue":
+		what += " past their rotation deadline"
+	case "7d":
+		what += " due for rotation within 7 days"
+	case "30d":
+		what += " due for rotation within 30 days"
+	}
+	var in []string
+	if k.Account != "" {
+		in = append(in, "account "+k.Account)
+	}
+	if k.OU != "" {
+		in = append(in, "OU "+k.OU)
+	}
+	if k.Path != "" {
+		in = append(in, "path "+k.Path)
+	}
+	if len(in) > 0 {
+		what += " in " + strings.Join(in, ", ")
+	}
+	if k.Owner != "" {
+		what += " owned by " + k.Owner
+	}
+	return what
 }
 
 func (k keyQuery) href(path string) string {
@@ -360,6 +332,7 @@ func (k keyQuery) href(path string) string {
 type keyRow struct {
 	AccountID       string    `json:"accountId"`
 	AccountName     string    `json:"accountName"`
+	OU              string    `json:"ou,omitempty"`
 	UserName        string    `json:"userName"`
 	ResourceID      string    `json:"resourceId"`
 	AccessKeyID     string    `json:"accessKeyId"`
@@ -371,8 +344,16 @@ type keyRow struct {
 	LastUsedService string    `json:"lastUsedService,omitempty"`
 	Owner           string    `json:"owner,omitempty"`
 	Remediation     string    `json:"remediationStatus,omitempty"`
-	LastNotified    time.Time `json:"lastNotified,omitzero"`
-	NextReminder    time.Time `json:"nextReminder,omitzero"`
+	// RemediationText says Remediation in words (notified, failed,
+	// pending), on expired keys only: the execution is about them.
+	RemediationText string `json:"remediation,omitempty"`
+	// Deadline is when an active key reaches the limit; DaysLeft the whole
+	// days until then (negative: overdue by that many). Absent for
+	// inactive and exempt keys.
+	Deadline     time.Time `json:"deadline,omitzero"`
+	DaysLeft     *int      `json:"daysLeft,omitempty"`
+	LastNotified time.Time `json:"lastNotified,omitzero"`
+	NextReminder time.Time `json:"nextReminder,omitzero"`
 }
 
 func (s *Server) keyRows(rows []store.KeyRow, now time.Time) []keyRow {
@@ -380,7 +361,17 @@ func (s *Server) keyRows(rows []store.KeyRow, now time.Time) []keyRow {
 	for i, r := range rows {
 		kr := keyRow{AccountID: r.AccountID, AccountName: r.AccountName, UserName: r.UserName, ResourceID: r.ResourceID, AccessKeyID: r.AccessKeyID,
 			Status: r.Status, Stage: r.Stage, AgeDays: rule.AgeDays(r.CreatedAt, now), CreateDate: r.CreatedAt, LastUsed: r.LastUsedAt,
-			LastUsedService: r.LastUsedService, Owner: r.Owner, Remediation: r.ExecutionState, LastNotified: r.LastNotified}
+			LastUsedService: r.LastUsedService, Owner: r.Owner, Remediation: r.ExecutionState,
+			LastNotified: r.LastNotified, OU: r.OU}
+		if r.Stage == string(lifecycle.Expired) {
+			// The user's execution is about its expired key, not its others.
+			kr.RemediationText = remediationWords(r.ExecutionState)
+		}
+		if r.Status == rule.StatusActive && r.Stage != string(lifecycle.Exempt) && !r.CreatedAt.IsZero() {
+			kr.Deadline = r.CreatedAt.Add(time.Duration(s.opts.MaxAccessKeyAge) * rule.Day)
+			left := int(math.Floor(float64(kr.Deadline.Sub(now)) / float64(rule.Day)))
+			kr.DaysLeft = &left
+		}
 		if !r.LastNotified.IsZero() {
 			kr.NextReminder = r.LastNotified.Add(s.opts.ReminderInterval)
 		}
@@ -389,13 +380,44 @@ func (s *Server) keyRows(rows []store.KeyRow, now time.Time) []keyRow {
 	return out
 }
 
+// dueText says days left in words: "due in 3 days", "overdue by 12 days".
+func dueText(left *int) string {
+	switch {
+	case left == nil:
+		return ""
+	case *left == 0:
+		return "due today"
+	case *left == 1:
+		return "due in 1 day"
+	case *left > 0:
+		return fmt.Sprintf("due in %d days", *left)
+	case *left == -1:
+		return "overdue by 1 day"
+	}
+	return fmt.Sprintf("overdue by %d days", -*left)
+}
+
+// remediationWords says an execution state as the owner sees it: the
+// remediation of a key is a notification, so SUCCEEDED means notified.
+func remediationWords(state string) string {
+	if w, ok := remediationText[state]; ok {
+		return w
+	}
+	return strings.ToLower(state)
+}
+
+var remediationText = map[string]string{store.ExecutionSucceeded: "notified", store.ExecutionFailed: "failed",
+	store.ExecutionQueued: "pending", store.ExecutionInProgress: "pending"}
+
 type nonCompliantData struct {
+	Title      string
 	Query      keyQuery
 	Rows       []keyRow
 	Keys       int
 	Users      int
 	Pages      int
 	Stages     []string
+	Dues       []string
 	Columns    []column
 	Prev, Next string
 	CSV, JSON  string
@@ -410,6 +432,7 @@ type column struct {
 	Label string
 	Href  string
 	Arrow string
+	Sort  string // aria-sort: ascending, descending or none
 }
 
 func (s *Server) nonCompliantView(ctx context.Context, q url.Values) (nonCompliantData, error) {
@@ -417,7 +440,8 @@ func (s *Server) nonCompliantView(ctx context.Context, q url.Values) (nonComplia
 	if err != nil {
 		return nonCompliantData{}, err
 	}
-	f := k.filter()
+	now := s.opts.Now()
+	f := k.filter(now, s.opts.MaxAccessKeyAge)
 	keys, users, err := s.opts.Store.CountKeys(ctx, f)
 	if err != nil {
 		return nonCompliantData{}, err
@@ -426,8 +450,7 @@ func (s *Server) nonCompliantView(ctx context.Context, q url.Values) (nonComplia
 	if err != nil {
 		return nonCompliantData{}, err
 	}
-	now := s.opts.Now()
-	d := nonCompliantData{Query: k, Rows: s.keyRows(rows, now), Keys: keys, Users: users, Pages: max(1, (keys+k.Per-1)/k.Per), Now: now}
+	d := nonCompliantData{Title: k.title(), Dues: []string{"overdue", "7d", "30d"}, Query: k, Rows: s.keyRows(rows, now), Keys: keys, Users: users, Pages: max(1, (keys+k.Per-1)/k.Per), Now: now}
 	d.Stages = append(d.Stages, "flagged", "all")
 	for _, st := range lifecycle.Stages {
 		d.Stages = append(d.Stages, string(st))
@@ -453,19 +476,22 @@ func (s *Server) nonCompliantView(ctx context.Context, q url.Values) (nonComplia
 	d.CSVAll = "/noncompliant.csv?" + all.Encode()
 	for _, c := range []struct{ label, sort string }{
 		{"Account", store.SortAccount}, {"User", store.SortUser}, {"Access key", ""}, {"Stage", store.SortStage}, {"Age", store.SortAge},
-		{"Last used", store.SortLastUsed}, {"Owner", store.SortOwner}, {"Remediation", ""}, {"Last notified", ""}, {"Next reminder", ""},
+		{"Deadline", ""}, {"Last used", store.SortLastUsed}, {"Owner", store.SortOwner}, {"Remediation", ""}, {"Last notified", ""}, {"Next reminder", ""},
 	} {
-		col := column{Label: c.label}
+		col := column{Label: c.label, Sort: "none"}
 		if c.sort != "" {
 			p := k
 			p.Page = 1
-			p.Desc = p.Sort == c.sort && !k.Desc
+			p.Desc = defaultDesc(c.sort)
+			if k.Sort == c.sort {
+				p.Desc = !k.Desc
+			}
 			p.Sort = c.sort
 			col.Href = p.href("/noncompliant")
 			if k.Sort == c.sort {
-				col.Arrow = "▲"
+				col.Arrow, col.Sort = "▲", "ascending"
 				if k.Desc {
-					col.Arrow = "▼"
+					col.Arrow, col.Sort = "▼", "descending"
 				}
 			}
 		}
@@ -479,7 +505,7 @@ func (s *Server) nonCompliant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.renderPage(w, r, http.StatusOK, "noncompliant", page{Title: "Non-compliant users", Data: d})
+	s.renderPage(w, r, http.StatusOK, "noncompliant", page{Title: d.Title, Data: d})
 	return nil
 }
 
@@ -524,7 +550,7 @@ func (s *Server) allKeyRows(ctx context.Context, k keyQuery, now time.Time) ([]k
 	var out []keyRow
 	k.Per = maxExport
 	for k.Page = 1; ; k.Page++ {
-		rows, err := s.opts.Store.Keys(ctx, k.filter())
+		rows, err := s.opts.Store.Keys(ctx, k.filter(now, s.opts.MaxAccessKeyAge))
 		if err != nil {
 			return nil, err
 		}
@@ -548,7 +574,7 @@ func (s *Server) nonCompliantJSON(w http.ResponseWriter, r *http.Request) error 
 		if resp.Rows, err = s.allKeyRows(r.Context(), k, now); err != nil {
 			return err
 		}
-		resp.Keys, resp.Users, err = s.opts.Store.CountKeys(r.Context(), k.filter())
+		resp.Keys, resp.Users, err = s.opts.Store.CountKeys(r.Context(), k.filter(now, s.opts.MaxAccessKeyAge))
 	} else {
 		var d nonCompliantData
 		d, err = s.nonCompliantView(r.Context(), q)

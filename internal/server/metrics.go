@@ -3,12 +3,15 @@ package server
 import (
 	"context"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
+	"github.com/keyage/keyage/internal/store"
 )
 
 // KeyAgeBuckets are the upper bounds, in days, of keyage_key_age_days.
@@ -108,6 +111,25 @@ func (s *Server) ObserveNotification(receiver string, err error) {
 	s.metrics.notifyFailed.WithLabelValues(receiver).Add(0)
 }
 
+// remediationBuckets counts the durations at or below each of MTTRBuckets
+// (in seconds, as Prometheus wants).
+func remediationBuckets(r store.RemediationStats) map[float64]uint64 {
+	out := make(map[float64]uint64, len(MTTRBuckets))
+	for _, b := range MTTRBuckets {
+		limit := time.Duration(b) * rule.Day
+		out[limit.Seconds()] = uint64(sort.Search(len(r.Durations), func(i int) bool { return r.Durations[i] > limit }))
+	}
+	return out
+}
+
+func remediationSum(r store.RemediationStats) float64 {
+	var sum time.Duration
+	for _, d := range r.Durations {
+		sum += d
+	}
+	return sum.Seconds()
+}
+
 // storeCollector reads the store's state at every scrape, so /metrics
 // always agrees with the store (and with the dashboard).
 type storeCollector struct{ s *Server }
@@ -128,10 +150,20 @@ var (
 		"Age of the oldest undelivered notification; 0 when none is waiting.", nil, nil)
 	descLastScan = prometheus.NewDesc("keyage_last_scan_timestamp_seconds",
 		"When the newest stored scan finished (Unix seconds); absent before the first.", nil, nil)
+	descRootKeys = prometheus.NewDesc("keyage_root_access_keys_active", "Active access keys of the root user, per account.",
+		[]string{"account"}, nil)
+	descKeysDue = prometheus.NewDesc("keyage_keys_due", "Active access keys by due window: overdue (past the limit), due within 7 and 30 days (30 includes 7).",
+		[]string{"window"}, nil)
+	descMTTR = prometheus.NewDesc("keyage_time_to_remediate_seconds",
+		"How long users stayed NON_COMPLIANT, for those fixed in the last 90 days (rotated, deactivated or deleted).", nil, nil)
 )
 
+// MTTRBuckets are the upper bounds, in days, of keyage_time_to_remediate_seconds.
+var MTTRBuckets = []float64{1, 3, 7, 14, 30, 60, 90}
+
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descKeys, descKeyAge, descUsers, descUsersNonCompliant, descAccounts, descOutbox, descDepth, descOldest, descLastScan} {
+	for _, d := range []*prometheus.Desc{descKeys, descKeyAge, descUsers, descUsersNonCompliant, descAccounts, descOutbox, descDepth, descOldest, descLastScan,
+		descRootKeys, descKeysDue, descMTTR} {
 		ch <- d
 	}
 }
@@ -176,12 +208,26 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descAccounts, float64(t.Accounts-t.AccountsFailed), "ok")
 		gauge(descAccounts, float64(t.AccountsFailed), "error")
 	}
-	if as, err := st.Accounts(ctx, 0); err != nil {
+	if as, err := st.AccountStates(ctx); err != nil {
 		fail(descUsersNonCompliant, err)
+		fail(descRootKeys, err)
 	} else {
 		for _, a := range as {
 			gauge(descUsersNonCompliant, float64(a.NonCompliant), a.AccountID)
+			gauge(descRootKeys, float64(a.ActiveRootKeys), a.AccountID)
 		}
+	}
+	if d, err := st.Due(ctx, now, time.Duration(c.s.opts.MaxAccessKeyAge)*rule.Day); err != nil {
+		fail(descKeysDue, err)
+	} else {
+		gauge(descKeysDue, float64(d.Overdue), "overdue")
+		gauge(descKeysDue, float64(d.Within7), "7d")
+		gauge(descKeysDue, float64(d.Within30), "30d")
+	}
+	if r, err := st.TimeToRemediate(ctx, now, 90*rule.Day); err != nil {
+		fail(descMTTR, err)
+	} else {
+		ch <- prometheus.MustNewConstHistogram(descMTTR, uint64(r.Count), remediationSum(r), remediationBuckets(r))
 	}
 	if o, err := st.OutboxStats(ctx); err != nil {
 		fail(descOutbox, err)

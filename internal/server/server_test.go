@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -75,13 +76,21 @@ func TestOverviewMatchesStore(t *testing.T) {
 func TestTrendEndsAtCurrentCount(t *testing.T) {
 	st := testOrg(t)
 	srv, _ := newTestServer(t, st, Options{})
-	_, _, pts, err := srv.trend(context.Background(), t0.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// It starts with the first scan's count (3), not with a 0 from before any scan.
-	if len(pts) != trendPoints+1 || pts[0].NonCompliant != 3 || pts[len(pts)-1].NonCompliant != 4 {
-		t.Errorf("trend = %d points from %d to %d; want %d points from 3 to 4", len(pts), pts[0].NonCompliant, pts[len(pts)-1].NonCompliant, trendPoints+1)
+	for _, tt := range []struct {
+		by    string
+		want  int // periods since the first scan (a day before t0, on the Monday of t0's week)
+		first int
+	}{{"day", 2, 3}, {"week", 1, 4}} {
+		t.Run(tt.by, func(t *testing.T) {
+			pts, err := srv.complianceTrend(context.Background(), t0.Add(time.Hour), tt.by)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// It starts with the first scan's count (3), not with a 0 from before any scan.
+			if len(pts) != tt.want || pts[0].NonCompliant != tt.first || pts[len(pts)-1].NonCompliant != 4 {
+				t.Errorf("trend by %s = %+v; want %d periods from %d to 4 non-compliant users", tt.by, pts, tt.want, tt.first)
+			}
+		})
 	}
 }
 
@@ -94,23 +103,17 @@ func userColumn(body string) []string {
 	return out
 }
 
-func TestNonCompliantFiltersSortPages(t *testing.T) {
-	_, ts := newTestServer(t, testOrg(t), Options{})
-	for _, tt := range []struct {
-		name  string
-		query string
-		want  []string
-	}{
-		{"default: expired keys, oldest first", "", []string{"gina", "alice", "bob", "eve"}},
-		{"account", "account=" + acctProd, []string{"alice", "bob"}},
-		{"owner", "owner=eve@example.com", []string{"eve"}},
-		{"stage warning", "stage=warning", []string{"carol"}},
-		{"flagged", "stage=flagged", []string{"gina", "alice", "bob", "eve", "carol"}},
-		{"sort by user", "sort=user", []string{"alice", "bob", "eve", "gina"}},
-		{"sort by user, descending", "sort=user&dir=desc", []string{"gina", "eve", "bob", "alice"}},
-		{"page 2 of 2 per page", "per=2&page=2", []string{"bob", "eve"}},
-		{"no match", "owner=nobody@example.com", nil},
-	} {
+// usersCase is a query of the keys table and the users it lists, in order.
+type usersCase struct {
+	name  string
+	query string
+	want  []string
+}
+
+// checkUserColumns runs each case against /noncompliant.
+func checkUserColumns(t *testing.T, ts *httptest.Server, cases []usersCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := get(t, ts, "/noncompliant?"+tt.query)
 			if resp.StatusCode != http.StatusOK {
@@ -121,6 +124,21 @@ func TestNonCompliantFiltersSortPages(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNonCompliantFiltersSortPages(t *testing.T) {
+	_, ts := newTestServer(t, testOrg(t), Options{})
+	checkUserColumns(t, ts, []usersCase{
+		{"default: expired keys, oldest first", "", []string{"gina", "alice", "bob", "eve"}},
+		{"account", "account=" + acctProd, []string{"alice", "bob"}},
+		{"owner", "owner=eve@example.com", []string{"eve"}},
+		{"stage warning", "stage=warning", []string{"carol"}},
+		{"flagged", "stage=flagged", []string{"gina", "alice", "bob", "eve", "carol"}},
+		{"sort by user", "sort=user", []string{"alice", "bob", "eve", "gina"}},
+		{"sort by user, descending", "sort=user&dir=desc", []string{"gina", "eve", "bob", "alice"}},
+		{"page 2 of 2 per page", "per=2&page=2", []string{"bob", "eve"}},
+		{"no match", "owner=nobody@example.com", nil},
+	})
 	resp, body := get(t, ts, "/noncompliant?per=2")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `rel="next" href="/noncompliant?page=2&amp;per=2"`) {
 		t.Errorf("page 1 of 2 should link to page 2")

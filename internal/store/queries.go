@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -222,6 +224,14 @@ type KeyFilter struct {
 	AccountID  string
 	ResourceID string
 	Owner      string
+	// OU keeps the accounts in an OU path or below it (Workloads keeps
+	// Workloads and Workloads/Prod); PathPrefix keeps users whose IAM path
+	// starts with it ("/ci/").
+	OU         string
+	PathPrefix string
+	// CreatedBefore, when set, keeps keys created at or before it (keys due
+	// by a date, for a limit).
+	CreatedBefore time.Time
 	// Sort is one of the Sort constants (default SortAge); Desc reverses it.
 	Sort string
 	Desc bool
@@ -234,6 +244,7 @@ type KeyFilter struct {
 type KeyRow struct {
 	AccountID       string
 	AccountName     string
+	OU              string
 	ResourceID      string
 	UserName        string
 	Compliance      string
@@ -274,6 +285,19 @@ func (f KeyFilter) where() (string, []any) {
 		conds = append(conds, `k.owner = ?`)
 		args = append(args, f.Owner)
 	}
+	if f.OU != "" {
+		ou := strings.Trim(f.OU, "/")
+		conds = append(conds, `k.account_id IN (SELECT o.account_id FROM account_latest o WHERE o.ou = ? OR substr(o.ou, 1, length(?)) = ?)`)
+		args = append(args, ou, ou+"/", ou+"/")
+	}
+	if f.PathPrefix != "" {
+		conds = append(conds, `EXISTS (SELECT 1 FROM evaluations e WHERE e.account_id = k.account_id AND e.resource_id = k.resource_id AND substr(e.path, 1, length(?)) = ?)`)
+		args = append(args, f.PathPrefix, f.PathPrefix)
+	}
+	if !f.CreatedBefore.IsZero() {
+		conds = append(conds, `k.created_at <= ?`)
+		args = append(args, ms64(f.CreatedBefore))
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}
@@ -306,7 +330,7 @@ func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 		limit = -1
 	}
 	args = append(args, limit, max(f.Offset, 0))
-	q := `SELECT k.account_id, COALESCE(a.name, ''), k.resource_id, k.user_name, k.compliance, k.owner, k.access_key_id, k.status, k.stage, k.age_days,
+	q := `SELECT k.account_id, COALESCE(a.name, ''), COALESCE(a.ou, ''), k.resource_id, k.user_name, k.compliance, k.owner, k.access_key_id, k.status, k.stage, k.age_days,
 			k.created_at, k.last_used_at, k.last_used_service,
 			COALESCE((SELECT x.state FROM remediation_executions x WHERE x.account_id = k.account_id AND x.resource_id = k.resource_id ORDER BY x.updated_at DESC LIMIT 1), ''),
 			COALESCE((SELECT MAX(n.notified_at) FROM notify_state n WHERE n.account_id = k.account_id AND n.resource_id = k.resource_id
@@ -317,7 +341,7 @@ func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 	out, err := queryRows(ctx, s.db, q, func(row rowScanner) (KeyRow, error) {
 		var r KeyRow
 		var created, used, notified int64
-		err := row.Scan(&r.AccountID, &r.AccountName, &r.ResourceID, &r.UserName, &r.Compliance, &r.Owner, &r.AccessKeyID, &r.Status, &r.Stage, &r.AgeDays,
+		err := row.Scan(&r.AccountID, &r.AccountName, &r.OU, &r.ResourceID, &r.UserName, &r.Compliance, &r.Owner, &r.AccessKeyID, &r.Status, &r.Stage, &r.AgeDays,
 			&created, &used, &r.LastUsedService, &r.ExecutionState, &notified)
 		r.CreatedAt, r.LastUsedAt, r.LastNotified = fromMS(created), fromMS(used), fromMS(notified)
 		return r, err
@@ -371,27 +395,46 @@ type AgeHistogram struct {
 }
 
 // ActiveKeyAges builds the age histogram of active keys at now, ages in
-// (fractional) days, with the given upper bounds in days.
+// (fractional) days, with the given upper bounds in days (ascending). It
+// counts each bucket as one range of the (status, created_at) index: a
+// count and a sum per entry, no comparison.
 func (s *Store) ActiveKeyAges(ctx context.Context, now time.Time, bounds []float64) (AgeHistogram, error) {
 	h := AgeHistogram{Bounds: bounds, Cumulative: make([]uint64, len(bounds))}
+	day := float64(rule.Day / time.Millisecond)
 	var b strings.Builder
-	b.WriteString(`SELECT COUNT(*), COALESCE(SUM(?1 - created_at), 0)`)
-	args := []any{ms64(now)}
-	for _, d := range bounds {
-		b.WriteString(`, COALESCE(SUM(created_at >= ?), 0)`)
-		args = append(args, ms64(now)-int64(d*float64(rule.Day/time.Millisecond)))
+	args := []any{rule.StatusActive}
+	// Buckets from the youngest: created_at >= now - bound, below the
+	// previous (younger) bound's limit.
+	upper := int64(math.MaxInt64)
+	for i, d := range append(slices.Clone(bounds), math.Inf(1)) {
+		if i > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		lower := int64(math.MinInt64)
+		if !math.IsInf(d, 1) {
+			lower = ms64(now) - int64(d*day)
+		}
+		fmt.Fprintf(&b, `SELECT %d, COUNT(*), COALESCE(SUM(created_at), 0) FROM evaluation_keys WHERE status = ?1 AND created_at >= ? AND created_at < ?`, i)
+		args = append(args, lower, upper)
+		upper = lower
 	}
-	b.WriteString(` FROM evaluation_keys WHERE status = ?`)
-	args = append(args, rule.StatusActive)
-	var sumMS float64
-	dest := []any{&h.Count, &sumMS}
-	for i := range h.Cumulative {
-		dest = append(dest, &h.Cumulative[i])
-	}
-	if err := s.db.QueryRowContext(ctx, b.String(), args...).Scan(dest...); err != nil {
+	rows, err := s.rangeSums(ctx, b.String(), args)
+	if err != nil {
 		return h, fmt.Errorf("read key ages: %w", err)
 	}
-	h.SumDays = sumMS / float64(rule.Day/time.Millisecond)
+	var sumCreated float64
+	counts := make([]uint64, len(bounds)+1)
+	for _, x := range rows {
+		counts[x.i] = uint64(x.x)
+		h.Count += uint64(x.x)
+		sumCreated += float64(x.y)
+	}
+	var cum uint64
+	for i := range bounds {
+		cum += counts[i]
+		h.Cumulative[i] = cum
+	}
+	h.SumDays = (float64(h.Count)*float64(ms64(now)) - sumCreated) / day
 	return h, nil
 }
 
