@@ -126,3 +126,20 @@ func SignedRegion(r *http.Request) string {
 	}
 	return ""
 }
+
+// NewFails calls newFn(opts), a receiver's constructor, and fails the test
+// unless it returns an error that contains every one of want and none of
+// secrets.
+func NewFails[O, N any](t testing.TB, newFn func(O) (N, error), opts O, want []string, secrets ...string) {
+	t.Helper()
+	_, err := newFn(opts)
+	if err == nil {
+		t.Fatal("New = nil error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("New error %q does not contain %q", err, w)
+		}
+	}
+	NoSecrets(t, err, secrets...)
+}
