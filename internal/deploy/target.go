@@ -184,7 +184,8 @@ func Target() *Template {
 			PolicyName: "keyage-enforce",
 			PolicyDocument: PolicyDocument{
 				Version:   policyVersion,
-				Statement: []Statement{allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...)},
+				Statement: []Statement{allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...),
+					allow("RotateIntoSecrets", cfn.Sub("arn:${AWS::Partition}:secretsmanager:*:*:secret:"+DefaultSecretPrefix+"*"), slices.Clone(RotateSecretActions)...)},
 			},
 		}},
 	}
