@@ -624,7 +624,7 @@ func (r *Rotator) storeSecret(ctx context.Context, cfg aws.Config, u rule.User, 
 		if err := r.call(ctx, st, st.NewKeyID, ActStore, "create secret "+st.SecretName, func() error {
 			in := &secretsmanager.CreateSecretInput{Name: aws.String(st.SecretName), ClientRequestToken: version, SecretString: aws.String(value),
 				Description: aws.String("Access key of IAM user " + u.UserName + ", rotated by keyage"),
-				Tags: []smtypes.Tag{{Key: aws.String(tagUserID), Value: aws.String(u.UserID)}, {Key: aws.String(tagManaged), Value: aws.String("keyage")}}}
+				Tags:        []smtypes.Tag{{Key: aws.String(tagUserID), Value: aws.String(u.UserID)}, {Key: aws.String(tagManaged), Value: aws.String("keyage")}}}
 			if rc.KMSKeyID != "" {
 				in.KmsKeyId = aws.String(rc.KMSKeyID)
 			}
