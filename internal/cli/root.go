@@ -97,6 +97,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		newStateCmd(ios),
 		newReceiversCmd(ios),
 		newEnforceCmd(f, nil),
+		newRotateCmd(f, nil),
 		newAuditCmd(ios),
 		newReactivateCmd(ios),
 		newDeployCmd(ios),
