@@ -15,7 +15,6 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/output"
-	"github.com/keyage/keyage/internal/progress"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -213,7 +212,7 @@ func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, *aws
 		return nil, nil, err
 	}
 	log.Info("scanning", "source", job.scan.Source, "caller", assumer.CallerARN())
-	bar := progress.New(ios.ErrOut, "accounts", ios.ErrIsTerminal)
+	bar := ios.display().Start("accounts")
 	so := job.scan
 	so.Now = time.Now()
 	so.Logger = log
