@@ -373,6 +373,20 @@ func (r *Rotator) user(ctx context.Context, ev rule.Evaluation, acct scan.Accoun
 	return step, err
 }
 
+// gated reports whether a step stops short of its call, at the action limit or in a dry run
+// (its record written); otherwise it counts the step against the limit.
+func (r *Rotator) gated(ctx context.Context, step *Step, wouldDo string) (bool, error) {
+	if r.limited(step) {
+		return true, r.record(ctx, step)
+	}
+	if !r.Apply {
+		step.Outcome, step.Detail = enforce.OutcomeDryRun, wouldDo
+		return true, r.record(ctx, step)
+	}
+	r.taken++
+	return false, nil
+}
+
 func (r *Rotator) limited(step *Step) bool {
 	if r.taken >= r.Config.Enforce.MaxActionsPerRun {
 		step.Outcome, step.Detail = enforce.OutcomeRefused, fmt.Sprintf("maxActionsPerRun (%d) reached", r.Config.Enforce.MaxActionsPerRun)
@@ -417,13 +431,10 @@ func (r *Rotator) advance(ctx context.Context, cfg aws.Config, u rule.User, acct
 			step.Detail = fmt.Sprintf("old key %s last used %s, after the new key %s was created on %s, and the new key was never used: not deactivated",
 				st.OldKeyID, old.LastUsedDate.Format(time.DateOnly), st.NewKeyID, st.CreatedAt.Format(time.DateOnly))
 			return r.record(ctx, step)
-		case r.limited(step):
-			return r.record(ctx, step)
-		case !r.Apply:
-			step.Outcome, step.Detail = enforce.OutcomeDryRun, "would deactivate the old key "+st.OldKeyID
-			return r.record(ctx, step)
 		}
-		r.taken++
+		if stop, err := r.gated(ctx, step, "would deactivate the old key "+st.OldKeyID); stop || err != nil {
+			return err
+		}
 		err := r.call(ctx, st, st.OldKeyID, ActDeactivate, "new key "+st.NewKeyID+" in "+st.SecretARN, func() error {
 			_, err := iam.NewFromConfig(cfg).UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(u.UserName),
 				AccessKeyId: aws.String(st.OldKeyID), Status: iamtypes.StatusTypeInactive})
@@ -449,13 +460,10 @@ func (r *Rotator) advance(ctx context.Context, cfg aws.Config, u rule.User, acct
 		case now.Before(st.DeleteAt):
 			step.Outcome, step.Detail = enforce.OutcomeScheduled, "old key deleted on "+st.DeleteAt.Format(time.DateOnly)
 			return nil
-		case r.limited(step):
-			return r.record(ctx, step)
-		case !r.Apply:
-			step.Outcome, step.Detail = enforce.OutcomeDryRun, "would delete the old key "+st.OldKeyID
-			return r.record(ctx, step)
 		}
-		r.taken++
+		if stop, err := r.gated(ctx, step, "would delete the old key "+st.OldKeyID); stop || err != nil {
+			return err
+		}
 		if err := r.call(ctx, st, st.OldKeyID, ActDelete, "inactive since "+st.DeactivatedAt.Format(time.DateOnly), func() error {
 			_, err := iam.NewFromConfig(cfg).DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(u.UserName), AccessKeyId: aws.String(st.OldKeyID)})
 			return err

@@ -99,21 +99,7 @@ func (s *Server) secretsManagerService() *service {
 
 // validSecretName: 1 to 512 ASCII letters, digits and /_+=.@- (the API reference's
 // "Name" constraint; IAM user names may also hold ',', which a secret name may not).
-func validSecretName(name string) bool {
-	if name == "" || len(name) > 512 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		b := name[i]
-		switch {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
-		case strings.IndexByte("/_+=.@-", b) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validSecretName(name string) bool { return validName(name, 512, "/_+=.@-") }
 
 // secretARN is the ARN a secret of that name gets in the account and region.
 func (s *Server) secretARN(acct, region, name string) string {
@@ -183,6 +169,19 @@ func (s *Server) lookupSecret(c *call, id string, allowDeleted bool) (*secret, *
 	if !allowDeleted && !sec.deleted.IsZero() {
 		a.secrets.mu.Unlock()
 		return nil, nil, smMarkedDelete
+	}
+	return sec, a, nil
+}
+
+// lookupSecretKMS is lookupSecret for a call that also uses the secret's KMS key for action.
+func (s *Server) lookupSecretKMS(c *call, id, action string) (*secret, *account, error) {
+	sec, a, err := s.lookupSecret(c, id, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e := s.kmsAllowed(c, sec.kmsKey, action); e != nil {
+		a.secrets.mu.Unlock()
+		return nil, nil, e
 	}
 	return sec, a, nil
 }
@@ -374,14 +373,11 @@ func (s *Server) smPutSecretValue(c *call) (any, error) {
 	if in.SecretString == "" && in.SecretBinary == nil {
 		return nil, smError("InvalidParameterException", "You must provide either SecretString or SecretBinary.")
 	}
-	sec, a, err := s.lookupSecret(c, in.SecretId, false)
+	sec, a, err := s.lookupSecretKMS(c, in.SecretId, "kms:GenerateDataKey")
 	if err != nil {
 		return nil, err
 	}
 	defer a.secrets.mu.Unlock()
-	if e := s.kmsAllowed(c, sec.kmsKey, "kms:GenerateDataKey"); e != nil {
-		return nil, e
-	}
 	id := in.ClientRequestToken
 	if id == "" {
 		id = s.requestID()
@@ -403,14 +399,11 @@ func (s *Server) smGetSecretValue(c *call) (any, error) {
 	if err := c.decodeJSON(&in); err != nil {
 		return nil, err
 	}
-	sec, a, err := s.lookupSecret(c, in.SecretId, false)
+	sec, a, err := s.lookupSecretKMS(c, in.SecretId, "kms:Decrypt")
 	if err != nil {
 		return nil, err
 	}
 	defer a.secrets.mu.Unlock()
-	if e := s.kmsAllowed(c, sec.kmsKey, "kms:Decrypt"); e != nil {
-		return nil, e
-	}
 	stage := in.VersionStage
 	if stage == "" && in.VersionId == "" {
 		stage = smCurrent

@@ -34,12 +34,17 @@ accounts:
       - {name: ci, keys: [{ageDays: 100}]}
 `
 
-func TestSecretsManagerVersionStages(t *testing.T) {
+func newSecretsSandbox(t *testing.T) *testSandbox {
+	t.Helper()
 	f, err := ParseFixture([]byte(secretsFixture), "secrets.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := newTestSandbox(t, Options{Fixture: f})
+	return newTestSandbox(t, Options{Fixture: f})
+}
+
+func TestSecretsManagerVersionStages(t *testing.T) {
+	ts := newSecretsSandbox(t)
 	ctx := context.Background()
 	sm := secretsmanager.NewFromConfig(ts.assumeRole(t, "222222222222", "Rotator"))
 
@@ -184,11 +189,7 @@ func TestSecretsManagerVersionStages(t *testing.T) {
 // TestCreatedAccessKeySigns checks that a key from CreateAccessKey signs requests the
 // sandbox accepts, and stops doing so once deactivated.
 func TestCreatedAccessKeySigns(t *testing.T) {
-	f, err := ParseFixture([]byte(secretsFixture), "secrets.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := newTestSandbox(t, Options{Fixture: f})
+	ts := newSecretsSandbox(t)
 	ctx := context.Background()
 	client := iam.NewFromConfig(ts.assumeRole(t, "222222222222", "Everything"))
 	out, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("ci")})
