@@ -183,7 +183,8 @@ func New(opts Options) (*Server, error) {
 	s.bySigning = map[string]*service{}
 	s.byTarget = map[string]*service{}
 	for _, svc := range []*service{s.iamService(), s.stsService(), s.organizationsService(),
-		s.snsService(), s.sqsService(), s.configService(), s.lambdaService(), s.sesService(), s.cloudFormationService(), s.securityHubService()} {
+		s.snsService(), s.sqsService(), s.configService(), s.lambdaService(), s.sesService(), s.cloudFormationService(), s.securityHubService(),
+		s.secretsManagerService()} {
 		s.register(svc)
 	}
 	s.cfn().unavailable = unavailableTypes(f.Regions)
