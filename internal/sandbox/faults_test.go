@@ -240,7 +240,7 @@ func TestMaxInflight(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var (
-				mu       sync.Mutex
+				mu        sync.Mutex
 				cur, most int
 			)
 			started := make(chan struct{})
