@@ -41,7 +41,10 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 echo "### ${MODE^}: $ACCOUNTS accounts x $USERS users, sandbox latency $LATENCY, --concurrency $CONCURRENCY"
 echo
-echo "Command: \`$(env | grep -E '^(SOURCES|MAX_INFLIGHT)=' | tr '\n' ' ')scripts/bench-scan.sh $*\` on $(nproc) cores, $(go version | cut -d' ' -f3)."
+prefix=''
+[[ $SOURCES != "auto api" ]] && prefix+="SOURCES='$SOURCES' "
+[[ $MAX_INFLIGHT != 0 ]] && prefix+="MAX_INFLIGHT=$MAX_INFLIGHT "
+echo "Command: \`${prefix}scripts/bench-scan.sh $*\` on $(nproc) cores, $(go version | cut -d' ' -f3)."
 echo
 
 if [[ $MODE == run ]]; then
