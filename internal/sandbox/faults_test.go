@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -230,15 +231,8 @@ func TestServiceFaults(t *testing.T) {
 }
 
 func TestMaxInflight(t *testing.T) {
-	for _, tt := range []struct {
-		name  string
-		bound int
-		calls int
-	}{
-		{"one at a time", 1, 4},
-		{"two at a time", 2, 6},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range []struct{ bound, calls int }{{bound: 1, calls: 4}, {bound: 2, calls: 6}} {
+		t.Run(fmt.Sprintf("%d calls, %d at a time", tt.calls, tt.bound), func(t *testing.T) {
 			var (
 				mu        sync.Mutex
 				cur, most int

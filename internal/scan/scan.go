@@ -215,20 +215,12 @@ func Stream(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 }
 
 func (o Options) withDefaults() Options {
-	if o.Concurrency <= 0 {
-		o.Concurrency = 16
-	}
-	if o.AccountTimeout <= 0 {
-		o.AccountTimeout = 5 * time.Minute
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 16)
+	o.AccountTimeout = cmp.Or(max(o.AccountTimeout, 0), 5*time.Minute)
+	o.Logger = cmp.Or(o.Logger, slog.New(slog.DiscardHandler))
+	o.Source = cmp.Or(o.Source, inventory.SourceAuto)
 	if o.Now.IsZero() {
 		o.Now = time.Now()
-	}
-	if o.Source == "" {
-		o.Source = inventory.SourceAuto
 	}
 	return o
 }
