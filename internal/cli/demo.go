@@ -35,6 +35,12 @@ func newDemoCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run keyage end to end against an in-process sandbox organization",
+		Example: `  # the whole cycle, then the dashboard on http://127.0.0.1:8080 until Ctrl-C
+  keyage demo
+  # one cycle and stop; a bigger organization
+  keyage demo --once --accounts 50 --users 100
+  # the scan's findings as JSON on stdout (narrative on stderr)
+  keyage demo --once -o json`,
 		Long: `Demo starts a sandbox organization in this process (no AWS account, no
 network) and runs keyage's main job on it, the way the seed's architecture
 works on a real organization:
@@ -70,7 +76,7 @@ func runDemo(ctx context.Context, f *Factory, o *demoOptions) error {
 	if o.output != string(output.Table) {
 		narr = f.IO.ErrOut
 	}
-	ios := &IO{In: f.IO.In, Out: narr, ErrOut: f.IO.ErrOut, ErrIsTerminal: f.IO.ErrIsTerminal, Logger: f.IO.Logger}
+	ios := &IO{In: f.IO.In, Out: narr, ErrOut: f.IO.ErrOut, ErrIsTerminal: f.IO.ErrIsTerminal, Logger: f.IO.Logger, Progress: f.IO.display()}
 	if o.accounts < 2 {
 		return usageError(fmt.Errorf("--accounts %d: the demo needs at least 2", o.accounts))
 	}

@@ -495,8 +495,12 @@ func newDestroyTargetsCmd(ios *IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "targets",
 		Short: "Delete every instance of the target StackSet (and its stack), then the StackSet",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runDestroyTargets(cmd.Context(), ios, o) },
+		Example: `  # delete the instances one account at a time, then the StackSet
+  keyage destroy targets
+  # faster: ten accounts at once, in every region at the same time
+  keyage destroy targets --max-concurrent-count 10 --region-concurrency PARALLEL`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDestroyTargets(cmd.Context(), ios, o) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.set, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
@@ -538,6 +542,10 @@ func newDestroyMasterCmd(ios *IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "master",
 		Short: "Delete the master stack (topic, policy, subscriptions, queue)",
+		Example: `  # after "keyage destroy targets"
+  keyage destroy master
+  # a master stack deployed under another name, while target instances remain
+  keyage destroy master --stack-name KeyRotationMaster --force`,
 		Long: `Delete the master stack and wait until it is gone. While the target StackSet
 still has instances (their remediations publish to the topic), the deletion is
 refused and the instances are named; "keyage destroy targets" first, or --force.`,

@@ -171,7 +171,12 @@ func newAuditCmd(ios *IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "List the enforcement audit trail",
-		Args:  cobra.NoArgs,
+		Example: `  keyage audit
+  # one account's actions, as CSV
+  keyage audit --account 222222222222 -o csv
+  # what happened to one key
+  keyage audit --key AKIAIOSFODNN7EXAMPLE -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := store.Open(cmd.Context(), statePath, store.Options{MustExist: true})
 			if err != nil {
@@ -223,7 +228,11 @@ func newReactivateCmd(ios *IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reactivate",
 		Short: "Undo a deactivation: set an access key Active again (audited)",
-		Args:  cobra.NoArgs,
+		Example: `  # the user is found in the audit trail of the deactivation
+  keyage reactivate --account 222222222222 --key AKIAIOSFODNN7EXAMPLE
+  # a key deactivated by hand: name its user
+  keyage reactivate --account 222222222222 --key AKIAIOSFODNN7EXAMPLE --user alice`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runReactivate(cmd.Context(), ios, o)
 		},

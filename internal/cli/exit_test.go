@@ -64,7 +64,7 @@ func TestUsageErrorsAreTyped(t *testing.T) {
 		{"flag without its value", []string{"scan", "--max-age"}, "flag needs an argument: --max-age"},
 		{"flag value of the wrong type", []string{"scan", "--max-age", "ninety"}, `invalid argument "ninety" for "--max-age" flag`},
 		{"argument to a command without arguments", []string{"scan", "prod"}, `unknown command "prod" for "keyage scan"`},
-		{"missing argument", []string{"receivers", "test"}, "accepts 1 arg(s), received 0"},
+		{"missing argument", []string{"iam-policy"}, "accepts 1 arg(s), received 0"},
 		{"too many arguments", []string{"iam-policy", "scanner", "deployer"}, "accepts 1 arg(s), received 2"},
 		{"global flag value", []string{"version", "--log-level", "loud"}, `--log-level "loud"`},
 	} {

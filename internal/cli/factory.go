@@ -9,7 +9,6 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/cycle"
-	"github.com/keyage/keyage/internal/progress"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -69,6 +68,6 @@ func (f *Factory) Cycle(ctx context.Context, job *scanJob, o cycle.Options) (*cy
 
 // progressBar is the scan's progress on stderr, drawn on a terminal only.
 func (f *Factory) progressBar() (update func(done, total int), finish func()) {
-	bar := progress.New(f.IO.ErrOut, "accounts", f.IO.ErrIsTerminal)
+	bar := f.IO.display().Start("accounts")
 	return bar.Update, bar.Finish
 }

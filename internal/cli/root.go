@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/keyage/keyage/internal/progress"
 )
 
 // IO is what every command writes to and reads from.
@@ -22,6 +24,9 @@ type IO struct {
 	// ErrIsTerminal is true when stderr is a terminal: progress bars are drawn.
 	ErrIsTerminal bool
 	Logger        *slog.Logger
+	// Progress is stderr for logs and progress bars: log lines go above a
+	// live bar. Nil means ErrOut, with bars when ErrIsTerminal.
+	Progress *progress.Display
 
 	cleanup []func() // run by Main after the command, whatever its outcome
 }
@@ -32,6 +37,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if f, ok := stderr.(*os.File); ok {
 		ios.ErrIsTerminal = term.IsTerminal(int(f.Fd()))
 	}
+	ios.Progress = progress.New(stderr, ios.ErrIsTerminal)
 	root := newRootCmd(ios)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -47,11 +53,25 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	return exitCode(err)
 }
 
+// display is where logs and progress bars go.
+func (ios *IO) display() *progress.Display {
+	if ios.Progress == nil {
+		ios.Progress = progress.New(ios.ErrOut, ios.ErrIsTerminal)
+	}
+	return ios.Progress
+}
+
 func newRootCmd(ios *IO) *cobra.Command {
 	var logLevel, logFormat, cpuProfile string
 	root := &cobra.Command{
 		Use:   "keyage",
 		Short: "Find aged AWS IAM access keys across an organization",
+		Example: `  # try it without AWS: a sandbox organization in this process
+  keyage demo --once
+  # scan every account of the organization
+  keyage scan --org
+  # scan, notify owners and record remediation executions
+  keyage run --config keyage.yaml`,
 		Long: `keyage finds IAM users whose active access keys are older than the limit, in
 every account of an AWS organization, with the verdicts of the AWS Config rule
 access-keys-rotated.
@@ -64,7 +84,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(ios.ErrOut, logLevel, logFormat)
+			logger, err := newLogger(ios.display(), logLevel, logFormat)
 			if err != nil {
 				return err
 			}
@@ -96,6 +116,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		newExecutionsCmd(ios),
 		newStateCmd(ios),
 		newReceiversCmd(ios),
+		newConfigCmd(ios),
 		newEnforceCmd(f, nil),
 		newAuditCmd(ios),
 		newReactivateCmd(ios),

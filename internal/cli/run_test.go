@@ -184,22 +184,6 @@ routes:
 	}
 }
 
-func TestReceiversTest(t *testing.T) {
-	dir := t.TempDir()
-	cfg := writeConfig(t, "receivers: [{name: local, file: {path: "+filepath.Join(dir, "n.jsonl")+"}}]\n")
-	code, out, stderr := runCLI(t, "receivers", "test", "local", "--config", cfg)
-	if code != ExitOK || !strings.Contains(out, "sent a test message to local (file)") {
-		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
-	}
-	if got := jsonLines(t, filepath.Join(dir, "n.jsonl")); len(got) != 1 || got[0]["kind"] != "test" {
-		t.Errorf("test message = %v", got)
-	}
-	code, _, stderr = runCLI(t, "receivers", "test", "nope", "--config", cfg)
-	if code != ExitUsage || !strings.Contains(stderr, `no receiver named "nope"`) {
-		t.Errorf("unknown receiver: exit %d %s", code, stderr)
-	}
-}
-
 // With --org, routes matching on OU paths see each account's OU.
 func TestRunRoutesByOU(t *testing.T) {
 	sandboxEnv(t)

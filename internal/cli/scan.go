@@ -15,7 +15,6 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/output"
-	"github.com/keyage/keyage/internal/progress"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -236,7 +235,7 @@ func executeScan(ctx context.Context, ios *IO, job *scanJob, sink func(*awsenv.A
 	if err != nil {
 		return nil, err
 	}
-	bar := progress.New(ios.ErrOut, "accounts", ios.ErrIsTerminal)
+	bar := ios.display().Start("accounts")
 	so.Progress = bar.Update
 	res, err := scan.Stream(ctx, assumer, accounts, so, add)
 	bar.Finish()

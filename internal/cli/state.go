@@ -77,8 +77,9 @@ func runStatePrune(ctx context.Context, ios *IO, o *statePruneOptions, now time.
 func newStateVacuumCmd(ios *IO) *cobra.Command {
 	var statePath string
 	cmd := &cobra.Command{
-		Use:   "vacuum",
-		Short: "Rewrite the state database to its smallest size",
+		Use:     "vacuum",
+		Short:   "Rewrite the state database to its smallest size",
+		Example: `  keyage state vacuum --state /var/lib/keyage/keyage.db`,
 		Long: `Vacuum rewrites the state database without its free pages. It needs as much
 free disk as the file and blocks writers (run, serve) while it runs.`,
 		Args: cobra.NoArgs,

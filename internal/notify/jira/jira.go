@@ -11,6 +11,7 @@
 package jira
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -304,6 +305,28 @@ func (n *Notifier) transition(ctx context.Context, issue, name string) (bool, er
 		names = append(names, fmt.Sprintf("%q", t.Name))
 	}
 	return false, fmt.Errorf("no transition named %q available (have %s)", name, strings.Join(names, ", "))
+}
+
+// TestLabel marks the issues keyage receivers test --create files.
+const TestLabel = "keyage-test"
+
+// CreateTestIssue files m (a test message with one made-up item) as an
+// issue labelled TestLabel and resolves it at once with ResolveTransition
+// ("Done" when that is empty). It returns the issue key, also when the
+// resolution failed, so the caller can name the issue left open.
+func (n *Notifier) CreateTestIssue(ctx context.Context, m notify.Message) (key string, retry bool, err error) {
+	if len(m.Items) != 1 {
+		return "", false, fmt.Errorf("test message %s has %d items, want 1", m.ID, len(m.Items))
+	}
+	key, retry, err = n.create(ctx, m, m.Items[0], TestLabel)
+	if err != nil {
+		return "", retry, fmt.Errorf("create test issue in jira project %s: %w", n.opts.Project, err)
+	}
+	name := cmp.Or(n.opts.ResolveTransition, "Done")
+	if retry, err := n.transition(ctx, key, name); err != nil {
+		return key, retry, fmt.Errorf("resolve test issue %s with transition %q (it stays open): %w", key, name, err)
+	}
+	return key, false, nil
 }
 
 // checkProject verifies the credentials and the project for a test

@@ -469,3 +469,36 @@ func TestWikiEscapes(t *testing.T) {
 		t.Errorf("wiki = %q, want %q", got, want)
 	}
 }
+
+func TestCreateTestIssue(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		transition string
+		wantErr    string
+		wantDone   bool
+	}{
+		{"no resolveTransition: Done", "", "", true},
+		{"configured transition", "done", "", true},
+		{"unknown transition leaves the issue open", "Closed", `resolve test issue SEC-1 with transition "Closed" (it stays open)`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, n := newJira(t, 3, Options{ResolveTransition: tt.transition})
+			m := notifytest.Message()
+			m.Kind, m.Subject = notify.KindTest, "[keyage test] test message"
+			key, _, err := n.CreateTestIssue(context.Background(), m)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("CreateTestIssue error = %v, want %q", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatalf("CreateTestIssue: %v", err)
+			}
+			if key != "SEC-1" || len(f.issues) != 1 {
+				t.Fatalf("CreateTestIssue key = %q with %d issues, want SEC-1 and one issue", key, len(f.issues))
+			}
+			if got := f.issues[0]; got.done != tt.wantDone || !slices.Contains(got.labels, TestLabel) {
+				t.Errorf("test issue done %v labels %v, want done %v and label %s", got.done, got.labels, tt.wantDone, TestLabel)
+			}
+		})
+	}
+}
