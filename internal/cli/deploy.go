@@ -475,12 +475,13 @@ func newDestroyCmd(ios *IO) *cobra.Command {
 		Use:   "destroy",
 		Short: "Remove the AWS-native deployment: the target StackSet, then the master stack",
 		Long: `Remove what "keyage deploy" created, as the seed's cleanup describes: first
-the StackSet's instances and the StackSet ("keyage destroy targets"), then the
-master stack with its topic ("keyage destroy master").`,
+the StackSet's instances and the StackSet ("keyage destroy targets"), or the
+single-account stack ("keyage destroy target --account-stack"), then the master
+stack with its topic ("keyage destroy master").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newDestroyTargetsCmd(ios), newDestroyMasterCmd(ios))
+	cmd.AddCommand(newDestroyTargetsCmd(ios), newDestroyTargetCmd(ios), newDestroyMasterCmd(ios))
 	return cmd
 }
 
@@ -566,11 +567,53 @@ func runDestroyMaster(ctx context.Context, ios *IO, o *destroyMasterOptions) err
 		return err
 	}
 	res, err := d.DestroyMaster(ctx, o.stack, o.set, o.force)
+	return stackDestroyed(ios, o.stack, res, err)
+}
+
+type destroyTargetOptions struct {
+	env          deployEnv
+	stack        string
+	accountStack bool
+}
+
+func newDestroyTargetCmd(ios *IO) *cobra.Command {
+	o := &destroyTargetOptions{}
+	cmd := &cobra.Command{
+		Use:   "target",
+		Short: "Delete the single-account stack of keyage deploy target --account-stack",
+		Long: `Delete the stack "keyage deploy target --account-stack" created in this account
+(Config rule, SSM remediation, audit role and, when enabled, the enforcement and
+findings roles) and wait until it is gone.`,
+		Example: `  keyage destroy target --account-stack`,
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runDestroyTarget(cmd.Context(), ios, o) },
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.accountStack, "account-stack", false, "delete the stack in this account (required: the only mode)")
+	f.StringVar(&o.stack, "stack-name", deploy.DefaultAccountStack, "name of the stack")
+	o.env.flags(f)
+	return cmd
+}
+
+func runDestroyTarget(ctx context.Context, ios *IO, o *destroyTargetOptions) error {
+	if !o.accountStack {
+		return usageError(fmt.Errorf("give --account-stack (the stack in this account), or use keyage destroy targets for the StackSet"))
+	}
+	d, _, err := o.env.deployer(ctx, ios)
+	if err != nil {
+		return err
+	}
+	res, err := d.DestroyAccountStack(ctx, o.stack)
+	return stackDestroyed(ios, o.stack, res, err)
+}
+
+// stackDestroyed reports the deletion of one stack on stderr.
+func stackDestroyed(ios *IO, stack string, res *deploy.StackResult, err error) error {
 	if err != nil {
 		return failed(err)
 	}
 	if res.NotFound {
-		fmt.Fprintf(ios.ErrOut, "stack %s does not exist: nothing to destroy\n", o.stack)
+		fmt.Fprintf(ios.ErrOut, "stack %s does not exist: nothing to destroy\n", stack)
 		return nil
 	}
 	fmt.Fprintf(ios.ErrOut, "stack %s: %s\n", res.StackName, res.Status)

@@ -10,7 +10,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/configservice"
+	configtypes "github.com/aws/aws-sdk-go-v2/service/configservice/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -446,7 +449,9 @@ regions:
 func TestDeployPreflight(t *testing.T) {
 	deploySandbox(t, preflightOrg)
 	out, _ := mustRun(t, ExitOK, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1")
-	if out = squash(out); strings.Contains(out, "FAIL") || !strings.Contains(out, "ok config-recorder 222222222222/us-east-1") {
+	if out = squash(out); strings.Contains(out, "FAIL") || !strings.Contains(out, "ok config-recorder 222222222222/us-east-1") ||
+		!strings.Contains(out, "ok administration-role 111111111111 role AWSCloudFormationStackSetAdministrationRole trusts cloudformation.amazonaws.com") ||
+		!strings.Contains(out, "ok execution-role 222222222222 role AWSCloudFormationStackSetExecutionRole trusts 111111111111") {
 		t.Errorf("preflight of a ready account:\n%s", out)
 	}
 	for _, tt := range []struct {
@@ -470,6 +475,30 @@ func TestDeployPreflight(t *testing.T) {
 				t.Errorf("preflight output lacks %q:\n%s", tt.want, out)
 			}
 		})
+	}
+	// An access-keys-rotated rule the StackSet did not create (the seed's) collides.
+	exec, err := assumeAs(sdk(t), "222222222222", "AWSCloudFormationStackSetExecutionRole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configservice.NewFromConfig(exec).PutConfigRule(context.Background(), &configservice.PutConfigRuleInput{ConfigRule: &configtypes.ConfigRule{
+		ConfigRuleName:            aws.String("access-keys-rotated"),
+		Source:                    &configtypes.Source{Owner: configtypes.OwnerAws, SourceIdentifier: aws.String("ACCESS_KEYS_ROTATED")},
+		InputParameters:           aws.String(`{"maxAccessKeyAge":"90"}`),
+		MaximumExecutionFrequency: configtypes.MaximumExecutionFrequencyTwentyFourHours,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = mustRun(t, ExitNonCompliant, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1")
+	if !strings.Contains(squash(out), "FAIL rule-collision 222222222222/us-east-1 rule access-keys-rotated exists (the seed's deployment?); fix: delete it (with the stack that created it)") {
+		t.Errorf("preflight with an existing access-keys-rotated rule:\n%s", out)
+	}
+	// A missing administration role names the role to create.
+	out, _ = mustRun(t, ExitNonCompliant, "deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--admin-role-arn", "arn:aws:iam::111111111111:role/StackSetAdmin")
+	if !strings.Contains(squash(out), "FAIL administration-role 111111111111 get role StackSetAdmin: IAM:GetRole: NoSuchEntity") ||
+		!strings.Contains(out, "fix: create StackSetAdmin in 111111111111 trusting cloudformation.amazonaws.com") {
+		t.Errorf("preflight without the administration role:\n%s", out)
 	}
 	// deploy targets runs preflight first and stops on a failure.
 	_, stderr := mustRun(t, ExitNonCompliant, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "333333333333", "--regions", "us-east-1")
@@ -505,6 +534,23 @@ func TestDeployAccountStack(t *testing.T) {
 	if !names["KeyageAccountAudit"] || !names["KeyageEnforceRole"] {
 		t.Errorf("roles the account stack created: %v", names)
 	}
+
+	_, stderr = mustRun(t, ExitUsage, "destroy", "target")
+	if !strings.Contains(stderr, "--account-stack") {
+		t.Errorf("destroy target without --account-stack:\n%s", stderr)
+	}
+	_, stderr = mustRun(t, ExitOK, "destroy", "target", "--account-stack")
+	if !strings.Contains(stderr, "AccessKeyRotationTargetAccount: DELETE_COMPLETE") {
+		t.Errorf("destroy target --account-stack:\n%s", stderr)
+	}
+	if roles := srv.CloudFormationRoles("111111111111"); len(roles) != 0 {
+		t.Errorf("roles left after destroy target --account-stack: %v", roles)
+	}
+	_, stderr = mustRun(t, ExitOK, "destroy", "target", "--account-stack")
+	if !strings.Contains(stderr, "stack AccessKeyRotationTargetAccount does not exist: nothing to destroy") {
+		t.Errorf("destroy target --account-stack a second time:\n%s", stderr)
+	}
+	mustRun(t, ExitOK, "destroy", "master")
 }
 
 // The AWS-managed SNS key is refused with the reason; none deploys an unencrypted topic.
@@ -524,5 +570,52 @@ func TestDeployMasterKmsKey(t *testing.T) {
 	}
 	if err := publishAs(t, "222222222222"); err != nil {
 		t.Errorf("publish to the encrypted topic: %v", err)
+	}
+}
+
+// auditOnlyOrg: 222, in an OU, has no role until a service-managed StackSet deploys the audit
+// role; preflight then reaches it only through that role.
+const auditOnlyOrg = `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+  - id: "222222222222"
+    ou: Workloads
+    roles: []
+`
+
+// Target-side preflight through the deployed audit role, with exactly the policy the
+// StackSet gave it: the Config recorder checks are among what it allows.
+func TestDeployPreflightThroughAuditRole(t *testing.T) {
+	srv := deploySandbox(t, auditOnlyOrg)
+	ctx := context.Background()
+	org := organizations.NewFromConfig(sdk(t))
+	roots, err := org.ListRoots(ctx, &organizations.ListRootsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ous, err := org.ListOrganizationalUnitsForParent(ctx, &organizations.ListOrganizationalUnitsForParentInput{ParentId: roots.Roots[0].Id})
+	if err != nil || len(ous.OrganizationalUnits) != 1 {
+		t.Fatalf("list the OUs: %v %v", ous, err)
+	}
+	ou := aws.ToString(ous.OrganizationalUnits[0].Id)
+	args := []string{"--topic-arn", masterTopic, "--org-units", ou, "--regions", "us-east-1"}
+	out, _ := mustRun(t, ExitNonCompliant, append([]string{"deploy", "preflight"}, args...)...)
+	if !strings.Contains(squash(out), "FAIL reach-account 222222222222/us-east-1") {
+		t.Errorf("preflight before the deployment:\n%s", out)
+	}
+	mustRun(t, ExitOK, append([]string{"deploy", "targets", "--skip-preflight"}, args...)...)
+	var deployed string
+	for _, r := range srv.CloudFormationRoles("222222222222") {
+		if r.Name == "KeyageAuditRole" {
+			deployed = r.Policies["keyage-audit-read"]
+		}
+	}
+	if !strings.Contains(deployed, "config:DescribeConfigurationRecorderStatus") {
+		t.Fatalf("the deployed audit role's policy lacks the recorder reads: %q", deployed)
+	}
+	out, _ = mustRun(t, ExitOK, append([]string{"deploy", "preflight"}, args...)...)
+	if !strings.Contains(squash(out), "ok config-recorder 222222222222/us-east-1 recorder default recording, IAM users included") {
+		t.Errorf("preflight through the deployed audit role:\n%s", out)
 	}
 }

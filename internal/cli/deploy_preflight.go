@@ -24,7 +24,11 @@ func newDeployPreflightCmd(ios *IO) *cobra.Command {
 		Long: `Check, before anything is created, what "keyage deploy targets" needs, with the
 same flags: in the master account and in each target account (reached through
 the StackSet execution role, else the audit role) and region, AWS Config
-recording IAM users; the execution role of a self-managed StackSet; the topic's
+recording IAM users; for a self-managed StackSet, the administration role
+(trusting cloudformation.amazonaws.com) and the execution role in each target
+(trusting this account); for a service-managed one, trusted access for
+member.org.stacksets.cloudformation.amazonaws.com and, when this is not the
+management account, its registration as delegated administrator; the topic's
 region among --regions; every resource type of the target template offered in
 each region (cloudformation DescribeType); an existing access-keys-rotated rule
 or audit role the StackSet would collide with. One line per check on stdout,

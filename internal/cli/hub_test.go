@@ -235,7 +235,12 @@ routes:
 }
 
 func assume(base aws.Config, account string) (aws.Config, error) {
-	p := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), "arn:aws:iam::"+account+":role/KeyageAuditRole")
+	return assumeAs(base, account, "KeyageAuditRole")
+}
+
+// assumeAs returns base acting in account through the role.
+func assumeAs(base aws.Config, account, role string) (aws.Config, error) {
+	p := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), "arn:aws:iam::"+account+":role/"+role)
 	cfg := base.Copy()
 	cfg.Credentials = aws.NewCredentialsCache(p)
 	_, err := cfg.Credentials.Retrieve(context.Background())

@@ -119,6 +119,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		newConfigCmd(ios),
 		newEnforceCmd(f, nil),
 		newAuditCmd(ios),
+		newReportCmd(f, nil),
 		newReactivateCmd(ios),
 		newDeployCmd(ios),
 		newDestroyCmd(ios),

@@ -119,7 +119,7 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 	sched := &daemon.Scheduler{Interval: interval, Logger: log}
 	srv, err := server.New(server.Options{
 		Store: st, Logger: log, Registry: prometheus.NewRegistry(), AuthToken: token, Version: version(), Listen: o.listen,
-		MaxAccessKeyAge: int(job.scan.Policy.MaxAge / rule.Day), ReminderInterval: reminderInterval(job.cfg),
+		MaxAccessKeyAge: int(job.scan.Policy.MaxAge / rule.Day), ReminderInterval: reminderInterval(job.cfg), Config: job.cfg,
 		ScanNow:      func(context.Context) error { sched.Trigger(); return nil },
 		ScanProgress: sched.Progress,
 	})

@@ -31,7 +31,9 @@ const policyVersion = "2012-10-17"
 
 // AuditReadActions are the calls "keyage scan" makes in every account it
 // reads, through the audit role: users, keys, key last use, tags, the
-// credential report, the account summary and the verdicts of AWS Config.
+// credential report, the account summary and the verdicts of AWS Config;
+// and the state of the Config recorder, which "keyage deploy preflight"
+// reads through it when the StackSet execution role is not there.
 var AuditReadActions = []string{
 	"iam:ListUsers",
 	"iam:GetUser",
@@ -42,6 +44,8 @@ var AuditReadActions = []string{
 	"iam:GetCredentialReport",
 	"iam:GetAccountSummary",
 	"config:ListDiscoveredResources",
+	"config:DescribeConfigurationRecorders",
+	"config:DescribeConfigurationRecorderStatus",
 }
 
 // Defaults of the names policies are scoped to; they match the templates'
@@ -255,7 +259,16 @@ func deployerStatements(o PolicyOptions) []Statement {
 			"organizations:DescribeOrganization",
 			"organizations:ListAccountsForParent",
 			"organizations:ListOrganizationalUnitsForParent",
-			"organizations:ListDelegatedAdministrators"),
+			"organizations:ListDelegatedAdministrators",
+			"organizations:ListAWSServiceAccessForOrganization"),
+		// keyage deploy preflight: the StackSet roles' trust policies, the Config recorders and
+		// rules, and the resource types each region offers.
+		allow("Preflight", "*",
+			"iam:GetRole",
+			"config:DescribeConfigurationRecorders",
+			"config:DescribeConfigurationRecorderStatus",
+			"config:DescribeConfigRules",
+			"cloudformation:DescribeType"),
 	}
 }
 

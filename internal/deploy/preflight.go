@@ -2,7 +2,9 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -11,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/keyage/keyage/internal/awsenv"
 )
@@ -63,6 +67,13 @@ func (p *Preflight) Run(ctx context.Context, o TargetsOptions) []Check {
 	for _, region := range o.Regions {
 		add(p.resourceTypes(ctx, region))
 	}
+	if o.ServiceManaged() {
+		for _, c := range p.organizationAccess(ctx) {
+			add(c)
+		}
+	} else {
+		add(p.administrationRole(ctx, o.AdministrationRoleARN))
+	}
 
 	ours := map[string]bool{}
 	if p.Deployer != nil {
@@ -90,6 +101,9 @@ func (p *Preflight) Run(ctx context.Context, o TargetsOptions) []Check {
 				c.Detail += ": " + err.Error()
 				c.Fix = fmt.Sprintf("create %s in %s trusting %s in %s (AWS's StackSet prerequisites), or give --execution-role-name",
 					o.ExecutionRoleName, acct, StackSetAdministrationRole, p.MasterAccountID)
+			}
+			if err == nil {
+				c = executionRoleTrust(ctx, cfg, acct, o.ExecutionRoleName, p.MasterAccountID)
 			}
 			add(c)
 			reached = err == nil
@@ -236,4 +250,188 @@ func (p *Preflight) ouAccounts(ctx context.Context, parents []string) ([]string,
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// administrationRole (self-managed): the StackSet administration role exists in the master
+// account and lets CloudFormation assume it, as AWS's self-managed prerequisites create it
+// (AWSCloudFormationStackSetAdministrationRole.yml trusts cloudformation.amazonaws.com).
+func (p *Preflight) administrationRole(ctx context.Context, roleARN string) Check {
+	name := StackSetAdministrationRole
+	if roleARN != "" {
+		name = roleARN[strings.LastIndexByte(roleARN, '/')+1:]
+	}
+	c := Check{Name: "administration-role", Account: p.MasterAccountID, Detail: "role " + name}
+	fix := fmt.Sprintf("create %s in %s trusting cloudformation.amazonaws.com (AWS's StackSet prerequisites, AWSCloudFormationStackSetAdministrationRole.yml), or give --admin-role-arn", name, p.MasterAccountID)
+	trust, err := roleTrust(ctx, p.Master, name)
+	switch {
+	case err != nil:
+		c.Detail, c.Fix = err.Error(), fix
+	case !trusts(trust, func(kind, v string) bool { return kind == "Service" && v == "cloudformation.amazonaws.com" }):
+		c.Detail, c.Fix = c.Detail+" does not trust cloudformation.amazonaws.com", "let cloudformation.amazonaws.com assume "+name+" (its trust policy), or "+fix
+	default:
+		c.OK, c.Detail = true, c.Detail+" trusts cloudformation.amazonaws.com"
+	}
+	return c
+}
+
+// executionRoleTrust (self-managed): the execution role in acct trusts the administrator
+// account (its root or a role in it), as AWS's AWSCloudFormationStackSetExecutionRole.yml
+// has it. cfg acts through the execution role itself.
+func executionRoleTrust(ctx context.Context, cfg aws.Config, acct, name, admin string) Check {
+	c := Check{Name: "execution-role", Account: acct, Detail: "role " + name}
+	trust, err := roleTrust(ctx, cfg, name)
+	switch {
+	case err != nil:
+		c.Detail, c.Fix = err.Error(), "allow iam:GetRole on "+name+" in "+acct+", or check its trust policy by hand"
+	case !trusts(trust, func(kind, v string) bool { return kind == "AWS" && (v == admin || arnAccountID(v) == admin) }):
+		c.Detail = c.Detail + " does not trust " + admin
+		c.Fix = fmt.Sprintf("let arn:aws:iam::%s:root (the StackSet administrator account) assume %s in %s (its trust policy)", admin, name, acct)
+	default:
+		c.OK, c.Detail = true, c.Detail+" trusts "+admin
+	}
+	return c
+}
+
+// roleTrust reads a role's trust policy with iam:GetRole; IAM returns it URL-encoded.
+func roleTrust(ctx context.Context, cfg aws.Config, name string) (string, error) {
+	out, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("get role %s: %w", name, awsenv.Simplify(err))
+	}
+	doc, err := url.QueryUnescape(aws.ToString(out.Role.AssumeRolePolicyDocument))
+	if err != nil {
+		return "", fmt.Errorf("decode the trust policy of %s: %w", name, err)
+	}
+	return doc, nil
+}
+
+// trusts reports whether an Allow statement of the trust policy doc lets a principal match
+// assume the role: match gets the principal's kind (AWS, Service, Federated) and value.
+func trusts(doc string, match func(kind, value string) bool) bool {
+	var p struct {
+		Statement []struct {
+			Effect    string
+			Action    any
+			Principal any
+		}
+	}
+	if json.Unmarshal([]byte(doc), &p) != nil {
+		return false
+	}
+	for _, st := range p.Statement {
+		if st.Effect != "Allow" || !slices.ContainsFunc(stringList(st.Action), func(a string) bool { return a == "sts:AssumeRole" || a == "sts:*" || a == "*" }) {
+			continue
+		}
+		if st.Principal == "*" {
+			return true
+		}
+		m, _ := st.Principal.(map[string]any)
+		for kind, v := range m {
+			if slices.ContainsFunc(stringList(v), func(s string) bool { return s == "*" || match(kind, s) }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stringList reads a policy element that is a string or a list of strings.
+func stringList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// arnAccountID is the account of an ARN, "" when v is not one.
+func arnAccountID(v string) string {
+	if p := strings.Split(v, ":"); len(p) >= 6 && p[0] == "arn" {
+		return p[4]
+	}
+	return ""
+}
+
+// StackSetsServicePrincipal is CloudFormation StackSets' service principal in Organizations:
+// trusted access and delegated administrators are registered for it.
+const StackSetsServicePrincipal = "member.org.stacksets.cloudformation.amazonaws.com"
+
+// organizationAccess (service-managed): trusted access for StackSets is enabled and, when the
+// caller is not the management account, it is registered as StackSets' delegated
+// administrator.
+func (p *Preflight) organizationAccess(ctx context.Context) []Check {
+	org := organizations.NewFromConfig(p.Master)
+	mgmt := ""
+	if out, err := org.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{}); err == nil {
+		mgmt = aws.ToString(out.Organization.MasterAccountId)
+	}
+	var checks []Check
+	if mgmt != "" && mgmt != p.MasterAccountID {
+		c := Check{Name: "delegated-admin", Account: p.MasterAccountID, Detail: "account " + p.MasterAccountID + " is not the management account (" + mgmt + ")"}
+		found, err := listDelegated(ctx, org, p.MasterAccountID)
+		switch {
+		case err != nil:
+			c.Detail += "; " + err.Error()
+		case found:
+			c.OK, c.Detail = true, c.Detail+" and is a delegated administrator of "+StackSetsServicePrincipal
+		default:
+			c.Detail += " and not a delegated administrator of " + StackSetsServicePrincipal
+		}
+		if !c.OK {
+			c.Fix = "in the management account: aws organizations register-delegated-administrator --service-principal " + StackSetsServicePrincipal + " --account-id " + p.MasterAccountID
+		}
+		checks = append(checks, c)
+	}
+	c := Check{Name: "trusted-access", Account: p.MasterAccountID, Detail: "trusted access for " + StackSetsServicePrincipal}
+	enabled, err := serviceAccess(ctx, org, StackSetsServicePrincipal)
+	switch {
+	case err != nil:
+		c.Detail += ": " + err.Error()
+	case enabled:
+		c.OK, c.Detail = true, c.Detail+" enabled"
+	default:
+		c.Detail += " not enabled"
+	}
+	if !c.OK {
+		c.Fix = "in the management account: aws cloudformation activate-organizations-access (or, in the console, StackSets: Activate trusted access)"
+	}
+	return append(checks, c)
+}
+
+// listDelegated reports whether account is a delegated administrator of StackSets.
+func listDelegated(ctx context.Context, org *organizations.Client, account string) (bool, error) {
+	pages := organizations.NewListDelegatedAdministratorsPaginator(org, &organizations.ListDelegatedAdministratorsInput{ServicePrincipal: aws.String(StackSetsServicePrincipal)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("list delegated administrators of %s: %w", StackSetsServicePrincipal, awsenv.Simplify(err))
+		}
+		if slices.ContainsFunc(page.DelegatedAdministrators, func(a orgtypes.DelegatedAdministrator) bool { return aws.ToString(a.Id) == account }) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// serviceAccess reports whether trusted access is enabled for the service principal.
+func serviceAccess(ctx context.Context, org *organizations.Client, principal string) (bool, error) {
+	pages := organizations.NewListAWSServiceAccessForOrganizationPaginator(org, &organizations.ListAWSServiceAccessForOrganizationInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("list the services with trusted access: %w", awsenv.Simplify(err))
+		}
+		if slices.ContainsFunc(page.EnabledServicePrincipals, func(s orgtypes.EnabledServicePrincipal) bool { return aws.ToString(s.ServicePrincipal) == principal }) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

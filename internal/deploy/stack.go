@@ -293,6 +293,11 @@ func (d *Deployer) DestroyMaster(ctx context.Context, stackName, stackSetName st
 		}
 		d.progress("--force: deleting the master stack although StackSet %s has %d instance(s)", stackSetName, len(ins))
 	}
+	return d.destroyStack(ctx, stackName)
+}
+
+// destroyStack deletes the stack and waits until it is gone; NotFound when there is none.
+func (d *Deployer) destroyStack(ctx context.Context, stackName string) (*StackResult, error) {
 	st, err := d.describeStack(ctx, stackName)
 	if err != nil {
 		return nil, err
@@ -411,4 +416,13 @@ func (d *Deployer) DeployAccountStack(ctx context.Context, stackName string, o T
 		return nil, err
 	}
 	return d.deployStack(ctx, stackName, string(body), o.parameters(), []types.Capability{types.CapabilityCapabilityNamedIam})
+}
+
+// DestroyAccountStack deletes the single-account stack DeployAccountStack created and waits
+// until it is gone; NotFound when there is none.
+func (d *Deployer) DestroyAccountStack(ctx context.Context, stackName string) (*StackResult, error) {
+	if stackName == "" {
+		stackName = DefaultAccountStack
+	}
+	return d.destroyStack(ctx, stackName)
 }

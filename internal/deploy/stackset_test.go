@@ -44,7 +44,13 @@ const testTopic = "arn:aws:sns:us-east-1:111111111111:access-key-rotation"
 // stackSetSandbox serves stackSetOrg and returns the management account's configuration.
 func stackSetSandbox(t *testing.T) aws.Config {
 	t.Helper()
-	fx, err := sandbox.ParseFixture([]byte(stackSetOrg), "org.yaml")
+	return fixtureSandbox(t, stackSetOrg)
+}
+
+// fixtureSandbox serves the fixture and returns the management account's configuration.
+func fixtureSandbox(t *testing.T, fixture string) aws.Config {
+	t.Helper()
+	fx, err := sandbox.ParseFixture([]byte(fixture), "org.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

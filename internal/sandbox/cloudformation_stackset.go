@@ -214,6 +214,9 @@ func (cf *cloudFormation) createStackSet(c *call) (any, error) {
 		if acct != c.s.mgmtID && !(c.form.Get("CallAs") == "DELEGATED_ADMIN" && c.acct().delegated) {
 			return nil, cfnValidation("You must be the management account of the organization, or a delegated administrator, to create a StackSet with service-managed permissions.")
 		}
+		if !c.s.org.stackSetsAccess {
+			return nil, cfnValidation("You must enable organizations access to operate a service managed stack set")
+		}
 		if c.form.Get("AutoDeployment.Enabled") == "" {
 			return nil, cfnValidation("AutoDeployment must be specified for a StackSet with SERVICE_MANAGED permissions")
 		}

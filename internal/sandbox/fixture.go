@@ -33,6 +33,9 @@ type Fixture struct {
 	Accounts      []FixtureAccount `yaml:"accounts" json:"accounts"`
 	// Regions describes what differs between regions, by region name.
 	Regions map[string]FixtureRegion `yaml:"regions,omitempty" json:"regions,omitempty"`
+	// StackSetsTrustedAccess says whether trusted access for CloudFormation StackSets is enabled
+	// in the organization; nil means true. With false, service-managed StackSets are refused.
+	StackSetsTrustedAccess *bool `yaml:"stackSetsTrustedAccess,omitempty" json:"stackSetsTrustedAccess,omitempty"`
 
 	// lines maps key paths (accounts[0].users[1].name) to their line in the parsed file.
 	lines map[string]int
@@ -118,6 +121,11 @@ type FixtureRole struct {
 	// one the role gets Options.DefaultRolePolicies[Name], or, with no default either, every
 	// permission.
 	Policy string `yaml:"policy,omitempty" json:"policy,omitempty"`
+	// Trust is the role's trust policy, as iam:GetRole shows it (a JSON document; in YAML also
+	// a mapping). Without one: the CloudFormation service for
+	// AWSCloudFormationStackSetAdministrationRole, the management account for any other role.
+	// AssumeRole does not evaluate it: any sandbox principal may assume a fixture role.
+	Trust string `yaml:"trust,omitempty" json:"trust,omitempty"`
 }
 
 // FixtureUser is one IAM user.
@@ -196,7 +204,7 @@ var (
 
 // RewriteYAML reads a role written as its name, and a policy written as a mapping.
 func (*FixtureRole) RewriteYAML(n *yaml.Node) (*yaml.Node, error) {
-	return jsonValues(bareName(n), "policy")
+	return jsonValues(bareName(n), "policy", "trust")
 }
 
 // RewriteYAML reads a queue written as its name.
@@ -321,6 +329,11 @@ func (f *Fixture) validate(name string) error {
 			if r.Policy != "" {
 				if _, err := parseIdentityPolicy(r.Policy); err != nil {
 					add(fmt.Sprintf("%s.roles[%d].policy", p, j), "%v", err)
+				}
+			}
+			if r.Trust != "" {
+				if _, err := parsePolicy(r.Trust); err != nil {
+					add(fmt.Sprintf("%s.roles[%d].trust", p, j), "%v", err)
 				}
 			}
 		}
@@ -496,7 +509,7 @@ func (a FixtureAccount) MarshalJSON() ([]byte, error) { return json.Marshal(a.ou
 
 // MarshalYAML writes a role without an external id or policy as its name.
 func (r FixtureRole) MarshalYAML() (any, error) {
-	if r.ExternalID == "" && r.Policy == "" {
+	if r.ExternalID == "" && r.Policy == "" && r.Trust == "" {
 		return r.Name, nil
 	}
 	type plain FixtureRole
@@ -505,7 +518,7 @@ func (r FixtureRole) MarshalYAML() (any, error) {
 
 // MarshalJSON writes a role without an external id or policy as its name.
 func (r FixtureRole) MarshalJSON() ([]byte, error) {
-	if r.ExternalID == "" && r.Policy == "" {
+	if r.ExternalID == "" && r.Policy == "" && r.Trust == "" {
 		return json.Marshal(r.Name)
 	}
 	type plain FixtureRole

@@ -36,6 +36,7 @@ func (s *Server) iamService() *service {
 		"GetCredentialReport":      s.iamGetCredentialReport,
 		"GetAccountSummary":        s.iamGetAccountSummary,
 		"DeleteUser":               s.iamDeleteUser,
+		"GetRole":                  s.iamGetRole,
 	}
 	return svc
 }

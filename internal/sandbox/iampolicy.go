@@ -140,6 +140,9 @@ func (s *Server) resourceOf(c *call) string {
 	a := c.p.acct
 	switch c.svc.name {
 	case "iam":
+		if c.op == "GetRole" {
+			return "arn:aws:iam::" + a.id + ":role/" + c.form.Get("RoleName")
+		}
 		if c.op == "GetAccessKeyLastUsed" {
 			if v, ok := s.keys.Load(c.form.Get("AccessKeyId")); ok {
 				ref := v.(keyRef)

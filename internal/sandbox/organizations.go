@@ -16,6 +16,9 @@ type organization struct {
 	arn   string
 	root  *orgUnit
 	units map[string]*orgUnit // root and OUs by id
+	// stackSetsAccess: trusted access for CloudFormation StackSets is enabled (fixture
+	// stackSetsTrustedAccess, default true).
+	stackSetsAccess bool
 }
 
 // orgUnit is the root or an organizational unit.
@@ -85,13 +88,15 @@ func (s *Server) organizationsService() *service {
 		}
 	}
 	svc.ops = map[string]operation{
-		"DescribeOrganization":             s.orgDescribeOrganization,
-		"ListAccounts":                     mgmtOnly(s.orgListAccounts),
-		"ListRoots":                        mgmtOnly(s.orgListRoots),
-		"ListOrganizationalUnitsForParent": mgmtOnly(s.orgListOUsForParent),
-		"ListAccountsForParent":            mgmtOnly(s.orgListAccountsForParent),
-		"ListChildren":                     mgmtOnly(s.orgListChildren),
-		"DescribeOrganizationalUnit":       mgmtOnly(s.orgDescribeOU),
+		"DescribeOrganization":                s.orgDescribeOrganization,
+		"ListAccounts":                        mgmtOnly(s.orgListAccounts),
+		"ListRoots":                           mgmtOnly(s.orgListRoots),
+		"ListOrganizationalUnitsForParent":    mgmtOnly(s.orgListOUsForParent),
+		"ListAccountsForParent":               mgmtOnly(s.orgListAccountsForParent),
+		"ListChildren":                        mgmtOnly(s.orgListChildren),
+		"DescribeOrganizationalUnit":          mgmtOnly(s.orgDescribeOU),
+		"ListAWSServiceAccessForOrganization": s.orgAdminOnly(s.orgListServiceAccess),
+		"ListDelegatedAdministrators":         s.orgAdminOnly(s.orgListDelegatedAdministrators),
 	}
 	return svc
 }

@@ -186,6 +186,7 @@ func New(opts Options) (*Server, error) {
 	s.keys.Store(s.mgmtKeyID, keyRef{acct: mgmt, user: mgmt.admin})
 
 	s.org = s.buildOrganization()
+	s.org.stackSetsAccess = f.StackSetsTrustedAccess == nil || *f.StackSetsTrustedAccess
 
 	s.bySigning = map[string]*service{}
 	s.byTarget = map[string]*service{}

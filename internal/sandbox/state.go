@@ -47,6 +47,7 @@ type role struct {
 	name       string
 	id         string // AROA...
 	externalID string
+	trust      string // the trust policy, JSON (iam:GetRole); AssumeRole does not evaluate it
 	// policies are the role's identity policies; with unrestricted, the role may do anything
 	// (a fixture role without a policy and without a default policy for its name).
 	policies     []*policyDoc
@@ -219,7 +220,10 @@ func (s *Server) buildAccount(fa *FixtureAccount, auditRole string) *account {
 	}
 	a.roles = make([]role, len(fa.Roles))
 	for i, r := range fa.Roles {
-		a.roles[i] = role{name: r.Name, externalID: r.ExternalID, id: g.id("AROA", 17, a.id, "role", r.Name)}
+		a.roles[i] = role{name: r.Name, externalID: r.ExternalID, id: g.id("AROA", 17, a.id, "role", r.Name), trust: r.Trust}
+		if r.Trust == "" {
+			a.roles[i].trust = defaultTrust(r.Name, r.ExternalID, s.mgmtID)
+		}
 		s.rolePolicies(&a.roles[i], r.Policy)
 	}
 	oldest := s.start

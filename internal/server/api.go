@@ -229,6 +229,7 @@ type apiUser struct {
 	Executions    []apiExecution  `json:"executions"`
 	Notifications []apiMessage    `json:"notifications"`
 	Notified      []apiNotified   `json:"notified"`
+	Timeline      []event         `json:"timeline"`
 	Deleted       bool            `json:"deleted"`
 }
 
@@ -293,7 +294,7 @@ func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := apiUser{AccountID: d.AccountID, ResourceID: d.ResourceID, AccountName: d.AccountName, Deleted: d.Deleted,
-		History: []apiTransition{}, Executions: []apiExecution{}, Notifications: []apiMessage{}, Notified: []apiNotified{}}
+		History: []apiTransition{}, Executions: []apiExecution{}, Notifications: []apiMessage{}, Notified: []apiNotified{}, Timeline: append([]event{}, d.Timeline...)}
 	if d.Current != nil {
 		ev := toAPIEvaluation(d.Current.EvaluationRow)
 		out.Evaluation = &ev

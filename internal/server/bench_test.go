@@ -58,6 +58,10 @@ func benchOrg(b *testing.B) *store.Store {
 					age, stage = 81+(u+a)%9, lifecycle.Warning
 				}
 				keys := []rule.KeyResult{key(fmt.Sprintf("AKIA%08d%04d", a, u), age, stage, t0)}
+				if u%10 == 5 && a%10 == 0 { // 1,000 exempt users
+					keys[0] = key(keys[0].AccessKeyID, 120+u, lifecycle.Exempt, t0)
+					keys[0].Lifecycle = &rule.KeyLifecycle{Exemption: &rule.Exemption{Until: t0.Add(time.Duration(1+(a+u)%90) * day), Reason: "vendor integration", Source: "tag"}}
+				}
 				if u%3 == 0 {
 					keys = append(keys, key(fmt.Sprintf("AKIB%08d%04d", a, u), 200, lifecycle.Inactive, t0))
 				}
@@ -66,6 +70,9 @@ func benchOrg(b *testing.B) *store.Store {
 			}
 		}
 		if _, benchErr = benchStore.RecordScan(ctx, t0.Add(-time.Minute), t0, res); benchErr != nil {
+			return
+		}
+		if benchErr = benchAudit(ctx, benchStore); benchErr != nil {
 			return
 		}
 		fmt.Fprintf(os.Stderr, "benchmark store: %d accounts x %d users recorded in %v\n", benchAccounts, benchUsers, time.Since(start).Round(time.Millisecond))

@@ -52,19 +52,7 @@ func TestBrowser(t *testing.T) {
 	out := artifacts(t)
 	downloads := t.TempDir()
 
-	allocOpts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(profileDir(t)), chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), allocOpts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	ctx := newBrowser(t, bin, 1400)
 
 	tot, err := st.Totals(ctx)
 	if err != nil {
@@ -73,17 +61,7 @@ func TestBrowser(t *testing.T) {
 
 	// Overview: the numbers match the store.
 	var users, nonCompliant, pct, failed, expired string
-	shot := func(name string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var png []byte
-			if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
-				return err
-			}
-			p := filepath.Join(out, name)
-			t.Logf("screenshot: %s", p)
-			return os.WriteFile(p, png, 0o644)
-		})
-	}
+	shot := func(name string) chromedp.Action { return screenshot(t, out, name) }
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.Text("#users", &users, chromedp.ByQuery),

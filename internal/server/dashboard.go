@@ -20,7 +20,7 @@ import (
 	"github.com/keyage/keyage/internal/store"
 )
 
-var pageNames = []string{"overview", "noncompliant", "accounts", "account", "user", "login", "error"}
+var pageNames = []string{"overview", "noncompliant", "accounts", "account", "user", "login", "error", "enforcement", "exemptions"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
@@ -671,6 +671,7 @@ type userData struct {
 	Executions  []store.Execution
 	Tags        []tag
 	Deleted     bool
+	Timeline    []event
 }
 
 type tag struct{ Key, Value string }
@@ -730,7 +731,7 @@ func (s *Server) userDetail(ctx context.Context, acct, rid string) (*userData, e
 	for _, n := range notified {
 		d.Notified = append(d.Notified, notifiedView{Notified: n, NextReminder: n.NotifiedAt.Add(s.opts.ReminderInterval)})
 	}
-	return d, nil
+	return d, s.addTimeline(ctx, d)
 }
 
 func (s *Server) user(w http.ResponseWriter, r *http.Request) error {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -60,6 +61,9 @@ type Options struct {
 	// accepts any Host: such a server requires a token, or something in
 	// front of it that authenticates. Empty means loopback names only.
 	Listen string
+	// Config is the configuration in force, shown (secrets redacted) in
+	// the audit report; nil leaves it out.
+	Config *config.Config
 	// ReminderInterval is how long after a notification the next reminder
 	// is due, for the "next reminder" column: the routes' repeatInterval.
 	// Zero means 7 days.
@@ -207,6 +211,9 @@ func (s *Server) routes() {
 	page("GET /accounts/{id}", s.account)
 	page("GET /users/{account}/{resource}", s.user)
 	page("POST /scan", s.scanNow)
+	page("GET /enforcement", viewPage(s, "enforcement", "Enforcement", s.enforcementView))
+	page("GET /exemptions", viewPage(s, "exemptions", "Exemptions", s.exemptionsView))
+	s.mux.Handle("GET /report.html", s.authPage(s.htmlErrors(s.reportPage)))
 	s.mux.Handle("GET /noncompliant.csv", s.authPage(s.htmlErrors(s.nonCompliantCSV)))
 	s.mux.Handle("GET /noncompliant.json", s.authAPI(s.apiErrors(s.nonCompliantJSON)))
 
@@ -221,6 +228,9 @@ func (s *Server) routes() {
 	api("GET /api/v1/scans", s.apiScans)
 	api("GET /api/v1/status", s.apiStatus)
 	api("POST /api/v1/scans", s.apiScanNow)
+	api("GET /api/v1/enforcement", viewJSON(s.enforcementView))
+	api("GET /api/v1/exemptions", viewJSON(s.exemptionsView))
+	api("GET /api/v1/report", viewJSON(s.buildReport))
 	s.mux.Handle("/api/", s.authAPI(s.apiErrors(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError{http.StatusNotFound, "no such API route: " + r.Method + " " + r.URL.Path}
 	})))

@@ -69,6 +69,17 @@ type AuditRecord struct {
 	DryRun       bool      `json:"dryRun"`
 }
 
+// auditColumns are the columns scanAudit reads.
+const auditColumns = `id, at, caller_arn, account_id, user_name, resource_id, access_key_id, action, outcome, reason, before_status, after_status, dry_run`
+
+func scanAudit(row rowScanner) (AuditRecord, error) {
+	var r AuditRecord
+	var at int64
+	err := row.Scan(&r.ID, &at, &r.CallerARN, &r.AccountID, &r.UserName, &r.ResourceID, &r.AccessKeyID, &r.Action, &r.Outcome, &r.Reason, &r.BeforeStatus, &r.AfterStatus, &r.DryRun)
+	r.At = fromMS(at)
+	return r, err
+}
+
 // Audit appends a record and returns its id.
 func (s *Store) Audit(ctx context.Context, r AuditRecord) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, caller_arn, account_id, user_name, resource_id, access_key_id, action, outcome, reason, before_status, after_status, dry_run)
@@ -82,7 +93,7 @@ func (s *Store) Audit(ctx context.Context, r AuditRecord) (int64, error) {
 // AuditRecords lists the audit trail, oldest first, optionally for one
 // account and key.
 func (s *Store) AuditRecords(ctx context.Context, accountID, accessKeyID string) ([]AuditRecord, error) {
-	q := `SELECT id, at, caller_arn, account_id, user_name, resource_id, access_key_id, action, outcome, reason, before_status, after_status, dry_run FROM audit WHERE 1=1`
+	q := `SELECT ` + auditColumns + ` FROM audit WHERE 1=1`
 	var args []any
 	if accountID != "" {
 		q += ` AND account_id = ?`
@@ -92,13 +103,7 @@ func (s *Store) AuditRecords(ctx context.Context, accountID, accessKeyID string)
 		q += ` AND access_key_id = ?`
 		args = append(args, accessKeyID)
 	}
-	out, err := queryRows(ctx, s.db, q+` ORDER BY at, id`, func(row rowScanner) (AuditRecord, error) {
-		var r AuditRecord
-		var at int64
-		err := row.Scan(&r.ID, &at, &r.CallerARN, &r.AccountID, &r.UserName, &r.ResourceID, &r.AccessKeyID, &r.Action, &r.Outcome, &r.Reason, &r.BeforeStatus, &r.AfterStatus, &r.DryRun)
-		r.At = fromMS(at)
-		return r, err
-	}, args...)
+	out, err := queryRows(ctx, s.db, q+` ORDER BY at, id`, scanAudit, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
@@ -125,14 +130,7 @@ func (s *Store) SetAuditOutcome(ctx context.Context, id int64, outcome, after, r
 // PendingAudit lists the intents without an outcome (a run stopped between
 // its intent and its outcome), oldest first.
 func (s *Store) PendingAudit(ctx context.Context) ([]AuditRecord, error) {
-	out, err := queryRows(ctx, s.db, `SELECT id, at, caller_arn, account_id, user_name, resource_id, access_key_id, action, outcome, reason, before_status, after_status, dry_run
-		FROM audit WHERE outcome = ? ORDER BY at, id`, func(row rowScanner) (AuditRecord, error) {
-		var r AuditRecord
-		var at int64
-		err := row.Scan(&r.ID, &at, &r.CallerARN, &r.AccountID, &r.UserName, &r.ResourceID, &r.AccessKeyID, &r.Action, &r.Outcome, &r.Reason, &r.BeforeStatus, &r.AfterStatus, &r.DryRun)
-		r.At = fromMS(at)
-		return r, err
-	}, OutcomePending)
+	out, err := queryRows(ctx, s.db, `SELECT `+auditColumns+` FROM audit WHERE outcome = ? ORDER BY at, id`, scanAudit, OutcomePending)
 	if err != nil {
 		return nil, fmt.Errorf("read pending audit records: %w", err)
 	}

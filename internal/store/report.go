@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Remediation is one spell of a user being non-compliant that ended: from
+// its evaluation turning NON_COMPLIANT (a key past the limit) to it turning
+// anything else (the key rotated, deactivated or deleted, or the user gone).
+type Remediation struct {
+	AccountID, ResourceID, UserName string
+	Flagged, Fixed                  time.Time
+}
+
+// Remediations lists the non-compliant spells that ended in [from, to],
+// oldest end first: the input of the time to remediate.
+func (s *Store) Remediations(ctx context.Context, from, to time.Time) ([]Remediation, error) {
+	out, err := queryRows(ctx, s.db, `SELECT h.account_id, h.resource_id, h.user_name, h.at,
+			COALESCE((SELECT MAX(p.at) FROM evaluation_history p WHERE p.account_id = h.account_id AND p.resource_id = h.resource_id
+				AND p.to_compliance = 'NON_COMPLIANT' AND p.at <= h.at), h.at)
+		FROM evaluation_history h
+		WHERE h.from_compliance = 'NON_COMPLIANT' AND h.to_compliance <> 'NON_COMPLIANT' AND h.at >= ? AND h.at <= ?
+		ORDER BY h.at, h.id`, func(r rowScanner) (Remediation, error) {
+		var m Remediation
+		var fixed, flagged int64
+		err := r.Scan(&m.AccountID, &m.ResourceID, &m.UserName, &fixed, &flagged)
+		m.Fixed, m.Flagged = fromMS(fixed), fromMS(flagged)
+		return m, err
+	}, ms64(from), ms64(to))
+	if err != nil {
+		return nil, fmt.Errorf("read remediations from %s to %s: %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// AuditSince lists the audit records at or after since, newest first, at
+// most limit (<= 0: all).
+func (s *Store) AuditSince(ctx context.Context, since time.Time, limit int) ([]AuditRecord, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	out, err := queryRows(ctx, s.db, `SELECT `+auditColumns+` FROM audit WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?`, scanAudit, ms64(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit since %s: %w", since.UTC().Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// AuditOfUser lists the audit records of one user's keys, oldest first.
+func (s *Store) AuditOfUser(ctx context.Context, accountID, resourceID, userName string) ([]AuditRecord, error) {
+	out, err := queryRows(ctx, s.db, `SELECT `+auditColumns+` FROM audit WHERE account_id = ? AND (resource_id = ? OR (resource_id = '' AND user_name = ?)) ORDER BY at, id`,
+		scanAudit, accountID, resourceID, userName)
+	if err != nil {
+		return nil, fmt.Errorf("read audit of %s in %s: %w", resourceID, accountID, err)
+	}
+	return out, nil
+}
+
+// DeactivationNoticeList lists the deactivation notices, the earliest
+// deactivation first.
+func (s *Store) DeactivationNoticeList(ctx context.Context) ([]DeactivationNotice, error) {
+	ns, err := s.DeactivationNotices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeactivationNotice, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b DeactivationNotice) int {
+		if c := a.DeactivateAt.Compare(b.DeactivateAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.AccessKeyID, b.AccessKeyID)
+	})
+	return out, nil
+}
+
+// AuditCounts counts the audit records at or after since by outcome.
+func (s *Store) AuditCounts(ctx context.Context, since time.Time) (map[string]int, error) {
+	cs, err := queryRows(ctx, s.db, `SELECT outcome, COUNT(*) FROM audit WHERE at >= ? GROUP BY outcome`, scanCounted, ms64(since))
+	if err != nil {
+		return nil, fmt.Errorf("count audit records since %s: %w", since.UTC().Format(time.RFC3339), err)
+	}
+	out := make(map[string]int, len(cs))
+	for _, c := range cs {
+		out[c.key] = c.n
+	}
+	return out, nil
+}
+
+// EvaluationsWithStage lists the current evaluations of the users with a
+// key in stage, in (account, resource) order.
+func (s *Store) EvaluationsWithStage(ctx context.Context, stage string) ([]EvaluationRow, error) {
+	out, err := queryRows(ctx, s.db, `SELECT `+evaluationRowColumns+`
+		FROM (SELECT DISTINCT account_id, resource_id FROM evaluation_keys WHERE stage = ?) k
+		JOIN evaluations e ON e.account_id = k.account_id AND e.resource_id = k.resource_id
+		LEFT JOIN account_latest a ON a.account_id = e.account_id
+		ORDER BY e.account_id, e.resource_id`, scanEvaluationRow, stage)
+	if err != nil {
+		return nil, fmt.Errorf("read evaluations with a key in stage %s: %w", stage, err)
+	}
+	return out, nil
+}
