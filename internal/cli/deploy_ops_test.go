@@ -657,3 +657,48 @@ func TestDeployPreflightThroughAuditRole(t *testing.T) {
 		t.Errorf("preflight through the deployed audit role:\n%s", out)
 	}
 }
+
+// The change-triggered plumbing end to end: a key changed in a target raises the CloudTrail
+// event on us-east-1's default bus there; the deployed rule forwards it to the master's bus
+// (its policy and the forwarding role allow it), whose rule sends it to the events queue (its
+// policy allows the rule); keyage remediate --events-queue re-checks that user.
+func TestDeployEventsReachKeyage(t *testing.T) {
+	deploySandbox(t, deployOrg)
+	ctx := context.Background()
+	_, stderr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--events-receiver", "--kms-key", "none")
+	m := regexp.MustCompile(`events queue: (\S+)`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("deploy master --events-receiver printed no events queue:\n%s", stderr)
+	}
+	queue := m[1]
+	mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--audit-role-name", "KeyageStackSetAudit", "--forward-events", "--skip-preflight")
+
+	cfg, err := assume(sdk(t), "222222222222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := iam.NewFromConfig(cfg)
+	keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("alice")})
+	if err != nil || len(keys.AccessKeyMetadata) == 0 {
+		t.Fatalf("list alice's keys: %v %v", keys, err)
+	}
+	if _, err := client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("alice"),
+		AccessKeyId: keys.AccessKeyMetadata[0].AccessKeyId, Status: "Inactive"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+
+	notices := filepath.Join(t.TempDir(), "notices.jsonl")
+	conf := writeConfig(t, `accounts: {ids: ["222222222222"]}
+receivers: [{name: owners, file: {path: `+notices+`}}]
+routes: [{receivers: [owners]}]
+`)
+	out, _ := mustRun(t, ExitOK, "remediate", "--config", conf, "--state", filepath.Join(t.TempDir(), "keyage.db"),
+		"--events-queue", queue, "--log-level", "error")
+	if !strings.Contains(out, "events: 2 handled, 0 ignored, 0 malformed, 0 failed") || !strings.Contains(out, " alice (") {
+		t.Errorf("remediate --events-queue after UpdateAccessKey and CreateAccessKey in a target:\n%s", out)
+	}
+}
