@@ -6,40 +6,17 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 // An encrypted topic in 111: its key delegates to 111's and 222's IAM policies and names one
 // role of 111 directly; two queues subscribed, one encrypted with a key SNS may use, one with
 // a key that does not let SNS in.
-const encryptedTopicTemplate = `
+var encryptedTopicTemplate = `
 Resources:
-  KmsUser:
-    Type: AWS::IAM::Role
-    Properties:
-      RoleName: KmsUser
-      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {AWS: "111111111111"}, Action: sts:AssumeRole}]}
-      Policies:
-        - PolicyName: publish
-          PolicyDocument: {Statement: [{Effect: Allow, Action: sns:Publish, Resource: "*"}, {Effect: Allow, Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Resource: "*"}]}
-  PublishOnly:
-    Type: AWS::IAM::Role
-    Properties:
-      RoleName: PublishOnly
-      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {AWS: "111111111111"}, Action: sts:AssumeRole}]}
-      Policies:
-        - PolicyName: publish
-          PolicyDocument: {Statement: [{Effect: Allow, Action: sns:Publish, Resource: "*"}]}
-  NamedInKey:
-    Type: AWS::IAM::Role
-    Properties:
-      RoleName: NamedInKey
-      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {AWS: "111111111111"}, Action: sts:AssumeRole}]}
-      Policies:
-        - PolicyName: publish
-          PolicyDocument: {Statement: [{Effect: Allow, Action: sns:Publish, Resource: "*"}]}
+` + stackRoleYAML("KmsUser", `AWS: "111111111111"`, "*", "sns:Publish", "kms:GenerateDataKey*", "kms:Decrypt") +
+	stackRoleYAML("PublishOnly", `AWS: "111111111111"`, "*", "sns:Publish") +
+	stackRoleYAML("NamedInKey", `AWS: "111111111111"`, "*", "sns:Publish") + `
   TopicKey:
     Type: AWS::KMS::Key
     DependsOn: NamedInKey
@@ -49,19 +26,8 @@ Resources:
           - {Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:root"}, Action: "kms:*", Resource: "*"}
           - {Effect: Allow, Principal: {AWS: "222222222222"}, Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Resource: "*"}
           - {Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:role/NamedInKey"}, Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Resource: "*"}
-  QueueKey:
-    Type: AWS::KMS::Key
-    Properties:
-      KeyPolicy:
-        Statement:
-          - {Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:root"}, Action: "kms:*", Resource: "*"}
-          - {Effect: Allow, Principal: {Service: sns.amazonaws.com}, Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Resource: "*"}
-  ClosedKey:
-    Type: AWS::KMS::Key
-    Properties:
-      KeyPolicy:
-        Statement:
-          - {Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:root"}, Action: "kms:*", Resource: "*"}
+` + keyYAML("QueueKey", `{Effect: Allow, Principal: {Service: sns.amazonaws.com}, Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Resource: "*"}`) +
+	keyYAML("ClosedKey", "") + `
   Topic:
     Type: AWS::SNS::Topic
     Properties:
@@ -87,19 +53,22 @@ Resources:
     Properties: {Protocol: sqs, TopicArn: !Ref Topic, Endpoint: !GetAtt SnsMayNotUse.Arn}
 `
 
+// keyYAML is an AWS::KMS::Key resource of a test template whose policy lets 111 administer it,
+// with one more statement when extra is not "".
+func keyYAML(name, extra string) string {
+	y := "  " + name + ":\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Statement:\n" +
+		`          - {Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:root"}, Action: "kms:*", Resource: "*"}` + "\n"
+	if extra != "" {
+		y += "          - " + extra + "\n"
+	}
+	return y
+}
+
 func TestPublishToEncryptedTopic(t *testing.T) {
 	ts := newPermissionsSandbox(t, Options{})
 	ts.SetCloudFormationDelay(0)
 	ctx := context.Background()
-	cf := cloudformation.NewFromConfig(ts.mgmtConfig())
-	if _, err := cf.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("encrypted"),
-		TemplateBody: aws.String(encryptedTopicTemplate), Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam}}); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := waitStack(t, ts, cf, "encrypted"); st.StackStatus != cfntypes.StackStatusCreateComplete {
-		t.Fatalf("stack encrypted: %s %s\n%s", st.StackStatus, aws.ToString(st.StackStatusReason),
-			strings.Join(stackEvents(t, cf, "encrypted"), "\n"))
-	}
+	createTestStack(t, ts, ts.mgmtConfig(), "encrypted", encryptedTopicTemplate)
 	const topic = "arn:aws:sns:us-east-1:111111111111:encrypted"
 	for _, tt := range []struct {
 		name          string
