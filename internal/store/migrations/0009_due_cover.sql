@@ -8,3 +8,7 @@ CREATE INDEX evaluation_keys_stage ON evaluation_keys (stage, created_at, accoun
 -- The time to remediate reads the history rows leaving NON_COMPLIANT in a
 -- window: one range of this index instead of every row of the window.
 CREATE INDEX evaluation_history_leaving ON evaluation_history (from_compliance, at, to_compliance);
+-- Enforcement counts by outcome over a window (the overview, the
+-- enforcement page, the report): the outcome in the index, not the row.
+DROP INDEX audit_at;
+CREATE INDEX audit_at ON audit (at, outcome);
