@@ -73,6 +73,7 @@ var funcs = template.FuncMap{
 		}
 		return *p
 	},
+	"remediationWords": remediationWords,
 	"stateClass": func(v any) string {
 		return "state-" + strings.ToLower(strings.ReplaceAll(fmt.Sprint(v), "_", "-"))
 	},
