@@ -114,6 +114,21 @@ func TestLoginNextStaysOnSite(t *testing.T) {
 	}
 }
 
+// logout posts /logout with the session cookie c.
+func logout(t *testing.T, baseURL string, client *http.Client, c *http.Cookie) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(c)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
 func TestLogoutRevokesSession(t *testing.T) {
 	const token = "correct horse battery staple"
 	_, ts := newTestServer(t, testOrg(t), Options{AuthToken: token})
@@ -124,16 +139,7 @@ func TestLogoutRevokesSession(t *testing.T) {
 	if resp, _ := get(t, ts, "/", "Cookie", c.Name+"="+c.Value); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET / with the session = %d, want 200", resp.StatusCode)
 	}
-	req, err := http.NewRequest(http.MethodPost, ts.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.AddCookie(c)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	logout(t, ts.URL, &client, c)
 	// A copy of the cookie kept past the logout no longer works.
 	if resp, _ := get(t, ts, "/api/v1/scans", "Cookie", c.Name+"="+c.Value); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /api/v1/scans with a logged-out session = %d, want 401", resp.StatusCode)
@@ -162,16 +168,7 @@ func TestLogoutRevocationSurvivesRestart(t *testing.T) {
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	_, out := login(t, ts.URL, &client, token, "/")
 	_, kept := login(t, ts.URL, &client, token, "/")
-	req, err := http.NewRequest(http.MethodPost, ts.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.AddCookie(out)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	logout(t, ts.URL, &client, out)
 	ts.Close()
 	if err := st.Close(); err != nil {
 		t.Fatal(err)

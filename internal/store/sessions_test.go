@@ -13,19 +13,22 @@ import (
 // session id.
 func TestRevokedSessions(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "keyage.db")
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	openState := func() *Store {
+		t.Helper()
+		s, err := Open(ctx, filepath.Join(dir, "keyage.db"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
+	s := openState()
 	exp := t0.Add(12 * time.Hour)
 	if err := s.RevokeSession(ctx, "SESSIONID1", exp); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if s, err = Open(ctx, path, Options{}); err != nil { // a restart
-		t.Fatal(err)
-	}
+	s = openState() // a restart
 	defer s.Close()
 	for _, tt := range []struct {
 		name string
