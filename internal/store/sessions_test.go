@@ -12,18 +12,17 @@ import (
 // state file, and Prune forgets it once it has expired; the file holds no
 // session id.
 func TestRevokedSessions(t *testing.T) {
+	exp, path := t0.Add(12*time.Hour), filepath.Join(t.TempDir(), "keyage.db")
 	ctx := context.Background()
-	dir := t.TempDir()
 	openState := func() *Store {
 		t.Helper()
-		s, err := Open(ctx, filepath.Join(dir, "keyage.db"), Options{})
+		s, err := Open(ctx, path, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
 	s := openState()
-	exp := t0.Add(12 * time.Hour)
 	if err := s.RevokeSession(ctx, "SESSIONID1", exp); err != nil {
 		t.Fatal(err)
 	}
