@@ -342,14 +342,8 @@ func (d *Deployer) DeployTargets(ctx context.Context, o TargetsOptions) (*Target
 			return nil, fmt.Errorf("update StackSet %s: %w", name, awsenv.Simplify(err))
 		}
 		d.progress("updating StackSet %s and its instances (operation %s)", name, aws.ToString(up.OperationId))
-		op, err := d.follow(ctx, name, aws.ToString(up.OperationId))
-		if err != nil {
-			return nil, err
-		}
-		res.Operations = append(res.Operations, *op)
-		if op.Status != "SUCCEEDED" {
-			res.Instances, _ = d.Instances(ctx, name)
-			return res, &OperationError{StackSet: name, Op: *op}
+		if failed, err := d.followInto(ctx, res, name, aws.ToString(up.OperationId)); err != nil {
+			return failed, err
 		}
 	}
 
@@ -364,14 +358,8 @@ func (d *Deployer) DeployTargets(ctx context.Context, o TargetsOptions) (*Target
 		}
 		d.progress("creating instances in %s x %s (operation %s)", strings.Join(append(in.Accounts, targetOUs(in)...), ","),
 			strings.Join(in.Regions, ","), aws.ToString(out.OperationId))
-		op, err := d.follow(ctx, name, aws.ToString(out.OperationId))
-		if err != nil {
-			return nil, err
-		}
-		res.Operations = append(res.Operations, *op)
-		if op.Status != "SUCCEEDED" {
-			res.Instances, _ = d.Instances(ctx, name)
-			return res, &OperationError{StackSet: name, Op: *op}
+		if failed, err := d.followInto(ctx, res, name, aws.ToString(out.OperationId)); err != nil {
+			return failed, err
 		}
 	}
 	if res.Instances, err = d.Instances(ctx, name); err != nil {
@@ -450,6 +438,23 @@ func stackSetName(o TargetsOptions) string {
 		return DefaultTargetStackSet
 	}
 	return o.StackSetName
+}
+
+// followInto follows operation id of StackSet set to its end and adds it to
+// res. An operation that did not succeed is an *OperationError returned with
+// res (its instances as they are then); one that could not be followed is an
+// error returned without a result.
+func (d *Deployer) followInto(ctx context.Context, res *TargetsResult, set, id string) (*TargetsResult, error) {
+	op, err := d.follow(ctx, set, id)
+	if err != nil {
+		return nil, err
+	}
+	res.Operations = append(res.Operations, *op)
+	if op.Status != "SUCCEEDED" {
+		res.Instances, _ = d.Instances(ctx, set)
+		return res, &OperationError{StackSet: set, Op: *op}
+	}
+	return nil, nil
 }
 
 // follow polls a StackSet operation until it ends, reporting each instance's progress.
@@ -610,14 +615,8 @@ func (d *Deployer) DestroyTargets(ctx context.Context, set string, prefs Prefere
 			return nil, fmt.Errorf("delete stack instances of %s: %w", set, awsenv.Simplify(err))
 		}
 		d.progress("deleting instances in %s x %s (operation %s)", k, strings.Join(regions, ","), aws.ToString(out.OperationId))
-		op, err := d.follow(ctx, set, aws.ToString(out.OperationId))
-		if err != nil {
-			return nil, err
-		}
-		res.Operations = append(res.Operations, *op)
-		if op.Status != "SUCCEEDED" {
-			res.Instances, _ = d.Instances(ctx, set)
-			return res, &OperationError{StackSet: set, Op: *op}
+		if failed, err := d.followInto(ctx, res, set, aws.ToString(out.OperationId)); err != nil {
+			return failed, err
 		}
 	}
 	if res.Instances, err = d.Instances(ctx, set); err != nil {
