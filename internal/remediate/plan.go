@@ -412,15 +412,7 @@ func newID() string {
 // planFindings routes findings, de-duplicates them against prior, groups
 // them into messages, and adds those to p.
 func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now time.Time) error {
-	type priorKey struct {
-		receiver string
-		route    int
-		item     string
-	}
-	last := make(map[priorKey]store.Notified, len(prior))
-	for _, n := range prior {
-		last[priorKey{n.Receiver, n.Route, n.ItemKey}] = n
-	}
+	last := byNotifiedKey(prior)
 
 	// Route every finding and collect, per target, the groups that are due.
 	type groupID struct {
@@ -433,7 +425,7 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 	var order []groupID
 	add := func(receiver string, route int, f finding) {
 		if e.cfg.Routes[route].IsRun() { // one summary per run: finishRuns
-			n, ok := last[priorKey{receiver, route, f.key}]
+			n, ok := last[notifiedKey{receiver, route, f.key}]
 			p.addRun(target{route, receiver}, f, !ok, !ok || n.Stage != f.dedupState(), n.NotifiedAt)
 			return
 		}
@@ -447,7 +439,7 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 			}
 		}
 		groups[g] = append(groups[g], f)
-		n, ok := last[priorKey{receiver, route, f.key}]
+		n, ok := last[notifiedKey{receiver, route, f.key}]
 		interval := e.cfg.Routes[route].RepeatInterval.Duration()
 		if !ok || n.Stage != f.dedupState() || now.Sub(n.NotifiedAt) >= interval {
 			due[g] = true
