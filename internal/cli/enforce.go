@@ -178,12 +178,11 @@ func newAuditCmd(ios *IO) *cobra.Command {
   keyage audit --key AKIAIOSFODNN7EXAMPLE -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := store.Open(cmd.Context(), statePath, store.Options{MustExist: true})
-			if err != nil {
+			var recs []store.AuditRecord
+			err := withState(cmd.Context(), statePath, func(st *store.Store) (err error) {
+				recs, err = st.AuditRecords(cmd.Context(), account, key)
 				return err
-			}
-			defer st.Close()
-			recs, err := st.AuditRecords(cmd.Context(), account, key)
+			})
 			if err != nil {
 				return err
 			}

@@ -71,16 +71,15 @@ func runReport(ctx context.Context, f *Factory, o *reportOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, o.statePath, store.Options{MustExist: true})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	maxAge := cfg.Rule.MaxAccessKeyAge
 	if maxAge <= 0 {
 		maxAge = config.DefaultMaxAccessKeyAge
 	}
-	rep, err := report.Build(ctx, st, report.Options{Now: f.Now(), Since: time.Duration(since), MaxAge: time.Duration(maxAge) * rule.Day, Config: cfg})
+	var rep *report.Report
+	err = withState(ctx, o.statePath, func(st *store.Store) (err error) {
+		rep, err = report.Build(ctx, st, report.Options{Now: f.Now(), Since: time.Duration(since), MaxAge: time.Duration(maxAge) * rule.Day, Config: cfg})
+		return err
+	})
 	if err != nil {
 		return err
 	}
