@@ -103,14 +103,20 @@ type target struct {
 // Plan routes the findings of res, de-duplicates them against what was
 // already notified, and groups them into messages.
 func (e *Engine) Plan(ctx context.Context, st *store.Store, res *scan.Result, now time.Time) (*Plan, error) {
-	var prior []store.Notified
-	if st != nil {
-		var err error
-		if prior, err = st.NotifiedItems(ctx); err != nil {
-			return nil, err
-		}
+	prior, err := priorNotified(ctx, st)
+	if err != nil {
+		return nil, err
 	}
 	return e.plan(res, prior, now, nil)
+}
+
+// priorNotified is what st says was already notified; nothing without a
+// store (a dry run without state).
+func priorNotified(ctx context.Context, st *store.Store) ([]store.Notified, error) {
+	if st == nil {
+		return nil, nil
+	}
+	return st.NotifiedItems(ctx)
 }
 
 // decided sets what p was decided on and how to decide again.
@@ -124,12 +130,9 @@ func (p *Plan) decided(prior []store.Notified, replan func([]store.Notified) (*P
 // their earlier notifications can be resolved. resolved maps each
 // (account, resourceId) to how its user name was resolved.
 func (e *Engine) PlanResources(ctx context.Context, st *store.Store, res *scan.Result, now time.Time, resolved map[rule.ResourceRef]string) (*Plan, error) {
-	var prior []store.Notified
-	if st != nil {
-		var err error
-		if prior, err = st.NotifiedItems(ctx); err != nil {
-			return nil, err
-		}
+	prior, err := priorNotified(ctx, st)
+	if err != nil {
+		return nil, err
 	}
 	return e.plan(res, prior, now, resolved)
 }
