@@ -34,7 +34,7 @@ func newExecutionsCmd(ios *IO) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(f, &o.statePath)
 	f.StringVar(&o.status, "status", "", "only executions in this state: QUEUED, IN_PROGRESS, SUCCEEDED or FAILED")
 	addOutputFlags(f, &o.output, nil, output.Table, output.JSON, output.CSV)
 	return cmd

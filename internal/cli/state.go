@@ -46,7 +46,7 @@ current is never pruned. The file keeps its size (SQLite reuses the pages);
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(f, &o.statePath)
 	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
 	f.BoolVar(&o.vacuum, "vacuum", false, "vacuum after pruning")
 	return cmd
@@ -89,7 +89,7 @@ free disk as the file and blocks writers (run, serve) while it runs.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(cmd.Flags(), &statePath)
 	return cmd
 }
 
