@@ -167,7 +167,8 @@ func Target() *Template {
 	// exists only where enforcement is wanted, and its use is audited on its own.
 	t.Resources[LogicalEnforceRole] = masterRole(cfn.String(DefaultEnforceRoleName),
 		"Role keyage enforce assumes from the master account to deactivate and delete aged access keys.", CondEnforcement,
-		"keyage-enforce", allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...))
+		"keyage-enforce", allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...),
+		allow("RotateIntoSecrets", cfn.Sub("arn:${AWS::Partition}:secretsmanager:*:*:secret:"+DefaultSecretPrefix+"*"), slices.Clone(RotateSecretActions)...))
 	t.Outputs[OutputEnforceRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalEnforceRole, "Arn"), Condition: cfn.String(CondEnforcement)}
 
 	// The findings role imports findings into the account's own Security Hub (with the default
@@ -188,8 +189,8 @@ func Target() *Template {
 }
 
 // masterRole is a role the master account assumes, with one inline policy
-// of one statement, created only where condition holds (always when empty).
-func masterRole(name *string, description, condition, policyName string, st Statement) *iam.Role {
+// of the statements, created only where condition holds (always when empty).
+func masterRole(name *string, description, condition, policyName string, sts ...Statement) *iam.Role {
 	return &iam.Role{
 		RoleName:                   name,
 		Description:                cfn.String(description),
@@ -197,7 +198,7 @@ func masterRole(name *string, description, condition, policyName string, st Stat
 		AWSCloudFormationCondition: condition,
 		Policies: []iam.Role_Policy{{
 			PolicyName:     policyName,
-			PolicyDocument: PolicyDocument{Version: policyVersion, Statement: []Statement{st}},
+			PolicyDocument: PolicyDocument{Version: policyVersion, Statement: sts},
 		}},
 	}
 }
