@@ -17,6 +17,7 @@ import (
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
+	"github.com/keyage/keyage/internal/store/storetest"
 )
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
@@ -30,15 +31,8 @@ func mustConfig(t *testing.T, yaml string) *config.Config {
 	return cfg
 }
 
-func openStore(t testing.TB) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+// openStore is a fresh state database in t.TempDir().
+var openStore = storetest.Open
 
 type user struct {
 	id, name, owner string

@@ -215,11 +215,19 @@ func localPath(p string) bool {
 	return true
 }
 
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if s.opts.AuthToken == "" {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
+// withToken serves h when the server has a token to log in with; without
+// one there is nothing to log in to, and it redirects to the dashboard.
+func (s *Server) withToken(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.AuthToken == "" {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		h(w, r)
 	}
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "login", loginData{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
@@ -229,10 +237,6 @@ type loginData struct {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if s.opts.AuthToken == "" {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
 	next := safeNext(r.PostFormValue("next"))
 	if !s.tokenOK(r.PostFormValue("token")) {
 		s.log.Warn("login refused", "remote", r.RemoteAddr)
