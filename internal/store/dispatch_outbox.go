@@ -23,8 +23,8 @@ var (
 func NewOutbox(st *Store) DispatchOutbox { return DispatchOutbox{Store: st} }
 
 // ClaimDue implements notify.Outbox.
-func (o DispatchOutbox) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Queued, error) {
-	ms, err := o.Store.ClaimDue(ctx, owner, now, lease, limit)
+func (o DispatchOutbox) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]notify.Queued, error) {
+	ms, err := o.Store.ClaimDue(ctx, owner, now, lease, limit, skip...)
 	if err != nil {
 		return nil, err
 	}

@@ -13,26 +13,31 @@ import (
 
 // ClaimDue leases to owner, until now+lease, up to limit PENDING messages
 // due at now that no other dispatcher holds (or whose holder's lease ran
-// out), and returns them oldest first. Messages owner already holds are not
-// returned again.
-func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error) {
+// out), leaving out the receivers in skip, and returns them oldest first.
+// Messages owner already holds are not returned again. Through the
+// outbox_free and outbox_leased indexes it reads free messages in due
+// order and expired leases, never another dispatcher's live leases.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]Message, error) {
+	skipJSON, err := json.Marshal(append([]string{}, skip...))
+	if err != nil {
+		return nil, fmt.Errorf("encode receivers to skip: %w", err)
+	}
 	// A claim takes the write lock, which every other process's commits
 	// wait behind; a read (which never waits in WAL mode) says first
 	// whether there is anything to claim.
 	var due bool
-	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ?1 AND lease_until <= ?1)`, ms64(now)).Scan(&due); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM (`+claimableIDs+`))`, ms64(now), 1, string(skipJSON)).Scan(&due); err != nil {
 		return nil, fmt.Errorf("look for due messages: %w", err)
 	}
 	if !due {
 		return nil, nil
 	}
 	var out []Message
-	err := s.Update(ctx, func(t *Tx) error {
+	err = s.Update(ctx, func(t *Tx) error {
 		var err error
-		out, err = queryRows(ctx, t.tx, `UPDATE outbox SET lease_owner = ?1, lease_until = ?2
-			WHERE id IN (SELECT id FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ?3 AND lease_until <= ?3
-				ORDER BY next_attempt_at, created_at LIMIT ?4)
-			RETURNING `+messageColumns, scanMessage, owner, ms64(now.Add(lease)), ms64(now), limit)
+		out, err = queryRows(ctx, t.tx, `UPDATE outbox SET lease_owner = ?4, lease_until = ?5
+			WHERE id IN (`+claimableIDs+`)
+			RETURNING `+messageColumns, scanMessage, ms64(now), limit, string(skipJSON), owner, ms64(now.Add(lease)))
 		return err
 	})
 	if err != nil {
@@ -44,12 +49,24 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	return out, nil
 }
 
+// claimableIDs selects up to ?2 ids of PENDING messages due at ?1 and free
+// at ?1, of receivers not in the JSON array ?3: expired leases first (a
+// dead dispatcher's), then free messages oldest first.
+const claimableIDs = `SELECT id FROM (SELECT id FROM outbox
+		WHERE state = 'PENDING' AND lease_until > 0 AND lease_until <= ?1 AND next_attempt_at <= ?1
+			AND receiver NOT IN (SELECT value FROM json_each(?3)) LIMIT ?2)
+	UNION ALL SELECT id FROM (SELECT id FROM outbox
+		WHERE state = 'PENDING' AND lease_until = 0 AND next_attempt_at <= ?1
+			AND receiver NOT IN (SELECT value FROM json_each(?3))
+		ORDER BY next_attempt_at, created_at LIMIT ?2)
+	LIMIT ?2`
+
 // RenewLeases extends owner's leases on the messages it still holds to
 // now+lease, and returns how many it holds.
 func (s *Store) RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
 	var n int64
 	err := s.Update(ctx, func(t *Tx) error {
-		r, err := t.tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE lease_owner = ? AND state = 'PENDING'`, ms64(now.Add(lease)), owner)
+		r, err := t.tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE lease_owner = ? AND state = 'PENDING' AND lease_until > 0`, ms64(now.Add(lease)), owner)
 		if err == nil {
 			n, err = r.RowsAffected()
 		}
@@ -85,7 +102,7 @@ func (s *Store) ExtendLease(ctx context.Context, owner, id string, now time.Time
 // once.
 func (s *Store) ReleaseLeases(ctx context.Context, owner string, ids ...string) error {
 	err := s.Update(ctx, func(t *Tx) error {
-		q := `UPDATE outbox SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND state = 'PENDING'`
+		q := `UPDATE outbox SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND state = 'PENDING' AND lease_until > 0`
 		args := []any{owner}
 		if len(ids) > 0 {
 			q += ` AND id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + `)`
@@ -109,8 +126,15 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, ids ...string) 
 // Drain does not wait for them, a running dispatcher claims them when due.
 func (s *Store) NextDue(ctx context.Context, owner string, now time.Time) (time.Time, error) {
 	var v sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox
-		WHERE state = 'PENDING' AND (lease_owner = ? OR lease_until <= ?2) AND NOT (attempts = 0 AND next_attempt_at > ?2)`, owner, ms64(now)).Scan(&v); err != nil {
+	// Three index reads (outbox_free in due order, outbox_leased,
+	// outbox_lease_owner), none of another dispatcher's live leases.
+	if err := s.db.QueryRowContext(ctx, `SELECT MIN(n) FROM (
+		SELECT next_attempt_at AS n FROM (SELECT next_attempt_at FROM outbox WHERE state = 'PENDING' AND lease_until = 0
+			AND NOT (attempts = 0 AND next_attempt_at > ?2) ORDER BY next_attempt_at, created_at LIMIT 1)
+		UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'PENDING' AND lease_until > 0 AND lease_until <= ?2
+			AND NOT (attempts = 0 AND next_attempt_at > ?2)
+		UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'PENDING' AND lease_until > 0 AND lease_owner = ?1
+			AND NOT (attempts = 0 AND next_attempt_at > ?2))`, owner, ms64(now)).Scan(&v); err != nil {
 		return time.Time{}, fmt.Errorf("read next due message: %w", err)
 	}
 	return nullMS(v), nil
