@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/webhook"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -57,7 +58,7 @@ func TestChaosHelper(t *testing.T) {
 		}
 		notifiers[name] = n
 	}
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: notifiers, Window: chaosWindow, Timeout: chaosTimeout, Lease: chaosLease}
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: notifiers, Window: chaosWindow, Timeout: chaosTimeout, Lease: chaosLease}
 	switch role {
 	case "run":
 		if _, err := d.Drain(ctx); err != nil {

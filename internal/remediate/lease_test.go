@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/webhook"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -79,7 +80,7 @@ func TestTwoDispatchersOneState(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := &notify.Dispatcher{Outbox: &claimSignal{Outbox: store.NewOutbox(st), done: claimed.Done}, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
+			d := &notify.Dispatcher{Outbox: &claimSignal{Outbox: outbox.New(st), done: claimed.Done}, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
 			stats, err := d.Drain(context.Background())
 			if err != nil {
 				t.Errorf("dispatcher %d: %v", i, err)
@@ -110,11 +111,11 @@ func TestTwoDispatchersOneState(t *testing.T) {
 func TestDeadDispatchersLeaseRunsOut(t *testing.T) {
 	st := openStoreAt(t, filepath.Join(t.TempDir(), "keyage.db"))
 	enqueue(t, st, 5, "hook")
-	if ms, err := st.ClaimDue(context.Background(), "dead-process", time.Now(), 2*time.Minute, 10); err != nil || len(ms) != 5 {
+	if ms, err := outbox.New(st).ClaimDue(context.Background(), "dead-process", time.Now(), 2*time.Minute, 10); err != nil || len(ms) != 5 {
 		t.Fatalf("claim by the process that dies: %d, %v", len(ms), err)
 	}
 	hook, counts := countingHook(t, nil)
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
 	stats, err := d.Drain(context.Background())
 	if err != nil || stats.Sent != 0 || len(counts()) != 0 {
 		t.Errorf("Drain while the lease lives = %+v, %v, %d delivered; want nothing sent", stats, err, len(counts()))
@@ -165,7 +166,7 @@ func TestDispatcherOutlastsBusyState(t *testing.T) {
 		conn.Close()
 	}()
 	hook, counts := countingHook(t, nil)
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	stats, err := d.Drain(context.Background())
 	logs.see() // release the lock now if Drain returned without a retry
