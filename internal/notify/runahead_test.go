@@ -26,9 +26,8 @@ func (g *gatedOutbox) RecordOutcomes(ctx context.Context, outcomes []Outcome) er
 // commits resume, everything is delivered.
 func TestWorkerRunsAheadBoundedly(t *testing.T) {
 	for _, tt := range []struct {
-		name     string
-		workers  int
-		messages int
+		name              string
+		workers, messages int
 	}{
 		{"one worker", 1, 20},
 		{"three workers", 3, 40},
