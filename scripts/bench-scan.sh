@@ -1,44 +1,104 @@
 #!/usr/bin/env bash
-# Needs curl, jq and /usr/bin/time (apt-get install curl jq time).
+# Needs curl, jq, python3 (run mode's webhook) and /usr/bin/time (apt-get install curl jq time).
 # Benchmark of an org-wide scan against the sandbox, as BENCHMARKS.md reports it:
 # a sandbox org of ACCOUNTS x USERS with LATENCY per call, scanned with
-# CONCURRENCY accounts in flight, once per source. Prints a Markdown section.
-#   scripts/bench-scan.sh [ACCOUNTS] [USERS] [LATENCY] [CONCURRENCY]
+# CONCURRENCY accounts in flight. Prints a Markdown section.
+#   scripts/bench-scan.sh [ACCOUNTS] [USERS] [LATENCY] [CONCURRENCY] [MODE]
+# MODE scan (default): `keyage scan -o json` once per source in SOURCES
+# (default "auto api"). MODE run: the whole cycle, `keyage run` (scan, record,
+# plan, enqueue, deliver to a local webhook) into a new state file.
+# MAX_INFLIGHT=N passes --max-inflight N to the sandbox (1: a single-threaded
+# emulator). The sandbox and the webhook listen on ports the kernel picks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ACCOUNTS=${1:-1000} USERS=${2:-100} LATENCY=${3:-20ms} CONCURRENCY=${4:-64}
-PORT=${PORT:-45661}
+ACCOUNTS=${1:-1000} USERS=${2:-100} LATENCY=${3:-20ms} CONCURRENCY=${4:-64} MODE=${5:-scan}
+SOURCES=${SOURCES:-auto api} MAX_INFLIGHT=${MAX_INFLIGHT:-0}
 out=$(mktemp -d)
-trap 'kill $sandbox_pid 2>/dev/null || true; rm -rf "$out"' EXIT
+sandbox_pid='' hook_pid=''
+cleanup() {
+  for p in $sandbox_pid $hook_pid; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$out"
+}
+trap cleanup EXIT
 
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 go build -o "$out/keyage" ./cmd/keyage
 
-"$out/keyage" sandbox --listen 127.0.0.1:$PORT --accounts "$ACCOUNTS" --users "$USERS" --latency "$LATENCY" \
-  --log-level warn > "$out/env" &
+"$out/keyage" sandbox --listen 127.0.0.1:0 --accounts "$ACCOUNTS" --users "$USERS" --latency "$LATENCY" \
+  --max-inflight "$MAX_INFLIGHT" --log-level warn > "$out/env" 2> "$out/sandbox.log" &
 sandbox_pid=$!
-for _ in $(seq 100); do grep -q AWS_SECRET_ACCESS_KEY "$out/env" 2>/dev/null && break; sleep 0.1; done
+until grep -q AWS_SECRET_ACCESS_KEY "$out/env" 2>/dev/null; do
+  kill -0 "$sandbox_pid" 2>/dev/null || { echo "the sandbox did not start:" >&2; cat "$out/sandbox.log" >&2; exit 1; }
+  sleep 0.1
+done
 # shellcheck disable=SC1091
 source "$out/env"
 stats=$AWS_ENDPOINT_URL/_sandbox/stats
 
-echo "### Scan: $ACCOUNTS accounts x $USERS users, sandbox latency $LATENCY, --concurrency $CONCURRENCY"
+# peak_mb PID: the process's peak resident set so far (VmHWM), in MB.
+peak_mb() { awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+echo "### ${MODE^}: $ACCOUNTS accounts x $USERS users, sandbox latency $LATENCY, --concurrency $CONCURRENCY"
 echo
-echo "Command: \`scripts/bench-scan.sh $ACCOUNTS $USERS $LATENCY $CONCURRENCY\` on $(nproc) cores, $(go version | cut -d' ' -f3)."
+prefix=''
+[[ $SOURCES != "auto api" ]] && prefix+="SOURCES='$SOURCES' "
+[[ $MAX_INFLIGHT != 0 ]] && prefix+="MAX_INFLIGHT=$MAX_INFLIGHT "
+echo "Command: \`${prefix}scripts/bench-scan.sh $*\` on $(nproc) cores, $(go version | cut -d' ' -f3)."
 echo
-for src in auto api; do
+
+if [[ $MODE == run ]]; then
+  # A webhook that answers 204 and counts the POSTs it got.
+  python3 -u - > "$out/hook" 2>/dev/null <<'PY' &
+import http.server, sys
+n = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global n
+        self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        n += 1
+        self.send_response(204); self.end_headers()
+        print('post', n, flush=True)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+print('port', s.server_port, flush=True)
+s.serve_forever()
+PY
+  hook_pid=$!
+  until grep -q '^port' "$out/hook" 2>/dev/null; do sleep 0.1; done
+  cat > "$out/keyage.yaml" <<EOF
+receivers:
+  - name: hook
+    webhook: {url: "http://127.0.0.1:$(awk '/^port/ {print $2}' "$out/hook")/keyage"}
+routes:
+  - receivers: [hook]
+EOF
+  sb_before=$(cpu_ticks "$sandbox_pid")
+  /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$out/keyage" run --config "$out/keyage.yaml" --org --source auto \
+    --concurrency "$CONCURRENCY" --state "$out/state.db" -o json --log-level warn > "$out/run.json" 2> "$out/stderr" || true
+  read -r wall rss_kb cpu_user cpu_sys < <(tail -n 1 "$out/time")
+  sb_cpu=$(( $(cpu_ticks "$sandbox_pid") - sb_before ))
+  state=$(du -cb "$out"/state.db* | tail -n 1 | cut -f1)
+  echo "**keyage run --source auto**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, CPU $(awk "BEGIN{print $cpu_user+$cpu_sys}")s," \
+    "state file $(awk "BEGIN{printf \"%.1f\", $state/1048576}") MB, sandbox peak RSS $(peak_mb "$sandbox_pid") MB and CPU $(awk "BEGIN{print $sb_cpu/100}")s," \
+    "$(grep -c '^post' "$out/hook") webhook POSTs; scan: $(jq -c .scan.summary "$out/run.json"), messages: $(jq -c .messages "$out/run.json")"
+  tail -n 3 "$out/stderr" | sed 's/^/    /'
+  echo
+  exit 0
+fi
+
+for src in $SOURCES; do
   curl -fsS -X DELETE "$stats" >/dev/null
-  sb_before=$(awk '{print $14+$15}' /proc/$sandbox_pid/stat)
-  /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$out/keyage" scan --org --source $src --concurrency "$CONCURRENCY" \
+  sb_before=$(cpu_ticks "$sandbox_pid")
+  /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$out/keyage" scan --org --source "$src" --concurrency "$CONCURRENCY" \
     -o json --log-level warn > "$out/result.json" 2> "$out/stderr" || true
   read -r wall rss_kb cpu_user cpu_sys < <(tail -n 1 "$out/time")
-  sb_cpu=$(( $(awk '{print $14+$15}' /proc/$sandbox_pid/stat) - sb_before ))
+  sb_cpu=$(( $(cpu_ticks "$sandbox_pid") - sb_before ))
   curl -fsS "$stats" > "$out/stats.json"
   flagged=$(jq '[.evaluations[] | select(any(.keys[]; .stage=="expired" or .stage=="warning"))] | length' "$out/result.json")
-  newusers=0
   scanned=$(jq '[.accounts[] | select(.status=="ok")] | length' "$out/result.json")
   total=$(jq .total "$out/stats.json")
-  echo "**--source $src**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, scanner CPU $(awk "BEGIN{print $cpu_user+$cpu_sys}")s, sandbox CPU $(awk "BEGIN{print $sb_cpu/100}")s, $total AWS calls for $scanned scanned accounts ($(jq .summary.accountsFailed "$out/result.json") failed), $flagged flagged users; summary: $(jq -c '.summary' "$out/result.json")"
+  echo "**--source $src**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, scanner CPU $(awk "BEGIN{print $cpu_user+$cpu_sys}")s, sandbox CPU $(awk "BEGIN{print $sb_cpu/100}")s (sandbox peak RSS $(peak_mb "$sandbox_pid") MB, not counted), $total AWS calls for $scanned scanned accounts ($(jq .summary.accountsFailed "$out/result.json") failed), $flagged flagged users; CPU per AWS call $(awk "BEGIN{printf \"%d\", ($cpu_user+$cpu_sys)/$total*1e6}") us; summary: $(jq -c '.summary' "$out/result.json")"
   echo
   echo '| API | calls | per scanned account |'
   echo '|---|---:|---:|'

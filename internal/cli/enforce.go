@@ -117,6 +117,7 @@ func runEnforce(ctx context.Context, f *Factory, o *enforceOptions, changed func
 // would be, told.
 func printEnforceReport(w io.Writer, rep *cycle.EnforceReport) {
 	printEnforce(w, rep.Report, rep.Applied)
+	printRotation(w, rep.Rotation, rep.Applied)
 	switch {
 	case !rep.NoticesPlanned:
 	case !rep.Applied:

@@ -28,7 +28,9 @@ func newIAMPolicyCmd(ios *IO) *cobra.Command {
   deployer     keyage deploy: the master stack with its topic and queue, the
                target StackSet and its administration role
   enforcer     keyage enforce, in each account: read, deactivate and delete
-               users' access keys
+               users' access keys; keyage rotate: create them and write them
+               to the Secrets Manager secrets under --secret-prefix (with
+               --kms-key-arn's key)
   findings     the findings role in each target account, assumed by the
                securityhub receiver: securityhub:BatchImportFindings only
 
@@ -39,7 +41,8 @@ template ("keyage deploy render").`,
 		Example: `  keyage iam-policy scanner
   keyage iam-policy deployer --topic-name key-rotation > deployer.json
   keyage iam-policy scanner --partition aws-us-gov
-  keyage iam-policy enforcer`,
+  keyage iam-policy enforcer
+  keyage iam-policy enforcer --kms-key-arn arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.mode = args[0]
 			return runIAMPolicy(cmd.Context(), ios, o)
@@ -51,6 +54,8 @@ template ("keyage deploy render").`,
 	f.StringVar(&o.policy.MasterStack, "master-stack", deploy.DefaultMasterStack, "the master stack name, for deployer")
 	f.StringVar(&o.policy.TargetStackSet, "target-stackset", deploy.DefaultTargetStackSet, "the target StackSet name, for deployer")
 	f.StringVar(&o.policy.Partition, "partition", "aws", "the partition of the ARNs: aws, aws-us-gov or aws-cn")
+	f.StringVar(&o.policy.SecretPrefix, "secret-prefix", deploy.DefaultSecretPrefix, "the name prefix of keyage rotate's secrets, for enforcer")
+	f.StringVar(&o.policy.RotateKMSKeyARN, "kms-key-arn", "", "lifecycle.rotate.kmsKeyId's key ARN, for enforcer (kms:GenerateDataKey, kms:Decrypt)")
 	return cmd
 }
 

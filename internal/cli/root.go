@@ -118,6 +118,7 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 		newReceiversCmd(ios),
 		newConfigCmd(ios),
 		newEnforceCmd(f, nil),
+		newRotateCmd(f, nil),
 		newAuditCmd(ios),
 		newReportCmd(f, nil),
 		newReactivateCmd(ios),

@@ -21,6 +21,7 @@ type sandboxOptions struct {
 	seed        int64
 	fixture     string
 	latency     time.Duration
+	maxInflight int
 	throttleRPS float64
 	failRate    float64
 	reportDelay time.Duration
@@ -62,6 +63,7 @@ demo tool, not a security boundary. See docs/sandbox.md.`,
 	f.Int64Var(&o.seed, "seed", 1, "generated org: random seed (same seed, same org)")
 	f.StringVar(&o.fixture, "fixture", "", "load the org from this YAML or JSON file instead of generating it")
 	f.DurationVar(&o.latency, "latency", 0, "added latency per call, e.g. 20ms")
+	f.IntVar(&o.maxInflight, "max-inflight", 0, "serve at most this many API calls at once, --latency included (0: no bound; 1 stands for a single-threaded emulator)")
 	f.Float64Var(&o.throttleRPS, "throttle-rps", 0, "answer calls beyond this rate with AWS's Throttling error (0: off)")
 	f.Float64Var(&o.failRate, "fail-rate", 0, "fraction of calls answered with a 500 error (0 to 1)")
 	f.DurationVar(&o.reportDelay, "report-delay", 0, "time AWS takes to generate a credential report")
@@ -74,6 +76,9 @@ demo tool, not a security boundary. See docs/sandbox.md.`,
 func newSandbox(o *sandboxOptions, ios *IO) (*sandbox.Server, error) {
 	if o.failRate < 0 || o.failRate > 1 {
 		return nil, usageError(fmt.Errorf("--fail-rate %v: want a fraction from 0 to 1", o.failRate))
+	}
+	if o.maxInflight < 0 {
+		return nil, usageError(fmt.Errorf("--max-inflight %d: want 0 (no bound) or more", o.maxInflight))
 	}
 	if o.throttleRPS < 0 {
 		return nil, usageError(fmt.Errorf("--throttle-rps %v: want 0 (off) or more", o.throttleRPS))
@@ -96,7 +101,7 @@ func newSandbox(o *sandboxOptions, ios *IO) (*sandbox.Server, error) {
 		return nil, err
 	}
 	return sandbox.New(sandbox.Options{
-		Fixture: fx, Latency: o.latency, ThrottleRPS: o.throttleRPS, FailRate: o.failRate,
+		Fixture: fx, Latency: o.latency, MaxInflight: o.maxInflight, ThrottleRPS: o.throttleRPS, FailRate: o.failRate,
 		ReportDelay: o.reportDelay, Seed: o.seed, Logger: ios.Logger, EventsQueueARN: o.eventsQueue,
 		DefaultRolePolicies: policies,
 	})

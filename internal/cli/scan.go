@@ -174,12 +174,26 @@ func runScan(ctx context.Context, ios *IO, o *scanOptions, changed func(string) 
 		return err
 	}
 	warnExpiredExemptions(ios.Logger, job.cfg, time.Now())
-	res, assumer, err := executeScan(ctx, ios, job)
+	// The output is written account by account as the scan goes (spilled,
+	// then written in listing order), so that memory does not grow with
+	// the organization.
+	var stream *output.Stream
+	res, err := executeScan(ctx, ios, job, func(assumer *awsenv.Assumer, head *scan.Result) (scan.Sink, error) {
+		job.table.Region, job.table.Version = assumer.Base().Region, version() // -o asff, -o ocsf
+		var err error
+		stream, err = output.NewStream(ios.Out, job.format, head, job.table, "")
+		if err != nil {
+			return nil, err
+		}
+		return stream.Add, nil
+	})
 	if err != nil {
+		if stream != nil {
+			_ = stream.Discard()
+		}
 		return err
 	}
-	job.table.Region, job.table.Version = assumer.Base().Region, version() // -o asff, -o ocsf
-	if err := output.Write(ios.Out, job.format, res, job.table); err != nil {
+	if err := stream.Close(res); err != nil {
 		return err
 	}
 	return scanExit(res, job.failOn)
@@ -196,35 +210,41 @@ func scanExit(res *scan.Result, fo failOn) error {
 	return nil
 }
 
-// executeScan resolves the accounts and scans them. The Assumer holds the
-// caller's own AWS config for what comes after the scan.
-func executeScan(ctx context.Context, ios *IO, job *scanJob) (*scan.Result, *awsenv.Assumer, error) {
+// executeScan resolves the accounts and scans them, handing each
+// account's evaluations to the sink that sink makes once the caller's
+// Assumer is known (it gives the region of finding formats) and the
+// result's head is.
+func executeScan(ctx context.Context, ios *IO, job *scanJob, sink func(*awsenv.Assumer, *scan.Result) (scan.Sink, error)) (*scan.Result, error) {
 	log := ios.Logger
 	base, err := awsenv.Load(ctx, job.env)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	assumer, err := awsenv.NewAssumer(ctx, base, job.assume)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	accounts, err := cycle.AccountSeq(ctx, assumer, job.selection, cycle.UsesOUs(job.cfg))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	log.Info("scanning", "source", job.scan.Source, "caller", assumer.CallerARN())
-	bar := ios.display().Start("accounts")
 	so := job.scan
 	so.Now = time.Now()
 	so.Logger = log
+	add, err := sink(assumer, scan.NewResult(so))
+	if err != nil {
+		return nil, err
+	}
+	bar := ios.display().Start("accounts")
 	so.Progress = bar.Update
-	res, err := scan.RunSeq(ctx, assumer, accounts, so)
+	res, err := scan.Stream(ctx, assumer, accounts, so, add)
 	bar.Finish()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, fmt.Errorf("scan interrupted: %w", err)
+		return nil, fmt.Errorf("scan interrupted: %w", err)
 	}
-	return res, assumer, nil
+	return res, nil
 }

@@ -32,6 +32,8 @@ type Lifecycle struct {
 	// Overrides change the policy for some accounts or OUs; the first
 	// matching override wins, field by field over the defaults above.
 	Overrides []LifecycleOverride `yaml:"overrides"`
+	// Rotate turns on automatic rotation into Secrets Manager (nil: off).
+	Rotate *Rotate `yaml:"rotate,omitempty"`
 }
 
 // LifecycleOverride is a policy for some accounts or OU subtrees.
@@ -57,6 +59,9 @@ func (l *Lifecycle) setDefaults(c *checker) {
 	}
 	if l.DeleteAfterInactive == 0 && !c.set("deleteAfterInactive") {
 		l.DeleteAfterInactive = DefaultDeleteAfterInactive
+	}
+	if l.Rotate != nil {
+		l.Rotate.setDefaults(c.in("rotate"))
 	}
 }
 
@@ -97,6 +102,9 @@ func (l *Lifecycle) validate(c *checker) {
 	}
 	if l.RecentUseGuard < 0 {
 		c.errorf("recentUseGuard", "must not be negative")
+	}
+	if l.Rotate != nil {
+		l.Rotate.validate(c.in("rotate"))
 	}
 	for i := range l.Overrides {
 		o := &l.Overrides[i]

@@ -23,6 +23,7 @@ import (
 	"github.com/keyage/keyage/internal/notify/receivers"
 	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/remediate"
+	"github.com/keyage/keyage/internal/rotate"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -83,6 +84,8 @@ type EnforceOptions struct {
 	Apply bool
 	// AuditLog, when set, gets every audit record as a JSON line.
 	AuditLog io.Writer
+	// RotateOnly runs only the rotation (keyage rotate), not deactivation and deletion.
+	RotateOnly bool
 }
 
 // ConfigError is a problem with the configuration found while assembling
@@ -218,6 +221,8 @@ type EnforceReport struct {
 	NoticesPlanned bool
 	// NoticeStats counts their delivery, when delivered here.
 	NoticeStats *notify.DispatchStats
+	// Rotation is keyage rotate's report, when lifecycle.rotate is enabled.
+	Rotation *rotate.Report
 }
 
 // RunOnce runs one cycle evaluated at now: scan -> record -> plan -> apply

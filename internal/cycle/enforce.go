@@ -6,10 +6,12 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/rotate"
 	"github.com/keyage/keyage/internal/scan"
 )
 
-// enforce acts on a scan's result with the enforcement role and, when
+// enforce acts on a scan's result with the enforcement role (and rotates keys when
+// lifecycle.rotate is enabled) and, when
 // applying, tells owners through the routes (notices of upcoming
 // deactivations, and what was done). Without Deliver the notices stay in the
 // outbox for the running dispatcher.
@@ -25,12 +27,21 @@ func (r *Runner) enforce(ctx context.Context, res *scan.Result) (*EnforceReport,
 	}
 	e := &enforce.Enforcer{Config: cfg, Store: r.opts.Store, Accounts: enforcer, CallerARN: r.assumer.CallerARN(), CallerKeyID: creds.AccessKeyID,
 		Apply: eo.Apply, AuditLog: eo.AuditLog, Now: r.opts.Now, Logger: r.opts.Logger}
-	rep, err := e.Run(ctx, res)
-	if err != nil {
-		return nil, err
+	rep := &enforce.Report{}
+	if !eo.RotateOnly {
+		if rep, err = e.Run(ctx, res); err != nil {
+			return nil, err
+		}
 	}
 	out := &EnforceReport{Report: rep, Applied: eo.Apply}
-	notices := enforce.Notices(cfg, res, rep, r.opts.Now())
+	if rc := cfg.Lifecycle.Rotate; rc != nil && rc.Enabled && rep.Stopped == "" {
+		ro := &rotate.Rotator{Config: cfg, Store: r.opts.Store, Accounts: enforcer, CallerARN: e.CallerARN, CallerKeyID: e.CallerKeyID,
+			Apply: eo.Apply, AuditLog: eo.AuditLog, Now: r.opts.Now, Logger: r.opts.Logger}
+		if out.Rotation, err = ro.Run(ctx, res); err != nil {
+			return nil, err
+		}
+	}
+	notices := append(enforce.Notices(cfg, res, rep, r.opts.Now()), rotate.Notices(cfg, res, out.Rotation)...)
 	if len(notices) == 0 || len(cfg.Routes) == 0 {
 		return out, nil
 	}

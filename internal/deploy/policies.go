@@ -78,6 +78,11 @@ type PolicyOptions struct {
 	TargetStackSet   string // AccessKeyRotationTarget
 	// Partition of the ARNs: aws (default), aws-us-gov or aws-cn.
 	Partition string
+	// SecretPrefix is the name prefix of keyage rotate's secrets: keyage/.
+	SecretPrefix string
+	// RotateKMSKeyARN, when set, is lifecycle.rotate.kmsKeyId's key: the enforcer may
+	// kms:GenerateDataKey and kms:Decrypt with it.
+	RotateKMSKeyARN string
 }
 
 // Partitions are the AWS partitions policies can be written for.
@@ -95,6 +100,7 @@ func (o PolicyOptions) withDefaults() PolicyOptions {
 	def(&o.MasterStack, DefaultMasterStack)
 	def(&o.TargetStackSet, DefaultTargetStackSet)
 	def(&o.Partition, "aws")
+	def(&o.SecretPrefix, DefaultSecretPrefix)
 	return o
 }
 
@@ -119,7 +125,22 @@ var EnforceActions = []string{
 	"iam:ListUserTags",
 	"iam:UpdateAccessKey",
 	"iam:DeleteAccessKey",
+	"iam:CreateAccessKey", // keyage rotate (lifecycle.rotate)
 }
+
+// RotateSecretActions are the Secrets Manager calls keyage rotate makes on the secrets under
+// the keyage prefix (docs/rotation.md).
+var RotateSecretActions = []string{
+	"secretsmanager:CreateSecret",
+	"secretsmanager:PutSecretValue",
+	"secretsmanager:DescribeSecret",
+	"secretsmanager:TagResource",
+	"secretsmanager:PutResourcePolicy",
+}
+
+// DefaultSecretPrefix is where keyage rotate's secrets live (lifecycle.rotate.secretName's
+// default keyage/access-keys/{userName}).
+const DefaultSecretPrefix = "keyage/"
 
 // Policy returns the least-privilege policy keyage needs in mode:
 //   - scanner: the management-account caller of "keyage scan": the
@@ -130,7 +151,8 @@ var EnforceActions = []string{
 //   - deployer: "keyage deploy": the master stack and its topic and queue,
 //     the target StackSet and its administration role;
 //   - enforcer: "keyage enforce" in each account: read, deactivate and
-//     delete the access keys of users;
+//     delete the access keys of users; and "keyage rotate": create them and
+//     write them to the secrets under SecretPrefix (with RotateKMSKeyARN's key);
 //   - findings: the findings role in each target account, which the
 //     securityhub receiver assumes: BatchImportFindings into the account's
 //     default product, nothing else (remediation may assume it).
@@ -148,7 +170,11 @@ func Policy(mode string, o PolicyOptions) (PolicyDocument, error) {
 	case ModeDeployer:
 		st = deployerStatements(o)
 	case ModeEnforcer:
-		st = []Statement{allow("EnforceOnUsers", o.arn("iam::*:user/*"), slices.Clone(EnforceActions)...)}
+		st = []Statement{allow("EnforceOnUsers", o.arn("iam::*:user/*"), slices.Clone(EnforceActions)...),
+			allow("RotateIntoSecrets", o.arn("secretsmanager:*:*:secret:"+o.SecretPrefix+"*"), slices.Clone(RotateSecretActions)...)}
+		if o.RotateKMSKeyARN != "" {
+			st = append(st, allow("RotateSecretsKey", o.RotateKMSKeyARN, "kms:GenerateDataKey", "kms:Decrypt"))
+		}
 	case ModeFindings:
 		st = []Statement{allow("ImportFindings", o.arn("securityhub:*:*:product/*/default"), "securityhub:BatchImportFindings")}
 	default:

@@ -125,7 +125,9 @@ func TestEnforceRoleIsTheEnforcerPolicy(t *testing.T) {
 		t.Fatalf("target template: %s is not a role with one policy", LogicalEnforceRole)
 	}
 	got := role.Policies[0].PolicyDocument.(PolicyDocument).Statement
-	if len(got) != 1 || len(doc.Statement) != 1 || !slices.Equal(got[0].Action, doc.Statement[0].Action) || got[0].Sid != doc.Statement[0].Sid {
+	// Two statements since issue 17: the users' keys, and keyage rotate's secrets.
+	if len(got) != 2 || len(doc.Statement) != 2 || !slices.Equal(got[0].Action, doc.Statement[0].Action) || got[0].Sid != doc.Statement[0].Sid ||
+		!slices.Equal(got[1].Action, doc.Statement[1].Action) || got[1].Sid != doc.Statement[1].Sid {
 		t.Errorf("enforce role statements = %+v, want the enforcer policy's %+v", got, doc.Statement)
 	}
 	if r := fmt.Sprint(got[0].Resource); r != cfn.Sub("arn:${AWS::Partition}:iam::*:user/*") {

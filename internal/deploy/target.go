@@ -183,8 +183,9 @@ func Target() *Template {
 		Policies: []iam.Role_Policy{{
 			PolicyName: "keyage-enforce",
 			PolicyDocument: PolicyDocument{
-				Version:   policyVersion,
-				Statement: []Statement{allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...)},
+				Version: policyVersion,
+				Statement: []Statement{allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...),
+					allow("RotateIntoSecrets", cfn.Sub("arn:${AWS::Partition}:secretsmanager:*:*:secret:"+DefaultSecretPrefix+"*"), slices.Clone(RotateSecretActions)...)},
 			},
 		}},
 	}

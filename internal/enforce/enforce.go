@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -392,6 +393,9 @@ func (e *Enforcer) reconcile(ctx context.Context, rep *Report) error {
 		return err
 	}
 	for _, r := range pending {
+		if strings.HasPrefix(r.Action, "rotate-") {
+			continue // internal/rotate settles its own intents
+		}
 		status, err := e.currentStatus(ctx, r.AccountID, r.UserName, r.ResourceID, r.AccessKeyID)
 		if err != nil {
 			e.Logger.Warn("intent left pending: cannot re-read the key", "account", r.AccountID, "user", r.UserName, "key", r.AccessKeyID, "audit", r.ID, "err", err)
@@ -459,11 +463,14 @@ func WriteAuditLine(w io.Writer, r store.AuditRecord) error {
 }
 
 // killSwitch says why enforcement must stop now, or "".
-func (e *Enforcer) killSwitch() string {
-	if !e.Config.Enforce.IsEnabled() {
+func (e *Enforcer) killSwitch() string { return KillSwitch(e.Config) }
+
+// KillSwitch says why every action (enforcement and rotation) must stop now, or "".
+func KillSwitch(cfg *config.Config) string {
+	if !cfg.Enforce.IsEnabled() {
 		return "enforce.enabled is false"
 	}
-	if f := e.Config.Enforce.KillSwitchFile; f != "" {
+	if f := cfg.Enforce.KillSwitchFile; f != "" {
 		if _, err := os.Stat(f); err == nil {
 			return "kill switch file " + f + " exists"
 		} else if !errors.Is(err, os.ErrNotExist) {

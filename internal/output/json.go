@@ -16,6 +16,15 @@ import (
 // scan of 100,000 users is never held in memory a second time as text. The
 // bytes are those of json.MarshalIndent(r, "", "  ") plus a newline.
 func writeJSON(w io.Writer, r *scan.Result) error {
+	return writeJSONDoc(w, r, len(r.Evaluations) > 0, func(bw *bufio.Writer) error {
+		return writeEvaluations(bw, r.Evaluations)
+	})
+}
+
+// writeJSONDoc writes r's document but for the elements of the
+// evaluations array, which evaluations writes when there are any (each on
+// its own lines, the last one's ending in a newline).
+func writeJSONDoc(w io.Writer, r *scan.Result, some bool, evaluations func(*bufio.Writer) error) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	field := func(name string, v any, last bool) error {
 		b, err := json.MarshalIndent(v, "  ", "  ")
@@ -42,11 +51,11 @@ func writeJSON(w io.Writer, r *scan.Result) error {
 			return err
 		}
 	}
-	if len(r.Evaluations) == 0 {
+	if !some {
 		bw.WriteString("  \"evaluations\": [],\n")
 	} else {
 		bw.WriteString("  \"evaluations\": [\n")
-		if err := writeEvaluations(bw, r.Evaluations); err != nil {
+		if err := evaluations(bw); err != nil {
 			return err
 		}
 		bw.WriteString("  ],\n")

@@ -82,7 +82,12 @@ func writeCSV(w io.Writer, r *scan.Result) error {
 	if err := cw.Write(CSVHeader); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
-	for _, ev := range r.Evaluations {
+	return writeCSVRows(cw, r.Evaluations, names)
+}
+
+// writeCSVRows writes the rows of evs and flushes.
+func writeCSVRows(cw *csv.Writer, evs []rule.Evaluation, names map[string]string) error {
+	for _, ev := range evs {
 		base := []string{ev.AccountID, names[ev.AccountID], ev.UserName, ev.ResourceID, ev.ARN, string(ev.Compliance)}
 		if len(ev.Keys) == 0 {
 			row := append(base, make([]string, 8)...)
@@ -107,12 +112,14 @@ func writeCSV(w io.Writer, r *scan.Result) error {
 	return nil
 }
 
-func writeTable(w io.Writer, r *scan.Result, o Options) error {
-	names := accountNames(r)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCOUNT\tUSER\tKEY\tAGE\tLAST USED\tSTAGE")
-	rows := 0
-	for _, ev := range r.Evaluations {
+// tableHeader is the first line of the table.
+var tableHeader = []string{"ACCOUNT", "USER", "KEY", "AGE", "LAST USED", "STAGE"}
+
+// tableRows are the table's rows for evs: the keys in warning, expired or
+// exempt, or every key with o.All.
+func tableRows(evs []rule.Evaluation, names map[string]string, now time.Time, o Options) [][]string {
+	var rows [][]string
+	for _, ev := range evs {
 		for _, k := range ev.Keys {
 			if !o.All && lifecycle.Stage(k.Stage) != lifecycle.Expired && lifecycle.Stage(k.Stage) != lifecycle.Warning && lifecycle.Stage(k.Stage) != lifecycle.Exempt {
 				continue
@@ -121,14 +128,28 @@ func writeTable(w io.Writer, r *scan.Result, o Options) error {
 			if key == "" {
 				key = fmt.Sprintf("(key %d)", k.Slot)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%dd\t%s\t%s\n", accountLabel(ev.AccountID, names[ev.AccountID]),
-				ev.UserName, key, k.AgeDays, lastUsed(k.Key, r.EvaluatedAt), stageText(k))
-			rows++
+			rows = append(rows, []string{accountLabel(ev.AccountID, names[ev.AccountID]),
+				ev.UserName, key, fmt.Sprintf("%dd", k.AgeDays), lastUsed(k.Key, now), stageText(k)})
 		}
+	}
+	return rows
+}
+
+func writeTable(w io.Writer, r *scan.Result, o Options) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	rows := append([][]string{tableHeader}, tableRows(r.Evaluations, accountNames(r), r.EvaluatedAt, o)...)
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
+	return writeTableEnd(w, r, o, len(rows)-1)
+}
+
+// writeTableEnd writes what follows the table's rows: a line when there
+// were none, the root keys, the accounts not scanned and the summary.
+func writeTableEnd(w io.Writer, r *scan.Result, o Options, rows int) error {
 	if rows == 0 {
 		if o.All {
 			fmt.Fprintln(w, "(no access keys)")
@@ -169,7 +190,9 @@ func writeTable(w io.Writer, r *scan.Result, o Options) error {
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, SummaryLine(r))
+	if _, err := fmt.Fprintln(w, SummaryLine(r)); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
 	return nil
 }
 

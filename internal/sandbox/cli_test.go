@@ -28,6 +28,9 @@ func TestAWSCLI(t *testing.T) {
 		{[]string{"iam", "generate-credential-report"}, `"State": "STARTED"`},
 		{[]string{"sts", "assume-role", "--role-arn", "arn:aws:iam::222222222222:role/KeyageAuditRole", "--role-session-name", "cli"},
 			`"Arn": "arn:aws:sts::222222222222:assumed-role/KeyageAuditRole/cli"`},
+		{[]string{"secretsmanager", "create-secret", "--name", "keyage/access-keys/cli", "--secret-string", `{"AccessKeyId":"AKIAEXAMPLE"}`},
+			`"Name": "keyage/access-keys/cli"`},
+		{[]string{"secretsmanager", "get-secret-value", "--secret-id", "keyage/access-keys/cli"}, `"SecretString": "{\"AccessKeyId\":\"AKIAEXAMPLE\"}"`},
 	} {
 		t.Run(strings.Join(tt.args[:2], " "), func(t *testing.T) {
 			cmd := exec.Command("aws", append([]string{"--endpoint-url", ts.url, "--output", "json"}, tt.args...)...)

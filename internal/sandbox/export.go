@@ -14,7 +14,8 @@ type ServedService struct{ SigningName, Name string }
 var Services = []ServedService{
 	{"iam", "IAM"}, {"sts", "STS"}, {"organizations", "Organizations"},
 	{"sns", "SNS"}, {"sqs", "SQS"}, {"config", "AWS Config"}, {"lambda", "Lambda"},
-	{"ses", "SES v2"}, {"securityhub", "Security Hub"}, {"cloudformation", "CloudFormation"},
+	{"ses", "SES v2"}, {"securityhub", "Security Hub"}, {"secretsmanager", "Secrets Manager"},
+	{"cloudformation", "CloudFormation"},
 }
 
 // ServiceNames returns the names of Services joined for prose: "IAM, STS, ... and CloudFormation".

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -224,6 +225,58 @@ func TestServiceFaults(t *testing.T) {
 				if code, _ := apiErr(t, err); code != tt.want[svc] {
 					t.Errorf("%s: error %s, want %s", svc, code, tt.want[svc])
 				}
+			}
+		})
+	}
+}
+
+func TestMaxInflight(t *testing.T) {
+	for _, tt := range []struct{ bound, calls int }{{bound: 1, calls: 4}, {bound: 2, calls: 6}} {
+		t.Run(fmt.Sprintf("%d calls, %d at a time", tt.calls, tt.bound), func(t *testing.T) {
+			var (
+				mu        sync.Mutex
+				cur, most int
+			)
+			started := make(chan struct{})
+			release := make(chan struct{})
+			// Each call's latency wait is held until the test releases it, so the
+			// calls inside the bound are counted while they are served.
+			after := func(time.Duration) <-chan time.Time {
+				mu.Lock()
+				cur++
+				most = max(most, cur)
+				mu.Unlock()
+				fire := make(chan time.Time, 1)
+				go func() {
+					started <- struct{}{}
+					<-release
+					mu.Lock()
+					cur--
+					mu.Unlock()
+					fire <- time.Time{}
+				}()
+				return fire
+			}
+			ts := newTestSandbox(t, Options{MaxInflight: tt.bound, Latency: time.Millisecond, After: after})
+			cfg := ts.mgmtConfig()
+			errs := make(chan error, tt.calls)
+			for range tt.calls {
+				go func() {
+					_, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+					errs <- err
+				}()
+			}
+			for range tt.calls {
+				<-started
+				release <- struct{}{}
+			}
+			for range tt.calls {
+				if err := <-errs; err != nil {
+					t.Errorf("GetCallerIdentity with --max-inflight %d: %v", tt.bound, err)
+				}
+			}
+			if most > tt.bound || most < 1 {
+				t.Errorf("%d calls with MaxInflight %d: %d served at once, want 1 to %d", tt.calls, tt.bound, most, tt.bound)
 			}
 		})
 	}

@@ -101,7 +101,10 @@ func validUserName(field, name string) error {
 }
 
 // validIAMName matches [\w+=,.@-]{1,max}.
-func validIAMName(s string, max int) bool {
+func validIAMName(s string, max int) bool { return validName(s, max, "_+=,.@-") }
+
+// validName reports whether s is 1 to max ASCII letters, digits and bytes of extra.
+func validName(s string, max int, extra string) bool {
 	if len(s) == 0 || len(s) > max {
 		return false
 	}
@@ -109,7 +112,7 @@ func validIAMName(s string, max int) bool {
 		b := s[i]
 		switch {
 		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
-		case strings.IndexByte("_+=,.@-", b) >= 0:
+		case strings.IndexByte(extra, b) >= 0:
 		default:
 			return false
 		}

@@ -78,7 +78,7 @@ func identityPolicies(p *principal) ([]*policyDoc, bool) {
 // authorize evaluates the caller's identity policies for the call, returning AWS's
 // AccessDenied error of the service when they do not allow it. A call that no identity policy
 // allows on a topic or queue of the caller's own account goes on: the resource's policy may
-// allow it (c.idNoAllow tells sns.go and sqs.go).
+// allow it (c.idNoAllow tells sns.go, sqs.go and secretsmanager.go).
 func (s *Server) authorize(c *call) *apiError {
 	pols, enforced := identityPolicies(c.p)
 	if !enforced || c.api == "sts:GetCallerIdentity" { // AWS needs no permission for it
@@ -102,7 +102,7 @@ func (s *Server) authorize(c *call) *apiError {
 	if d == policyAllow {
 		return nil
 	}
-	if (c.svc.name == "sns" || c.svc.name == "sqs") && arnAccount(res) == c.p.acct.id {
+	if (c.svc.name == "sns" || c.svc.name == "sqs" || c.svc.name == "secretsmanager") && arnAccount(res) == c.p.acct.id {
 		c.idNoAllow = true
 		return nil
 	}
@@ -203,6 +203,8 @@ func (s *Server) resourceOf(c *call) string {
 		if name != "" {
 			return "arn:aws:sqs:" + c.region + ":" + a.id + ":" + name
 		}
+	case "secretsmanager":
+		return s.secretsResourceOf(c)
 	case "lambda":
 		if c.req != nil && strings.HasPrefix(c.req.URL.Path, lambdaInvokePrefix) {
 			raw := strings.TrimSuffix(strings.TrimPrefix(c.req.URL.Path, lambdaInvokePrefix), "/invocations")

@@ -27,6 +27,9 @@ type Options struct {
 	ThrottleRPS float64
 	// FailRate is the fraction (0 to 1) of API requests answered with an HTTP 500 error.
 	FailRate float64
+	// MaxInflight, when positive, bounds the API requests served at once (Latency included);
+	// the others wait their turn. 1 stands for a single-threaded emulator such as moto.
+	MaxInflight int
 	// ReportDelay is how long a credential report takes to generate. With 0 the report started
 	// by one GenerateCredentialReport call is complete for the next call.
 	ReportDelay time.Duration
@@ -84,8 +87,10 @@ type Server struct {
 	byTarget  map[string]*service // X-Amz-Target prefix -> service
 	admin     *http.ServeMux
 
-	faults  *faults
-	sigKeys signingKeys
+	faults *faults
+	// inflight holds a token per API request being served (Options.MaxInflight); nil: no bound.
+	inflight chan struct{}
+	sigKeys  signingKeys
 	// defaultPolicies are the parsed Options.DefaultRolePolicies.
 	defaultPolicies map[string]*policyDoc
 	stats           statsCounter
@@ -100,8 +105,8 @@ func New(opts Options) (*Server, error) {
 	if opts.FailRate < 0 || opts.FailRate > 1 {
 		return nil, fmt.Errorf("sandbox fail rate %v: want a fraction between 0 and 1", opts.FailRate)
 	}
-	if opts.ThrottleRPS < 0 || opts.Latency < 0 || opts.ReportDelay < 0 {
-		return nil, errors.New("sandbox latency, throttle rate and report delay must not be negative")
+	if opts.ThrottleRPS < 0 || opts.Latency < 0 || opts.ReportDelay < 0 || opts.MaxInflight < 0 {
+		return nil, errors.New("sandbox latency, throttle rate, report delay and max in-flight requests must not be negative")
 	}
 	f := opts.Fixture
 	if f == nil {
@@ -119,6 +124,9 @@ func New(opts Options) (*Server, error) {
 		ids:    idGen{seed: "keyage-sandbox"},
 		mgmtID: f.ManagementAccountID,
 		faults: newFaults(opts),
+	}
+	if opts.MaxInflight > 0 {
+		s.inflight = make(chan struct{}, opts.MaxInflight)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -183,7 +191,8 @@ func New(opts Options) (*Server, error) {
 	s.bySigning = map[string]*service{}
 	s.byTarget = map[string]*service{}
 	for _, svc := range []*service{s.iamService(), s.stsService(), s.organizationsService(),
-		s.snsService(), s.sqsService(), s.configService(), s.lambdaService(), s.sesService(), s.cloudFormationService(), s.securityHubService()} {
+		s.snsService(), s.sqsService(), s.configService(), s.lambdaService(), s.sesService(), s.cloudFormationService(), s.securityHubService(),
+		s.secretsManagerService()} {
 		s.register(svc)
 	}
 	s.cfn().unavailable = unavailableTypes(f.Regions)
@@ -272,6 +281,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
 		s.admin.ServeHTTP(w, r)
 		return
+	}
+	if s.inflight != nil {
+		select {
+		case s.inflight <- struct{}{}:
+			defer func() { <-s.inflight }()
+		case <-r.Context().Done():
+			return // the client went away while waiting its turn
+		}
 	}
 	c := &call{ctx: r.Context(), s: s, reqID: s.requestID(), req: r}
 	cred := parseCredential(r)

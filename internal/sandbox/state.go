@@ -85,6 +85,7 @@ type account struct {
 	sqs         sqsState
 	lambda      lambdaState
 	securityHub securityHubState
+	secrets     secretsState
 }
 
 // deletedUser is what AWS Config remembers of a deleted IAM user.

@@ -85,21 +85,60 @@ func Run(ctx context.Context, src ConfigSource, accounts []inventory.Account, o 
 // listing goes on beside it. An error from the listing stops the scan and is
 // returned; accounts are reported in the order listed.
 func RunSeq(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.Account, error], o Options) (*Result, error) {
-	if o.Concurrency <= 0 {
-		o.Concurrency = 16
+	var (
+		mu  sync.Mutex
+		evs [][]rule.Evaluation // by listing order
+	)
+	res, err := Stream(ctx, src, accounts, o, func(i int, _ AccountResult, e []rule.Evaluation) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if i >= len(evs) {
+			evs = append(evs, make([][]rule.Evaluation, i+1-len(evs))...)
+		}
+		evs[i] = e
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if o.AccountTimeout <= 0 {
-		o.AccountTimeout = 5 * time.Minute
+	n := 0
+	for _, e := range evs {
+		n += len(e)
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+	res.Evaluations = make([]rule.Evaluation, 0, n)
+	for i := range evs {
+		res.Evaluations = append(res.Evaluations, evs[i]...)
+		evs[i] = nil
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
+	return res, nil
+}
+
+// Sink takes one account's outcome as soon as the account is done: i is
+// the account's place in the listing order. It is called from several
+// goroutines at once, in the order accounts finish; an error stops the
+// scan and is returned by Stream.
+type Sink func(i int, a AccountResult, evs []rule.Evaluation) error
+
+// NewResult is the head of a scan's result under o: rule, parameters,
+// evaluation time and source, with no accounts yet.
+func NewResult(o Options) *Result {
+	return &Result{
+		Rule:        rule.Name,
+		Parameters:  Parameters{MaxAccessKeyAge: int(o.Policy.MaxAge / rule.Day), WarnAge: int(o.Policy.WarnAge / rule.Day)},
+		EvaluatedAt: o.Now.UTC(),
+		Source:      string(o.Source),
+		Accounts:    []AccountResult{},
+		Summary:     newSummary(),
 	}
-	if o.Source == "" {
-		o.Source = inventory.SourceAuto
-	}
+}
+
+// Stream scans accounts as RunSeq does but hands each account's
+// evaluations to sink instead of keeping them, so that memory depends on
+// the concurrency, not on the number of accounts. The Result it returns
+// has the accounts, in listing order, and the summary, but no
+// evaluations.
+func Stream(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.Account, error], o Options, sink Sink) (*Result, error) {
+	o = o.withDefaults()
 	inv := o.Inventory
 	inv.Source, inv.Policy, inv.Now, inv.WithTags = o.Source, o.Policy, o.Now, o.WithTags
 	if inv.Logger == nil {
@@ -111,8 +150,16 @@ func RunSeq(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 	var (
 		mu          sync.Mutex
 		done, total int
-		listErr     error
+		stopErr     error // the listing's or the sink's
 	)
+	stop := func(err error) {
+		mu.Lock()
+		if stopErr == nil {
+			stopErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
 	// The listing runs ahead of the scan in its own goroutine, so that its
 	// pages are not fetched only when a worker asks for the next account.
 	feed := make(chan inventory.Account, 1024)
@@ -120,10 +167,7 @@ func RunSeq(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 		defer close(feed)
 		for a, err := range accounts {
 			if err != nil {
-				mu.Lock()
-				listErr = AsListError(err)
-				mu.Unlock()
-				cancel()
+				stop(AsListError(err))
 				return
 			}
 			mu.Lock()
@@ -137,54 +181,48 @@ func RunSeq(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 		}
 	}()
 
-	type outcome struct {
-		acct AccountResult
-		evs  []rule.Evaluation
-	}
-	var outcomes []*outcome // in listing order; each filled by its goroutine
+	res := NewResult(o)
 	sem := make(chan struct{}, o.Concurrency)
 	var wg sync.WaitGroup
 	for a := range feed {
-		oc := &outcome{}
-		outcomes = append(outcomes, oc)
+		mu.Lock() // the workers write res.Accounts[i]
+		i := len(res.Accounts)
+		res.Accounts = append(res.Accounts, AccountResult{})
+		mu.Unlock()
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			oc.acct, oc.evs = scanAccount(ctx, src, a, inv, o)
-			if o.Progress != nil {
-				mu.Lock()
-				done++
-				o.Progress(done, total)
-				mu.Unlock()
+			ar, evs := scanAccount(ctx, src, a, inv, o)
+			if err := sink(i, ar, evs); err != nil {
+				stop(err)
 			}
+			mu.Lock()
+			res.Accounts[i] = ar
+			res.Summary.add(ar, evs)
+			done++
+			if o.Progress != nil {
+				o.Progress(done, total)
+			}
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	if listErr != nil {
-		return nil, listErr
-	}
-
-	res := &Result{
-		Rule:        rule.Name,
-		Parameters:  Parameters{MaxAccessKeyAge: int(o.Policy.MaxAge / rule.Day), WarnAge: int(o.Policy.WarnAge / rule.Day)},
-		EvaluatedAt: o.Now.UTC(),
-		Source:      string(o.Source),
-		Accounts:    make([]AccountResult, 0, len(outcomes)),
-		Summary:     newSummary(),
-	}
-	n := 0
-	for _, oc := range outcomes {
-		n += len(oc.evs)
-	}
-	res.Evaluations = make([]rule.Evaluation, 0, n)
-	for _, oc := range outcomes {
-		res.Accounts = append(res.Accounts, oc.acct)
-		res.Summary.add(oc.acct, oc.evs)
-		res.Evaluations = append(res.Evaluations, oc.evs...)
-		oc.evs = nil
+	if stopErr != nil {
+		return nil, stopErr
 	}
 	return res, nil
+}
+
+func (o Options) withDefaults() Options {
+	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 16)
+	o.AccountTimeout = cmp.Or(max(o.AccountTimeout, 0), 5*time.Minute)
+	o.Logger = cmp.Or(o.Logger, slog.New(slog.DiscardHandler))
+	o.Source = cmp.Or(o.Source, inventory.SourceAuto)
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	return o
 }
 
 func scanAccount(ctx context.Context, src ConfigSource, a inventory.Account, inv inventory.Options, o Options) (AccountResult, []rule.Evaluation) {

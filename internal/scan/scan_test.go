@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -396,5 +397,59 @@ func TestRunSeqListingFails(t *testing.T) {
 	res, err := scan.RunSeq(context.Background(), e.assumer, seq, o)
 	if !errors.Is(err, boom) || res != nil {
 		t.Errorf("RunSeq = %v, %v; want no result and the listing's error", res, err)
+	}
+}
+
+// Stream hands every account to the sink once, with its listing order; a
+// sink's error stops the scan and is what Stream returns.
+func TestStream(t *testing.T) {
+	e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+	accounts := e.orgAccounts(t)
+	boom := errors.New("disk full")
+	for _, tt := range []struct {
+		name    string
+		failAt  int // the sink fails for this listing index; -1 never
+		wantErr error
+	}{
+		{"every account", -1, nil},
+		{"the sink fails", 1, boom},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := scan.Options{Policy: rule.PolicyDays(90, 80), Concurrency: 2, Now: testNow(), AccountTimeout: time.Minute}
+			var mu sync.Mutex
+			seen := map[int]string{}
+			res, err := scan.Stream(context.Background(), e.assumer, func(yield func(inventory.Account, error) bool) {
+				for _, a := range accounts {
+					if !yield(a, nil) {
+						return
+					}
+				}
+			}, o, func(i int, a scan.AccountResult, evs []rule.Evaluation) error {
+				mu.Lock()
+				defer mu.Unlock()
+				seen[i] = a.AccountID
+				if i == tt.failAt {
+					return boom
+				}
+				return nil
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Stream error = %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr != nil {
+				return
+			}
+			if len(res.Evaluations) != 0 {
+				t.Errorf("Stream kept %d evaluations, want none", len(res.Evaluations))
+			}
+			for i, a := range accounts {
+				if seen[i] != a.ID || res.Accounts[i].AccountID != a.ID {
+					t.Errorf("account %d: sink got %q, result has %q, want %s", i, seen[i], res.Accounts[i].AccountID, a.ID)
+				}
+			}
+			if res.Summary.Accounts != len(accounts) {
+				t.Errorf("summary counts %d accounts, want %d", res.Summary.Accounts, len(accounts))
+			}
+		})
 	}
 }

@@ -37,6 +37,8 @@ type Item struct {
 	DaysLeft int    `json:"daysLeft,omitempty"`
 	Overdue  int    `json:"overdue,omitempty"`
 	Due      string `json:"due,omitempty"`
+	// Rotation is set on the notices of keyage rotate (docs/rotation.md).
+	Rotation *Rotation `json:"rotation,omitempty"`
 }
 
 // SetDue fills DaysLeft, Overdue and Due from Deadline as of now; it
@@ -83,6 +85,20 @@ func days(n int) string {
 		return "1 day"
 	}
 	return strconv.Itoa(n) + " days"
+}
+
+// Rotation is what a rotation notice tells the owner: where the new key is, how to read it,
+// when the old key stops working and how to defer. It never holds the secret access key.
+type Rotation struct {
+	Step           string    `json:"step"`
+	OldAccessKeyID string    `json:"oldAccessKeyId"`
+	NewAccessKeyID string    `json:"newAccessKeyId,omitempty"`
+	SecretARN      string    `json:"secretArn,omitempty"`
+	ReadCommand    string    `json:"readCommand,omitempty"`
+	DeactivateAt   time.Time `json:"deactivateAt,omitzero"`
+	OldLastUsed    time.Time `json:"oldLastUsed,omitzero"`
+	NewLastUsed    time.Time `json:"newLastUsed,omitzero"`
+	Defer          string    `json:"defer"`
 }
 
 // Data is what message templates see: the first item's fields at the top

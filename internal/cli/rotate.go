@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/cycle"
+	"github.com/keyage/keyage/internal/output"
+	"github.com/keyage/keyage/internal/rotate"
+)
+
+type rotateOptions struct {
+	scan      scanOptions
+	statePath string
+	apply     bool
+	auditLog  string
+	undo      string
+}
+
+// newRotateCmd builds keyage rotate; runF, when not nil, replaces runRotate (tests of flag
+// parsing).
+func newRotateCmd(f *Factory, runF func(*rotateOptions) error) *cobra.Command {
+	o := &rotateOptions{}
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Rotate opted-in users' access keys into Secrets Manager: a dry run unless --apply",
+		Long: `Rotate creates a new access key for each user opted in by lifecycle.rotate (its match,
+or the user tag keyage:rotate=secretsmanager) whose oldest active key has reached
+rotateAge, stores it in Secrets Manager in the user's account (secret name
+lifecycle.rotate.secretName), tells the owner where to read it, deactivates the old key
+deactivateAfter later (not while only the old key is in use) and deletes it deleteAfter
+after that. Each run takes the next due step. The enforcement role (enforce.roleName) makes
+every call, each with its intent in the audit trail first (keyage audit); the kill switch
+and enforce.maxActionsPerRun apply. --undo KEY reactivates the old key of the rotation
+involving KEY and deactivates the new one. See docs/rotation.md.`,
+		Example: `  keyage rotate --config keyage.yaml                 # dry run: the plan
+  keyage rotate --config keyage.yaml --apply --audit-log audit.jsonl
+  keyage rotate --config keyage.yaml --undo AKIAOLDKEYEXAMPLE --apply`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return runRotate(cmd.Context(), f, o, cmd.Flags().Changed)
+		},
+	}
+	addScanFlags(cmd, &o.scan)
+	offerOutput(cmd, false, output.Table)
+	fl := cmd.Flags()
+	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	fl.BoolVar(&o.apply, "apply", false, "change IAM and Secrets Manager (default: dry run)")
+	fl.StringVar(&o.auditLog, "audit-log", "", "append every audit record to this file as a JSON line")
+	fl.StringVar(&o.undo, "undo", "", "undo the rotation involving this access key id (old or new)")
+	return cmd
+}
+
+func runRotate(ctx context.Context, f *Factory, o *rotateOptions, changed func(string) bool) error {
+	job, err := f.Config(&o.scan, changed)
+	if err != nil {
+		return err
+	}
+	cfg := job.cfg
+	if rc := cfg.Lifecycle.Rotate; rc == nil || !rc.Enabled {
+		return usageError(errors.New("nothing to rotate: set lifecycle.rotate.enabled: true in the config"))
+	}
+	st, err := f.OpenStore(ctx, o.statePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	audit, closeAudit, err := openAuditLog(o.auditLog)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	apply := o.apply || cfg.Enforce.Apply
+	if o.undo != "" {
+		base, err := awsenv.Load(ctx, job.env)
+		if err != nil {
+			return err
+		}
+		a, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName, ExternalID: cfg.Accounts.ExternalID, SessionName: "keyage-enforce"})
+		if err != nil {
+			return err
+		}
+		ro := &rotate.Rotator{Config: cfg, Store: st, Accounts: a, CallerARN: a.CallerARN(), Apply: apply, AuditLog: audit, Now: f.Now, Logger: f.IO.Logger}
+		step, err := ro.Undo(ctx, o.undo)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f.IO.Out, "%s %s of %s in %s: %s\n", step.Outcome, step.Action, step.UserName, step.AccountID, step.Detail)
+		return nil
+	}
+	co := cycle.Options{Store: st, Deliver: true, Enforce: &cycle.EnforceOptions{Apply: apply, AuditLog: audit, RotateOnly: true}}
+	co.Progress, co.AfterScan = f.progressBar()
+	r, err := f.Cycle(ctx, job, co)
+	if err != nil {
+		return err
+	}
+	rep, err := r.Enforce(ctx, f.Now())
+	if err != nil {
+		return err
+	}
+	printRotation(f.IO.Out, rep.Enforce.Rotation, apply)
+	if rot := rep.Enforce.Rotation; rot != nil && rot.Stopped != "" {
+		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("rotation stopped (%s)", rot.Stopped)}
+	}
+	return nil
+}
+
+// printRotation prints a rotation run's steps. It never has a secret to print.
+func printRotation(w io.Writer, rep *rotate.Report, applied bool) {
+	if rep == nil {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tUSER\tKEY\tSTEP\tOUTCOME\tNEW KEY\tSECRET\tWHY")
+	for _, s := range rep.Steps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.AccountID, s.UserName, s.AccessKeyID, s.Action, s.Outcome, s.State.NewKeyID, s.State.SecretARN, s.Detail)
+	}
+	_ = tw.Flush()
+	if !applied {
+		fmt.Fprintln(w, "\nDry run (nothing changed; --apply to act).")
+	}
+	if rep.Stopped != "" {
+		fmt.Fprintf(w, "Rotation stopped: %s.\n", rep.Stopped)
+	}
+}
