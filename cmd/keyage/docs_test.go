@@ -81,6 +81,17 @@ var exitCodes = []struct {
 	{"scan --org", 1, partial}, // with --fail-on too: 1 wins over 3
 	{"keyage run --config keyage.yaml", 1, partial},
 	{"keyage enforce --config keyage.yaml", 1, partial},
+	// The sandbox's generated organization has KeyageAuditRole in every
+	// account already (as an account the StackSet reached would), so the
+	// single-account stack collides and rolls back, as docs/deployment.md
+	// says; TestDeployAccountStack deploys it into an account without it.
+	// Account 222222222222 stands for the reader's own account; the
+	// docs' sandbox organization is generated and has no such account, so
+	// preflight cannot assume its execution role and stops (exit 3) before
+	// anything is deployed. TestDeployScanRemediateEnforceEndToEnd deploys
+	// with the enforcement role.
+	{"--accounts 222222222222 --regions us-east-1 --enable-enforcement", 3, "account 222222222222 is not in the docs' sandbox"},
+	{"deploy target --account-stack", 1, "KeyageAuditRole exists in the sandbox's accounts"},
 }
 
 // docsConfig is the reader's keyage.yaml in the examples' directory.

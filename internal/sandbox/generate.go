@@ -42,8 +42,10 @@ var (
 // Sandbox OUs. Users are a mix of people (most with an email tag) and service users; their keys
 // are fresh, just under and just over 90 days, very old, inactive and old, two per user, or
 // absent, and some were never used. A few accounts have an active root key, and exactly one
-// account (not the management account) lacks the audit role. The others have the audit role and
-// KeyageEnforceRole.
+// account (not the management account) lacks the audit role. The others have the audit role,
+// KeyageEnforceRole and the self-managed StackSet prerequisites AWS documents
+// (AWSCloudFormationStackSetExecutionRole; the management account also
+// AWSCloudFormationStackSetAdministrationRole), so `keyage deploy targets` passes its preflight.
 func Generate(o GenerateOptions) *Fixture {
 	if o.Accounts < 1 {
 		o.Accounts = 3
@@ -94,7 +96,10 @@ func Generate(o GenerateOptions) *Fixture {
 		if i == missingRole {
 			a.Roles = []FixtureRole{}
 		} else {
-			a.Roles = []FixtureRole{{Name: auditRole}, {Name: EnforceRoleName}}
+			a.Roles = []FixtureRole{{Name: auditRole}, {Name: EnforceRoleName}, {Name: stackSetExecutionRole}}
+			if i == 0 {
+				a.Roles = append(a.Roles, FixtureRole{Name: stackSetAdministrationRole})
+			}
 		}
 		// About one account in 25 has an active root key (and one, at least, in any org of three
 		// accounts or more).

@@ -84,7 +84,8 @@ func TestGenerateMix(t *testing.T) {
 	if count["account without audit role"] != 1 {
 		t.Errorf("%d accounts without the audit role, want exactly 1", count["account without audit role"])
 	}
-	if want := []FixtureRole{{Name: DefaultAuditRoleName}, {Name: EnforceRoleName}}; !slices.Equal(f.Accounts[0].Roles, want) {
+	if want := []FixtureRole{{Name: DefaultAuditRoleName}, {Name: EnforceRoleName},
+		{Name: stackSetExecutionRole}, {Name: stackSetAdministrationRole}}; !slices.Equal(f.Accounts[0].Roles, want) {
 		t.Errorf("the management account has roles %v, want %v", f.Accounts[0].Roles, want)
 	}
 	for _, what := range []string{"account with root key", "user with email", "user without keys", "user with two keys",

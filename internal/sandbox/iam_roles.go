@@ -16,6 +16,10 @@ import (
 // lets the CloudFormation service assume it.
 const stackSetAdministrationRole = "AWSCloudFormationStackSetAdministrationRole"
 
+// stackSetExecutionRole is the role AWS's self-managed StackSet prerequisites create in each
+// target account (AWSCloudFormationStackSetExecutionRole.yml).
+const stackSetExecutionRole = "AWSCloudFormationStackSetExecutionRole"
+
 // defaultTrust is the trust policy of a fixture role that names none: the CloudFormation
 // service for the StackSet administration role, else the management account (as AWS's
 // AWSCloudFormationStackSetExecutionRole.yml trusts the administrator account), with the
