@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -137,7 +138,7 @@ func testOrg(t testing.TB) *store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RecordOutcomes(ctx, []store.Outcome{{ID: "msg-alice", At: t0}}); err != nil {
+	if err := outbox.New(st).RecordOutcomes(ctx, []notify.Outcome{{ID: "msg-alice", At: t0}}); err != nil {
 		t.Fatal(err)
 	}
 	return st

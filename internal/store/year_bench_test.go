@@ -73,7 +73,7 @@ func BenchmarkStateYear(b *testing.B) {
 			if _, err := s.RecordScan(ctx, at, at, res); err != nil {
 				b.Fatal(err)
 			}
-			var sent []Outcome
+			var sent []string
 			err := s.Update(ctx, func(tx *Tx) error {
 				for _, ev := range res.Evaluations {
 					age := ev.Keys[0].AgeDays
@@ -92,14 +92,14 @@ func BenchmarkStateYear(b *testing.B) {
 						JSON: []byte(msg), MaxAttempts: 5, NextAttemptAt: at, CreatedAt: at}); err != nil {
 						return err
 					}
-					sent = append(sent, Outcome{ID: id, At: at})
+					sent = append(sent, id)
 				}
 				return nil
 			})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := s.RecordOutcomes(ctx, sent); err != nil {
+			if err := recordSent(ctx, s, at, sent...); err != nil {
 				b.Fatal(err)
 			}
 			for _, ev := range res.Evaluations {
