@@ -48,6 +48,17 @@ const masterTopic = "arn:aws:sns:us-east-1:111111111111:access-key-rotation"
 // squash collapses runs of spaces (tabwriter's padding) to one.
 func squash(s string) string { return spaces.ReplaceAllString(s, " ") }
 
+// topicKeyFlag is --topic-kms-key-arn with the key keyage deploy master printed on stderr: a
+// topic encrypted with it can be published to only by roles that may use it.
+func topicKeyFlag(t *testing.T, masterStderr string) []string {
+	t.Helper()
+	key := regexp.MustCompile(`topic key: (arn:aws:kms:us-east-1:111111111111:key/[a-z0-9-]+)`).FindStringSubmatch(masterStderr)
+	if key == nil {
+		t.Fatalf("deploy master printed no topic key:\n%s", masterStderr)
+	}
+	return []string{"--topic-kms-key-arn", key[1]}
+}
+
 var spaces = regexp.MustCompile(` {2,}`)
 
 func deploySandbox(t *testing.T, fixture string) *sandbox.Server {
@@ -109,6 +120,7 @@ func TestDeployAndDestroyEndToEnd(t *testing.T) {
 	srv := deploySandbox(t, deployOrg)
 
 	out, stderr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222,333333333333")
+	keyFlag := topicKeyFlag(t, stderr)
 	if strings.TrimSpace(out) != masterTopic {
 		t.Errorf("deploy master printed %q, want the topic ARN", out)
 	}
@@ -146,6 +158,7 @@ routes:
 
 	targets := []string{"deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222,333333333333",
 		"--regions", "us-east-1", "--audit-role-name", "KeyageStackSetAudit", "--max-concurrent-count", "2", "--failure-tolerance-count", "1"}
+	targets = append(targets, keyFlag...)
 	out, stderr = mustRun(t, ExitOK, targets...)
 	for _, want := range []string{"222222222222 us-east-1 CURRENT SUCCEEDED", "333333333333 us-east-1 CURRENT SUCCEEDED"} {
 		if !strings.Contains(squash(out), want) {
@@ -332,17 +345,14 @@ func TestDeployScanRemediateEnforceEndToEnd(t *testing.T) {
 		t.Fatalf("deploy master --subscribe-queue printed no queue:\n%s", stderr)
 	}
 	// The topic is encrypted with a customer-managed key by default; the remediation role may use it.
-	key := regexp.MustCompile(`topic key: (arn:aws:kms:us-east-1:111111111111:key/[a-z0-9-]+)`).FindStringSubmatch(stderr)
-	if key == nil {
-		t.Fatalf("deploy master printed no topic key:\n%s", stderr)
-	}
+	keyFlag := topicKeyFlag(t, stderr)
 	// The topic's region must be among the StackSet's.
 	_, stderr = mustRun(t, ExitUsage, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "eu-west-1")
 	if !strings.Contains(stderr, "must include us-east-1") {
 		t.Errorf("deploy targets outside the topic's region:\n%s", stderr)
 	}
-	out, _ := mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
-		"--enable-enforcement", "--max-concurrent-count", "2", "--topic-kms-key-arn", key[1], "--forward-events")
+	out, _ := mustRun(t, ExitOK, append([]string{"deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--enable-enforcement", "--max-concurrent-count", "2", "--forward-events"}, keyFlag...)...)
 	if !strings.Contains(squash(out), "222222222222 us-east-1 CURRENT SUCCEEDED") {
 		t.Fatalf("deploy targets:\n%s", out)
 	}
@@ -569,21 +579,33 @@ func TestDeployMasterKmsKey(t *testing.T) {
 	if !strings.Contains(stderr, "Add     TopicKey") && !strings.Contains(squash(stderr), "Add TopicKey AWS::KMS::Key") {
 		t.Errorf("deploy master after --kms-key none adds no key:\n%s", stderr)
 	}
-	key := regexp.MustCompile(`topic key: (arn:aws:kms:us-east-1:111111111111:key/[a-z0-9-]+)`).FindStringSubmatch(stderr)
-	if key == nil {
-		t.Fatalf("deploy master printed no topic key:\n%s", stderr)
-	}
+	keyFlag := topicKeyFlag(t, stderr)
 
 	// The publisher is the deployed remediation role, with exactly its deployed policy: without
 	// the key's ARN it may publish but not encrypt, so SNS refuses, as AWS does.
 	targets := []string{"deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
 		"--audit-role-name", "KeyageStackSetAudit", "--skip-preflight"}
+	// Preflight names the missing key before anything is deployed, and passes with it.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, `(?m)^FAIL\s+topic-key\s.*no --topic-kms-key-arn was given; fix: pass --topic-kms-key-arn`},
+		{keyFlag, `(?m)^ok\s+topic-key\s.*encrypted with`},
+	} {
+		args := append([]string{"deploy", "preflight", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+			"--audit-role-name", "KeyageStackSetAudit"}, tt.args...)
+		_, out, errOut := runCLI(t, args...)
+		if !regexp.MustCompile(tt.want).MatchString(out + errOut) {
+			t.Errorf("keyage %s: no line matching %s in:\n%s%s", strings.Join(args, " "), tt.want, out, errOut)
+		}
+	}
 	mustRun(t, ExitOK, targets...)
 	err := publishAsRemediationRole(t, srv, "222222222222")
 	if err == nil || !strings.Contains(err.Error(), "KMSAccessDenied") || !strings.Contains(err.Error(), "kms:GenerateDataKey") {
 		t.Errorf("publish as the remediation role without --topic-kms-key-arn: %v, want KMSAccessDenied", err)
 	}
-	mustRun(t, ExitOK, append(targets, "--topic-kms-key-arn", key[1])...)
+	mustRun(t, ExitOK, append(targets, keyFlag...)...)
 	if err := publishAsRemediationRole(t, srv, "222222222222"); err != nil {
 		t.Errorf("publish to the encrypted topic as the remediation role: %v", err)
 	}

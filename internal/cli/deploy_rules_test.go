@@ -19,7 +19,7 @@ import (
 func TestDeployScopeOnPeriodicRuleFails(t *testing.T) {
 	srv := deploySandbox(t, deployOrg)
 	ctx := context.Background()
-	mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
+	_, masterErr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
 
 	body, err := deploy.Target().YAML()
 	if err != nil {
@@ -78,8 +78,8 @@ func TestDeployScopeOnPeriodicRuleFails(t *testing.T) {
 	}
 
 	// keyage's template, without the Scope, replaces it and succeeds.
-	mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
-		"--audit-role-name", "KeyageStackSetAudit")
+	mustRun(t, ExitOK, append([]string{"deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--audit-role-name", "KeyageStackSetAudit"}, topicKeyFlag(t, masterErr)...)...)
 	out, _ = mustRun(t, ExitOK, "deploy", "status")
 	if !strings.Contains(squash(out), "222222222222 us-east-1 CURRENT SUCCEEDED") {
 		t.Errorf("deploy status after deploying keyage's template:\n%s", out)

@@ -69,9 +69,9 @@ func TestDeployStatusFormats(t *testing.T) {
 		}
 	}
 	t.Run("not deployed", func(t *testing.T) { check(t, false) })
-	mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
-	mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
-		"--audit-role-name", "KeyageStackSetAudit")
+	_, masterErr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
+	mustRun(t, ExitOK, append([]string{"deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--audit-role-name", "KeyageStackSetAudit"}, topicKeyFlag(t, masterErr)...)...)
 	t.Run("deployed", func(t *testing.T) { check(t, true) })
 	if code, _, stderr := runCLI(t, "deploy", "status", "-o", "yaml"); code != ExitUsage {
 		t.Errorf("deploy status -o yaml: exit %d, want %d: %s", code, ExitUsage, stderr)

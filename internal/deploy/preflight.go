@@ -62,6 +62,7 @@ func (p *Preflight) Run(ctx context.Context, o TargetsOptions) []Check {
 	}
 	add(c)
 	if tr != "" {
+		add(p.topicKey(ctx, o))
 		add(recorderCheck(ctx, p.Master, p.MasterAccountID, tr))
 	}
 	for _, region := range o.Regions {
