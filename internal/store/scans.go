@@ -125,38 +125,36 @@ func (c *current) unchanged(ev *rule.Evaluation, tagsJSON, keysJSON string) bool
 
 // readCurrent reads the stored evaluations of the scanned accounts in one
 // pass, one query per account over the primary key.
-func readCurrent(ctx context.Context, tx *sql.Tx, scanned map[string]bool) (map[rule.ResourceRef]current, map[string]bool, error) {
+func readCurrent(ctx context.Context, tx *sql.Tx, scanned map[string]bool) (map[rule.ResourceRef]current, error) {
 	type stored struct {
 		rid string
 		c   current
 	}
 	prev := map[rule.ResourceRef]current{}
-	stored1 := map[string]bool{}
 	q, err := tx.PrepareContext(ctx, `SELECT resource_id, compliance, user_name, first_seen, changed_at, keys_json, owner, resource_type, path, arn, annotation, tags_json FROM evaluations WHERE account_id = ?`)
 	if err != nil {
-		return nil, nil, fmt.Errorf("prepare read of evaluations: %w", err)
+		return nil, fmt.Errorf("prepare read of evaluations: %w", err)
 	}
 	defer q.Close()
 	for acct := range scanned {
 		rows, err := q.QueryContext(ctx, acct)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
+			return nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
 		}
 		for rows.Next() {
 			var st stored
 			if err := rows.Scan(&st.rid, &st.c.compliance, &st.c.userName, &st.c.firstSeen, &st.c.changedAt, &st.c.keysJSON, &st.c.owner,
 				&st.c.resourceType, &st.c.path, &st.c.arn, &st.c.annotation, &st.c.tagsJSON); err != nil {
 				rows.Close()
-				return nil, nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
+				return nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
 			}
 			prev[rule.ResourceRef{AccountID: acct, ResourceID: st.rid}] = st.c
-			stored1[acct] = true
 		}
 		if err := rows.Close(); err != nil {
-			return nil, nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
+			return nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
 		}
 	}
-	return prev, stored1, nil
+	return prev, nil
 }
 
 // recordBatches are the multi-row statements of saveEvaluations. keys
@@ -199,20 +197,18 @@ func (b *recordBatches) close() {
 
 // saveEvaluations replaces the current evaluations of the scanned accounts,
 // and their key rows in the read model. It reads what is stored in one pass,
-// marks every stored row of a scanned account as evaluated now (one UPDATE
-// per account, which touches no index), and writes in batches only the rows
-// that changed, their history and their key rows.
+// writes in batches only the rows that changed, their history and their key
+// rows, and then marks the unchanged rows as evaluated now with one UPDATE
+// per account, which touches no index.
 func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, scanID int64, at time.Time, scanned map[string]bool, evs []rule.Evaluation) error {
-	prev, hasRows, err := readCurrent(ctx, tx, scanned)
+	prev, err := readCurrent(ctx, tx, scanned)
 	if err != nil {
 		return err
 	}
 	now := ms64(at)
-	for acct := range hasRows {
-		if _, err := tx.ExecContext(ctx, `UPDATE evaluations SET evaluated_at = ?, scan_id = ? WHERE account_id = ?`, now, scanID, acct); err != nil {
-			return fmt.Errorf("mark evaluations of %s: %w", acct, err)
-		}
-	}
+	// same holds the accounts with rows that this scan leaves as they are
+	// but for evaluated_at and scan_id, set at the end.
+	same := map[string]bool{}
 	b := newRecordBatches(tx)
 	defer b.close()
 	// written holds the resources saved so far: a resource twice in evs gets
@@ -255,6 +251,8 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 				string(tags), string(keys), first, changed, now, scanID, owner); err != nil {
 				return err
 			}
+		} else {
+			same[ev.AccountID] = true
 		}
 		if !existed || again || keysChanged(p, ev, string(keys), owner) {
 			if existed || again {
@@ -283,7 +281,17 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 			return err
 		}
 	}
-	return b.hist.flush(ctx)
+	if err := b.hist.flush(ctx); err != nil {
+		return err
+	}
+	// The rows written above have this scan's id already: the condition
+	// leaves them, and the UPDATE touches no index.
+	for acct := range same {
+		if _, err := tx.ExecContext(ctx, `UPDATE evaluations SET evaluated_at = ?, scan_id = ? WHERE account_id = ? AND scan_id IS NOT ?`, now, scanID, acct, scanID); err != nil {
+			return fmt.Errorf("mark evaluations of %s: %w", acct, err)
+		}
+	}
+	return nil
 }
 
 // LatestScan returns the newest finished scan, or nil when there is none.
