@@ -60,15 +60,12 @@ func (m *readModel) putKeys(ctx context.Context, ev *rule.Evaluation, owner stri
 			return err
 		}
 	}
-	ins, err := m.stmt(ctx, &m.insKey, `INSERT INTO evaluation_keys (account_id, resource_id, idx, access_key_id, user_name, compliance, owner, status, stage, age_days, created_at, last_used_at, last_used_service)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	ins, err := m.stmt(ctx, &m.insKey, keyRowColumns+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("prepare key rows: %w", err)
 	}
 	for i := range ev.Keys {
-		k := &ev.Keys[i]
-		if _, err := ins.ExecContext(ctx, ev.AccountID, ev.ResourceID, i, k.AccessKeyID, ev.UserName, string(ev.Compliance), owner,
-			k.Status, string(k.Stage), k.AgeDays, keyTimeMS(k.CreateDate), lastUsedMS(k.LastUsedDate), k.LastUsedService); err != nil {
+		if _, err := ins.ExecContext(ctx, keyRow(ev, i, owner)...); err != nil {
 			return fmt.Errorf("save key %d of %s in %s: %w", i, ev.ResourceID, ev.AccountID, err)
 		}
 	}

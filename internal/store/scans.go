@@ -38,6 +38,11 @@ type Scan struct {
 func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res *scan.Result) (int64, error) {
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		restore, err := recordCache(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer restore()
 		summary, err := json.Marshal(res.Summary)
 		if err != nil {
 			return err
@@ -79,6 +84,25 @@ func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res
 	return id, nil
 }
 
+// recordCacheKiB is the page cache of the connection while it records a
+// scan. SQLite's default (2 MB) is far smaller than the pages a large scan
+// touches: the transaction would spill dirty pages to the WAL and read them
+// back. The cache grows only as pages are used, and is set back after.
+const recordCacheKiB = 64 << 10
+
+// recordCache sets the connection's page cache for recording and returns
+// what sets it back.
+func recordCache(ctx context.Context, tx *sql.Tx) (func(), error) {
+	var was int64
+	if err := tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&was); err != nil {
+		return nil, fmt.Errorf("read cache size: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, -recordCacheKiB)); err != nil {
+		return nil, fmt.Errorf("set cache size: %w", err)
+	}
+	return func() { _, _ = tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, was)) }, nil
+}
+
 // current is what a new evaluation of a resource is compared with: its
 // stored evaluation.
 type current struct {
@@ -88,45 +112,105 @@ type current struct {
 	changedAt  int64
 	keysJSON   string
 	owner      string
+	// The rest of the row, compared by RecordScan to skip unchanged rows.
+	resourceType, path, arn, annotation, tagsJSON string
 }
 
-// saveEvaluations replaces the current evaluations of the scanned accounts,
-// and their key rows in the read model.
-func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, scanID int64, at time.Time, scanned map[string]bool, evs []rule.Evaluation) error {
+// unchanged reports whether the stored row already holds what ev would
+// write, but for evaluated_at and scan_id.
+func (c *current) unchanged(ev *rule.Evaluation, tagsJSON, keysJSON string) bool {
+	return !keysChanged(*c, ev, keysJSON, ev.Owner) && c.resourceType == ev.ResourceType && c.path == ev.Path &&
+		c.arn == ev.ARN && c.annotation == ev.Annotation && c.tagsJSON == tagsJSON
+}
+
+// readCurrent reads the stored evaluations of the scanned accounts in one
+// pass, one query per account over the primary key.
+func readCurrent(ctx context.Context, tx *sql.Tx, scanned map[string]bool) (map[rule.ResourceRef]current, error) {
 	type stored struct {
 		rid string
 		c   current
 	}
 	prev := map[rule.ResourceRef]current{}
+	q, err := tx.PrepareContext(ctx, `SELECT resource_id, compliance, user_name, first_seen, changed_at, keys_json, owner, resource_type, path, arn, annotation, tags_json FROM evaluations WHERE account_id = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare read of evaluations: %w", err)
+	}
+	defer q.Close()
 	for acct := range scanned {
-		rows, err := queryRows(ctx, tx, `SELECT resource_id, compliance, user_name, first_seen, changed_at, keys_json, owner FROM evaluations WHERE account_id = ?`,
-			func(r rowScanner) (stored, error) {
-				var st stored
-				err := r.Scan(&st.rid, &st.c.compliance, &st.c.userName, &st.c.firstSeen, &st.c.changedAt, &st.c.keysJSON, &st.c.owner)
-				return st, err
-			}, acct)
+		rows, err := q.QueryContext(ctx, acct)
 		if err != nil {
-			return fmt.Errorf("read evaluations of %s: %w", acct, err)
+			return nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
 		}
-		for _, st := range rows {
+		for rows.Next() {
+			var st stored
+			if err := rows.Scan(&st.rid, &st.c.compliance, &st.c.userName, &st.c.firstSeen, &st.c.changedAt, &st.c.keysJSON, &st.c.owner,
+				&st.c.resourceType, &st.c.path, &st.c.arn, &st.c.annotation, &st.c.tagsJSON); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
+			}
 			prev[rule.ResourceRef{AccountID: acct, ResourceID: st.rid}] = st.c
 		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read evaluations of %s: %w", acct, err)
+		}
 	}
-	upsert, err := tx.PrepareContext(ctx, `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id, owner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type, user_name = excluded.user_name, path = excluded.path,
+	return prev, nil
+}
+
+// recordBatches are the multi-row statements of saveEvaluations. keys
+// writes only after delKeys (flush order), so a resource's old key rows go
+// before its new ones.
+type recordBatches struct {
+	upsert, hist, delKeys, keys *batch
+}
+
+func newRecordBatches(tx *sql.Tx) *recordBatches {
+	b := &recordBatches{
+		upsert: newBatch(tx, "evaluations", `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id, owner)`, 15,
+			`ON CONFLICT (account_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type, user_name = excluded.user_name, path = excluded.path,
 			arn = excluded.arn, compliance = excluded.compliance, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
-			changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, scan_id = excluded.scan_id, owner = excluded.owner`)
+			changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, scan_id = excluded.scan_id, owner = excluded.owner`),
+		hist:    newBatch(tx, "history rows", `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at, scan_id)`, 8, ""),
+		delKeys: newBatch(tx, "key row removals", `DELETE FROM evaluation_keys WHERE (account_id, resource_id) IN (`, 2, ")"),
+		keys:    newBatch(tx, "key rows", keyRowColumns, 13, ""),
+	}
+	b.keys.before = b.delKeys
+	return b
+}
+
+func (b *recordBatches) all() []*batch { return []*batch{b.upsert, b.hist, b.delKeys, b.keys} }
+
+func (b *recordBatches) flush(ctx context.Context) error {
+	for _, x := range b.all() {
+		if err := x.flush(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *recordBatches) close() {
+	for _, x := range b.all() {
+		x.close()
+	}
+}
+
+// saveEvaluations replaces the current evaluations of the scanned accounts,
+// and their key rows in the read model. It reads what is stored in one pass,
+// writes in batches only the rows that changed, their history and their key
+// rows, and then marks the unchanged rows as evaluated now with one UPDATE
+// per account, which touches no index.
+func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, scanID int64, at time.Time, scanned map[string]bool, evs []rule.Evaluation) error {
+	prev, err := readCurrent(ctx, tx, scanned)
 	if err != nil {
 		return err
 	}
-	defer upsert.Close()
-	hist, err := tx.PrepareContext(ctx, `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at, scan_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer hist.Close()
 	now := ms64(at)
+	// same holds the accounts with rows that this scan leaves as they are
+	// but for evaluated_at and scan_id, set at the end.
+	same := map[string]bool{}
+	b := newRecordBatches(tx)
+	defer b.close()
 	// written holds the resources saved so far: a resource twice in evs gets
 	// the key rows of its last evaluation.
 	written := make(map[rule.ResourceRef]struct{}, len(evs))
@@ -140,6 +224,11 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 		delete(prev, k)
 		_, again := written[k]
 		written[k] = struct{}{}
+		if again { // its earlier rows must be written before these
+			if err := b.flush(ctx); err != nil {
+				return err
+			}
+		}
 		first, changed := now, now
 		if existed {
 			first = p.firstSeen
@@ -147,8 +236,8 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 		}
 		if !existed || p.compliance != string(ev.Compliance) {
 			changed = now
-			if _, err := hist.ExecContext(ctx, ev.AccountID, ev.ResourceID, ev.UserName, p.compliance, string(ev.Compliance), ev.Annotation, now, scanID); err != nil {
-				return fmt.Errorf("record history of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+			if err := b.hist.add(ctx, ev.AccountID, ev.ResourceID, ev.UserName, p.compliance, string(ev.Compliance), ev.Annotation, now, scanID); err != nil {
+				return err
 			}
 		}
 		tags, _ := json.Marshal(ev.Tags)
@@ -157,15 +246,29 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 			return fmt.Errorf("encode keys of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
 		}
 		owner := ev.Owner
-		if _, err := upsert.ExecContext(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-			string(tags), string(keys), first, changed, now, scanID, owner); err != nil {
-			return fmt.Errorf("save evaluation of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
-		}
-		if !existed || again || keysChanged(p, ev, string(keys), owner) {
-			if err := rm.putKeys(ctx, ev, owner, existed || again); err != nil {
+		if !existed || again || !p.unchanged(ev, string(tags), string(keys)) {
+			if err := b.upsert.add(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
+				string(tags), string(keys), first, changed, now, scanID, owner); err != nil {
 				return err
 			}
+		} else {
+			same[ev.AccountID] = true
 		}
+		if !existed || again || keysChanged(p, ev, string(keys), owner) {
+			if existed || again {
+				if err := b.delKeys.add(ctx, ev.AccountID, ev.ResourceID); err != nil {
+					return err
+				}
+			}
+			for i := range ev.Keys {
+				if err := b.keys.add(ctx, keyRow(ev, i, owner)...); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := b.flush(ctx); err != nil {
+		return err
 	}
 	for k, p := range prev { // gone from a scanned account
 		if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, k.AccountID, k.ResourceID); err != nil {
@@ -174,8 +277,18 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 		if err := rm.dropKeys(ctx, k.AccountID, k.ResourceID); err != nil {
 			return err
 		}
-		if _, err := hist.ExecContext(ctx, k.AccountID, k.ResourceID, p.userName, p.compliance, ComplianceDeleted, "", now, scanID); err != nil {
+		if err := b.hist.add(ctx, k.AccountID, k.ResourceID, p.userName, p.compliance, ComplianceDeleted, "", now, scanID); err != nil {
 			return err
+		}
+	}
+	if err := b.hist.flush(ctx); err != nil {
+		return err
+	}
+	// The rows written above have this scan's id already: the condition
+	// leaves them, and the UPDATE touches no index.
+	for acct := range same {
+		if _, err := tx.ExecContext(ctx, `UPDATE evaluations SET evaluated_at = ?, scan_id = ? WHERE account_id = ? AND scan_id IS NOT ?`, now, scanID, acct, scanID); err != nil {
+			return fmt.Errorf("mark evaluations of %s: %w", acct, err)
 		}
 	}
 	return nil
