@@ -17,11 +17,14 @@ import (
 	"github.com/keyage/keyage/internal/sandbox"
 )
 
-// loadSandbox serves a small generated organization with o's faults and
-// returns the management account's config with maxAttempts.
+// loadSandbox serves o's fixture (a small generated organization when nil)
+// with o's faults and returns the management account's config with
+// maxAttempts and observe.
 func loadSandbox(t *testing.T, o sandbox.Options, maxAttempts int, observe func(string, string, bool)) aws.Config {
 	t.Helper()
-	o.Fixture = sandbox.Generate(sandbox.GenerateOptions{Accounts: 1, Users: 2, Seed: 1})
+	if o.Fixture == nil {
+		o.Fixture = sandbox.Generate(sandbox.GenerateOptions{Accounts: 1, Users: 2, Seed: 1})
+	}
 	srv, err := sandbox.New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -181,29 +181,17 @@ func (d *decoder) structValue(n *yaml.Node, path string, v reflect.Value) {
 		byName[f.name] = f.index
 		names[i] = f.name
 	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		key, ok := d.key(k, path)
-		if !ok {
-			continue
-		}
-		p := joinPath(path, key)
-		if first, dup := seen[key]; dup {
-			d.report(k, p, "duplicate key (first at line %d)", first)
-			continue
-		}
-		seen[key] = k.Line
+	d.eachKey(n, path, func(k, val *yaml.Node, key, p string) {
 		fi, ok := byName[key]
 		if !ok {
 			d.errorf(k, p, "unknown key (%s)", suggest(key, names))
-			continue
+			return
 		}
 		if !isNull(val) {
 			d.lines[p] = k.Line
 		}
 		d.value(val, p, v.Field(fi))
-	}
+	})
 }
 
 func (d *decoder) mapValue(n *yaml.Node, path string, v reflect.Value) {
@@ -215,6 +203,21 @@ func (d *decoder) mapValue(n *yaml.Node, path string, v reflect.Value) {
 		panic(fmt.Sprintf("config: map key type %s at %s", v.Type().Key(), path))
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	d.eachKey(n, path, func(k, val *yaml.Node, key, p string) {
+		if !isNull(val) {
+			d.lines[p] = k.Line
+		}
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.value(val, p, e)
+		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), e)
+	})
+	v.Set(m)
+}
+
+// eachKey calls fn for each entry of the mapping n whose key is a plain
+// string (d.key) and not a duplicate (reported), with the key's node, the
+// value's node, the key and its YAML path.
+func (d *decoder) eachKey(n *yaml.Node, path string, fn func(k, val *yaml.Node, key, p string)) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -228,14 +231,8 @@ func (d *decoder) mapValue(n *yaml.Node, path string, v reflect.Value) {
 			continue
 		}
 		seen[key] = k.Line
-		if !isNull(val) {
-			d.lines[p] = k.Line
-		}
-		e := reflect.New(v.Type().Elem()).Elem()
-		d.value(val, p, e)
-		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), e)
+		fn(k, val, key, p)
 	}
-	v.Set(m)
 }
 
 // key returns a mapping key's text, reporting keys that are not plain scalars.

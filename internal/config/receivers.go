@@ -82,26 +82,37 @@ const (
 	FormatJSON Format = "json"
 )
 
+// integration is one integration of a receiver: its kind and, when set,
+// its configuration (cfg holds a typed nil pointer when it is not).
+type integration struct {
+	kind string
+	set  bool
+	cfg  any
+}
+
+// integrations returns the receiver's integrations in ReceiverKinds order;
+// kinds, setDefaults and validate walk this one list.
+func (r *Receiver) integrations() []integration {
+	return []integration{
+		{KindSNS, r.SNS != nil, r.SNS},
+		{KindSQS, r.SQS != nil, r.SQS},
+		{KindEmail, r.Email != nil, r.Email},
+		{KindSlack, r.Slack != nil, r.Slack},
+		{KindJira, r.Jira != nil, r.Jira},
+		{KindWebhook, r.Webhook != nil, r.Webhook},
+		{KindLambda, r.Lambda != nil, r.Lambda},
+		{KindSecurityHub, r.SecurityHub != nil, r.SecurityHub},
+		{KindFile, r.File != nil, r.File},
+		{KindStdout, r.Stdout != nil, r.Stdout},
+	}
+}
+
 // kinds returns the kinds whose integration is set, in ReceiverKinds order.
 func (r *Receiver) kinds() []string {
 	var ks []string
-	for _, t := range []struct {
-		kind string
-		set  bool
-	}{
-		{KindSNS, r.SNS != nil},
-		{KindSQS, r.SQS != nil},
-		{KindEmail, r.Email != nil},
-		{KindSlack, r.Slack != nil},
-		{KindJira, r.Jira != nil},
-		{KindWebhook, r.Webhook != nil},
-		{KindLambda, r.Lambda != nil},
-		{KindSecurityHub, r.SecurityHub != nil},
-		{KindFile, r.File != nil},
-		{KindStdout, r.Stdout != nil},
-	} {
-		if t.set {
-			ks = append(ks, t.kind)
+	for _, in := range r.integrations() {
+		if in.set {
+			ks = append(ks, in.kind)
 		}
 	}
 	return ks
@@ -140,18 +151,9 @@ func (r *Receiver) setDefaults(c *checker) {
 		r.Format = FormatText
 	}
 	// Each integration is a mapping of its own, at its kind's key.
-	for _, s := range []struct {
-		kind string
-		s    interface{ setDefaults(*checker) }
-		set  bool
-	}{
-		{KindEmail, r.Email, r.Email != nil},
-		{KindJira, r.Jira, r.Jira != nil},
-		{KindWebhook, r.Webhook, r.Webhook != nil},
-		{KindLambda, r.Lambda, r.Lambda != nil},
-	} {
-		if s.set {
-			s.s.setDefaults(c.in(s.kind))
+	for _, in := range r.integrations() {
+		if d, ok := in.cfg.(interface{ setDefaults(*checker) }); ok && in.set {
+			d.setDefaults(c.in(in.kind))
 		}
 	}
 }
@@ -198,32 +200,10 @@ func (r *Receiver) validate(c *checker) {
 		c.template("templates."+k+".template", r.Templates[k].Template)
 		c.template("templates."+k+".subject", r.Templates[k].Subject)
 	}
-	if r.SNS != nil {
-		r.SNS.validate(c.in(KindSNS))
-	}
-	if r.SQS != nil {
-		r.SQS.validate(c.in(KindSQS))
-	}
-	if r.Email != nil {
-		r.Email.validate(c.in(KindEmail))
-	}
-	if r.Slack != nil {
-		r.Slack.validate(c.in(KindSlack))
-	}
-	if r.Jira != nil {
-		r.Jira.validate(c.in(KindJira))
-	}
-	if r.Webhook != nil {
-		r.Webhook.validate(c.in(KindWebhook))
-	}
-	if r.Lambda != nil {
-		r.Lambda.validate(c.in(KindLambda))
-	}
-	if r.SecurityHub != nil {
-		r.SecurityHub.validate(c.in(KindSecurityHub))
-	}
-	if r.File != nil {
-		r.File.validate(c.in(KindFile))
+	for _, in := range r.integrations() {
+		if v, ok := in.cfg.(interface{ validate(*checker) }); ok && in.set {
+			v.validate(c.in(in.kind))
+		}
 	}
 }
 

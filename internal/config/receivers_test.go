@@ -304,3 +304,34 @@ func TestCheckHTTPURL(t *testing.T) {
 		}
 	}
 }
+
+// integrations is the one list kinds, setDefaults and validate walk: it
+// names every kind of ReceiverKinds, in that order, and says which is set.
+func TestReceiverIntegrations(t *testing.T) {
+	var got []string
+	for _, in := range (&Receiver{}).integrations() {
+		if in.set {
+			t.Errorf("integration %s is set on an empty receiver", in.kind)
+		}
+		got = append(got, in.kind)
+	}
+	if d := cmp.Diff(ReceiverKinds, got); d != "" {
+		t.Errorf("integrations kinds (-ReceiverKinds +got):\n%s", d)
+	}
+	for _, tt := range []struct {
+		name string
+		r    Receiver
+		want []string
+	}{
+		{"none", Receiver{}, nil},
+		{"sqs", Receiver{SQS: &SQSConfig{}}, []string{KindSQS}},
+		{"stdout", Receiver{Stdout: &StdoutConfig{}}, []string{KindStdout}},
+		{"two", Receiver{File: &FileConfig{}, SNS: &SNSConfig{}}, []string{KindSNS, KindFile}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, tt.r.kinds()); d != "" {
+				t.Errorf("kinds() (-want +got):\n%s", d)
+			}
+		})
+	}
+}

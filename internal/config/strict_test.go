@@ -11,8 +11,9 @@ import (
 
 // strictDoc exercises DecodeStrict's hooks: a time, a Rewriter, nesting.
 type strictDoc struct {
-	When  *time.Time   `yaml:"when"`
-	Items []strictItem `yaml:"items"`
+	When  *time.Time     `yaml:"when"`
+	Items []strictItem   `yaml:"items"`
+	Tags  map[string]int `yaml:"tags"`
 }
 
 // strictItem may be written as its bare name.
@@ -47,6 +48,11 @@ func TestDecodeStrict(t *testing.T) {
 				`x.yaml:3: items[1].conut: unknown key (known keys: count, name)`,
 				`x.yaml:4: items[2].count: expected an integer, got "many"`,
 			}},
+		{name: "map of values", in: "tags: {a: 1, b: 2}\n", want: strictDoc{Tags: map[string]int{"a": 1, "b": 2}}},
+		{name: "duplicate key in a struct", in: "items:\n  - name: a\n    name: b\n",
+			wantErr: []string{"x.yaml:3: items[0].name: duplicate key (first at line 2)"}},
+		{name: "duplicate key in a map", in: "tags:\n  a: 1\n  a: 2\n",
+			wantErr: []string{"x.yaml:3: tags.a: duplicate key (first at line 2)"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got strictDoc

@@ -26,24 +26,7 @@ func (c *collector) fromAPI(ctx context.Context) (*Result, error) {
 	for i, lu := range listed {
 		users[i] = c.userFrom(lu)
 		u := &users[i]
-		g.Go(func() error {
-			keys, err := c.listAccessKeys(gctx, u.UserName)
-			if err != nil {
-				return err
-			}
-			for i := range keys {
-				if err := c.lastUsed(gctx, u.UserName, &keys[i]); err != nil {
-					return err
-				}
-			}
-			u.Keys = keys
-			if c.o.WithTags {
-				if u.Tags, err = c.listTags(gctx, u.UserName); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		g.Go(func() error { return c.loadKeys(gctx, u, nil) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 		if _, bad := untrusted[u.UserName]; bad {
 			row = nil // nothing from it, not even last-used data
 		}
-		g.Go(func() error { return c.recheck(gctx, u, row) })
+		g.Go(func() error { return c.loadKeys(gctx, u, row) })
 	}
 	if !realtime && c.o.WithTags {
 		for i := range users {
@@ -140,10 +140,12 @@ func inactivePastLimit(u rule.User, p rule.Policy, now time.Time) bool {
 	return false
 }
 
-// recheck replaces a user's report keys with ListAccessKeys, keeping the
-// report's last-used data for keys it knew (matched by creation time) and
-// asking GetAccessKeyLastUsed only for keys created after the report.
-func (c *collector) recheck(ctx context.Context, u *rule.User, row *credreport.Row) error {
+// loadKeys sets a user's keys from ListAccessKeys (and its tags, when
+// asked). With a credential report row it keeps the report's last-used
+// data for keys it knew (matched by creation time) and asks
+// GetAccessKeyLastUsed only for keys created after the report; without
+// one (the API source) it asks for every key.
+func (c *collector) loadKeys(ctx context.Context, u *rule.User, row *credreport.Row) error {
 	keys, err := c.listAccessKeys(ctx, u.UserName)
 	if err != nil {
 		return err

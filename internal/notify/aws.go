@@ -54,3 +54,36 @@ var extraRetryableCodes = map[string]bool{
 	"ResourceConflictException": true, // Lambda: function being updated
 	"ResourceNotReadyException": true, // Lambda: function still creating
 }
+
+// AWSMessage is what SNS Publish and SQS SendMessage carry for a message:
+// its body, and on a FIFO topic or queue its MessageGroupId and
+// MessageDeduplicationId (nil on a standard one).
+type AWSMessage struct {
+	Body, GroupID, DedupeID *string
+}
+
+// NewAWSMessage returns the AWSMessage of m: the body of Body, and the IDs
+// of FIFOIDs when fifo.
+func NewAWSMessage(m Message, fifo bool) (AWSMessage, error) {
+	body, err := Body(m)
+	if err != nil {
+		return AWSMessage{}, err
+	}
+	out := AWSMessage{Body: aws.String(body)}
+	if fifo {
+		group, dedupe := m.FIFOIDs()
+		out.GroupID, out.DedupeID = aws.String(group), aws.String(dedupe)
+	}
+	return out, nil
+}
+
+// MessageAttributes converts m.Attributes() to SNS or SQS message
+// attributes (their SDKs each have a MessageAttributeValue type V, built
+// by mk from the data type of AttributeType and the value).
+func MessageAttributes[V any](m Message, mk func(dataType, value *string) V) map[string]V {
+	out := map[string]V{}
+	for k, v := range m.Attributes() {
+		out[k] = mk(aws.String(AttributeType(k)), aws.String(v))
+	}
+	return out
+}

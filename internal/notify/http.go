@@ -231,6 +231,17 @@ type JSONRequest struct {
 	Secrets  []string
 }
 
+// ParseURL parses rawURL, the value of an HTTP receiver's option field,
+// for the receiver's New. Its error names the receiver and the field but
+// not the URL, which may be a credential.
+func ParseURL(receiver, field, rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: parse %s: not a URL", receiver, field)
+	}
+	return u, nil
+}
+
 // DoJSON sends r within o.Timeout, with keyage's User-Agent and r's JSON
 // body, and returns the body of a 2xx answer; see Send for errors and
 // retry.

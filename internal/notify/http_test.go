@@ -75,3 +75,22 @@ func TestDoJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestParseURL(t *testing.T) {
+	const bad = "slack: parse webhookUrl: not a URL"
+	for raw, want := range map[string]string{
+		"https://hooks.example.com/services/T0/B0/secret-path": "host hooks.example.com",
+		"https://hooks.example.com/%zz-secret":                 bad,
+		"https://hooks.example.com/\x7f-secret":                bad,
+	} {
+		got := ""
+		if u, err := ParseURL("slack", "webhookUrl", raw); err != nil {
+			got = err.Error()
+		} else {
+			got = "host " + u.Host
+		}
+		if got != want {
+			t.Errorf("ParseURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

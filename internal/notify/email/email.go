@@ -60,6 +60,11 @@ type envelope struct {
 	date    time.Time
 }
 
+// transport sends an envelope: SMTP or SES.
+type transport interface {
+	send(ctx context.Context, e *envelope) (retry bool, err error)
+}
+
 // New validates opts and returns a Notifier.
 func New(opts Options) (*Notifier, error) {
 	n := &Notifier{opts: opts}
@@ -76,25 +81,22 @@ func New(opts Options) (*Notifier, error) {
 	if n.cc, err = parseList("cc", opts.Cc); err != nil {
 		errs = append(errs, err)
 	}
+	var t transport
+	var terr error
 	switch {
 	case opts.SMTP == nil && opts.SES == nil:
 		errs = append(errs, errors.New("smtp or ses: one is required"))
 	case opts.SMTP != nil && opts.SES != nil:
 		errs = append(errs, errors.New("smtp and ses: set only one"))
 	case opts.SMTP != nil:
-		t, err := newSMTP(*opts.SMTP)
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			n.send = t.send
-		}
-	case opts.SES != nil:
-		t, err := newSES(*opts.SES)
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			n.send = t.send
-		}
+		t, terr = newSMTP(*opts.SMTP)
+	default:
+		t, terr = newSES(*opts.SES)
+	}
+	if terr != nil {
+		errs = append(errs, terr)
+	} else if t != nil {
+		n.send = t.send
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("email: %w", err)

@@ -1,7 +1,6 @@
 package email
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -62,20 +61,15 @@ func fakeSES(t *testing.T, status int, errType string) (*httptest.Server, *[]ses
 
 func TestSESSendEmail(t *testing.T) {
 	srv, got := fakeSES(t, 0, "")
-	n, err := New(Options{
+	n := notifytest.New(t, New, Options{
 		From: "Keyage <keyage@example.com>",
 		To:   []string{"security@example.com"},
 		Cc:   []string{"audit@example.com"},
 		SES:  &SESOptions{Config: notifytest.AWSConfig(srv.URL), ConfigurationSetName: "keyage"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := notifytest.Message()
 	m.Recipients = []string{"alice@example.com"}
-	if retry, err := n.Notify(context.Background(), m); err != nil || retry {
-		t.Fatalf("Notify = %v, %v, want false, nil", retry, err)
-	}
+	notifytest.Deliver(t, n, m)
 	if len(*got) != 1 {
 		t.Fatalf("SES got %d requests, want 1", len(*got))
 	}
@@ -112,14 +106,8 @@ func TestSESErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, _ := fakeSES(t, tt.status, tt.errType)
-			n, err := New(Options{From: "keyage@example.com", To: []string{"ops@example.com"}, SES: &SESOptions{Config: notifytest.AWSConfig(srv.URL)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			retry, err := n.Notify(context.Background(), notifytest.Message())
-			if err == nil || retry != tt.wantRetry || !strings.Contains(err.Error(), tt.errType) {
-				t.Errorf("Notify = %v, %v, want retry %v and an error naming %s", retry, err, tt.wantRetry, tt.errType)
-			}
+			n := notifytest.New(t, New, Options{From: "keyage@example.com", To: []string{"ops@example.com"}, SES: &SESOptions{Config: notifytest.AWSConfig(srv.URL)}})
+			err := notifytest.Refused(t, n, tt.wantRetry, tt.errType)
 			notifytest.NoSecrets(t, err, "test-secret-key")
 		})
 	}

@@ -445,16 +445,7 @@ func TestNewValidates(t *testing.T) {
 		{"ses without region", Options{From: "a@b.c", SES: &SESOptions{}}, []string{"no region"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.opts)
-			if err == nil {
-				t.Fatal("New = nil error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("New error %q does not contain %q", err, w)
-				}
-			}
-			notifytest.NoSecrets(t, err, "secret-pw")
+			notifytest.NewFails(t, New, tt.opts, tt.want, "secret-pw")
 		})
 	}
 }

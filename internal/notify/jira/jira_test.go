@@ -448,16 +448,7 @@ func TestNewValidates(t *testing.T) {
 		{"field override", Options{BaseURL: "https://x.atlassian.net", BearerToken: "t", Project: "SEC", Fields: map[string]any{"summary": "x"}}, []string{"fields.summary"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.opts)
-			if err == nil {
-				t.Fatal("New = nil error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("New error %q does not contain %q", err, w)
-				}
-			}
-			notifytest.NoSecrets(t, err, "secret-token", "secret-pat")
+			notifytest.NewFails(t, New, tt.opts, tt.want, "secret-token", "secret-pat")
 		})
 	}
 }

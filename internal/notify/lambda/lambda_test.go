@@ -36,9 +36,7 @@ func fakeLambda(t *testing.T, functionError string, status int, errType string) 
 		if err := json.Unmarshal(body, &inv.payload); err != nil {
 			t.Errorf("payload %s: %v", body, err)
 		}
-		if _, scope, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=AKIDTESTEXAMPLE/"); ok {
-			inv.region = strings.Split(scope, "/")[1]
-		}
+		inv.region = notifytest.SignedRegion(r)
 		got = append(got, inv)
 		if status != 0 {
 			w.Header().Set("X-Amzn-ErrorType", errType)
@@ -79,14 +77,9 @@ func TestInvoke(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, got := fakeLambda(t, "", 0, "")
 			tt.opts.Config = notifytest.AWSConfig(srv.URL)
-			n, err := New(tt.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			n := notifytest.New(t, New, tt.opts)
 			m := notifytest.Message()
-			if retry, err := n.Notify(context.Background(), m); err != nil || retry {
-				t.Fatalf("Notify = %v, %v, want false, nil", retry, err)
-			}
+			notifytest.Deliver(t, n, m)
 			inv := (*got)[0]
 			if inv.path != tt.wantPath || inv.invocationType != tt.wantType || inv.query != tt.query || inv.region != tt.region {
 				t.Errorf("invocation %s?%s type %q region %q, want %s?%s type %q region %q", inv.path, inv.query, inv.invocationType, inv.region, tt.wantPath, tt.query, tt.wantType, tt.region)
@@ -100,10 +93,7 @@ func TestInvoke(t *testing.T) {
 
 func TestFunctionErrorIsFinal(t *testing.T) {
 	srv, _ := fakeLambda(t, "Unhandled", 0, "")
-	n, err := New(Options{Config: notifytest.AWSConfig(srv.URL), FunctionName: "keyage-notify", InvocationType: RequestResponse})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := notifytest.New(t, New, Options{Config: notifytest.AWSConfig(srv.URL), FunctionName: "keyage-notify", InvocationType: RequestResponse})
 	retry, err := n.Notify(context.Background(), notifytest.Message())
 	want := "lambda keyage-notify failed on message msg-0001 (Unhandled): ValueError: ticket system rejected key AKIAALICEEXAMPLE0001"
 	if err == nil || retry || err.Error() != want {
@@ -126,14 +116,8 @@ func TestInvokeErrors(t *testing.T) {
 	} {
 		t.Run(tt.errType, func(t *testing.T) {
 			srv, _ := fakeLambda(t, "", tt.status, tt.errType)
-			n, err := New(Options{Config: notifytest.AWSConfig(srv.URL), FunctionName: "keyage-notify"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			retry, err := n.Notify(context.Background(), notifytest.Message())
-			if err == nil || retry != tt.wantRetry || !strings.Contains(err.Error(), tt.errType) {
-				t.Errorf("Notify = %v, %v, want retry %v and an error naming %s", retry, err, tt.wantRetry, tt.errType)
-			}
+			n := notifytest.New(t, New, Options{Config: notifytest.AWSConfig(srv.URL), FunctionName: "keyage-notify"})
+			notifytest.Refused(t, n, tt.wantRetry, tt.errType)
 		})
 	}
 }

@@ -1,8 +1,10 @@
 // Package notifytest holds fixtures shared by the receiver tests: sample
-// messages and a check that errors carry no secrets.
+// messages, delivery checks, and a check that errors carry no secrets.
 package notifytest
 
 import (
+	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -77,4 +79,67 @@ func AWSConfig(endpoint string) aws.Config {
 		BaseEndpoint:     aws.String(endpoint),
 		RetryMaxAttempts: 1,
 	}
+}
+
+// New returns newFn(opts), a receiver's constructor applied to its
+// options, and fails the test now if it returns an error.
+func New[O, N any](t testing.TB, newFn func(O) (N, error), opts O) N {
+	t.Helper()
+	n, err := newFn(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Deliver sends m through n and fails the test now unless Notify returns
+// false, nil.
+func Deliver(t testing.TB, n notify.Notifier, m notify.Message) {
+	t.Helper()
+	if retry, err := n.Notify(context.Background(), m); err != nil || retry {
+		t.Fatalf("Notify(%s) = %v, %v, want false, nil", m.ID, retry, err)
+	}
+}
+
+// Refused sends the sample Message through n and fails the test unless
+// Notify returns an error containing want, with retry equal to wantRetry.
+// It returns that error.
+func Refused(t testing.TB, n notify.Notifier, wantRetry bool, want string) error {
+	t.Helper()
+	retry, err := n.Notify(context.Background(), Message())
+	if err == nil || retry != wantRetry || !strings.Contains(err.Error(), want) {
+		t.Errorf("Notify = %v, %v, want retry %v and an error containing %q", retry, err, wantRetry, want)
+	}
+	return err
+}
+
+// SignedRegion returns the region of the SigV4 credential scope of r, a
+// request signed with AWSConfig's credentials; "" when r is not signed so.
+func SignedRegion(r *http.Request) string {
+	_, scope, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=AKIDTESTEXAMPLE/")
+	if !ok {
+		return ""
+	}
+	// scope is date/region/service/aws4_request, ...
+	if parts := strings.Split(scope, "/"); len(parts) > 1 {
+		return parts[1]
+	}
+	return ""
+}
+
+// NewFails calls newFn(opts), a receiver's constructor, and fails the test
+// unless it returns an error that contains every one of want and none of
+// secrets.
+func NewFails[O, N any](t testing.TB, newFn func(O) (N, error), opts O, want []string, secrets ...string) {
+	t.Helper()
+	_, err := newFn(opts)
+	if err == nil {
+		t.Fatal("New = nil error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("New error %q does not contain %q", err, w)
+		}
+	}
+	NoSecrets(t, err, secrets...)
 }

@@ -140,11 +140,7 @@ func buildEmail(r config.Receiver, path string, env Env) (notify.Notifier, error
 		}
 	}
 	if s := e.SMTP; s != nil {
-		user, err := s.UsernameSecret().Resolve()
-		if err != nil {
-			return nil, err
-		}
-		pass, err := s.PasswordSecret().Resolve()
+		user, pass, err := resolveCredentials(s.UsernameSecret(), s.PasswordSecret())
 		if err != nil {
 			return nil, err
 		}
@@ -154,6 +150,19 @@ func buildEmail(r config.Receiver, path string, env Env) (notify.Notifier, error
 		o.SES = &email.SESOptions{Config: awsIn(env.AWS, s.Region), ConfigurationSetName: s.ConfigurationSet}
 	}
 	return email.New(o)
+}
+
+// resolveCredentials resolves a user and its password or token.
+func resolveCredentials(user, secret config.SecretRef) (string, string, error) {
+	u, err := user.Resolve()
+	if err != nil {
+		return "", "", err
+	}
+	s, err := secret.Resolve()
+	if err != nil {
+		return "", "", err
+	}
+	return u, s, nil
 }
 
 func buildSlack(r config.Receiver, path string, env Env) (notify.Notifier, error) {
@@ -166,11 +175,7 @@ func buildSlack(r config.Receiver, path string, env Env) (notify.Notifier, error
 
 func buildJira(r config.Receiver, path string, env Env) (notify.Notifier, error) {
 	j := r.Jira
-	user, err := j.UserSecret().Resolve()
-	if err != nil {
-		return nil, err
-	}
-	token, err := j.TokenSecret().Resolve()
+	user, token, err := resolveCredentials(j.UserSecret(), j.TokenSecret())
 	if err != nil {
 		return nil, err
 	}

@@ -103,3 +103,32 @@ func TestBuildIsolatesUnresolvableSecrets(t *testing.T) {
 		})
 	}
 }
+
+func TestResolveCredentials(t *testing.T) {
+	t.Setenv("KEYAGE_TEST_TOKEN", "token-from-env")
+	missing := config.SecretRef{Env: "KEYAGE_TEST_UNSET_VARIABLE"}
+	for _, tt := range []struct {
+		name               string
+		user, secret       config.SecretRef
+		wantUser, wantPass string
+		wantErr            string
+	}{
+		{"inline and environment", config.SecretRef{Value: "bot"}, config.SecretRef{Env: "KEYAGE_TEST_TOKEN"}, "bot", "token-from-env", ""},
+		{"bearer token without user", config.SecretRef{}, config.SecretRef{Value: "pat"}, "", "pat", ""},
+		{"user unreadable", missing, config.SecretRef{Value: "pat"}, "", "", "KEYAGE_TEST_UNSET_VARIABLE"},
+		{"secret unreadable", config.SecretRef{Value: "bot"}, missing, "", "", "KEYAGE_TEST_UNSET_VARIABLE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			user, pass, err := resolveCredentials(tt.user, tt.secret)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("resolveCredentials = %v, want an error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || user != tt.wantUser || pass != tt.wantPass {
+				t.Errorf("resolveCredentials = %q, %q, %v; want %q, %q", user, pass, err, tt.wantUser, tt.wantPass)
+			}
+		})
+	}
+}

@@ -6,9 +6,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,9 +42,9 @@ type Options struct {
 
 // Notifier posts messages to one Slack incoming webhook.
 type Notifier struct {
-	opts     Options
-	endpoint string
-	secrets  []string
+	opts Options
+	// req is the request of every message, but for its body.
+	req notify.JSONRequest
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -55,17 +53,17 @@ var _ notify.Notifier = (*Notifier)(nil)
 // webhook URL (notify/receivers checks one read from the environment or a
 // file with config's rule); New only refuses a URL it cannot parse.
 func New(opts Options) (*Notifier, error) {
-	u, err := url.Parse(opts.WebhookURL)
+	u, err := notify.ParseURL("slack", "webhookUrl", opts.WebhookURL)
 	if err != nil {
-		// Do not quote the URL: it is the credential.
-		return nil, errors.New("slack: parse webhookUrl: not a URL")
+		return nil, err
 	}
 	opts.HTTPOptions = opts.HTTPOptions.WithDefaults(DefaultTimeout)
-	return &Notifier{
-		opts:     opts,
-		endpoint: notify.Endpoint(opts.WebhookURL),
-		secrets:  []string{opts.WebhookURL, u.EscapedPath(), u.Path, u.RawQuery},
-	}, nil
+	return &Notifier{opts: opts, req: notify.JSONRequest{
+		URL:         opts.WebhookURL,
+		ContentType: "application/json; charset=utf-8",
+		Endpoint:    notify.Endpoint(opts.WebhookURL),
+		Secrets:     []string{opts.WebhookURL, u.EscapedPath(), u.Path, u.RawQuery},
+	}}, nil
 }
 
 // Notify posts m. Slack answers 200 "ok"; 429 (with Retry-After) and 5xx
@@ -76,8 +74,9 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 	if err != nil {
 		return false, fmt.Errorf("encode slack payload of message %s: %w", m.ID, err)
 	}
-	_, retry, err = n.opts.DoJSON(ctx, notify.JSONRequest{URL: n.opts.WebhookURL, Body: body,
-		ContentType: "application/json; charset=utf-8", Endpoint: n.endpoint, Secrets: n.secrets})
+	req := n.req
+	req.Body = body
+	_, retry, err = n.opts.DoJSON(ctx, req)
 	if err != nil {
 		return retry, fmt.Errorf("post message %s to slack: %w", m.ID, err)
 	}

@@ -62,21 +62,19 @@ func New(opts Options) (*Notifier, error) {
 // network errors retry; AuthorizationError (e.g. refused by the topic
 // policy), NotFound and validation errors do not.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, err error) {
-	body, err := notify.Body(m)
+	msg, err := notify.NewAWSMessage(m, n.fifo)
 	if err != nil {
 		return false, fmt.Errorf("publish to SNS topic %s: %w", n.topic, err)
 	}
 	in := &sns.PublishInput{
-		TopicArn:          aws.String(n.topic),
-		Message:           aws.String(body),
-		MessageAttributes: Attributes(m),
+		TopicArn:               aws.String(n.topic),
+		Message:                msg.Body,
+		MessageAttributes:      Attributes(m),
+		MessageGroupId:         msg.GroupID,
+		MessageDeduplicationId: msg.DedupeID,
 	}
 	if s := Subject(m.Subject); s != "" {
 		in.Subject = aws.String(s)
-	}
-	if n.fifo {
-		group, dedupe := m.FIFOIDs()
-		in.MessageGroupId, in.MessageDeduplicationId = aws.String(group), aws.String(dedupe)
 	}
 	if _, err := n.client.Publish(ctx, in); err != nil {
 		return notify.AWSRetryable(err), fmt.Errorf("publish message %s to SNS topic %s: %w", m.ID, n.topic, err)
@@ -87,11 +85,9 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 // Attributes converts m.Attributes() to SNS message attributes: String,
 // and Number for ageDays.
 func Attributes(m notify.Message) map[string]types.MessageAttributeValue {
-	out := map[string]types.MessageAttributeValue{}
-	for k, v := range m.Attributes() {
-		out[k] = types.MessageAttributeValue{DataType: aws.String(notify.AttributeType(k)), StringValue: aws.String(v)}
-	}
-	return out
+	return notify.MessageAttributes(m, func(dataType, value *string) types.MessageAttributeValue {
+		return types.MessageAttributeValue{DataType: dataType, StringValue: value}
+	})
 }
 
 // Subject makes s a valid SNS subject: printable ASCII (other characters

@@ -1,7 +1,6 @@
 package sns
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,10 +39,7 @@ func fakeSNS(t *testing.T, status int, code string) (*httptest.Server, *[]publis
 			t.Fatal(err)
 		}
 		p := publish{form: form, attrs: map[string]string{}}
-		if _, scope, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=AKIDTESTEXAMPLE/"); ok {
-			parts := strings.Split(scope, "/")
-			p.region = parts[1]
-		}
+		p.region = notifytest.SignedRegion(r)
 		for i := 1; form.Has(fmt.Sprintf("MessageAttributes.entry.%d.Name", i)); i++ {
 			e := fmt.Sprintf("MessageAttributes.entry.%d.", i)
 			p.attrs[form.Get(e+"Name")] = form.Get(e+"Value.DataType") + ":" + form.Get(e+"Value.StringValue")
@@ -63,14 +59,9 @@ func fakeSNS(t *testing.T, status int, code string) (*httptest.Server, *[]publis
 
 func TestPublish(t *testing.T) {
 	srv, got := fakeSNS(t, 0, "")
-	n, err := New(Options{Config: notifytest.AWSConfig(srv.URL), TopicARN: topic})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := notifytest.New(t, New, Options{Config: notifytest.AWSConfig(srv.URL), TopicARN: topic})
 	m := notifytest.Message()
-	if retry, err := n.Notify(context.Background(), m); err != nil || retry {
-		t.Fatalf("Notify = %v, %v, want false, nil", retry, err)
-	}
+	notifytest.Deliver(t, n, m)
 	p := (*got)[0]
 	for k, want := range map[string]string{
 		"Action":   "Publish",
@@ -104,15 +95,10 @@ func TestPublish(t *testing.T) {
 
 func TestPublishJSONToFIFOTopic(t *testing.T) {
 	srv, got := fakeSNS(t, 0, "")
-	n, err := New(Options{Config: notifytest.AWSConfig(srv.URL), TopicARN: "arn:aws:sns:us-east-1:111111111111:keys.fifo"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := notifytest.New(t, New, Options{Config: notifytest.AWSConfig(srv.URL), TopicARN: "arn:aws:sns:us-east-1:111111111111:keys.fifo"})
 	m := notifytest.Message()
 	m.JSON = true
-	if _, err := n.Notify(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	notifytest.Deliver(t, n, m)
 	p := (*got)[0]
 	var payload notify.Payload
 	if err := json.Unmarshal([]byte(p.form.Get("Message")), &payload); err != nil {
@@ -141,14 +127,8 @@ func TestPublishErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, _ := fakeSNS(t, tt.status, tt.code)
-			n, err := New(Options{Config: notifytest.AWSConfig(srv.URL), TopicARN: topic})
-			if err != nil {
-				t.Fatal(err)
-			}
-			retry, err := n.Notify(context.Background(), notifytest.Message())
-			if err == nil || retry != tt.wantRetry || !strings.Contains(err.Error(), tt.code) {
-				t.Errorf("Notify = %v, %v, want retry %v and an error naming %s", retry, err, tt.wantRetry, tt.code)
-			}
+			n := notifytest.New(t, New, Options{Config: notifytest.AWSConfig(srv.URL), TopicARN: topic})
+			err := notifytest.Refused(t, n, tt.wantRetry, tt.code)
 			notifytest.NoSecrets(t, err, "test-secret-key")
 		})
 	}

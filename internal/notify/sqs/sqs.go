@@ -86,21 +86,19 @@ func queueRegion(host string) string {
 // ageDays). Throttling, 5xx and network errors retry; a missing queue,
 // access denied and validation errors do not.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, err error) {
-	body, err := notify.Body(m)
+	msg, err := notify.NewAWSMessage(m, n.fifo)
 	if err != nil {
 		return false, fmt.Errorf("send to SQS queue %s: %w", n.opts.QueueURL, err)
 	}
 	in := &sqs.SendMessageInput{
-		QueueUrl:          aws.String(n.opts.QueueURL),
-		MessageBody:       aws.String(body),
-		MessageAttributes: Attributes(m),
+		QueueUrl:               aws.String(n.opts.QueueURL),
+		MessageBody:            msg.Body,
+		MessageAttributes:      Attributes(m),
+		MessageGroupId:         msg.GroupID,
+		MessageDeduplicationId: msg.DedupeID,
 	}
 	if n.opts.DelaySeconds > 0 && !n.fifo {
 		in.DelaySeconds = n.opts.DelaySeconds
-	}
-	if n.fifo {
-		group, dedupe := m.FIFOIDs()
-		in.MessageGroupId, in.MessageDeduplicationId = aws.String(group), aws.String(dedupe)
 	}
 	if _, err := n.client.SendMessage(ctx, in); err != nil {
 		return notify.AWSRetryable(err), fmt.Errorf("send message %s to SQS queue %s: %w", m.ID, n.opts.QueueURL, err)
@@ -111,9 +109,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 // Attributes converts m.Attributes() to SQS message attributes: String,
 // and Number for ageDays.
 func Attributes(m notify.Message) map[string]types.MessageAttributeValue {
-	out := map[string]types.MessageAttributeValue{}
-	for k, v := range m.Attributes() {
-		out[k] = types.MessageAttributeValue{DataType: aws.String(notify.AttributeType(k)), StringValue: aws.String(v)}
-	}
-	return out
+	return notify.MessageAttributes(m, func(dataType, value *string) types.MessageAttributeValue {
+		return types.MessageAttributeValue{DataType: dataType, StringValue: value}
+	})
 }

@@ -1,7 +1,6 @@
 package sqs
 
 import (
-	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -52,9 +51,7 @@ func fakeSQS(t *testing.T, status int, errType, queryErr string) (*httptest.Serv
 		if err := json.Unmarshal(body, &in); err != nil {
 			t.Fatalf("body %s: %v", body, err)
 		}
-		if _, scope, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=AKIDTESTEXAMPLE/"); ok {
-			in.region = strings.Split(scope, "/")[1]
-		}
+		in.region = notifytest.SignedRegion(r)
 		got = append(got, in)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		if status != 0 {
@@ -74,14 +71,9 @@ const queueURL = "https://sqs.eu-central-1.amazonaws.com/111111111111/key-rotati
 
 func TestSendMessage(t *testing.T) {
 	srv, got := fakeSQS(t, 0, "", "")
-	n, err := New(Options{Config: notifytest.AWSConfig(srv.URL), QueueURL: queueURL, DelaySeconds: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := notifytest.New(t, New, Options{Config: notifytest.AWSConfig(srv.URL), QueueURL: queueURL, DelaySeconds: 5})
 	m := notifytest.Message()
-	if retry, err := n.Notify(context.Background(), m); err != nil || retry {
-		t.Fatalf("Notify = %v, %v, want false, nil", retry, err)
-	}
+	notifytest.Deliver(t, n, m)
 	in := (*got)[0]
 	want := sendMessage{
 		QueueUrl:     queueURL,
@@ -104,15 +96,10 @@ func TestSendMessage(t *testing.T) {
 
 func TestSendJSONToFIFOQueue(t *testing.T) {
 	srv, got := fakeSQS(t, 0, "", "")
-	n, err := New(Options{Config: notifytest.AWSConfig(srv.URL), QueueURL: "https://sqs.us-east-1.amazonaws.com/111111111111/keys.fifo"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := notifytest.New(t, New, Options{Config: notifytest.AWSConfig(srv.URL), QueueURL: "https://sqs.us-east-1.amazonaws.com/111111111111/keys.fifo"})
 	m := notifytest.Message()
 	m.JSON = true
-	if _, err := n.Notify(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	notifytest.Deliver(t, n, m)
 	in := (*got)[0]
 	var p notify.Payload
 	if err := json.Unmarshal([]byte(in.MessageBody), &p); err != nil || p.ID != m.ID {
@@ -139,14 +126,8 @@ func TestSendErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, _ := fakeSQS(t, tt.status, tt.errType, tt.queryErr)
-			n, err := New(Options{Config: notifytest.AWSConfig(srv.URL), QueueURL: queueURL})
-			if err != nil {
-				t.Fatal(err)
-			}
-			retry, err := n.Notify(context.Background(), notifytest.Message())
-			if err == nil || retry != tt.wantRetry {
-				t.Errorf("Notify = %v, %v, want retry %v and an error", retry, err, tt.wantRetry)
-			}
+			n := notifytest.New(t, New, Options{Config: notifytest.AWSConfig(srv.URL), QueueURL: queueURL})
+			err := notifytest.Refused(t, n, tt.wantRetry, "")
 			t.Logf("error: %v", err)
 		})
 	}

@@ -12,10 +12,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/keyage/keyage/internal/notify"
@@ -48,9 +46,9 @@ type Options struct {
 
 // Notifier posts messages to one webhook endpoint.
 type Notifier struct {
-	opts     Options
-	endpoint string
-	secrets  []string
+	opts Options
+	// req is the request of every message, but for its body and headers.
+	req notify.JSONRequest
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -60,24 +58,23 @@ var _ notify.Notifier = (*Notifier)(nil)
 // from the environment or a file with config's rule); New only refuses a
 // URL it cannot parse, without quoting it.
 func New(opts Options) (*Notifier, error) {
-	u, err := url.Parse(opts.URL)
+	u, err := notify.ParseURL("webhook", "url", opts.URL)
 	if err != nil {
-		return nil, errors.New("webhook: parse url: not a URL")
+		return nil, err
 	}
 	opts.HTTPOptions = opts.HTTPOptions.WithDefaults(DefaultTimeout)
-	n := &Notifier{opts: opts, endpoint: notify.Endpoint(opts.URL)}
-	n.secrets = append(n.secrets, opts.URL, opts.Secret)
+	secrets := []string{opts.URL, opts.Secret}
 	if u.RawQuery != "" {
-		n.secrets = append(n.secrets, u.RawQuery)
+		secrets = append(secrets, u.RawQuery)
 	}
 	if u.User != nil {
-		n.secrets = append(n.secrets, u.User.String())
-		n.secrets = append(n.secrets, notify.URLSecrets(opts.URL)[1:]...)
+		secrets = append(secrets, u.User.String())
+		secrets = append(secrets, notify.URLSecrets(opts.URL)[1:]...)
 	}
 	for _, v := range opts.Headers {
-		n.secrets = append(n.secrets, v)
+		secrets = append(secrets, v)
 	}
-	return n, nil
+	return &Notifier{opts: opts, req: notify.JSONRequest{URL: opts.URL, Endpoint: notify.Endpoint(opts.URL), Secrets: secrets}}, nil
 }
 
 // Sign returns the X-Keyage-Signature value of body under secret:
@@ -103,7 +100,9 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 	if n.opts.Secret != "" {
 		h.Set(HeaderSignature, Sign(n.opts.Secret, body))
 	}
-	_, retry, err = n.opts.DoJSON(ctx, notify.JSONRequest{URL: n.opts.URL, Body: body, Header: h, Endpoint: n.endpoint, Secrets: n.secrets})
+	req := n.req
+	req.Body, req.Header = body, h
+	_, retry, err = n.opts.DoJSON(ctx, req)
 	if err != nil {
 		return retry, fmt.Errorf("post message %s to webhook: %w", m.ID, err)
 	}
