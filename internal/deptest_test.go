@@ -79,6 +79,9 @@ func TestPackageDependencies(t *testing.T) {
 		"internal/lifecycle":   {"internal/rule", "internal/config", "internal/template"},
 		"internal/notify":      {"internal/template"},
 		"internal/sandbox/cfn": {},
+		// The walk of a finding: store (record, enqueue) -> outbox (claim,
+		// outcome) -> notify; each once, the store never back from notify.
+		"internal/outbox": {"internal/store", "internal/notify", "internal/template"},
 	}
 	for pkg, allowed := range may {
 		deps, ok := pkgs[pkg]
@@ -110,6 +113,8 @@ func TestPackageDependencies(t *testing.T) {
 				t.Errorf("%s imports internal/sandbox; only internal/cli does", pkg)
 			case d == "internal/sandbox/cfn" && pkg != "internal/sandbox":
 				t.Errorf("%s imports internal/sandbox/cfn; only internal/sandbox does", pkg)
+			case pkg == "internal/store" && (d == "internal/notify" || d == "internal/outbox" || d == "internal/remediate"):
+				t.Errorf("internal/store imports %s; the store records and enqueues, and the walk goes on through internal/outbox", d)
 			case d == "internal/cli" && pkg != "cmd/keyage":
 				t.Errorf("%s imports internal/cli; only cmd/keyage does", pkg)
 			}

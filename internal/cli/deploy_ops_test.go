@@ -553,9 +553,10 @@ func TestDeployAccountStack(t *testing.T) {
 	mustRun(t, ExitOK, "destroy", "master")
 }
 
-// The AWS-managed SNS key is refused with the reason; none deploys an unencrypted topic.
+// The AWS-managed SNS key is refused with the reason; none deploys an unencrypted topic; the
+// remediation role may publish to the encrypted topic only with the key's ARN.
 func TestDeployMasterKmsKey(t *testing.T) {
-	deploySandbox(t, deployOrg)
+	srv := deploySandbox(t, deployOrg)
 	_, stderr := mustRun(t, ExitUsage, "deploy", "master", "--target-accounts", "222222222222", "--kms-key", "alias/aws/sns")
 	if !strings.Contains(stderr, "publishers in other accounts cannot be granted its use") {
 		t.Errorf("deploy master --kms-key alias/aws/sns:\n%s", stderr)
@@ -568,9 +569,46 @@ func TestDeployMasterKmsKey(t *testing.T) {
 	if !strings.Contains(stderr, "Add     TopicKey") && !strings.Contains(squash(stderr), "Add TopicKey AWS::KMS::Key") {
 		t.Errorf("deploy master after --kms-key none adds no key:\n%s", stderr)
 	}
-	if err := publishAs(t, "222222222222"); err != nil {
-		t.Errorf("publish to the encrypted topic: %v", err)
+	key := regexp.MustCompile(`topic key: (arn:aws:kms:us-east-1:111111111111:key/[a-z0-9-]+)`).FindStringSubmatch(stderr)
+	if key == nil {
+		t.Fatalf("deploy master printed no topic key:\n%s", stderr)
 	}
+
+	// The publisher is the deployed remediation role, with exactly its deployed policy: without
+	// the key's ARN it may publish but not encrypt, so SNS refuses, as AWS does.
+	targets := []string{"deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--audit-role-name", "KeyageStackSetAudit", "--skip-preflight"}
+	mustRun(t, ExitOK, targets...)
+	err := publishAsRemediationRole(t, srv, "222222222222")
+	if err == nil || !strings.Contains(err.Error(), "KMSAccessDenied") || !strings.Contains(err.Error(), "kms:GenerateDataKey") {
+		t.Errorf("publish as the remediation role without --topic-kms-key-arn: %v, want KMSAccessDenied", err)
+	}
+	mustRun(t, ExitOK, append(targets, "--topic-kms-key-arn", key[1])...)
+	if err := publishAsRemediationRole(t, srv, "222222222222"); err != nil {
+		t.Errorf("publish to the encrypted topic as the remediation role: %v", err)
+	}
+	mustRun(t, ExitOK, "destroy", "targets")
+}
+
+// publishAsRemediationRole publishes to the master topic as the remediation role the target
+// stack deployed in account.
+func publishAsRemediationRole(t *testing.T, srv *sandbox.Server, account string) error {
+	t.Helper()
+	name := ""
+	for _, r := range srv.CloudFormationRoles(account) {
+		if r.Policies["keyage-remediation"] != "" {
+			name = r.Name
+		}
+	}
+	if name == "" {
+		t.Fatalf("no remediation role deployed in %s", account)
+	}
+	cfg, err := assumeAs(sdk(t), account, name)
+	if err != nil {
+		t.Fatalf("assume %s in %s: %v", name, account, err)
+	}
+	_, err = sns.NewFromConfig(cfg).Publish(context.Background(), &sns.PublishInput{TopicArn: aws.String(masterTopic), Message: aws.String("test")})
+	return err
 }
 
 // auditOnlyOrg: 222, in an OU, has no role until a service-managed StackSet deploys the audit
@@ -617,5 +655,50 @@ func TestDeployPreflightThroughAuditRole(t *testing.T) {
 	out, _ = mustRun(t, ExitOK, append([]string{"deploy", "preflight"}, args...)...)
 	if !strings.Contains(squash(out), "ok config-recorder 222222222222/us-east-1 recorder default recording, IAM users included") {
 		t.Errorf("preflight through the deployed audit role:\n%s", out)
+	}
+}
+
+// The change-triggered plumbing end to end: a key changed in a target raises the CloudTrail
+// event on us-east-1's default bus there; the deployed rule forwards it to the master's bus
+// (its policy and the forwarding role allow it), whose rule sends it to the events queue (its
+// policy allows the rule); keyage remediate --events-queue re-checks that user.
+func TestDeployEventsReachKeyage(t *testing.T) {
+	deploySandbox(t, deployOrg)
+	ctx := context.Background()
+	_, stderr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222", "--events-receiver", "--kms-key", "none")
+	m := regexp.MustCompile(`events queue: (\S+)`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("deploy master --events-receiver printed no events queue:\n%s", stderr)
+	}
+	queue := m[1]
+	mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--audit-role-name", "KeyageStackSetAudit", "--forward-events", "--skip-preflight")
+
+	cfg, err := assume(sdk(t), "222222222222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := iam.NewFromConfig(cfg)
+	keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("alice")})
+	if err != nil || len(keys.AccessKeyMetadata) == 0 {
+		t.Fatalf("list alice's keys: %v %v", keys, err)
+	}
+	if _, err := client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("alice"),
+		AccessKeyId: keys.AccessKeyMetadata[0].AccessKeyId, Status: "Inactive"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+
+	notices := filepath.Join(t.TempDir(), "notices.jsonl")
+	conf := writeConfig(t, `accounts: {ids: ["222222222222"]}
+receivers: [{name: owners, file: {path: `+notices+`}}]
+routes: [{receivers: [owners]}]
+`)
+	out, _ := mustRun(t, ExitOK, "remediate", "--config", conf, "--state", filepath.Join(t.TempDir(), "keyage.db"),
+		"--events-queue", queue, "--log-level", "error")
+	if !strings.Contains(out, "events: 2 handled, 0 ignored, 0 malformed, 0 failed") || !strings.Contains(out, " alice (") {
+		t.Errorf("remediate --events-queue after UpdateAccessKey and CreateAccessKey in a target:\n%s", out)
 	}
 }

@@ -52,17 +52,12 @@ assumes enforce.roleName (default KeyageEnforceRole).`,
   keyage enforce --config keyage.yaml --apply --audit-log audit.jsonl
   keyage enforce --config keyage.yaml -o json | jq .counts   # schema in docs/run-json.md`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runEnforce(cmd.Context(), f, o, cmd.Flags().Changed)
-		},
+		RunE: runE(f, o, runF, runEnforce),
 	}
 	addScanFlags(cmd, &o.scan)
 	offerOutput(cmd, false, output.Table, output.JSON)
 	fl := cmd.Flags()
-	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(fl, &o.statePath)
 	fl.BoolVar(&o.apply, "apply", false, "change IAM (default: dry run)")
 	fl.StringVar(&o.auditLog, "audit-log", "", "append every audit record to this file as a JSON line")
 	return cmd
@@ -179,12 +174,11 @@ func newAuditCmd(ios *IO) *cobra.Command {
   keyage audit --key AKIAIOSFODNN7EXAMPLE -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := store.Open(cmd.Context(), statePath, store.Options{MustExist: true})
-			if err != nil {
+			var recs []store.AuditRecord
+			err := withState(cmd.Context(), statePath, func(st *store.Store) (err error) {
+				recs, err = st.AuditRecords(cmd.Context(), account, key)
 				return err
-			}
-			defer st.Close()
-			recs, err := st.AuditRecords(cmd.Context(), account, key)
+			})
 			if err != nil {
 				return err
 			}
@@ -212,7 +206,7 @@ func newAuditCmd(ios *IO) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(cmd.Flags(), &statePath)
 	cmd.Flags().StringVar(&account, "account", "", "only this account")
 	cmd.Flags().StringVar(&key, "key", "", "only this access key id")
 	addOutputFlags(cmd.Flags(), &out, nil, output.Table, output.JSON, output.CSV)
@@ -239,7 +233,7 @@ func newReactivateCmd(ios *IO) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(fl, &o.statePath)
 	fl.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
 	fl.StringVar(&o.account, "account", "", "the key's account")
 	fl.StringVar(&o.key, "key", "", "the access key id")

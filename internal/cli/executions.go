@@ -34,7 +34,7 @@ func newExecutionsCmd(ios *IO) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(f, &o.statePath)
 	f.StringVar(&o.status, "status", "", "only executions in this state: QUEUED, IN_PROGRESS, SUCCEEDED or FAILED")
 	addOutputFlags(f, &o.output, nil, output.Table, output.JSON, output.CSV)
 	return cmd
@@ -62,12 +62,11 @@ func runExecutions(ctx context.Context, ios *IO, o *executionsOptions) error {
 	default:
 		return usageError(fmt.Errorf("--status %q: want QUEUED, IN_PROGRESS, SUCCEEDED or FAILED", o.status))
 	}
-	st, err := store.Open(ctx, o.statePath, store.Options{MustExist: true})
-	if err != nil {
+	var execs []store.Execution
+	err := withState(ctx, o.statePath, func(st *store.Store) (err error) {
+		execs, err = st.Executions(ctx, o.status)
 		return err
-	}
-	defer st.Close()
-	execs, err := st.Executions(ctx, o.status)
+	})
 	if err != nil {
 		return err
 	}

@@ -1,28 +1,21 @@
 package cli
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/keyage/keyage/internal/server"
-	"github.com/keyage/keyage/internal/store"
+	"github.com/keyage/keyage/internal/store/storetest"
 )
 
 // dashboard serves the real server handler, on a fresh state file (so
 // /healthz is ok and /readyz is not: no scan yet).
 func dashboard(t *testing.T) *httptest.Server {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := server.New(server.Options{Store: st, Logger: slog.New(slog.DiscardHandler), AuthToken: "0123456789abcdef0123"})
+	srv, err := server.New(server.Options{Store: storetest.Open(t), Logger: slog.New(slog.DiscardHandler), AuthToken: "0123456789abcdef0123"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,17 +40,12 @@ malformed or unrelated events are logged and deleted.`,
 		Example: `  keyage remediate --account 222222222222 --resource-id AIDAEXAMPLE
   keyage remediate --events-queue https://sqs.us-east-1.amazonaws.com/111111111111/keyage-events`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runRemediate(cmd.Context(), f, o, cmd.Flags().Changed)
-		},
+		RunE: runE(f, o, runF, runRemediate),
 	}
 	addScanFlags(cmd, &o.scan)
 	offerNoOutput(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(fl, &o.statePath)
 	fl.StringVar(&o.account, "account", "", "account of the resource")
 	fl.StringVar(&o.resourceID, "resource-id", "", "the IAM user's resourceId (UserId, AIDA...)")
 	fl.StringVar(&o.eventsQueue, "events-queue", "", "SQS queue URL of AWS Config compliance change events")

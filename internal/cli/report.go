@@ -53,7 +53,7 @@ and /api/v1/report.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(fl, &o.statePath)
 	fl.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
 	fl.StringVar(&o.since, "since", "90d", "the report's window: 90d, 2w, 720h")
 	fl.StringVar(&o.out, "out", "-", "file to write (- for stdout)")
@@ -71,16 +71,15 @@ func runReport(ctx context.Context, f *Factory, o *reportOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, o.statePath, store.Options{MustExist: true})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	maxAge := cfg.Rule.MaxAccessKeyAge
 	if maxAge <= 0 {
 		maxAge = config.DefaultMaxAccessKeyAge
 	}
-	rep, err := report.Build(ctx, st, report.Options{Now: f.Now(), Since: time.Duration(since), MaxAge: time.Duration(maxAge) * rule.Day, Config: cfg})
+	var rep *report.Report
+	err = withState(ctx, o.statePath, func(st *store.Store) (err error) {
+		rep, err = report.Build(ctx, st, report.Options{Now: f.Now(), Since: time.Duration(since), MaxAge: time.Duration(maxAge) * rule.Day, Config: cfg})
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -52,17 +52,12 @@ again until its repeat interval passes or its stage changes.
   keyage run --retry-failed
   keyage run -o json | jq .messages            # schema in docs/run-json.md`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runRun(cmd.Context(), f, o, cmd.Flags().Changed)
-		},
+		RunE: runE(f, o, runF, runRun),
 	}
 	addScanFlags(cmd, &o.scan)
 	addFailOnFlag(cmd, &o.scan)
 	offerOutput(cmd, false, output.Table, output.JSON)
-	cmd.Flags().StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(cmd.Flags(), &o.statePath)
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be sent; send and record nothing")
 	cmd.Flags().BoolVar(&o.retryFailed, "retry-failed", false, "retry notifications that failed for good in earlier runs")
 	cmd.Flags().BoolVar(&o.enforce, "enforce", false, "also run keyage enforce after remediation (it acts only with enforce.apply: true)")

@@ -61,17 +61,12 @@ outbox for the next start.`,
 		Example: `  keyage serve --config keyage.yaml --state keyage.db
   keyage serve --listen 0.0.0.0:8080 --auth-token-file /run/secrets/keyage-token --events-queue https://sqs.../keyage-events`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runServe(cmd.Context(), f, o, cmd.Flags().Changed)
-		},
+		RunE: runE(f, o, runF, runServe),
 	}
 	addScanFlags(cmd, &o.scan)
 	offerNoOutput(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(fl, &o.statePath)
 	fl.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the dashboard, API and metrics")
 	fl.StringVar(&o.authTokenFile, "auth-token-file", "", "file holding the bearer token the dashboard and API require")
 	fl.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --listen without a token")

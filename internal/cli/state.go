@@ -46,7 +46,7 @@ current is never pruned. The file keeps its size (SQLite reuses the pages);
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(f, &o.statePath)
 	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
 	f.BoolVar(&o.vacuum, "vacuum", false, "vacuum after pruning")
 	return cmd
@@ -84,16 +84,24 @@ func newStateVacuumCmd(ios *IO) *cobra.Command {
 free disk as the file and blocks writers (run, serve) while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := store.Open(cmd.Context(), statePath, store.Options{MustExist: true})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return vacuum(cmd.Context(), ios, st)
+			return withState(cmd.Context(), statePath, func(st *store.Store) error {
+				return vacuum(cmd.Context(), ios, st)
+			})
 		},
 	}
-	cmd.Flags().StringVar(&statePath, "state", defaultStatePath, "SQLite state database")
+	addStateFlag(cmd.Flags(), &statePath)
 	return cmd
+}
+
+// withState runs fn on the state database at path, which must exist, and
+// closes it.
+func withState(ctx context.Context, path string, fn func(*store.Store) error) error {
+	st, err := store.Open(ctx, path, store.Options{MustExist: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(st)
 }
 
 func vacuum(ctx context.Context, ios *IO, st *store.Store) error {

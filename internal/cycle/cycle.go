@@ -21,6 +21,7 @@ import (
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/receivers"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/remediate"
 	"github.com/keyage/keyage/internal/rotate"
 	"github.com/keyage/keyage/internal/rule"
@@ -171,7 +172,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Runner, error) {
 			o.Logger.Warn("receiver unavailable: its notifications fail with this reason; the others are sent", "err", err)
 		}
 		r.disp = &notify.Dispatcher{
-			Outbox: store.NewOutbox(o.Store), Notifiers: notifiers, Logger: o.Logger, Now: o.Now,
+			Outbox: outbox.New(o.Store), Notifiers: notifiers, Logger: o.Logger, Now: o.Now,
 			Window:  time.Duration(cfg.Remediation.RetryAttemptSeconds) * time.Second,
 			Timeout: time.Duration(cfg.Remediation.TimeoutSeconds) * time.Second,
 		}
@@ -270,7 +271,7 @@ func (r *Runner) runOnce(ctx context.Context, now time.Time, progress func(done,
 			return nil, err
 		}
 		if r.opts.RetryFailed {
-			if rep.Requeued, err = st.RequeueFailed(ctx, r.opts.Now()); err != nil {
+			if rep.Requeued, err = outbox.New(st).RequeueFailed(ctx, r.opts.Now()); err != nil {
 				return nil, err
 			}
 			r.opts.Logger.Info("requeued failed notifications", "count", rep.Requeued)

@@ -342,14 +342,8 @@ func (d *Deployer) DeployTargets(ctx context.Context, o TargetsOptions) (*Target
 			return nil, fmt.Errorf("update StackSet %s: %w", name, awsenv.Simplify(err))
 		}
 		d.progress("updating StackSet %s and its instances (operation %s)", name, aws.ToString(up.OperationId))
-		op, err := d.follow(ctx, name, aws.ToString(up.OperationId))
-		if err != nil {
-			return nil, err
-		}
-		res.Operations = append(res.Operations, *op)
-		if op.Status != "SUCCEEDED" {
-			res.Instances, _ = d.Instances(ctx, name)
-			return res, &OperationError{StackSet: name, Op: *op}
+		if failed, err := d.followInto(ctx, res, name, aws.ToString(up.OperationId)); err != nil {
+			return failed, err
 		}
 	}
 
@@ -364,14 +358,8 @@ func (d *Deployer) DeployTargets(ctx context.Context, o TargetsOptions) (*Target
 		}
 		d.progress("creating instances in %s x %s (operation %s)", strings.Join(append(in.Accounts, targetOUs(in)...), ","),
 			strings.Join(in.Regions, ","), aws.ToString(out.OperationId))
-		op, err := d.follow(ctx, name, aws.ToString(out.OperationId))
-		if err != nil {
-			return nil, err
-		}
-		res.Operations = append(res.Operations, *op)
-		if op.Status != "SUCCEEDED" {
-			res.Instances, _ = d.Instances(ctx, name)
-			return res, &OperationError{StackSet: name, Op: *op}
+		if failed, err := d.followInto(ctx, res, name, aws.ToString(out.OperationId)); err != nil {
+			return failed, err
 		}
 	}
 	if res.Instances, err = d.Instances(ctx, name); err != nil {
@@ -418,6 +406,30 @@ func (d *Deployer) missing(o TargetsOptions, existing []Instance) []*cloudformat
 			}
 		}
 	}
+	var out []*cloudformation.CreateStackInstancesInput
+	for _, g := range regionGroups(byRegion) {
+		in := &cloudformation.CreateStackInstancesInput{StackSetName: aws.String(stackSetName(o)), CallAs: d.CallAs, Regions: g.regions,
+			OperationPreferences: o.Preferences.api()}
+		if o.ServiceManaged() {
+			in.DeploymentTargets = &types.DeploymentTargets{OrganizationalUnitIds: g.targets}
+		} else {
+			in.Accounts = g.targets
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// regionGroup is one StackSet instances call: a call is a cross product of
+// its targets (accounts or OUs) and regions.
+type regionGroup struct {
+	targets, regions []string
+}
+
+// regionGroups groups the regions that want the same targets (byRegion:
+// region -> targets) into one call each, in the order of their sorted
+// targets, with the regions sorted.
+func regionGroups(byRegion map[string][]string) []regionGroup {
 	groups := map[string][]string{} // targets -> regions
 	for r, ts := range byRegion {
 		sort.Strings(ts)
@@ -429,18 +441,11 @@ func (d *Deployer) missing(o TargetsOptions, existing []Instance) []*cloudformat
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var out []*cloudformation.CreateStackInstancesInput
+	out := make([]regionGroup, 0, len(keys))
 	for _, k := range keys {
 		regions := groups[k]
 		sort.Strings(regions)
-		in := &cloudformation.CreateStackInstancesInput{StackSetName: aws.String(stackSetName(o)), CallAs: d.CallAs, Regions: regions,
-			OperationPreferences: o.Preferences.api()}
-		if o.ServiceManaged() {
-			in.DeploymentTargets = &types.DeploymentTargets{OrganizationalUnitIds: strings.Split(k, ",")}
-		} else {
-			in.Accounts = strings.Split(k, ",")
-		}
-		out = append(out, in)
+		out = append(out, regionGroup{targets: strings.Split(k, ","), regions: regions})
 	}
 	return out
 }
@@ -450,6 +455,23 @@ func stackSetName(o TargetsOptions) string {
 		return DefaultTargetStackSet
 	}
 	return o.StackSetName
+}
+
+// followInto follows operation id of StackSet set to its end and adds it to
+// res. An operation that did not succeed is an *OperationError returned with
+// res (its instances as they are then); one that could not be followed is an
+// error returned without a result.
+func (d *Deployer) followInto(ctx context.Context, res *TargetsResult, set, id string) (*TargetsResult, error) {
+	op, err := d.follow(ctx, set, id)
+	if err != nil {
+		return nil, err
+	}
+	res.Operations = append(res.Operations, *op)
+	if op.Status != "SUCCEEDED" {
+		res.Instances, _ = d.Instances(ctx, set)
+		return res, &OperationError{StackSet: set, Op: *op}
+	}
+	return nil, nil
 }
 
 // follow polls a StackSet operation until it ends, reporting each instance's progress.
@@ -569,55 +591,33 @@ func (d *Deployer) DestroyTargets(ctx context.Context, set string, prefs Prefere
 		return nil, err
 	}
 	// Regions deleting the same accounts (or OUs) share a call.
-	byRegion := map[string]map[string]bool{}
+	byRegion := map[string][]string{}
+	seen := map[string]bool{}
 	for _, in := range ins {
 		t := in.Account
 		if service {
 			t = in.OU
 		}
-		if byRegion[in.Region] == nil {
-			byRegion[in.Region] = map[string]bool{}
+		if !seen[in.Region+"/"+t] {
+			seen[in.Region+"/"+t] = true
+			byRegion[in.Region] = append(byRegion[in.Region], t)
 		}
-		byRegion[in.Region][t] = true
 	}
-	groups := map[string][]string{}
-	for r, ts := range byRegion {
-		l := make([]string, 0, len(ts))
-		for t := range ts {
-			l = append(l, t)
-		}
-		sort.Strings(l)
-		k := strings.Join(l, ",")
-		groups[k] = append(groups[k], r)
-	}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		regions := groups[k]
-		sort.Strings(regions)
-		in := &cloudformation.DeleteStackInstancesInput{StackSetName: aws.String(set), CallAs: d.CallAs, Regions: regions,
+	for _, g := range regionGroups(byRegion) {
+		in := &cloudformation.DeleteStackInstancesInput{StackSetName: aws.String(set), CallAs: d.CallAs, Regions: g.regions,
 			RetainStacks: aws.Bool(false), OperationPreferences: prefs.api()}
 		if service {
-			in.DeploymentTargets = &types.DeploymentTargets{OrganizationalUnitIds: strings.Split(k, ",")}
+			in.DeploymentTargets = &types.DeploymentTargets{OrganizationalUnitIds: g.targets}
 		} else {
-			in.Accounts = strings.Split(k, ",")
+			in.Accounts = g.targets
 		}
 		out, err := d.CFN.DeleteStackInstances(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("delete stack instances of %s: %w", set, awsenv.Simplify(err))
 		}
-		d.progress("deleting instances in %s x %s (operation %s)", k, strings.Join(regions, ","), aws.ToString(out.OperationId))
-		op, err := d.follow(ctx, set, aws.ToString(out.OperationId))
-		if err != nil {
-			return nil, err
-		}
-		res.Operations = append(res.Operations, *op)
-		if op.Status != "SUCCEEDED" {
-			res.Instances, _ = d.Instances(ctx, set)
-			return res, &OperationError{StackSet: set, Op: *op}
+		d.progress("deleting instances in %s x %s (operation %s)", strings.Join(g.targets, ","), strings.Join(g.regions, ","), aws.ToString(out.OperationId))
+		if failed, err := d.followInto(ctx, res, set, aws.ToString(out.OperationId)); err != nil {
+			return failed, err
 		}
 	}
 	if res.Instances, err = d.Instances(ctx, set); err != nil {

@@ -160,53 +160,23 @@ func Target() *Template {
 	t.refProperty(LogicalRemediation, "MaximumAutomaticAttempts", ParamMaximumAutomaticAttempts)
 	t.refProperty(LogicalRemediation, "RetryAttemptSeconds", ParamRetryAttemptSeconds)
 
-	t.Resources[LogicalAuditRole] = &iam.Role{
-		RoleName:                 cfn.RefPtr(ParamAuditRoleName),
-		Description:              cfn.String("Read-only role keyage scan assumes from the master account."),
-		AssumeRolePolicyDocument: masterTrust(),
-		Policies: []iam.Role_Policy{{
-			PolicyName: "keyage-audit-read",
-			PolicyDocument: PolicyDocument{
-				Version:   policyVersion,
-				Statement: []Statement{allow("KeyageScan", "*", slices.Clone(AuditReadActions)...)},
-			},
-		}},
-	}
+	t.Resources[LogicalAuditRole] = masterRole(cfn.RefPtr(ParamAuditRoleName), "Read-only role keyage scan assumes from the master account.", "",
+		"keyage-audit-read", allow("KeyageScan", "*", slices.Clone(AuditReadActions)...))
 
 	// The enforcement role is apart from the read-only audit role: it may change keys, so it
 	// exists only where enforcement is wanted, and its use is audited on its own.
-	t.Resources[LogicalEnforceRole] = &iam.Role{
-		RoleName:                   cfn.String(DefaultEnforceRoleName),
-		Description:                cfn.String("Role keyage enforce assumes from the master account to deactivate and delete aged access keys."),
-		AssumeRolePolicyDocument:   masterTrust(),
-		AWSCloudFormationCondition: CondEnforcement,
-		Policies: []iam.Role_Policy{{
-			PolicyName: "keyage-enforce",
-			PolicyDocument: PolicyDocument{
-				Version: policyVersion,
-				Statement: []Statement{allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...),
-					allow("RotateIntoSecrets", cfn.Sub("arn:${AWS::Partition}:secretsmanager:*:*:secret:"+DefaultSecretPrefix+"*"), slices.Clone(RotateSecretActions)...)},
-			},
-		}},
-	}
+	t.Resources[LogicalEnforceRole] = masterRole(cfn.String(DefaultEnforceRoleName),
+		"Role keyage enforce assumes from the master account to deactivate and delete aged access keys.", CondEnforcement,
+		"keyage-enforce", allow("EnforceOnUsers", cfn.Sub("arn:${AWS::Partition}:iam::*:user/*"), slices.Clone(EnforceActions)...),
+		allow("RotateIntoSecrets", cfn.Sub("arn:${AWS::Partition}:secretsmanager:*:*:secret:"+DefaultSecretPrefix+"*"), slices.Clone(RotateSecretActions)...))
 	t.Outputs[OutputEnforceRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalEnforceRole, "Arn"), Condition: cfn.String(CondEnforcement)}
 
 	// The findings role imports findings into the account's own Security Hub (with the default
 	// product ARN, AWS accepts only findings whose AwsAccountId is the caller's account), so the
 	// audit role stays read-only.
-	t.Resources[LogicalFindingsRole] = &iam.Role{
-		RoleName:                   cfn.String(DefaultFindingsRoleName),
-		Description:                cfn.String("Role the keyage securityhub receiver assumes from the master account to import findings."),
-		AssumeRolePolicyDocument:   masterTrust(),
-		AWSCloudFormationCondition: CondFindings,
-		Policies: []iam.Role_Policy{{
-			PolicyName: "keyage-findings",
-			PolicyDocument: PolicyDocument{
-				Version:   policyVersion,
-				Statement: []Statement{allow("ImportFindings", cfn.Sub("arn:${AWS::Partition}:securityhub:*:*:product/*/default"), "securityhub:BatchImportFindings")},
-			},
-		}},
-	}
+	t.Resources[LogicalFindingsRole] = masterRole(cfn.String(DefaultFindingsRoleName),
+		"Role the keyage securityhub receiver assumes from the master account to import findings.", CondFindings,
+		"keyage-findings", allow("ImportFindings", cfn.Sub("arn:${AWS::Partition}:securityhub:*:*:product/*/default"), "securityhub:BatchImportFindings"))
 	t.Outputs[OutputFindingsRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalFindingsRole, "Arn"), Condition: cfn.String(CondFindings)}
 
 	addEventForwarding(t)
@@ -216,6 +186,21 @@ func Target() *Template {
 	t.Outputs[OutputConfigRuleName] = cfn.Output{Value: cfn.Ref(LogicalConfigRule)}
 	t.Outputs[OutputAuditRoleArn] = cfn.Output{Value: cfn.GetAtt(LogicalAuditRole, "Arn")}
 	return t
+}
+
+// masterRole is a role the master account assumes, with one inline policy
+// of the statements, created only where condition holds (always when empty).
+func masterRole(name *string, description, condition, policyName string, sts ...Statement) *iam.Role {
+	return &iam.Role{
+		RoleName:                   name,
+		Description:                cfn.String(description),
+		AssumeRolePolicyDocument:   masterTrust(),
+		AWSCloudFormationCondition: condition,
+		Policies: []iam.Role_Policy{{
+			PolicyName:     policyName,
+			PolicyDocument: PolicyDocument{Version: policyVersion, Statement: sts},
+		}},
+	}
 }
 
 // masterTrust lets the master account assume a role, with the ExternalId when one is set.

@@ -132,6 +132,10 @@ func (e *Enforcer) Run(ctx context.Context, res *scan.Result) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	deliveries, err := e.Store.NoticeDeliveries(ctx)
+	if err != nil {
+		return nil, err
+	}
 	notice := e.Config.Enforce.NoticeDays.Duration()
 	ous := map[string]string{}
 	for _, a := range res.Accounts {
@@ -190,7 +194,8 @@ func (e *Enforcer) Run(ctx context.Context, res *scan.Result) (*Report, error) {
 			}
 			lk := lifecycle.Key{Active: k.Active(), CreateDate: k.CreateDate, LastUsed: k.LastUsedDate, InactiveSince: st.InactiveSince}
 			v := lifecycle.Evaluate(lk, policy, ex, now)
-			n, noticed := notices[rule.KeyRef{AccountID: ev.AccountID, AccessKeyID: k.AccessKeyID}]
+			ref := rule.KeyRef{AccountID: ev.AccountID, AccessKeyID: k.AccessKeyID}
+			n, noticed := notices[ref]
 			a := Action{AccountID: ev.AccountID, UserName: u.UserName, ResourceID: u.UserID, AccessKeyID: k.AccessKeyID,
 				Action: v.Action, Stage: v.Stage, AgeDays: rule.AgeDays(k.CreateDate, now), Reason: v.Reason, Before: k.Status, After: k.Status,
 				CreateDate: k.CreateDate, LastUsed: k.LastUsedDate, LastService: k.LastUsedService}
@@ -223,6 +228,11 @@ func (e *Enforcer) Run(ctx context.Context, res *scan.Result) (*Report, error) {
 				if !e.Apply {
 					a.Detail = fmt.Sprintf("the owner would be told now; not deactivated before %s (enforce.noticeDays %d)", n.DeactivateAt.UTC().Format(time.DateOnly), int(notice/rule.Day))
 				}
+			case a.Action == lifecycle.ActDeactivate && notice > 0 && undelivered(deliveries, ref) != "":
+				// The notice period is over, but the owner has not been
+				// told yet: a queued notice is not a delivered one.
+				a.Outcome, a.Deadline, a.Stage = OutcomeScheduled, n.DeactivateAt, lifecycle.DeactivationScheduled
+				a.Detail = undelivered(deliveries, ref)
 			case perAccount[ev.AccountID] >= e.Config.Enforce.MaxActionsPerAccount:
 				a.Outcome, a.Detail = OutcomeRefused, fmt.Sprintf("maxActionsPerAccount (%d) reached for account %s", e.Config.Enforce.MaxActionsPerAccount, ev.AccountID)
 			case taken >= e.Config.Enforce.MaxActionsPerRun:
@@ -245,6 +255,23 @@ func (e *Enforcer) Run(ctx context.Context, res *scan.Result) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// undelivered says why a key's deactivation notice does not count yet
+// ("notice not delivered yet", "notice failed: ..."), or "" when it does:
+// a message carrying it was sent (outbox state SENT), or none is in the
+// outbox (no route takes deactivation notices, or the sent message was
+// pruned by retention).
+func undelivered(ds map[rule.KeyRef]store.NoticeDelivery, ref rule.KeyRef) string {
+	d, ok := ds[ref]
+	switch {
+	case !ok || d.Sent:
+		return ""
+	case d.Pending:
+		return fmt.Sprintf("notice not delivered yet: key %s in %s is not deactivated until its owner's notice is sent", ref.AccessKeyID, ref.AccountID)
+	default:
+		return fmt.Sprintf("notice failed: %s (key %s in %s is not deactivated until its owner's notice is sent; keyage run --retry-failed sends it again)", d.Failed, ref.AccessKeyID, ref.AccountID)
+	}
 }
 
 func (r *Report) add(a Action) {

@@ -504,3 +504,73 @@ func TestNoticesCarryLastUsed(t *testing.T) {
 		})
 	}
 }
+
+// A deactivation waits for a notice that was delivered (outbox state
+// SENT), not one merely queued: a notice still PENDING or FAILED keeps the
+// key active past its date, and the plan says why.
+func TestDeactivationWaitsForDeliveredNotice(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		name    string
+		outcome *store.Outcome // the notice's delivery; nil: still pending
+		enqueue bool
+		want    string
+		detail  string
+		status  string
+	}{
+		{name: "notice pending", enqueue: true, want: OutcomeScheduled, detail: "notice not delivered yet", status: "Active"},
+		{name: "notice failed", enqueue: true, outcome: &store.Outcome{Err: "smtp: 550 mailbox unavailable", Final: true}, want: OutcomeScheduled,
+			detail: "notice failed: smtp: 550 mailbox unavailable", status: "Active"},
+		{name: "notice retrying", enqueue: true, outcome: &store.Outcome{Err: "HTTP 503", NextAttemptAt: now.Add(time.Hour)}, want: OutcomeScheduled,
+			detail: "notice not delivered yet", status: "Active"},
+		{name: "notice sent", enqueue: true, outcome: &store.Outcome{}, want: OutcomeApplied, status: "Inactive"},
+		{name: "no route takes notices", want: OutcomeApplied, status: "Inactive"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, policy+"enforce: {noticeDays: 7}\n")
+			ctx := context.Background()
+			rep := e.run(t, true, now, nil)
+			if tt.enqueue {
+				msg := notify.Message{ID: "notice-1", Kind: "finding", Receiver: "owner-email", GroupKey: "owner", CreatedAt: now}
+				for _, n := range Notices(e.cfg, &scan.Result{}, rep, now) {
+					if n.Stage == "deactivation-scheduled" {
+						msg.Items = append(msg.Items, n)
+					}
+				}
+				if len(msg.Items) == 0 {
+					t.Fatalf("first run planned no deactivation notice: %+v", rep.Actions)
+				}
+				body, err := notify.EncodeMessage(msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.store.Update(ctx, func(tx *store.Tx) error {
+					return tx.Enqueue(ctx, store.Message{ID: msg.ID, Receiver: msg.Receiver, Kind: msg.Kind, GroupKey: msg.GroupKey, JSON: body,
+						MaxAttempts: 3, NextAttemptAt: now, CreatedAt: now})
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if tt.outcome != nil {
+					o := *tt.outcome
+					o.ID, o.At = msg.ID, now.Add(time.Minute)
+					if err := e.store.RecordOutcomes(ctx, []store.Outcome{o}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			rep = e.run(t, true, now.Add(8*rule.Day), nil)
+			two := find(rep, "two-keys")
+			if len(two) != 1 || two[0].Outcome != tt.want {
+				t.Fatalf("8 days after the notice (%s): two-keys = %+v, want %s", tt.name, two, tt.want)
+			}
+			if !strings.Contains(two[0].Detail, tt.detail) {
+				t.Errorf("8 days after the notice (%s): detail %q, want it to say %q", tt.name, two[0].Detail, tt.detail)
+			}
+			for _, k := range e.keys(t) {
+				if strings.HasPrefix(k, "two-keys "+two[0].AccessKeyID) && !strings.HasSuffix(k, tt.status) {
+					t.Errorf("8 days after the notice (%s): key = %s, want %s", tt.name, k, tt.status)
+				}
+			}
+		})
+	}
+}

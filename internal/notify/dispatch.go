@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -217,10 +218,11 @@ type run struct {
 	quit chan struct{}
 
 	mu       sync.Mutex
-	inflight map[string]bool // claimed, queued or being delivered, outcome not recorded
-	wake     chan struct{}   // an outcome is waiting to be recorded
-	pending  []Outcome       // outcomes to record
-	waiting  []chan struct{} // closed once pending's outcomes are recorded
+	inflight map[string]string // id -> receiver: claimed, queued or being delivered, outcome not recorded
+	held     map[string]int    // inflight per receiver
+	wake     chan struct{}     // an outcome is waiting to be recorded
+	pending  []Outcome         // outcomes to record
+	waiting  []chan struct{}   // closed once pending's outcomes are recorded
 	stats    DispatchStats
 	// leaseUntil is how long every lease this run holds is known to last:
 	// the last renewal's end (claims lease each message until its own
@@ -235,7 +237,8 @@ func newRun(d *Dispatcher) *run {
 		renewed:  d.Now(),
 		global:   make(chan struct{}, d.Workers),
 		queues:   map[string]chan Queued{},
-		inflight: map[string]bool{},
+		inflight: map[string]string{},
+		held:     map[string]int{},
 		wake:     make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 	}
@@ -353,17 +356,17 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 func (r *run) claim(ctx context.Context, now time.Time) ([]Queued, error) {
 	r.claimMu.Lock()
 	defer r.claimMu.Unlock()
-	room := min(claimLimit, maxInflight-r.inflightCount())
+	room, full := r.room()
 	if room <= 0 {
 		return nil, nil
 	}
-	due, err := r.d.Outbox.ClaimDue(ctx, r.owner, now, r.d.Lease, room)
+	due, err := r.d.Outbox.ClaimDue(ctx, r.owner, now, r.d.Lease, room, full...)
 	if err != nil {
 		return nil, err
 	}
 	out := due[:0]
 	for _, m := range due {
-		if r.take(m.ID) {
+		if r.take(m.ID, m.Receiver) {
 			m.leaseUntil = now.Add(r.d.Lease)
 			out = append(out, m)
 		}
@@ -397,21 +400,48 @@ func (r *run) leaseCovers(m Queued) bool {
 
 // take marks a message in flight; false when it already is (claimed again
 // before its outcome was recorded).
-func (r *run) take(id string) bool {
+func (r *run) take(id, receiver string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.inflight[id] {
+	if _, ok := r.inflight[id]; ok {
 		return false
 	}
-	r.inflight[id] = true
+	r.inflight[id] = receiver
+	r.held[receiver]++
 	return true
 }
 
-// inflightCount is how many messages this run holds.
-func (r *run) inflightCount() int {
+// release marks a message no longer in flight; r.mu is held.
+func (r *run) release(id string) {
+	if receiver, ok := r.inflight[id]; ok {
+		delete(r.inflight, id)
+		if r.held[receiver]--; r.held[receiver] <= 0 {
+			delete(r.held, receiver)
+		}
+	}
+}
+
+// room is how many messages the next claim may take, and the receivers
+// it must leave alone: those this run already holds holdPerReceiver
+// messages of. A slow receiver's backlog stays claimable by another
+// process, and every claim and probe scans fewer of its leased rows.
+func (r *run) room() (int, []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.inflight)
+	var full []string
+	for receiver, n := range r.held {
+		if n >= r.holdPerReceiver() {
+			full = append(full, receiver)
+		}
+	}
+	slices.Sort(full)
+	return min(claimLimit, maxInflight-len(r.inflight)), full
+}
+
+// holdPerReceiver bounds the messages of one receiver this run holds: its
+// workers' run-ahead four times over, at least two claims' worth.
+func (r *run) holdPerReceiver() int {
+	return max(2*claimLimit, 4*r.d.PerReceiver*runAhead)
 }
 
 // busy reports whether deliveries or outcomes are outstanding.
@@ -436,28 +466,58 @@ func (r *run) queue(ctx, workCtx context.Context, receiver string) chan Queued {
 	return q
 }
 
-// work delivers from q until it is closed, one message at a time, and
-// waits for each outcome's commit before the next. Once ctx ends or the
-// loop stops, queued messages are skipped: they stay pending for the next
-// dispatcher; so are messages whose lease might run out during the attempt.
+// work delivers from q until it is closed, one message at a time, running
+// at most runAhead outcomes ahead of their commit: before a send that
+// would leave more unrecorded, it waits for the oldest commit. A process
+// killed at any point has at most runAhead unrecorded deliveries per
+// worker, and a commit's latency is spread over runAhead sends. Once ctx
+// ends or the loop stops, queued messages are skipped: they stay pending
+// for the next dispatcher; so are messages whose lease might run out
+// during the attempt.
 func (r *run) work(ctx, workCtx context.Context, q <-chan Queued) {
 	defer r.wg.Done()
+	var unrecorded []<-chan struct{}
 	for m := range q {
 		if ctx.Err() != nil || r.stopping() {
 			r.skip(m.ID)
 			continue
 		}
+		unrecorded = r.awaitCommits(unrecorded, runAhead-1)
 		if !r.leaseCovers(m) && !r.extend(ctx, &m) {
 			continue
 		}
 		r.global <- struct{}{}
 		o := r.d.deliver(workCtx, m)
 		<-r.global
+		unrecorded = append(unrecorded, r.done(o))
+	}
+}
+
+// runAhead is how many delivered outcomes one worker may hold unrecorded:
+// the bound on what a kill makes it redeliver.
+const runAhead = 4
+
+// awaitCommits drops the recorded outcomes from unrecorded and waits, oldest
+// first, until at most keep are left (or the loop stops).
+func (r *run) awaitCommits(unrecorded []<-chan struct{}, keep int) []<-chan struct{} {
+	for len(unrecorded) > 0 {
 		select {
-		case <-r.done(o):
+		case <-unrecorded[0]:
+			unrecorded = unrecorded[1:]
+			continue
+		default:
+		}
+		if len(unrecorded) <= keep {
+			break
+		}
+		select {
+		case <-unrecorded[0]:
+			unrecorded = unrecorded[1:]
 		case <-r.quit:
+			return unrecorded[:0]
 		}
 	}
+	return unrecorded
 }
 
 // stopping reports whether the loop has ended.
@@ -497,7 +557,7 @@ func (r *run) extend(ctx context.Context, m *Queued) bool {
 func (r *run) skip(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.inflight, id)
+	r.release(id)
 }
 
 // done counts an outcome and keeps it for the next flush; the message stays
@@ -545,7 +605,7 @@ func (r *run) flush(ctx context.Context) error {
 		return err
 	}
 	for _, o := range batch {
-		delete(r.inflight, o.ID)
+		r.release(o.ID)
 	}
 	for _, c := range waiting {
 		close(c)

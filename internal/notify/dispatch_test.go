@@ -55,12 +55,12 @@ func (o *memOutbox) add(t *testing.T, id, receiver string, body []byte, attempts
 	o.msgs[id] = &memMessage{q: Queued{ID: id, Receiver: receiver, Attempts: attempts, MaxAttempts: maxAttempts, Body: body}, due: due}
 }
 
-func (o *memOutbox) ClaimDue(_ context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Queued, error) {
+func (o *memOutbox) ClaimDue(_ context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]Queued, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []Queued
 	for _, m := range o.msgs {
-		if m.done || m.due.After(now) || m.leaseUntil.After(now) || len(out) == limit {
+		if m.done || m.due.After(now) || m.leaseUntil.After(now) || len(out) == limit || slices.Contains(skip, m.q.Receiver) {
 			continue
 		}
 		m.owner, m.leaseUntil = owner, now.Add(lease)

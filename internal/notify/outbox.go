@@ -13,9 +13,10 @@ import (
 // same message, and a dead dispatcher's messages pass to another.
 type Outbox interface {
 	// ClaimDue leases to owner, until now+lease, up to limit pending
-	// messages due at now that no live lease holds, oldest first; messages
-	// owner already holds are not returned again.
-	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Queued, error)
+	// messages due at now that no live lease holds, oldest first, leaving
+	// out the receivers in skip; messages owner already holds are not
+	// returned again.
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]Queued, error)
 	// RenewLeases extends owner's leases on the pending messages it holds
 	// to now+lease.
 	RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) error

@@ -144,20 +144,32 @@ func sameNotified(a, b []store.Notified) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	type key struct {
-		receiver string
-		route    int
-		item     string
-	}
-	seen := make(map[key]store.Notified, len(a))
-	for _, n := range a {
-		seen[key{n.Receiver, n.Route, n.ItemKey}] = n
-	}
+	seen := byNotifiedKey(a)
 	for _, n := range b {
-		m, ok := seen[key{n.Receiver, n.Route, n.ItemKey}]
+		m, ok := seen[notifiedKeyOf(n)]
 		if !ok || m.Stage != n.Stage || !m.NotifiedAt.Equal(n.NotifiedAt) {
 			return false
 		}
 	}
 	return true
+}
+
+// notifiedKey identifies a notify state row: a receiver, a route and an item.
+type notifiedKey struct {
+	receiver string
+	route    int
+	item     string
+}
+
+func notifiedKeyOf(n store.Notified) notifiedKey {
+	return notifiedKey{n.Receiver, n.Route, n.ItemKey}
+}
+
+// byNotifiedKey indexes notify state rows by their key.
+func byNotifiedKey(ns []store.Notified) map[notifiedKey]store.Notified {
+	m := make(map[notifiedKey]store.Notified, len(ns))
+	for _, n := range ns {
+		m[notifiedKeyOf(n)] = n
+	}
+	return m
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -22,20 +23,20 @@ func TestDrainReportsBacklog(t *testing.T) {
 	}{
 		{"nothing left", func(*testing.T, *store.Store) {}, 0, 0, 5},
 		{"held by a killed process", func(t *testing.T, st *store.Store) {
-			if ms, err := st.ClaimDue(context.Background(), "killed-process", time.Now(), 2*time.Minute, 3); err != nil || len(ms) != 3 {
+			if ms, err := outbox.New(st).ClaimDue(context.Background(), "killed-process", time.Now(), 2*time.Minute, 3); err != nil || len(ms) != 3 {
 				t.Fatalf("claim: %d, %v", len(ms), err)
 			}
 		}, 3, 0, 2},
 		{"due later", func(t *testing.T, st *store.Store) {
-			ms, err := st.ClaimDue(context.Background(), "earlier-run", time.Now(), time.Minute, 2)
+			ms, err := outbox.New(st).ClaimDue(context.Background(), "earlier-run", time.Now(), time.Minute, 2)
 			if err != nil || len(ms) != 2 {
 				t.Fatalf("claim: %d, %v", len(ms), err)
 			}
-			var out []store.Outcome
+			var out []notify.Outcome
 			for _, m := range ms {
-				out = append(out, store.Outcome{ID: m.ID, At: time.Now(), Err: "HTTP 503", NextAttemptAt: time.Now().Add(time.Hour)})
+				out = append(out, notify.Outcome{ID: m.ID, At: time.Now(), Err: "HTTP 503", NextAttemptAt: time.Now().Add(time.Hour)})
 			}
-			if err := st.RecordOutcomes(context.Background(), out); err != nil {
+			if err := outbox.New(st).RecordOutcomes(context.Background(), out); err != nil {
 				t.Fatal(err)
 			}
 		}, 0, 2, 3},
@@ -45,7 +46,7 @@ func TestDrainReportsBacklog(t *testing.T) {
 			enqueue(t, st, 5, "hook")
 			tt.setup(t, st)
 			hook, _ := countingHook(t, nil)
-			d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
+			d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
 			stats, err := d.Drain(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/webhook"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -57,7 +58,7 @@ func TestChaosHelper(t *testing.T) {
 		}
 		notifiers[name] = n
 	}
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: notifiers, Window: chaosWindow, Timeout: chaosTimeout, Lease: chaosLease}
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: notifiers, Window: chaosWindow, Timeout: chaosTimeout, Lease: chaosLease}
 	switch role {
 	case "run":
 		if _, err := d.Drain(ctx); err != nil {
@@ -245,7 +246,7 @@ func TestChaosDelivery(t *testing.T) {
 			for _, p := range procs {
 				_ = p.cmd.Process.Kill()
 			}
-			t.Fatalf("outbox not drained within 5 minutes: %d pending", pending())
+			t.Fatalf("outbox not drained within 5 minutes: %d pending; %s", pending(), stuckSummary(t, st))
 		}
 		for i, p := range procs {
 			select {
@@ -393,4 +394,28 @@ func enqueueChaos(t *testing.T, st *store.Store, n, hostileN int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// stuckSummary describes the messages left pending by their lease and due
+// time relative to now, for a chaos run that did not drain.
+func stuckSummary(t *testing.T, st *store.Store) string {
+	t.Helper()
+	now := time.Now().UnixMilli()
+	rows, err := st.DB().Query(`SELECT receiver, attempts, lease_owner != '', lease_until > ?1, lease_until > 0, next_attempt_at > ?1, COUNT(*)
+		FROM outbox WHERE state = 'PENDING' GROUP BY 1, 2, 3, 4, 5, 6`, now)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var receiver string
+		var attempts, n int
+		var owned, live, leased, later bool
+		if err := rows.Scan(&receiver, &attempts, &owned, &live, &leased, &later, &n); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "\n  %s attempts=%d owned=%v live=%v leased=%v later=%v: %d", receiver, attempts, owned, live, leased, later, n)
+	}
+	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/webhook"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -59,7 +60,7 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 			b.Fatal(err)
 		}
 		enqueue(b, st, n, "hook")
-		d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 16, PerReceiver: 16, Window: time.Second}
+		d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 16, PerReceiver: 16, Window: time.Second}
 		b.StartTimer()
 		start := time.Now()
 		stats, err := d.Drain(context.Background())

@@ -14,9 +14,11 @@ import (
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
+	"github.com/keyage/keyage/internal/store/storetest"
 )
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
@@ -30,15 +32,8 @@ func mustConfig(t *testing.T, yaml string) *config.Config {
 	return cfg
 }
 
-func openStore(t testing.TB) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+// openStore is a fresh state database in t.TempDir().
+var openStore = storetest.Open
 
 type user struct {
 	id, name, owner string
@@ -235,7 +230,7 @@ routes:
 	st := openStore(t)
 	cycle(t, e, st, org(t0, user{"AIDA1", "alice", "", []float64{120}}, user{"AIDA2", "bob", "", []float64{100}}), time.Now())
 	flaky, dead := &recorder{failures: 1}, &recorder{block: true}
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"flaky": flaky, "dead": dead}, Window: time.Second, Timeout: 100 * time.Millisecond, Workers: 4}
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"flaky": flaky, "dead": dead}, Window: time.Second, Timeout: 100 * time.Millisecond, Workers: 4}
 	stats, err := d.Drain(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +267,7 @@ func TestCrashBetweenOutboxAndSend(t *testing.T) {
 	defer st.Close()
 	r := &recorder{}
 	var calls atomic.Int32
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"topic": r}, Observe: func(string, error) { calls.Add(1) }}
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"topic": r}, Observe: func(string, error) { calls.Add(1) }}
 	if _, err := d.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +305,7 @@ func TestShutdownKeepsPending(t *testing.T) {
 	}
 	cycle(t, e, st, org(t0, users...), time.Now())
 	slow := &gatedRecorder{arrived: make(chan struct{}, 100), proceed: make(chan struct{})}
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"topic": slow}, Workers: 2, PerReceiver: 2}
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"topic": slow}, Workers: 2, PerReceiver: 2}
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ran := make(chan error, 1)
@@ -330,7 +325,7 @@ func TestShutdownKeepsPending(t *testing.T) {
 	if first == 0 || first >= 40 || os.Sent != first || os.Pending != 40-first {
 		t.Fatalf("after shutdown: %d delivered, outbox %+v; want some delivered, the rest pending", first, os)
 	}
-	if _, err := (&notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"topic": slow}}).Drain(ctx); err != nil {
+	if _, err := (&notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"topic": slow}}).Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/webhook"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -79,7 +80,7 @@ func TestTwoDispatchersOneState(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := &notify.Dispatcher{Outbox: &claimSignal{Outbox: store.NewOutbox(st), done: claimed.Done}, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
+			d := &notify.Dispatcher{Outbox: &claimSignal{Outbox: outbox.New(st), done: claimed.Done}, Notifiers: map[string]notify.Notifier{"hook": hook}, Workers: 4, Window: time.Second}
 			stats, err := d.Drain(context.Background())
 			if err != nil {
 				t.Errorf("dispatcher %d: %v", i, err)
@@ -110,11 +111,11 @@ func TestTwoDispatchersOneState(t *testing.T) {
 func TestDeadDispatchersLeaseRunsOut(t *testing.T) {
 	st := openStoreAt(t, filepath.Join(t.TempDir(), "keyage.db"))
 	enqueue(t, st, 5, "hook")
-	if ms, err := st.ClaimDue(context.Background(), "dead-process", time.Now(), 2*time.Minute, 10); err != nil || len(ms) != 5 {
+	if ms, err := outbox.New(st).ClaimDue(context.Background(), "dead-process", time.Now(), 2*time.Minute, 10); err != nil || len(ms) != 5 {
 		t.Fatalf("claim by the process that dies: %d, %v", len(ms), err)
 	}
 	hook, counts := countingHook(t, nil)
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second}
 	stats, err := d.Drain(context.Background())
 	if err != nil || stats.Sent != 0 || len(counts()) != 0 {
 		t.Errorf("Drain while the lease lives = %+v, %v, %d delivered; want nothing sent", stats, err, len(counts()))
@@ -149,34 +150,59 @@ func TestDispatcherOutlastsBusyState(t *testing.T) {
 	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	release := time.AfterFunc(11*time.Second, func() {
+	// The lock is held until the dispatcher logs its retry (however long a
+	// loaded machine takes to get there), or, without one, until Drain
+	// has given up.
+	const retryLogged = "outbox not reachable; retrying"
+	logs := syncBuffer{watch: retryLogged, seen: make(chan struct{})}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		select {
+		case <-logs.seen:
+		case <-time.After(2 * time.Minute):
+		}
 		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
 		conn.Close()
-	})
-	defer release.Stop()
+	}()
 	hook, counts := countingHook(t, nil)
-	var logs syncBuffer
-	d := &notify.Dispatcher{Outbox: store.NewOutbox(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
+	d := &notify.Dispatcher{Outbox: outbox.New(st), Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	stats, err := d.Drain(context.Background())
+	logs.see() // release the lock now if Drain returned without a retry
+	<-released
 	if err != nil || stats.Sent != 3 || len(counts()) != 3 {
 		t.Errorf("Drain = %+v, %v, %d delivered; want 3 sent once the lock was released", stats, err, len(counts()))
 	}
-	if !strings.Contains(logs.String(), "outbox not reachable; retrying") {
+	if !strings.Contains(logs.String(), retryLogged) {
 		t.Errorf("no retry logged:\n%s", logs.String())
 	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+// When watch is set, seen is closed once a write contains it.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	watch string
+	seen  chan struct{}
+	once  sync.Once
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.watch != "" && bytes.Contains(p, []byte(s.watch)) {
+		s.see()
+	}
 	return s.b.Write(p)
+}
+
+// see closes seen (once).
+func (s *syncBuffer) see() {
+	if s.seen != nil {
+		s.once.Do(func() { close(s.seen) })
+	}
 }
 
 func (s *syncBuffer) String() string {
@@ -192,7 +218,7 @@ type claimSignal struct {
 	done func()
 }
 
-func (c *claimSignal) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Queued, error) {
+func (c *claimSignal) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]notify.Queued, error) {
 	defer c.once.Do(c.done)
-	return c.Outbox.ClaimDue(ctx, owner, now, lease, limit)
+	return c.Outbox.ClaimDue(ctx, owner, now, lease, limit, skip...)
 }

@@ -103,14 +103,20 @@ type target struct {
 // Plan routes the findings of res, de-duplicates them against what was
 // already notified, and groups them into messages.
 func (e *Engine) Plan(ctx context.Context, st *store.Store, res *scan.Result, now time.Time) (*Plan, error) {
-	var prior []store.Notified
-	if st != nil {
-		var err error
-		if prior, err = st.NotifiedItems(ctx); err != nil {
-			return nil, err
-		}
+	prior, err := priorNotified(ctx, st)
+	if err != nil {
+		return nil, err
 	}
 	return e.plan(res, prior, now, nil)
+}
+
+// priorNotified is what st says was already notified; nothing without a
+// store (a dry run without state).
+func priorNotified(ctx context.Context, st *store.Store) ([]store.Notified, error) {
+	if st == nil {
+		return nil, nil
+	}
+	return st.NotifiedItems(ctx)
 }
 
 // decided sets what p was decided on and how to decide again.
@@ -124,12 +130,9 @@ func (p *Plan) decided(prior []store.Notified, replan func([]store.Notified) (*P
 // their earlier notifications can be resolved. resolved maps each
 // (account, resourceId) to how its user name was resolved.
 func (e *Engine) PlanResources(ctx context.Context, st *store.Store, res *scan.Result, now time.Time, resolved map[rule.ResourceRef]string) (*Plan, error) {
-	var prior []store.Notified
-	if st != nil {
-		var err error
-		if prior, err = st.NotifiedItems(ctx); err != nil {
-			return nil, err
-		}
+	prior, err := priorNotified(ctx, st)
+	if err != nil {
+		return nil, err
 	}
 	return e.plan(res, prior, now, resolved)
 }
@@ -412,15 +415,7 @@ func newID() string {
 // planFindings routes findings, de-duplicates them against prior, groups
 // them into messages, and adds those to p.
 func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now time.Time) error {
-	type priorKey struct {
-		receiver string
-		route    int
-		item     string
-	}
-	last := make(map[priorKey]store.Notified, len(prior))
-	for _, n := range prior {
-		last[priorKey{n.Receiver, n.Route, n.ItemKey}] = n
-	}
+	last := byNotifiedKey(prior)
 
 	// Route every finding and collect, per target, the groups that are due.
 	type groupID struct {
@@ -433,7 +428,7 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 	var order []groupID
 	add := func(receiver string, route int, f finding) {
 		if e.cfg.Routes[route].IsRun() { // one summary per run: finishRuns
-			n, ok := last[priorKey{receiver, route, f.key}]
+			n, ok := last[notifiedKey{receiver, route, f.key}]
 			p.addRun(target{route, receiver}, f, !ok, !ok || n.Stage != f.dedupState(), n.NotifiedAt)
 			return
 		}
@@ -447,7 +442,7 @@ func (e *Engine) planFindings(p *Plan, fs []finding, prior []store.Notified, now
 			}
 		}
 		groups[g] = append(groups[g], f)
-		n, ok := last[priorKey{receiver, route, f.key}]
+		n, ok := last[notifiedKey{receiver, route, f.key}]
 		interval := e.cfg.Routes[route].RepeatInterval.Duration()
 		if !ok || n.Stage != f.dedupState() || now.Sub(n.NotifiedAt) >= interval {
 			due[g] = true

@@ -28,9 +28,8 @@ type runGroup struct {
 	lastAt   time.Time // when the route last sent one of the open findings
 }
 
-// addRun adds a finding to the summary of target t; notifiedAt is when the
-// route last sent it (zero if never).
-func (p *Plan) addRun(t target, f finding, isNew, changed bool, notifiedAt time.Time) {
+// runGroup is the run group of target t, created empty on first use.
+func (p *Plan) runGroup(t target) *runGroup {
 	if p.runs == nil {
 		p.runs = map[target]*runGroup{}
 	}
@@ -39,6 +38,13 @@ func (p *Plan) addRun(t target, f finding, isNew, changed bool, notifiedAt time.
 		g = &runGroup{new: map[string]bool{}}
 		p.runs[t] = g
 	}
+	return g
+}
+
+// addRun adds a finding to the summary of target t; notifiedAt is when the
+// route last sent it (zero if never).
+func (p *Plan) addRun(t target, f finding, isNew, changed bool, notifiedAt time.Time) {
+	g := p.runGroup(t)
 	for _, have := range g.open {
 		if have.key == f.key {
 			return
@@ -56,14 +62,7 @@ func (p *Plan) addRun(t target, f finding, isNew, changed bool, notifiedAt time.
 
 // addRunResolved adds a resolved item to the summary of target t.
 func (p *Plan) addRunResolved(t target, f finding) {
-	if p.runs == nil {
-		p.runs = map[target]*runGroup{}
-	}
-	g := p.runs[t]
-	if g == nil {
-		g = &runGroup{new: map[string]bool{}}
-		p.runs[t] = g
-	}
+	g := p.runGroup(t)
 	g.resolved = append(g.resolved, f)
 	g.changed = true
 }

@@ -297,7 +297,7 @@ type Planned struct {
 func Enforce(ctx context.Context, st *store.Store, from time.Time, limit int) (Enforcement, error) {
 	e := Enforcement{Counts: map[string]int{}, Planned: []Planned{}}
 	var err error
-	if e.Counts, err = st.AuditCounts(ctx, from); err != nil {
+	if e.Counts, err = st.EnforcementCounts(ctx, from); err != nil {
 		return e, err
 	}
 	for _, n := range e.Counts {

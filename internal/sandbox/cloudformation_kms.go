@@ -7,8 +7,8 @@ import (
 
 // AWS::KMS::Key, as much as keyage's master template needs: a key with an ARN and a key policy
 // that must be a policy document. Not modelled: the KMS API, key states and scheduled
-// deletion, grants, and encryption itself: SNS accepts any KmsMasterKeyId, and publishing to
-// an encrypted topic does not check the publisher's kms:GenerateDataKey permission.
+// deletion, grants, and encryption itself. Who may use the key when publishing to an encrypted
+// topic, or when SNS delivers to an encrypted queue, is checked in sns_kms.go.
 
 func kmsKeyCreate(cf *cloudFormation, a *account, st *cfnStack, r *cfnRes) error {
 	if err := checkKeyPolicy(r.props["KeyPolicy"]); err != nil {

@@ -48,9 +48,6 @@ func (s *Server) SetEventsQueue(queueARN string) error {
 // signed for.
 func (s *Server) iamEvent(c *call, account, eventName string, request, response map[string]any, now time.Time) {
 	target := s.events.get()
-	if target == "" {
-		return
-	}
 	if c != nil && c.form != nil && c.form.Get("UserName") == "" {
 		delete(request, "userName")
 	}
@@ -75,6 +72,10 @@ func (s *Server) iamEvent(c *call, account, eventName string, request, response 
 			"requestID": id, "eventID": id, "readOnly": false, "eventType": "AwsApiCall",
 			"managementEvent": true, "recipientAccountId": account, "eventCategory": "Management",
 		},
+	}
+	s.putOnDefaultBus(account, iamEventRegion, ev, now, 0) // the rules of stacks (events_rules.go)
+	if target == "" {
+		return
 	}
 	b, err := json.Marshal(ev)
 	if err != nil {

@@ -90,6 +90,8 @@ type policyRequest struct {
 	// externalID is sts:ExternalId of an AssumeRole call that passed one.
 	externalID    string
 	hasExternalID bool
+	// sourceArn is aws:SourceArn of a request an AWS service makes for a resource (a rule).
+	sourceArn string
 }
 
 func (s *Server) policyRequest(p *principal, action, resource string) policyRequest {
@@ -235,6 +237,8 @@ func conditionValue(key string, r policyRequest) (string, bool) {
 		return fmt.Sprint(r.secure), true
 	case "sts:externalid":
 		return r.externalID, r.hasExternalID
+	case "aws:sourcearn":
+		return r.sourceArn, r.sourceArn != ""
 	}
 	return "", false
 }

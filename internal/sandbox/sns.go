@@ -711,7 +711,13 @@ func (s *Server) snsPublish(c *call) (any, error) {
 	for i, sub := range t.subs {
 		subs[i] = *sub
 	}
+	keyID := t.attrs["KmsMasterKeyId"]
 	a.sns.mu.Unlock()
+	if keyID != "" {
+		if err := s.authorizeTopicKey(c, keyID, a.id, c.region); err != nil {
+			return nil, err
+		}
+	}
 
 	id := s.uuid("message", arn)
 	rec := PublishedMessage{MessageID: id, TopicArn: arn, Account: c.acct().id, Caller: c.p.arn(), Subject: subject,
@@ -726,7 +732,7 @@ func (s *Server) snsPublish(c *call) (any, error) {
 		} else {
 			body = snsEnvelope(c, id, arn, sub.arn, subject, sqsMsg, attrs)
 		}
-		if s.deliverToQueue(sub.endpoint, body, qattrs, c.now, "AIDAIT2UOQQY3AUEKVGXU") {
+		if s.snsMayEncryptFor(sub.endpoint) && s.deliverToQueue(sub.endpoint, body, qattrs, c.now, "AIDAIT2UOQQY3AUEKVGXU") {
 			rec.DeliveredTo = append(rec.DeliveredTo, sub.endpoint)
 		}
 	}

@@ -319,6 +319,29 @@ func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) error {
 
 var executionStates = []string{store.ExecutionQueued, store.ExecutionInProgress, store.ExecutionSucceeded, store.ExecutionFailed}
 
+// idCursor is the id in the request's cursor parameter (0 without one), a
+// cursor of encodeIDCursor.
+func idCursor(r *http.Request) (int64, error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return 0, nil
+	}
+	parts, err := decodeCursor(c, 1)
+	if err != nil {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil {
+		return 0, badRequest("cursor %q: not a cursor this API returned", c)
+	}
+	return id, nil
+}
+
+// encodeIDCursor is the cursor idCursor reads as id.
+func encodeIDCursor(id int64) string {
+	return encodeCursor(strconv.FormatInt(id, 10))
+}
+
 func (s *Server) apiExecutions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := parseLimit(r)
@@ -329,21 +352,15 @@ func (s *Server) apiExecutions(w http.ResponseWriter, r *http.Request) error {
 	if f.State != "" && !slices.Contains(executionStates, f.State) {
 		return badRequest("status %q: want QUEUED, IN_PROGRESS, SUCCEEDED or FAILED", q.Get("status"))
 	}
-	if c := q.Get("cursor"); c != "" {
-		parts, err := decodeCursor(c, 1)
-		if err != nil {
-			return err
-		}
-		if f.AfterID, err = strconv.ParseInt(parts[0], 10, 64); err != nil {
-			return badRequest("cursor %q: not a cursor this API returned", c)
-		}
+	if f.AfterID, err = idCursor(r); err != nil {
+		return err
 	}
 	execs, err := s.opts.Store.ListExecutions(r.Context(), f)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, apiPage(execs, limit, toAPIExecution,
-		func(last store.Execution) string { return encodeCursor(strconv.FormatInt(last.ID, 10)) }))
+		func(last store.Execution) string { return encodeIDCursor(last.ID) }))
 	return nil
 }
 
@@ -377,22 +394,16 @@ func (s *Server) apiScans(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var before int64
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		parts, err := decodeCursor(c, 1)
-		if err != nil {
-			return err
-		}
-		if before, err = strconv.ParseInt(parts[0], 10, 64); err != nil {
-			return badRequest("cursor %q: not a cursor this API returned", c)
-		}
+	before, err := idCursor(r)
+	if err != nil {
+		return err
 	}
 	scans, err := s.opts.Store.Scans(r.Context(), before, limit+1)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, apiPage(scans, limit, toAPIScan,
-		func(last store.Scan) string { return encodeCursor(strconv.FormatInt(last.ID, 10)) }))
+		func(last store.Scan) string { return encodeIDCursor(last.ID) }))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -63,7 +64,7 @@ func (s *Server) authenticated(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	return s.sessionOK(c.Value)
+	return s.sessionOK(r.Context(), c.Value)
 }
 
 // session value: <expiry unix seconds>.<random id>.<hmac>
@@ -93,15 +94,27 @@ func (s *Server) parseSession(v string) (id string, exp time.Time, ok bool) {
 	return id, exp, s.opts.Now().Before(exp)
 }
 
-func (s *Server) sessionOK(v string) bool {
+// sessionOK reports whether v is a signed, unexpired session that was not
+// logged out. A revocation that cannot be read refuses the session.
+func (s *Server) sessionOK(ctx context.Context, v string) bool {
 	id, _, ok := s.parseSession(v)
-	return ok && !s.revoked.has(id, s.opts.Now())
+	now := s.opts.Now()
+	if !ok || s.revoked.has(id, now) {
+		return false
+	}
+	revoked, err := s.opts.Store.SessionRevoked(ctx, id, now)
+	if err != nil {
+		s.log.Error("session refused: its revocation cannot be read", "err", err)
+		return false
+	}
+	return !revoked
 }
 
-// revocations are the sessions logged out before they expired. They are
-// kept in memory until their expiry: a restart forgets them, so a session
-// cookie copied before its logout works again after a restart, for at most
-// sessionTTL; changing the token ends every session.
+// revocations are the sessions logged out before they expired, as this
+// process saw them, until their expiry. The state file keeps them too
+// (store.RevokeSession), so a cookie copied before its logout stays
+// refused after a restart; this copy still refuses it when the state
+// could not record it. Changing the token ends every session.
 type revocations struct {
 	mu  sync.Mutex
 	ids map[string]time.Time // id -> expiry
@@ -202,11 +215,19 @@ func localPath(p string) bool {
 	return true
 }
 
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if s.opts.AuthToken == "" {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
+// withToken serves h when the server has a token to log in with; without
+// one there is nothing to log in to, and it redirects to the dashboard.
+func (s *Server) withToken(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.AuthToken == "" {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		h(w, r)
 	}
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "login", loginData{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
@@ -216,10 +237,6 @@ type loginData struct {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if s.opts.AuthToken == "" {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
 	next := safeNext(r.PostFormValue("next"))
 	if !s.tokenOK(r.PostFormValue("token")) {
 		s.log.Warn("login refused", "remote", r.RemoteAddr)
@@ -232,12 +249,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// logout revokes the session on the server (a copy of the cookie stops
-// working too) and clears the cookie.
+// logout revokes the session on the server, in the state file (a copy of
+// the cookie stops working too, after a restart as well), and clears the
+// cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if id, exp, ok := s.parseSession(c.Value); ok {
 			s.revoked.add(id, exp, s.opts.Now())
+			if err := s.opts.Store.RevokeSession(r.Context(), id, exp); err != nil {
+				s.log.Error("logout: the revocation is kept in memory only, until a restart", "err", err)
+			}
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})

@@ -39,31 +39,21 @@ func parseTemplates() (map[string]*template.Template, error) {
 	return pages, nil
 }
 
+// formatUTC formats a time in UTC with layout, and the zero time as zero.
+func formatUTC(layout, zero string) func(time.Time) string {
+	return func(t time.Time) string {
+		if t.IsZero() {
+			return zero
+		}
+		return t.UTC().Format(layout)
+	}
+}
+
 var funcs = template.FuncMap{
-	"date": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04")
-	},
-	"day": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format(time.DateOnly)
-	},
-	"clock": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("15:04 UTC")
-	},
-	"iso": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	},
+	"date":    formatUTC("2006-01-02 15:04", "—"),
+	"day":     formatUTC(time.DateOnly, "—"),
+	"clock":   formatUTC("15:04 UTC", ""),
+	"iso":     formatUTC(time.RFC3339, ""),
 	"ms":      func(ms int64) string { return (time.Duration(ms) * time.Millisecond).Round(time.Millisecond).String() },
 	"lower":   strings.ToLower,
 	"dueText": dueText,
@@ -73,6 +63,7 @@ var funcs = template.FuncMap{
 		}
 		return *p
 	},
+	"remediationWords": remediationWords,
 	"stateClass": func(v any) string {
 		return "state-" + strings.ToLower(strings.ReplaceAll(fmt.Sprint(v), "_", "-"))
 	},

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +16,11 @@ import (
 
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
+	"github.com/keyage/keyage/internal/store/storetest"
 )
 
 var (
@@ -35,15 +36,8 @@ const (
 	hostileName = `<script>alert(1)</script>`
 )
 
-func openStore(t testing.TB) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+// openStore is a fresh state database in t.TempDir().
+var openStore = storetest.Open
 
 func key(id string, age int, stage lifecycle.Stage, now time.Time) rule.KeyResult {
 	status := rule.StatusActive
@@ -144,7 +138,7 @@ func testOrg(t testing.TB) *store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RecordOutcomes(ctx, []store.Outcome{{ID: "msg-alice", At: t0}}); err != nil {
+	if err := outbox.New(st).RecordOutcomes(ctx, []notify.Outcome{{ID: "msg-alice", At: t0}}); err != nil {
 		t.Fatal(err)
 	}
 	return st

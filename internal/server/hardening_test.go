@@ -2,14 +2,18 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyage/keyage/internal/store"
 )
 
 func TestHostAllowList(t *testing.T) {
@@ -110,6 +114,21 @@ func TestLoginNextStaysOnSite(t *testing.T) {
 	}
 }
 
+// logout posts /logout with the session cookie c.
+func logout(t *testing.T, baseURL string, client *http.Client, c *http.Cookie) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(c)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
 func TestLogoutRevokesSession(t *testing.T) {
 	const token = "correct horse battery staple"
 	_, ts := newTestServer(t, testOrg(t), Options{AuthToken: token})
@@ -120,16 +139,7 @@ func TestLogoutRevokesSession(t *testing.T) {
 	if resp, _ := get(t, ts, "/", "Cookie", c.Name+"="+c.Value); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET / with the session = %d, want 200", resp.StatusCode)
 	}
-	req, err := http.NewRequest(http.MethodPost, ts.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.AddCookie(c)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	logout(t, ts.URL, &client, c)
 	// A copy of the cookie kept past the logout no longer works.
 	if resp, _ := get(t, ts, "/api/v1/scans", "Cookie", c.Name+"="+c.Value); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /api/v1/scans with a logged-out session = %d, want 401", resp.StatusCode)
@@ -140,6 +150,48 @@ func TestLogoutRevokesSession(t *testing.T) {
 	// Other sessions live on.
 	if resp, _ := get(t, ts, "/", "Cookie", other.Name+"="+other.Value); resp.StatusCode != http.StatusOK {
 		t.Errorf("GET / with another session after a logout = %d, want 200", resp.StatusCode)
+	}
+}
+
+// A logout survives a restart: the revocation is in the state file, so a
+// copy of the cookie is still refused by a new server on the same file.
+func TestLogoutRevocationSurvivesRestart(t *testing.T) {
+	const token = "correct horse battery staple"
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyage.db")
+	st, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ts := newTestServer(t, st, Options{AuthToken: token})
+	client := *ts.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	_, out := login(t, ts.URL, &client, token, "/")
+	_, kept := login(t, ts.URL, &client, token, "/")
+	logout(t, ts.URL, &client, out)
+	ts.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The restart: a new process, a new server, the same state file.
+	if st, err = store.Open(ctx, path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	_, ts = newTestServer(t, st, Options{AuthToken: token})
+	for _, tt := range []struct {
+		name   string
+		cookie *http.Cookie
+		want   int
+	}{
+		{"the logged-out session", out, http.StatusUnauthorized},
+		{"another session", kept, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if resp, _ := get(t, ts, "/api/v1/scans", "Cookie", tt.cookie.Name+"="+tt.cookie.Value); resp.StatusCode != tt.want {
+				t.Errorf("after a restart, GET /api/v1/scans with %s = %d, want %d", tt.name, resp.StatusCode, tt.want)
+			}
+		})
 	}
 }
 

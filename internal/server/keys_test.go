@@ -173,3 +173,22 @@ func TestAPIOverview(t *testing.T) {
 		t.Errorf("GET /api/v1/overview?by=month = %d, want 400", resp.StatusCode)
 	}
 }
+
+// TestUserPageExecutionWords: the user page says what an execution did for
+// the owner (notified, pending, failed), not AWS Config's state names.
+func TestUserPageExecutionWords(t *testing.T) {
+	_, ts := newTestServer(t, testOrg(t), Options{})
+	for _, tt := range []struct {
+		name, user, want string
+	}{
+		{"succeeded means notified", "AIDAALICE", `title="execution SUCCEEDED">notified</span>`},
+		{"in progress means pending", "AIDABOB", `title="execution IN_PROGRESS">pending</span>`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, body := get(t, ts, "/users/"+acctProd+"/"+tt.user)
+			if !strings.Contains(body, tt.want) {
+				t.Errorf("GET /users/%s/%s lacks %q", acctProd, tt.user, tt.want)
+			}
+		})
+	}
+}

@@ -198,8 +198,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /static/", cacheStatic(fileServer))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.HandleFunc("GET /login", s.loginPage)
-	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.HandleFunc("GET /login", s.withToken(s.loginPage))
+	s.mux.HandleFunc("POST /login", s.withToken(s.login))
 	s.mux.HandleFunc("POST /logout", s.logout)
 
 	page := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -180,6 +181,59 @@ func (s *Store) ForgetDeactivationNotice(ctx context.Context, accountID, accessK
 	}
 	return nil
 }
+
+// NoticeDelivery is what became of the outbox messages that carry a key's
+// deactivation notice (the items of stage deactivation-scheduled).
+type NoticeDelivery struct {
+	// Sent: at least one of them was delivered (outbox state SENT).
+	Sent bool
+	// Pending: one is still to be delivered or retried.
+	Pending bool
+	// Failed is the last error of a message that failed for good.
+	Failed string
+}
+
+// NoticeDeliveries returns, by account/key id, the delivery of every
+// deactivation notice in the outbox. A key without an entry has no
+// message there: no route takes deactivation notices, or its message was
+// sent and later pruned by retention.
+func (s *Store) NoticeDeliveries(ctx context.Context) (map[rule.KeyRef]NoticeDelivery, error) {
+	type row struct {
+		ref          rule.KeyRef
+		state, error string
+	}
+	rows, err := queryRows(ctx, s.db, `SELECT json_extract(i.value, '$.accountId'), json_extract(i.value, '$.accessKeyId'), o.state, o.last_error
+		FROM outbox o, json_each(o.message_json, '$.items') i
+		WHERE instr(o.message_json, ?) > 0 AND json_extract(i.value, '$.stage') = ? ORDER BY o.created_at, o.id`,
+		func(r rowScanner) (row, error) {
+			var x row
+			var acct, key sql.NullString
+			err := r.Scan(&acct, &key, &x.state, &x.error)
+			x.ref = rule.KeyRef{AccountID: acct.String, AccessKeyID: key.String}
+			return x, err
+		}, noticeStage, noticeStage)
+	if err != nil {
+		return nil, fmt.Errorf("read the delivery of deactivation notices from %s: %w", s.path, err)
+	}
+	out := map[rule.KeyRef]NoticeDelivery{}
+	for _, r := range rows {
+		d := out[r.ref]
+		switch r.state {
+		case "SENT":
+			d.Sent = true
+		case "FAILED":
+			d.Failed = r.error
+		default:
+			d.Pending = true
+		}
+		out[r.ref] = d
+	}
+	return out, nil
+}
+
+// noticeStage is the stage of a deactivation notice's items
+// (lifecycle.DeactivationScheduled).
+const noticeStage = "deactivation-scheduled"
 
 // byKey indexes rows by their access key.
 func byKey[T any](rows []T, key func(T) rule.KeyRef) map[rule.KeyRef]T {

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // openAtSchema creates a state file at path with the migrations up to and
@@ -73,4 +75,26 @@ func referenceTriggers(t *testing.T) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// recordSent marks outbox messages sent at at and refreshes their
+// executions, as internal/outbox records a delivery.
+func recordSent(ctx context.Context, s *Store, at time.Time, ids ...string) error {
+	return s.Update(ctx, func(t *Tx) error {
+		for _, id := range ids {
+			if _, err := t.tx.ExecContext(ctx, `UPDATE outbox SET state = 'SENT', attempts = attempts + 1, sent_at = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, ms64(at), id); err != nil {
+				return fmt.Errorf("mark message %s sent: %w", id, err)
+			}
+			execs, err := t.ExecutionsOfMessage(ctx, id)
+			if err != nil {
+				return err
+			}
+			for _, e := range execs {
+				if err := t.RefreshExecution(ctx, e, at); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }

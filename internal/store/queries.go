@@ -36,39 +36,70 @@ type Totals struct {
 	AccountsFailed int
 }
 
-// Totals reads the organization-wide counts.
+// Totals reads the organization-wide counts. Most users are compliant and
+// most keys ok: those are counted as the total (SQLite counts a whole table
+// by its pages, not its rows) less the others, so only the minority's index
+// entries are read.
 func (s *Store) Totals(ctx context.Context) (Totals, error) {
 	t := Totals{Keys: map[string]int{}}
 	for _, st := range lifecycle.Stages {
 		t.Keys[string(st)] = 0
 	}
-	users, err := queryRows(ctx, s.db, `SELECT compliance, COUNT(*) FROM evaluations WHERE resource_type = ? GROUP BY compliance`, scanCounted, rule.ResourceTypeUser)
+	users, err := s.countsBesides(ctx, `SELECT (SELECT COUNT(*) FROM evaluations)
+			- (SELECT COUNT(*) FROM evaluations WHERE resource_type < ?1) - (SELECT COUNT(*) FROM evaluations WHERE resource_type > ?1)`,
+		`SELECT compliance, COUNT(*) FROM evaluations WHERE resource_type = ?1 AND compliance %s ?2 GROUP BY compliance`,
+		rule.ResourceTypeUser, string(rule.Compliant))
 	if err != nil {
 		return t, fmt.Errorf("count evaluations: %w", err)
 	}
-	for _, c := range users {
-		t.Users += c.n
-		switch rule.Compliance(c.key) {
+	for c, n := range users {
+		t.Users += n
+		switch rule.Compliance(c) {
 		case rule.Compliant:
-			t.Compliant = c.n
+			t.Compliant = n
 		case rule.NonCompliant:
-			t.NonCompliant = c.n
+			t.NonCompliant = n
 		case rule.NotApplicable:
-			t.NotApplicable = c.n
+			t.NotApplicable = n
 		}
 	}
-	keys, err := queryRows(ctx, s.db, `SELECT stage, COUNT(*) FROM evaluation_keys GROUP BY stage`, scanCounted)
+	keys, err := s.countsBesides(ctx, `SELECT COUNT(*) FROM evaluation_keys WHERE ?1 = ?1`,
+		`SELECT stage, COUNT(*) FROM evaluation_keys WHERE ?1 = ?1 AND stage %s ?2 GROUP BY stage`, "", string(lifecycle.OK))
 	if err != nil {
 		return t, fmt.Errorf("count keys by stage: %w", err)
 	}
-	for _, c := range keys {
-		t.Keys[c.key] = c.n
+	for st, n := range keys {
+		t.Keys[st] = n
 	}
 	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(status <> 'ok'), 0) FROM account_latest`).Scan(&t.Accounts, &t.AccountsFailed)
 	if err != nil {
 		return t, fmt.Errorf("count accounts: %w", err)
 	}
 	return t, nil
+}
+
+// countsBesides counts rows by a column's value: byValue (with %s for the
+// comparison with ?2) is run for the values below and above major, and
+// major's count is total (one row, one column) less theirs. Both queries
+// take the same ?1.
+func (s *Store) countsBesides(ctx context.Context, total, byValue string, arg1, major string) (map[string]int, error) {
+	var all int
+	if err := s.db.QueryRowContext(ctx, total, arg1).Scan(&all); err != nil {
+		return nil, err
+	}
+	cs, err := queryRows(ctx, s.db, fmt.Sprintf(byValue, "<")+` UNION ALL `+fmt.Sprintf(byValue, ">"), scanCounted, arg1, major)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, c := range cs {
+		out[c.key] = c.n
+		all -= c.n
+	}
+	if all > 0 {
+		out[major] = all
+	}
+	return out, nil
 }
 
 // AccountSummary is one account as keyage last saw it, with the counts of
@@ -315,7 +346,9 @@ func (s *Store) CountKeys(ctx context.Context, f KeyFilter) (keys, users int, er
 }
 
 // Keys lists the keys a filter selects, sorted and paged. The execution and
-// notification state is read for the page's rows only.
+// notification state is read for the page's rows only, and so are the
+// rows themselves: the sort reads only the page's rowids (from a covering
+// index where the filter has one).
 func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 	order, ok := keySorts[f.Sort]
 	if !ok {
@@ -335,7 +368,8 @@ func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 			COALESCE((SELECT x.state FROM remediation_executions x WHERE x.account_id = k.account_id AND x.resource_id = k.resource_id ORDER BY x.updated_at DESC LIMIT 1), ''),
 			COALESCE((SELECT MAX(n.notified_at) FROM notify_state n WHERE n.account_id = k.account_id AND n.resource_id = k.resource_id
 				AND (n.item_key = k.account_id || '/' || k.resource_id || '/' || k.access_key_id OR n.item_key LIKE k.account_id || '/' || k.resource_id || '/' || k.access_key_id || '#%')), 0)
-		FROM (SELECT k.* FROM evaluation_keys k` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) k
+		FROM (SELECT k.rowid AS rid FROM evaluation_keys k` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) r
+		JOIN evaluation_keys k ON k.rowid = r.rid
 		LEFT JOIN account_latest a ON a.account_id = k.account_id
 		ORDER BY ` + order
 	out, err := queryRows(ctx, s.db, q, func(row rowScanner) (KeyRow, error) {

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 )
@@ -109,5 +111,61 @@ func TestListEvaluationsCursor(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"AIDA1", "AIDA2", "AIDA3", "AIDA4", "AIDA5"}, ids); diff != "" {
 		t.Errorf("ListEvaluations pages (-want +got):\n%s", diff)
+	}
+}
+
+// TestTotalsBySubtraction: Totals counts compliant users and ok keys as the
+// total less the others; every mix must give what a plain GROUP BY gives.
+func TestTotalsBySubtraction(t *testing.T) {
+	user := func(id string, c rule.Compliance, stages ...string) rule.Evaluation {
+		e := ev(id, id, c)
+		e.Keys = nil
+		for i, st := range stages {
+			e.Keys = append(e.Keys, rule.KeyResult{Key: rule.Key{AccessKeyID: fmt.Sprintf("AKIA%s%d", id, i), Status: "Active", CreateDate: t0}, Stage: st})
+		}
+		return e
+	}
+	for _, tt := range []struct {
+		name  string
+		users []rule.Evaluation
+	}{
+		{"no evaluations", nil},
+		{"only compliant users with ok keys", []rule.Evaluation{user("A", rule.Compliant, "ok"), user("B", rule.Compliant, "ok", "ok")}},
+		{"no compliant user, no ok key", []rule.Evaluation{user("A", rule.NonCompliant, "expired", "inactive"), user("B", rule.NotApplicable)}},
+		{"every compliance and stage", []rule.Evaluation{user("A", rule.NonCompliant, "expired", "ok"), user("B", rule.Compliant, "warning", "exempt"),
+			user("C", rule.NotApplicable), user("D", rule.Compliant, "ok", "inactive"), user("E", rule.Compliant, "ok")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t)
+			if _, err := s.RecordScan(ctx, t0, t0, result(t0, tt.users...)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Totals(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Totals{Keys: map[string]int{}, Accounts: 2, AccountsFailed: 1}
+			for _, st := range lifecycle.Stages {
+				want.Keys[string(st)] = 0
+			}
+			for _, u := range tt.users {
+				want.Users++
+				switch u.Compliance {
+				case rule.Compliant:
+					want.Compliant++
+				case rule.NonCompliant:
+					want.NonCompliant++
+				case rule.NotApplicable:
+					want.NotApplicable++
+				}
+				for _, k := range u.Keys {
+					want.Keys[k.Stage]++
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Totals (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

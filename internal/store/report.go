@@ -80,19 +80,6 @@ func (s *Store) DeactivationNoticeList(ctx context.Context) ([]DeactivationNotic
 	return out, nil
 }
 
-// AuditCounts counts the audit records at or after since by outcome.
-func (s *Store) AuditCounts(ctx context.Context, since time.Time) (map[string]int, error) {
-	cs, err := queryRows(ctx, s.db, `SELECT outcome, COUNT(*) FROM audit WHERE at >= ? GROUP BY outcome`, scanCounted, ms64(since))
-	if err != nil {
-		return nil, fmt.Errorf("count audit records since %s: %w", since.UTC().Format(time.RFC3339), err)
-	}
-	out := make(map[string]int, len(cs))
-	for _, c := range cs {
-		out[c.key] = c.n
-	}
-	return out, nil
-}
-
 // EvaluationsWithStage lists the current evaluations of the users with a
 // key in stage, in (account, resource) order.
 func (s *Store) EvaluationsWithStage(ctx context.Context, stage string) ([]EvaluationRow, error) {

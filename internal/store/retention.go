@@ -36,6 +36,9 @@ type Pruned struct {
 	Executions   int64 `json:"executions"`
 	Scans        int64 `json:"scans"`
 	ScanAccounts int64 `json:"scanAccounts"`
+	// Sessions are revocations of dashboard sessions that have expired
+	// (not history: not in Total, which keyage state prune itemizes).
+	Sessions int64 `json:"sessions"`
 }
 
 // Total is the number of rows deleted.
@@ -84,6 +87,16 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (Pruned, 
 				return fmt.Errorf("prune %s from %s: %w", st.what, s.path, err)
 			}
 			*st.n += n
+		}
+		// A revocation is needed only until its session expires: the
+		// signed expiry refuses the cookie after that.
+		res, err := tx.ExecContext(ctx, `DELETE FROM revoked_sessions WHERE expires_at <= ?`, ms64(now))
+		if err != nil {
+			return fmt.Errorf("prune expired session revocations from %s: %w", s.path, err)
+		}
+		p.Sessions, err = res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("prune expired session revocations from %s: %w", s.path, err)
 		}
 		return nil
 	})

@@ -172,7 +172,7 @@ func TestPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 		if d < 495 { // the last five stay pending
-			if err := s.RecordOutcomes(ctx, []Outcome{{ID: at.Format("20060102"), At: at}}); err != nil {
+			if err := recordSent(ctx, s, at, at.Format("20060102")); err != nil {
 				t.Fatal(err)
 			}
 		}

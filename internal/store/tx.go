@@ -14,6 +14,14 @@ type Tx struct {
 	tx *sql.Tx
 }
 
+// SQL is the transaction itself, for internal/outbox, which keeps the
+// outbox's delivery side on the same database.
+func (t *Tx) SQL() *sql.Tx { return t.tx }
+
+// DB is the state file's database, for internal/outbox's reads (which,
+// in WAL mode, never wait for a writer).
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Update runs f in one transaction, committed when f returns nil.
 func (s *Store) Update(ctx context.Context, f func(*Tx) error) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error { return f(&Tx{tx: tx}) })

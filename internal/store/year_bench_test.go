@@ -19,6 +19,7 @@ import (
 var (
 	yearAccounts = flag.Int("year-accounts", 1000, "BenchmarkStateYear: accounts (x 100 users)")
 	yearDays     = flag.Int("year-days", 365, "BenchmarkStateYear: days of daily scans")
+	yearEvery    = flag.Int("year-log-every", 10, "BenchmarkStateYear: print the file size every this many days (0: only at the end)")
 )
 
 // yearScan is day d of an organization whose users rotate their key every
@@ -72,7 +73,7 @@ func BenchmarkStateYear(b *testing.B) {
 			if _, err := s.RecordScan(ctx, at, at, res); err != nil {
 				b.Fatal(err)
 			}
-			var sent []Outcome
+			var sent []string
 			err := s.Update(ctx, func(tx *Tx) error {
 				for _, ev := range res.Evaluations {
 					age := ev.Keys[0].AgeDays
@@ -91,14 +92,14 @@ func BenchmarkStateYear(b *testing.B) {
 						JSON: []byte(msg), MaxAttempts: 5, NextAttemptAt: at, CreatedAt: at}); err != nil {
 						return err
 					}
-					sent = append(sent, Outcome{ID: id, At: at})
+					sent = append(sent, id)
 				}
 				return nil
 			})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := s.RecordOutcomes(ctx, sent); err != nil {
+			if err := recordSent(ctx, s, at, sent...); err != nil {
 				b.Fatal(err)
 			}
 			for _, ev := range res.Evaluations {
@@ -114,6 +115,9 @@ func BenchmarkStateYear(b *testing.B) {
 				b.Fatal(err)
 			}
 			cpu += cpuTime() - start
+			if n := *yearEvery; n > 0 && (d+1)%n == 0 {
+				yearProgress(b, s, path, d+1, cpu)
+			}
 		}
 		if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			b.Fatal(err)
@@ -135,6 +139,29 @@ func BenchmarkStateYear(b *testing.B) {
 		b.ReportMetric(float64(size)/1e6, "MB")
 		b.ReportMetric(float64(vacuumed)/1e6, "MB-vacuumed")
 	}
+}
+
+// yearProgress prints the state file size after day days to stderr at
+// once (not through b.Logf, which prints only when the benchmark ends),
+// so that a run stopped early still shows the growth curve and whether it
+// has flattened: after a checkpoint, the file (database and WAL) and the
+// bytes in use (pages not on the free list).
+func yearProgress(b *testing.B, s *Store, path string, days int, cpu time.Duration) {
+	ctx := context.Background()
+	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		b.Fatal(err)
+	}
+	var pages, free, pageSize int64
+	for _, q := range []struct {
+		pragma string
+		dst    *int64
+	}{{"page_count", &pages}, {"freelist_count", &free}, {"page_size", &pageSize}} {
+		if err := s.db.QueryRowContext(ctx, `PRAGMA `+q.pragma).Scan(q.dst); err != nil {
+			b.Fatalf("read PRAGMA %s: %v", q.pragma, err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "BenchmarkStateYear: %d accounts x 100 users, day %d: file %.1f MB, in use %.1f MB, %.0f CPU-s\n",
+		*yearAccounts, days, float64(fileSize(b, path))/1e6, float64((pages-free)*pageSize)/1e6, cpu.Seconds())
 }
 
 func fileSize(b *testing.B, path string) int64 {
