@@ -18,6 +18,7 @@ import (
 	"github.com/keyage/keyage/internal/deploy"
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/notify"
+	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
 	"github.com/keyage/keyage/internal/scan"
@@ -512,18 +513,18 @@ func TestDeactivationWaitsForDeliveredNotice(t *testing.T) {
 	now := time.Now()
 	for _, tt := range []struct {
 		name    string
-		outcome *store.Outcome // the notice's delivery; nil: still pending
+		outcome *notify.Outcome // the notice's delivery; nil: still pending
 		enqueue bool
 		want    string
 		detail  string
 		status  string
 	}{
 		{name: "notice pending", enqueue: true, want: OutcomeScheduled, detail: "notice not delivered yet", status: "Active"},
-		{name: "notice failed", enqueue: true, outcome: &store.Outcome{Err: "smtp: 550 mailbox unavailable", Final: true}, want: OutcomeScheduled,
+		{name: "notice failed", enqueue: true, outcome: &notify.Outcome{Err: "smtp: 550 mailbox unavailable", Final: true}, want: OutcomeScheduled,
 			detail: "notice failed: smtp: 550 mailbox unavailable", status: "Active"},
-		{name: "notice retrying", enqueue: true, outcome: &store.Outcome{Err: "HTTP 503", NextAttemptAt: now.Add(time.Hour)}, want: OutcomeScheduled,
+		{name: "notice retrying", enqueue: true, outcome: &notify.Outcome{Err: "HTTP 503", NextAttemptAt: now.Add(time.Hour)}, want: OutcomeScheduled,
 			detail: "notice not delivered yet", status: "Active"},
-		{name: "notice sent", enqueue: true, outcome: &store.Outcome{}, want: OutcomeApplied, status: "Inactive"},
+		{name: "notice sent", enqueue: true, outcome: &notify.Outcome{}, want: OutcomeApplied, status: "Inactive"},
 		{name: "no route takes notices", want: OutcomeApplied, status: "Inactive"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -553,7 +554,7 @@ func TestDeactivationWaitsForDeliveredNotice(t *testing.T) {
 				if tt.outcome != nil {
 					o := *tt.outcome
 					o.ID, o.At = msg.ID, now.Add(time.Minute)
-					if err := e.store.RecordOutcomes(ctx, []store.Outcome{o}); err != nil {
+					if err := outbox.New(e.store).RecordOutcomes(ctx, []notify.Outcome{o}); err != nil {
 						t.Fatal(err)
 					}
 				}
