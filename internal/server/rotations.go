@@ -12,33 +12,11 @@ import (
 )
 
 // rotationView is one user's key rotation as the dashboard and
-// /api/v1/rotations show it: the keys, the secret holding the new key (its
-// ARN, never its value) and the date of each step. Dates not reached are
-// omitted; deactivateAt and deleteAt are the planned ones.
-type rotationView struct {
-	AccountID     string       `json:"accountId"`
-	ResourceID    string       `json:"resourceId"`
-	UserName      string       `json:"userName"`
-	Step          rotate.Phase `json:"step"`
-	OldKeyID      string       `json:"oldAccessKeyId"`
-	NewKeyID      string       `json:"newAccessKeyId,omitempty"`
-	SecretName    string       `json:"secretName"`
-	SecretARN     string       `json:"secretArn,omitempty"`
-	StartedAt     time.Time    `json:"startedAt"`
-	CreatedAt     time.Time    `json:"createdAt,omitzero"`
-	DeactivateAt  time.Time    `json:"deactivateAt,omitzero"`
-	DeactivatedAt time.Time    `json:"deactivatedAt,omitzero"`
-	DeleteAt      time.Time    `json:"deleteAt,omitzero"`
-	DeletedAt     time.Time    `json:"deletedAt,omitzero"`
-	UndoneAt      time.Time    `json:"undoneAt,omitzero"`
-}
-
-func newRotationView(s rotate.State) rotationView {
-	return rotationView{AccountID: s.AccountID, ResourceID: s.ResourceID, UserName: s.UserName, Step: s.Phase,
-		OldKeyID: s.OldKeyID, NewKeyID: s.NewKeyID, SecretName: s.SecretName, SecretARN: s.SecretARN,
-		StartedAt: s.StartedAt, CreatedAt: s.CreatedAt, DeactivateAt: s.DeactivateAt, DeactivatedAt: s.DeactivatedAt,
-		DeleteAt: s.DeleteAt, DeletedAt: s.DeletedAt, UndoneAt: s.UndoneAt}
-}
+// /api/v1/rotations show it: internal/rotate's state, which holds the keys,
+// the secret's name and ARN (never its value) and the date of each step.
+// Dates not reached are omitted; deactivateAt and deleteAt are the planned
+// ones; phase is the step reached.
+type rotationView = rotate.State
 
 // rotationsData is the rotations page and /api/v1/rotations.
 type rotationsData struct {
@@ -57,7 +35,7 @@ func (s *Server) rotations(ctx context.Context, account, user string) ([]rotatio
 	out := []rotationView{}
 	for _, st := range states {
 		if (account == "" || st.AccountID == account) && (user == "" || st.UserName == user || st.ResourceID == user) {
-			out = append(out, newRotationView(st))
+			out = append(out, st)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b rotationView) int {

@@ -1,14 +1,13 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyage/keyage/internal/rotate"
 	"github.com/keyage/keyage/internal/store"
@@ -34,28 +33,29 @@ func rotatedOrg(t testing.TB) *store.Store {
 			DeactivateAt: t0.Add(4 * day), UndoneAt: t0.Add(-day)},
 	} {
 		b, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil {
+			err = st.PutRotation(t.Context(), store.RotationRow{AccountID: s.AccountID, ResourceID: s.ResourceID, State: b, UpdatedAt: t0})
 		}
-		if err := st.PutRotation(context.Background(), store.RotationRow{AccountID: s.AccountID, ResourceID: s.ResourceID, State: b, UpdatedAt: t0}); err != nil {
-			t.Fatal(err)
+		if err != nil {
+			t.Fatalf("store the rotation of %s: %v", s.UserName, err)
 		}
 	}
 	return st
 }
 
 func TestRotationsAPI(t *testing.T) {
-	_, ts := newTestServer(t, rotatedOrg(t), Options{})
-	for _, tt := range []struct {
+	tests := []struct {
 		name, query string
-		want        []string // user, step, new key
+		want        []string // user, phase, new key
 	}{
 		{"all, most recently started first", "", []string{"carol stored AKIACAROL2", "eve undone AKIAEVE2", "alice done AKIAALICE2"}},
 		{"one account", "?account=" + acctProd, []string{"carol stored AKIACAROL2", "alice done AKIAALICE2"}},
 		{"a user by name", "?user=alice", []string{"alice done AKIAALICE2"}},
 		{"a user by UserId", "?account=" + acctHostile + "&user=AIDAEVE", []string{"eve undone AKIAEVE2"}},
 		{"no match", "?account=" + acctHostile + "&user=alice", nil},
-	} {
+	}
+	_, ts := newTestServer(t, rotatedOrg(t), Options{})
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := get(t, ts, "/api/v1/rotations"+tt.query)
 			var d struct {
@@ -66,10 +66,10 @@ func TestRotationsAPI(t *testing.T) {
 			}
 			var got []string
 			for _, r := range d.Rotations {
-				got = append(got, r["userName"].(string)+" "+r["step"].(string)+" "+r["newAccessKeyId"].(string))
+				got = append(got, r["userName"].(string)+" "+r["phase"].(string)+" "+r["newAccessKeyId"].(string))
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("GET /api/v1/rotations%s (-want +got):\n%s", tt.query, diff)
+			if !slices.Equal(tt.want, got) {
+				t.Errorf("GET /api/v1/rotations%s = %q, want %q", tt.query, got, tt.want)
 			}
 		})
 	}
@@ -104,13 +104,8 @@ func TestRotationsPageAndTimeline(t *testing.T) {
 	if _, page = get(t, ts, "/rotations?user=carol"); strings.Contains(page, "AKIAALICE2") || !strings.Contains(page, "AKIACAROL2") {
 		t.Errorf("GET /rotations?user=carol lists another user's rotation or not carol's")
 	}
-	resp, body := get(t, ts, "/api/v1/users/"+acctProd+"/AIDACAROL")
-	var d struct{ Timeline []event }
-	if err := json.Unmarshal([]byte(body), &d); resp.StatusCode != http.StatusOK || err != nil {
-		t.Fatalf("GET carol = %d, %v", resp.StatusCode, err)
-	}
 	var got []string
-	for _, e := range d.Timeline {
+	for _, e := range userTimeline(t, ts, acctProd, "AIDACAROL") {
 		if e.Kind == "rotation" {
 			got = append(got, e.At.Format(time.DateOnly)+" "+e.Text+map[bool]string{true: " (due)"}[e.Future])
 		}
@@ -119,8 +114,8 @@ func TestRotationsPageAndTimeline(t *testing.T) {
 		"2026-11-22 Rotation: new key AKIACAROL2 stored in arn:aws:secretsmanager:us-east-1:" + acctProd + ":secret:keyage/access-keys/carol-AbCdEf",
 		"2026-12-06 Rotation: old key AKIACAROL1 to be deactivated (due)",
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("carol's rotation events (-want +got):\n%s", diff)
+	if !slices.Equal(want, got) {
+		t.Errorf("carol's rotation events = %q, want %q", got, want)
 	}
 	if _, page = get(t, ts, "/users/"+acctProd+"/AIDACAROL"); !strings.Contains(page, "<h2>Rotation</h2>") || !strings.Contains(page, `data-step="stored"`) {
 		t.Errorf("carol's page has no rotation section")
@@ -144,9 +139,20 @@ func TestRotationEvents(t *testing.T) {
 			for _, e := range rotationEvents([]rotationView{tt.r}, t0.Add(3*day)) {
 				got = append(got, e.Text+map[bool]string{true: " (due)"}[e.Future])
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("rotationEvents(%s) (-want +got):\n%s", tt.name, diff)
+			if !slices.Equal(tt.want, got) {
+				t.Errorf("rotationEvents(%s) = %q, want %q", tt.name, got, tt.want)
 			}
 		})
 	}
+}
+
+// userTimeline is the timeline of /api/v1/users/{account}/{resource}.
+func userTimeline(t *testing.T, ts *httptest.Server, account, resource string) []event {
+	t.Helper()
+	resp, body := get(t, ts, "/api/v1/users/"+account+"/"+resource)
+	var d struct{ Timeline []event }
+	if err := json.Unmarshal([]byte(body), &d); resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("GET user %s in %s = %d, %v", resource, account, resp.StatusCode, err)
+	}
+	return d.Timeline
 }
