@@ -237,9 +237,9 @@ routes:
 // destroy master without --force succeeds once the StackSet is gone.
 func TestDestroyInOrder(t *testing.T) {
 	deploySandbox(t, deployOrg)
-	mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
-	mustRun(t, ExitOK, "deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
-		"--audit-role-name", "KeyageStackSetAudit")
+	_, masterErr := mustRun(t, ExitOK, "deploy", "master", "--target-accounts", "222222222222")
+	mustRun(t, ExitOK, append([]string{"deploy", "targets", "--topic-arn", masterTopic, "--accounts", "222222222222", "--regions", "us-east-1",
+		"--audit-role-name", "KeyageStackSetAudit"}, topicKeyFlag(t, masterErr)...)...)
 	mustRun(t, ExitOK, "destroy", "targets")
 	_, stderr := mustRun(t, ExitOK, "destroy", "master")
 	if !strings.Contains(stderr, "DELETE_COMPLETE") {

@@ -42,7 +42,11 @@ type Options struct {
 	// ReportWait is the first pause while AWS generates the credential
 	// report; it doubles up to 2s (default 20ms).
 	ReportWait time.Duration
-	Logger     *slog.Logger
+	// Pause waits between credential report polls (default Sleep); the
+	// scan lends the account's concurrency slot to another account for
+	// the wait.
+	Pause  func(ctx context.Context, d time.Duration) error
+	Logger *slog.Logger
 	// PageSize is MaxItems for ListUsers (default 1000) and ListAccessKeys
 	// (default: AWS's, 100).
 	PageSize int32
@@ -71,6 +75,9 @@ func Collect(ctx context.Context, cfg aws.Config, accountID string, o Options) (
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Pause == nil {
+		o.Pause = Sleep
 	}
 	c := &collector{iam: iam.NewFromConfig(cfg), account: accountID, o: o, log: o.Logger.With("account", accountID)}
 	switch o.Source {

@@ -17,8 +17,14 @@ import (
 	"github.com/keyage/keyage/internal/rule"
 )
 
-// maxReportWait caps one pause between credential report polls.
-const maxReportWait = 2 * time.Second
+// maxReportWait caps one pause between credential report polls. AWS
+// documents no generation time beyond the states GenerateCredentialReport
+// returns (STARTED, INPROGRESS, COMPLETE; API reference); a report for a
+// few hundred users completes within seconds, so the polls start at
+// Options.ReportWait and double to 1 s: at most about 1 s past the moment
+// the report is ready, and one cheap call a second per account while AWS
+// is slower than that.
+const maxReportWait = 1 * time.Second
 
 // fromReport reads the credential report and ListUsers (for the immutable
 // UserIds) side by side. With realtime (auto), users the report flags, users
@@ -210,17 +216,25 @@ func rootKeysFromRow(row *credreport.Row) []RootKey {
 	return out
 }
 
+// Sleep waits d or until ctx is done: the default Options.Pause.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // credentialReport generates the report if needed, waits for it with
 // backoff, and parses it.
 func (c *collector) credentialReport(ctx context.Context) (*credreport.Report, error) {
 	wait := c.o.ReportWait
 	pause := func() error {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the credential report: %w", ctx.Err())
-		case <-t.C:
+		if err := c.o.Pause(ctx, wait); err != nil {
+			return fmt.Errorf("wait for the credential report: %w", err)
 		}
 		wait = min(wait*2, maxReportWait)
 		return nil
@@ -228,8 +242,10 @@ func (c *collector) credentialReport(ctx context.Context) (*credreport.Report, e
 	for {
 		gen, err := c.iam.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
 		switch {
-		case isCode(err, "LimitExceeded"):
-			// Too many generation requests in flight: wait and ask again.
+		case isCode(err, "LimitExceeded"), isCode(err, "ReportGenerationLimitExceeded"):
+			// Too many generation requests in flight for the account
+			// (ReportGenerationLimitExceeded in the API's model): wait and
+			// ask again.
 		case err != nil:
 			return nil, fmt.Errorf("generate credential report: %w", awsenv.Simplify(err))
 		case gen.State == types.ReportStateTypeComplete:

@@ -2,11 +2,14 @@ package remediate
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -229,8 +232,14 @@ func (e *Engine) plan(res *scan.Result, prior []store.Notified, now time.Time, s
 		user := it.AccountID + "/" + it.ResourceID
 		resolved[t][user] = append(resolved[t][user], finding{item: it, key: n.ItemKey})
 	}
-	for t, byUser := range resolved {
-		for user, fs := range byUser {
+	// In a stable order (route, receiver, then user), as findings are.
+	targets := slices.SortedFunc(maps.Keys(resolved), func(a, b target) int {
+		return cmp.Or(cmp.Compare(a.route, b.route), strings.Compare(a.receiver, b.receiver))
+	})
+	for _, t := range targets {
+		byUser := resolved[t]
+		for _, user := range slices.Sorted(maps.Keys(byUser)) {
+			fs := byUser[user]
 			msg, err := e.message(notify.KindResolved, t.receiver, "resolved:"+user, fs, false, now)
 			if err != nil {
 				return nil, err

@@ -182,17 +182,33 @@ func Stream(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 	}()
 
 	res := NewResult(o)
+	// sem holds the slots of the accounts at work. An account waiting for
+	// its credential report lends its slot to the next account, whose
+	// report generation then starts meanwhile; begun bounds the accounts
+	// begun and not done (at work or waiting), and so the memory.
 	sem := make(chan struct{}, o.Concurrency)
+	begun := make(chan struct{}, o.Concurrency*lendFactor)
+	sleep := inv.Pause
+	if sleep == nil {
+		sleep = inventory.Sleep
+	}
+	inv.Pause = func(ctx context.Context, d time.Duration) error {
+		<-sem
+		err := sleep(ctx, d)
+		sem <- struct{}{} // taken back even when ctx is done: the worker gives it back when it returns
+		return err
+	}
 	var wg sync.WaitGroup
 	for a := range feed {
 		mu.Lock() // the workers write res.Accounts[i]
 		i := len(res.Accounts)
 		res.Accounts = append(res.Accounts, AccountResult{})
 		mu.Unlock()
+		begun <- struct{}{}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-sem; <-begun; wg.Done() }()
 			ar, evs := scanAccount(ctx, src, a, inv, o)
 			if err := sink(i, ar, evs); err != nil {
 				stop(err)
@@ -213,6 +229,11 @@ func Stream(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 	}
 	return res, nil
 }
+
+// lendFactor bounds the accounts begun to this many times the concurrency:
+// an account waiting for its credential report holds no slot, but its
+// memory and its place in the AWS account's report generation.
+const lendFactor = 4
 
 func (o Options) withDefaults() Options {
 	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 16)

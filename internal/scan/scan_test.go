@@ -453,3 +453,69 @@ func TestStream(t *testing.T) {
 		})
 	}
 }
+
+// An account waiting for its credential report lends its concurrency slot:
+// the next accounts start their report generation meanwhile, up to four
+// times the concurrency. Each account pauses once (the sandbox's report is
+// ready at the second poll); every pause waits until that many accounts
+// are paused at once, which cannot happen if a paused account held its
+// slot.
+func TestReportWaitLendsSlot(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		accounts    int
+		concurrency int
+		wantPaused  int // the most accounts paused at once
+	}{
+		{name: "one slot, four accounts", accounts: 4, concurrency: 1, wantPaused: 4},
+		{name: "one slot, six accounts: four begun at most", accounts: 6, concurrency: 1, wantPaused: 4},
+		{name: "two slots, eight accounts", accounts: 8, concurrency: 2, wantPaused: 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, sandbox.Generate(sandbox.GenerateOptions{Accounts: 12, Users: 2, Seed: 5}), nil)
+			var accts []inventory.Account // the first ones whose audit role can be assumed
+			for _, a := range e.orgAccounts(t) {
+				if _, err := e.assumer.ForAccount(context.Background(), a.ID); err == nil && len(accts) < tc.accounts {
+					accts = append(accts, a)
+				}
+			}
+			if len(accts) != tc.accounts {
+				t.Fatalf("%d accounts can be scanned, want %d", len(accts), tc.accounts)
+			}
+			var (
+				mu           sync.Mutex
+				paused, most int
+				all          = make(chan struct{})
+			)
+			pause := func(ctx context.Context, _ time.Duration) error {
+				mu.Lock()
+				paused++
+				most = max(most, paused)
+				if paused == tc.wantPaused {
+					close(all)
+				}
+				mu.Unlock()
+				defer func() { mu.Lock(); paused--; mu.Unlock() }()
+				select {
+				case <-all:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			r := run(t, e, inventory.SourceAuto, accts, func(o *scan.Options) {
+				o.Concurrency = tc.concurrency
+				o.AccountTimeout = 20 * time.Second
+				o.Inventory.Pause = pause
+			})
+			for _, a := range r.Accounts {
+				if a.Status != scan.StatusOK {
+					t.Errorf("account %s: status %q (%s), want ok", a.AccountID, a.Status, a.Error)
+				}
+			}
+			if most != tc.wantPaused {
+				t.Errorf("at most %d accounts paused at once, want %d", most, tc.wantPaused)
+			}
+		})
+	}
+}
