@@ -51,7 +51,7 @@ involving KEY and deactivates the new one. See docs/rotation.md.`,
 		},
 	}
 	addScanFlags(cmd, &o.scan)
-	offerOutput(cmd, false, output.Table)
+	offerOutput(cmd, false, output.Table, output.JSON)
 	fl := cmd.Flags()
 	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
 	fl.BoolVar(&o.apply, "apply", false, "change IAM and Secrets Manager (default: dry run)")
@@ -94,6 +94,9 @@ func runRotate(ctx context.Context, f *Factory, o *rotateOptions, changed func(s
 		if err != nil {
 			return err
 		}
+		if job.format == output.JSON {
+			return writeJSON(f.IO.Out, rotationDocument{Applied: apply, Steps: []rotationStep{newRotationStep(step)}})
+		}
 		fmt.Fprintf(f.IO.Out, "%s %s of %s in %s: %s\n", step.Outcome, step.Action, step.UserName, step.AccountID, step.Detail)
 		return nil
 	}
@@ -107,7 +110,13 @@ func runRotate(ctx context.Context, f *Factory, o *rotateOptions, changed func(s
 	if err != nil {
 		return err
 	}
-	printRotation(f.IO.Out, rep.Enforce.Rotation, apply)
+	if job.format == output.JSON {
+		if err := writeJSON(f.IO.Out, newRotationDocument(rep.Enforce.Rotation, apply)); err != nil {
+			return err
+		}
+	} else {
+		printRotation(f.IO.Out, rep.Enforce.Rotation, apply)
+	}
 	if rot := rep.Enforce.Rotation; rot != nil && rot.Stopped != "" {
 		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("rotation stopped (%s)", rot.Stopped)}
 	}
@@ -131,4 +140,40 @@ func printRotation(w io.Writer, rep *rotate.Report, applied bool) {
 	if rep.Stopped != "" {
 		fmt.Fprintf(w, "Rotation stopped: %s.\n", rep.Stopped)
 	}
+}
+
+// rotationDocument is keyage rotate -o json: the run's steps, each with the
+// rotation's state after it (keys, secret ARN, dates; never the secret).
+type rotationDocument struct {
+	Applied bool           `json:"applied"`
+	Stopped string         `json:"stopped,omitempty"`
+	Steps   []rotationStep `json:"steps"`
+}
+
+type rotationStep struct {
+	AccountID   string       `json:"accountId"`
+	UserName    string       `json:"userName"`
+	ResourceID  string       `json:"resourceId"`
+	AccessKeyID string       `json:"accessKeyId"`
+	Action      string       `json:"action"`
+	Outcome     string       `json:"outcome"`
+	Detail      string       `json:"detail,omitempty"`
+	Rotation    rotate.State `json:"rotation"`
+}
+
+func newRotationStep(s *rotate.Step) rotationStep {
+	return rotationStep{AccountID: s.AccountID, UserName: s.UserName, ResourceID: s.ResourceID, AccessKeyID: s.AccessKeyID,
+		Action: s.Action, Outcome: s.Outcome, Detail: s.Detail, Rotation: s.State}
+}
+
+func newRotationDocument(rep *rotate.Report, applied bool) rotationDocument {
+	d := rotationDocument{Applied: applied, Steps: []rotationStep{}}
+	if rep == nil {
+		return d
+	}
+	d.Stopped = rep.Stopped
+	for i := range rep.Steps {
+		d.Steps = append(d.Steps, newRotationStep(&rep.Steps[i]))
+	}
+	return d
 }

@@ -17,7 +17,7 @@ import (
 // $KEYAGE_TEST_ARTIFACTS/server when set.
 func TestBrowserPages(t *testing.T) {
 	bin := chromium(t)
-	st := testOrg(t)
+	st := rotatedOrg(t)
 	srv, ts := newTestServer(t, st, Options{ScanNow: func(context.Context) error { return nil }})
 	out := artifacts(t)
 	ctx := newBrowser(t, bin, 1400)
@@ -28,6 +28,7 @@ func TestBrowserPages(t *testing.T) {
 	pages := []struct{ name, path string }{
 		{"overview", "/"}, {"keys", "/noncompliant?stage=all"}, {"keys-expired", "/noncompliant"}, {"accounts", "/accounts"},
 		{"account", "/accounts/" + acctProd}, {"user", "/users/" + acctProd + "/AIDAALICE"},
+		{"rotations", "/rotations"},
 	}
 	for _, width := range []int64{1400, 390} {
 		var emulate chromedp.Action = chromedp.EmulateViewport(width, 900)

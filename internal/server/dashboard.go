@@ -21,7 +21,7 @@ import (
 	"github.com/keyage/keyage/internal/store"
 )
 
-var pageNames = []string{"overview", "noncompliant", "accounts", "account", "user", "login", "error", "enforcement", "exemptions"}
+var pageNames = []string{"overview", "noncompliant", "accounts", "account", "user", "login", "error", "enforcement", "exemptions", "rotations"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
@@ -689,6 +689,7 @@ type userData struct {
 	Tags        []tag
 	Deleted     bool
 	Timeline    []event
+	Rotations   []rotationView
 }
 
 type tag struct{ Key, Value string }

@@ -153,13 +153,9 @@ func TestExemptionsAPIAndPage(t *testing.T) {
 
 func TestUserTimeline(t *testing.T) {
 	_, ts := newTestServer(t, enforcedOrg(t), Options{})
-	resp, body := get(t, ts, "/api/v1/users/"+acctProd+"/AIDAALICE")
-	var d struct{ Timeline []event }
-	if err := json.Unmarshal([]byte(body), &d); resp.StatusCode != http.StatusOK || err != nil {
-		t.Fatalf("GET user = %d, %v", resp.StatusCode, err)
-	}
 	var kinds []string
-	for _, e := range d.Timeline {
+	events := userTimeline(t, ts, acctProd, "AIDAALICE")
+	for _, e := range events {
 		kinds = append(kinds, e.Kind)
 	}
 	// Created (200 and 5 days ago), flagged at the first scan, the
@@ -167,7 +163,7 @@ func TestUserTimeline(t *testing.T) {
 	// the execution, and the next reminder.
 	want := []string{"created", "created", "enforcement", "flagged", "deactivated", "remediation", "notified", "reminder-due"}
 	if diff := cmp.Diff(want, kinds); diff != "" {
-		t.Errorf("alice's timeline (-want +got):\n%s\n%+v", diff, d.Timeline)
+		t.Errorf("alice's timeline (-want +got):\n%s\n%+v", diff, events)
 	}
 	_, page := get(t, ts, "/users/"+acctProd+"/AIDAALICE")
 	if !strings.Contains(page, `id="timeline"`) || !strings.Contains(page, "deactivate AKIAALICE1: applied — active key is 200 days old") {

@@ -24,7 +24,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		"/api/v1/evaluations": {"get"}, "/api/v1/accounts": {"get"}, "/api/v1/accounts/{account}": {"get"},
 		"/api/v1/users/{account}/{resourceId}": {"get"}, "/api/v1/executions": {"get"}, "/api/v1/scans": {"get", "post"},
 		"/api/v1/status": {"get"}, "/api/v1/overview": {"get"}, "/overview/trend.csv": {"get"}, "/noncompliant.json": {"get"}, "/healthz": {"get"}, "/readyz": {"get"}, "/metrics": {"get"},
-		"/api/v1/enforcement": {"get"}, "/api/v1/exemptions": {"get"}, "/api/v1/report": {"get"}, "/report.html": {"get"},
+		"/api/v1/enforcement": {"get"}, "/api/v1/exemptions": {"get"}, "/api/v1/rotations": {"get"}, "/api/v1/report": {"get"}, "/report.html": {"get"},
 	} {
 		for _, m := range methods {
 			if doc.Paths[path][m] == nil {

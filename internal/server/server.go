@@ -214,6 +214,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /overview/trend.csv", s.authPage(s.htmlErrors(s.overviewTrendCSV)))
 	page("GET /enforcement", viewPage(s, "enforcement", "Enforcement", s.enforcementView))
 	page("GET /exemptions", viewPage(s, "exemptions", "Exemptions", s.exemptionsView))
+	page("GET /rotations", viewPage(s, "rotations", "Rotations", s.rotationsView))
 	s.mux.Handle("GET /report.html", s.authPage(s.htmlErrors(s.reportPage)))
 	s.mux.Handle("GET /noncompliant.csv", s.authPage(s.htmlErrors(s.nonCompliantCSV)))
 	s.mux.Handle("GET /noncompliant.json", s.authAPI(s.apiErrors(s.nonCompliantJSON)))
@@ -232,6 +233,7 @@ func (s *Server) routes() {
 	api("POST /api/v1/scans", s.apiScanNow)
 	api("GET /api/v1/enforcement", viewJSON(s.enforcementView))
 	api("GET /api/v1/exemptions", viewJSON(s.exemptionsView))
+	api("GET /api/v1/rotations", viewJSON(s.rotationsView))
 	api("GET /api/v1/report", viewJSON(s.buildReport))
 	s.mux.Handle("/api/", s.authAPI(s.apiErrors(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError{http.StatusNotFound, "no such API route: " + r.Method + " " + r.URL.Path}

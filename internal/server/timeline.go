@@ -14,7 +14,7 @@ import (
 // event is one line of a user's timeline.
 type event struct {
 	At   time.Time `json:"at"`
-	Kind string    `json:"kind"` // created, flagged, compliant, notified, reminder-due, remediation, deactivated, deleted, enforcement, gone
+	Kind string    `json:"kind"` // created, flagged, compliant, notified, reminder-due, remediation, deactivated, deleted, enforcement, gone, rotation
 	Key  string    `json:"accessKeyId,omitempty"`
 	Text string    `json:"text"`
 	// Future marks an event that has not happened yet (the next reminder, a
@@ -88,7 +88,8 @@ func timeline(d *userData, audit []store.AuditRecord, now time.Time) []event {
 	return out
 }
 
-// addTimeline reads the user's enforcement audit and sets d.Timeline.
+// addTimeline reads the user's enforcement audit and rotations and sets
+// d.Timeline and d.Rotations.
 func (s *Server) addTimeline(ctx context.Context, d *userData) error {
 	name := ""
 	if d.Current != nil {
@@ -100,6 +101,11 @@ func (s *Server) addTimeline(ctx context.Context, d *userData) error {
 	if err != nil {
 		return err
 	}
+	if d.Rotations, err = s.rotations(ctx, d.AccountID, d.ResourceID); err != nil {
+		return err
+	}
 	d.Timeline = timeline(d, audit, s.opts.Now())
+	d.Timeline = append(d.Timeline, rotationEvents(d.Rotations, s.opts.Now())...)
+	slices.SortStableFunc(d.Timeline, func(a, b event) int { return a.At.Compare(b.At) })
 	return nil
 }
