@@ -21,10 +21,7 @@ import (
 )
 
 type enforceOptions struct {
-	scan      scanOptions
-	statePath string
-	apply     bool
-	auditLog  string
+	actingOptions
 }
 
 // newEnforceCmd builds the command; runF, when not nil, replaces runEnforce
@@ -54,35 +51,23 @@ assumes enforce.roleName (default KeyageEnforceRole).`,
 		Args: cobra.NoArgs,
 		RunE: runE(f, o, runF, runEnforce),
 	}
-	addScanFlags(cmd, &o.scan)
-	offerOutput(cmd, false, output.Table, output.JSON)
-	fl := cmd.Flags()
-	addStateFlag(fl, &o.statePath)
-	fl.BoolVar(&o.apply, "apply", false, "change IAM (default: dry run)")
-	fl.StringVar(&o.auditLog, "audit-log", "", "append every audit record to this file as a JSON line")
+	addActingFlags(cmd, &o.actingOptions, "IAM")
 	return cmd
 }
 
 func runEnforce(ctx context.Context, f *Factory, o *enforceOptions, changed func(string) bool) error {
-	job, err := f.Config(&o.scan, changed)
+	act, err := o.open(ctx, f, changed, func(cfg *config.Config) error {
+		if cfg.Lifecycle.DeactivateAge == 0 && cfg.Lifecycle.DeleteAge == 0 {
+			return errors.New("nothing to enforce: set lifecycle.deactivateAge and/or lifecycle.deleteAge in the config")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	cfg := job.cfg
-	if cfg.Lifecycle.DeactivateAge == 0 && cfg.Lifecycle.DeleteAge == 0 {
-		return usageError(errors.New("nothing to enforce: set lifecycle.deactivateAge and/or lifecycle.deleteAge in the config"))
-	}
-	st, err := f.OpenStore(ctx, o.statePath)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	audit, closeAudit, err := openAuditLog(o.auditLog)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
-	co := cycle.Options{Store: st, Deliver: true, Enforce: &cycle.EnforceOptions{Apply: o.apply || cfg.Enforce.Apply, AuditLog: audit}}
+	defer act.close()
+	job, cfg := act.job, act.job.cfg
+	co := cycle.Options{Store: act.store, Deliver: true, Enforce: &cycle.EnforceOptions{Apply: o.apply || cfg.Enforce.Apply, AuditLog: act.audit}}
 	co.Progress, co.AfterScan = f.progressBar()
 	r, err := f.Cycle(ctx, job, co)
 	if err != nil {

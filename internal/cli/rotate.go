@@ -10,17 +10,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/rotate"
 )
 
 type rotateOptions struct {
-	scan      scanOptions
-	statePath string
-	apply     bool
-	auditLog  string
-	undo      string
+	actingOptions
+	undo string
 }
 
 // newRotateCmd builds keyage rotate; runF, when not nil, replaces runRotate (tests of flag
@@ -50,35 +48,23 @@ involving KEY and deactivates the new one. See docs/rotation.md.`,
 			return runRotate(cmd.Context(), f, o, cmd.Flags().Changed)
 		},
 	}
-	addScanFlags(cmd, &o.scan)
-	offerOutput(cmd, false, output.Table, output.JSON)
-	fl := cmd.Flags()
-	fl.StringVar(&o.statePath, "state", defaultStatePath, "SQLite state database")
-	fl.BoolVar(&o.apply, "apply", false, "change IAM and Secrets Manager (default: dry run)")
-	fl.StringVar(&o.auditLog, "audit-log", "", "append every audit record to this file as a JSON line")
-	fl.StringVar(&o.undo, "undo", "", "undo the rotation involving this access key id (old or new)")
+	addActingFlags(cmd, &o.actingOptions, "IAM and Secrets Manager")
+	cmd.Flags().StringVar(&o.undo, "undo", "", "undo the rotation involving this access key id (old or new)")
 	return cmd
 }
 
 func runRotate(ctx context.Context, f *Factory, o *rotateOptions, changed func(string) bool) error {
-	job, err := f.Config(&o.scan, changed)
+	act, err := o.open(ctx, f, changed, func(cfg *config.Config) error {
+		if rc := cfg.Lifecycle.Rotate; rc == nil || !rc.Enabled {
+			return errors.New("nothing to rotate: set lifecycle.rotate.enabled: true in the config")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	cfg := job.cfg
-	if rc := cfg.Lifecycle.Rotate; rc == nil || !rc.Enabled {
-		return usageError(errors.New("nothing to rotate: set lifecycle.rotate.enabled: true in the config"))
-	}
-	st, err := f.OpenStore(ctx, o.statePath)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	audit, closeAudit, err := openAuditLog(o.auditLog)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
+	defer act.close()
+	job, cfg, st, audit := act.job, act.job.cfg, act.store, act.audit
 	apply := o.apply || cfg.Enforce.Apply
 	if o.undo != "" {
 		base, err := awsenv.Load(ctx, job.env)
