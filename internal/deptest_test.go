@@ -109,8 +109,10 @@ func TestPackageDependencies(t *testing.T) {
 			switch {
 			case isReceiver(d) && pkg != "internal/notify/receivers":
 				t.Errorf("%s imports the receiver %s; only internal/notify/receivers constructs receivers", pkg, d)
-			case d == "internal/sandbox" && pkg != "internal/cli":
-				t.Errorf("%s imports internal/sandbox; only internal/cli does", pkg)
+			case d == "internal/sandbox" && pkg != "internal/cli" && pkg != "internal/sandbox/sandboxtest":
+				t.Errorf("%s imports internal/sandbox; only internal/cli (and tests, through sandboxtest) does", pkg)
+			case d == "internal/sandbox/sandboxtest":
+				t.Errorf("%s imports internal/sandbox/sandboxtest; only tests do", pkg)
 			case d == "internal/sandbox/cfn" && pkg != "internal/sandbox":
 				t.Errorf("%s imports internal/sandbox/cfn; only internal/sandbox does", pkg)
 			case pkg == "internal/store" && (d == "internal/notify" || d == "internal/outbox" || d == "internal/remediate"):

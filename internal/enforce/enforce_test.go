@@ -2,7 +2,6 @@ package enforce
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,12 +14,11 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
-	"github.com/keyage/keyage/internal/deploy"
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/outbox"
 	"github.com/keyage/keyage/internal/rule"
-	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
 )
@@ -33,38 +31,14 @@ type env struct {
 
 func newEnv(t *testing.T, yaml string) *env {
 	t.Helper()
-	fx, err := sandbox.LoadFixture("testdata/org.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The roles have exactly the policies "keyage iam-policy" prints for them.
-	policies, err := deploy.RolePolicies(deploy.PolicyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sandbox.New(sandbox.Options{Fixture: fx, DefaultRolePolicies: policies})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	ctx := context.Background()
-	base, err := awsenv.Load(ctx, awsenv.Options{Region: "us-east-1", EndpointURL: hs.URL, StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := config.Parse([]byte(yaml), "keyage.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{cfg: cfg}
-	if e.audit, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if e.enforce, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName}); err != nil {
-		t.Fatal(err)
-	}
+	// The roles have exactly the policies "keyage iam-policy" prints for them.
+	org := sandboxtest.Start(t, "testdata/org.yaml", cfg.Enforce.RoleName)
+	ctx := context.Background()
+	e := &env{cfg: cfg, audit: org.Audit, enforce: org.Enforce}
 	if e.store, err = store.Open(ctx, filepath.Join(t.TempDir(), "keyage.db"), store.Options{}); err != nil {
 		t.Fatal(err)
 	}

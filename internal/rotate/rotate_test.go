@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,11 +20,11 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
-	"github.com/keyage/keyage/internal/deploy"
 	"github.com/keyage/keyage/internal/enforce"
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
 )
@@ -45,39 +44,15 @@ type env struct {
 
 func newEnv(t *testing.T, yaml string) *env {
 	t.Helper()
-	fx, err := sandbox.LoadFixture("testdata/org.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The enforcement role has exactly the policy "keyage iam-policy enforcer" prints.
-	policies, err := deploy.RolePolicies(deploy.PolicyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sandbox.New(sandbox.Options{Fixture: fx, DefaultRolePolicies: policies})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	ctx := context.Background()
-	base, err := awsenv.Load(ctx, awsenv.Options{Region: "us-east-1", EndpointURL: hs.URL, StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := config.Parse([]byte(yaml), "keyage.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{url: hs.URL, srv: srv, cfg: cfg, dbPath: filepath.Join(t.TempDir(), "keyage.db")}
-	if e.audit, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if e.enforce, err = awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: cfg.Enforce.RoleName}); err != nil {
-		t.Fatal(err)
-	}
-	readers, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{RoleName: "Reader"})
+	// The enforcement role has exactly the policy "keyage iam-policy enforcer" prints.
+	org := sandboxtest.Start(t, "testdata/org.yaml", cfg.Enforce.RoleName)
+	ctx := context.Background()
+	e := &env{url: org.URL, srv: org.Server, cfg: cfg, dbPath: filepath.Join(t.TempDir(), "keyage.db"), audit: org.Audit, enforce: org.Enforce}
+	readers, err := awsenv.NewAssumer(ctx, org.Base, awsenv.AssumerOptions{RoleName: "Reader"})
 	if err != nil {
 		t.Fatal(err)
 	}
