@@ -119,6 +119,9 @@ func TestScanWriterStatus(t *testing.T) {
 			if l, err := s.LatestScan(ctx); err != nil || l == nil || l.ID != first {
 				t.Fatalf("LatestScan while scan %d runs = %+v, %v; want the finished scan %d", w.ID(), l, err, first)
 			}
+			if scans, err := s.Scans(ctx, 0, 10); err != nil || len(scans) != 1 || scans[0].ID != first {
+				t.Errorf("Scans while scan %d runs = %+v, %v; want only the finished scan %d", w.ID(), scans, err, first)
+			}
 			if err := tt.end(w); err != nil {
 				t.Fatal(err)
 			}
