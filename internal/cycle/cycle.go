@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +20,7 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/receivers"
@@ -242,19 +245,24 @@ func (r *Runner) Scheduled(ctx context.Context, progress func(done, total int)) 
 func (r *Runner) runOnce(ctx context.Context, now time.Time, progress func(done, total int)) (*Report, error) {
 	so := r.scan
 	so.WithTags = true // owners come from tags, read for flagged users only
-	res, err := r.scanAt(ctx, so, now, progress)
+	if r.opts.DryRun {
+		res, err := r.scanAt(ctx, so, now, progress)
+		if err != nil {
+			return nil, err
+		}
+		rep := &Report{Result: res, Started: now, Finished: r.opts.Now(), Automatic: r.cfg.Remediation.IsAutomatic()}
+		if rep.Plan, err = r.engine.Plan(ctx, r.opts.Store, res, rep.Finished); err != nil {
+			return nil, err
+		}
+		return rep, nil
+	}
+	st := r.opts.Store
+	res, finished, err := r.scanInto(ctx, so, now, progress)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Result: res, Started: now, Finished: r.opts.Now(), Automatic: r.cfg.Remediation.IsAutomatic()}
-	st := r.opts.Store
+	rep := &Report{Result: res, Started: now, Finished: finished, Automatic: r.cfg.Remediation.IsAutomatic()}
 	if rep.Plan, err = r.engine.Plan(ctx, st, res, rep.Finished); err != nil {
-		return nil, err
-	}
-	if r.opts.DryRun {
-		return rep, nil
-	}
-	if _, err := st.RecordScan(ctx, rep.Started, rep.Finished, res); err != nil {
 		return nil, err
 	}
 	r.prune(ctx, rep.Finished)
@@ -311,16 +319,78 @@ func (r *Runner) Enforce(ctx context.Context, now time.Time) (*Report, error) {
 	return rep, nil
 }
 
-// scanAt resolves the accounts and scans them at now. A scan that ctx
-// interrupted is an error: nothing of it is recorded.
+// scanInto scans at now and records each account into the store as it
+// is done (store.ScanWriter), so that memory does not grow with the
+// organization; once the scan is over it finishes the scan (its summary;
+// it is then the latest) and reads back from the store what the cycle acts
+// on: the evaluations the plan looks at (remediate.Plans), or, with
+// enforcement, all of them. The result's evaluations are only those. A
+// scan that ctx interrupted is marked so and is an error: the accounts
+// recorded keep their evaluations, the scan never becomes the latest.
+func (r *Runner) scanInto(ctx context.Context, so scan.Options, now time.Time, progress func(done, total int)) (*scan.Result, time.Time, error) {
+	st := r.opts.Store
+	w, err := st.BeginScan(ctx, now, scan.NewResult(scan.Options{Policy: so.Policy, Now: now, Source: so.Source}))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var mu sync.Mutex // one account's transaction at a time: SQLite has one writer
+	res, err := r.scanWith(ctx, so, now, progress, func(accounts iter.Seq2[inventory.Account, error], so scan.Options) (*scan.Result, error) {
+		return scan.Stream(ctx, r.assumer, accounts, so, func(_ int, a scan.AccountResult, evs []rule.Evaluation) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return w.Account(ctx, &a, evs)
+		})
+	})
+	if err != nil {
+		if aerr := w.Abort(context.WithoutCancel(ctx), r.opts.Now()); aerr != nil {
+			r.opts.Logger.Error("mark the scan interrupted", "scan", w.ID(), "err", aerr)
+		}
+		return nil, time.Time{}, err
+	}
+	finished := r.opts.Now()
+	if err := w.Finish(ctx, finished, res.Summary); err != nil {
+		return nil, time.Time{}, err
+	}
+	keep := remediate.Plans
+	if r.opts.Enforce != nil {
+		keep = nil // enforcement and rotation look at every user
+	}
+	for _, a := range res.Accounts {
+		if a.Status != scan.StatusOK {
+			continue
+		}
+		evs, err := st.ScanEvaluations(ctx, w.ID(), a.AccountID, keep)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		res.Evaluations = append(res.Evaluations, evs...)
+	}
+	if res.Evaluations == nil {
+		res.Evaluations = []rule.Evaluation{}
+	}
+	return res, finished, nil
+}
+
+// scanAt resolves the accounts and scans them at now, keeping the whole
+// result. A scan that ctx interrupted is an error: nothing of it is
+// recorded.
 func (r *Runner) scanAt(ctx context.Context, so scan.Options, now time.Time, progress func(done, total int)) (*scan.Result, error) {
+	return r.scanWith(ctx, so, now, progress, func(accounts iter.Seq2[inventory.Account, error], so scan.Options) (*scan.Result, error) {
+		return scan.RunSeq(ctx, r.assumer, accounts, so)
+	})
+}
+
+// scanWith resolves the accounts and scans them at now with run (which
+// keeps the result or streams it).
+func (r *Runner) scanWith(ctx context.Context, so scan.Options, now time.Time, progress func(done, total int),
+	run func(iter.Seq2[inventory.Account, error], scan.Options) (*scan.Result, error)) (*scan.Result, error) {
 	accounts, err := AccountSeq(ctx, r.assumer, r.cfg.Accounts, UsesOUs(r.cfg))
 	if err != nil {
 		return nil, err
 	}
 	r.opts.Logger.Info("scanning", "source", so.Source, "caller", r.assumer.CallerARN())
 	so.Now, so.Logger, so.Progress = now, r.opts.Logger, progress
-	res, err := scan.RunSeq(ctx, r.assumer, accounts, so)
+	res, err := run(accounts, so)
 	if r.opts.AfterScan != nil {
 		r.opts.AfterScan()
 	}
