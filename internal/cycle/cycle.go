@@ -68,6 +68,11 @@ type Options struct {
 	// remediation: a command prints the scan there, so that it precedes
 	// what a stdout receiver writes. Its error ends the cycle.
 	Recorded func(*Report) error
+	// WholeResult keeps every evaluation of a recorded scan in
+	// Report.Result (keyage demo prints them); otherwise it holds only
+	// those the cycle acts on (see scanInto), so that memory does not grow
+	// with the organization's compliant users.
+	WholeResult bool
 
 	// DryRun plans and stops: nothing is recorded, applied or sent.
 	DryRun bool
@@ -193,7 +198,9 @@ func (r *Runner) Config() *config.Config { return r.cfg }
 
 // Report is what one cycle found and did; the commands print it.
 type Report struct {
-	// Result is the scan's; Started and Finished bound it.
+	// Result is the scan's; Started and Finished bound it. Once recorded
+	// (not a dry run), its evaluations are only those the cycle acted on
+	// (remediate.Plans), unless Options.WholeResult or enforcement.
 	Result            *scan.Result
 	Started, Finished time.Time
 	// Plan is the remediation planned from the result (nil when only
@@ -324,7 +331,8 @@ func (r *Runner) Enforce(ctx context.Context, now time.Time) (*Report, error) {
 // organization; once the scan is over it finishes the scan (its summary;
 // it is then the latest) and reads back from the store what the cycle acts
 // on: the evaluations the plan looks at (remediate.Plans), or, with
-// enforcement, all of them. The result's evaluations are only those. A
+// enforcement or WholeResult, all of them. The result's evaluations are
+// only those. A
 // scan that ctx interrupted is marked so and is an error: the accounts
 // recorded keep their evaluations, the scan never becomes the latest.
 func (r *Runner) scanInto(ctx context.Context, so scan.Options, now time.Time, progress func(done, total int)) (*scan.Result, time.Time, error) {
@@ -352,7 +360,7 @@ func (r *Runner) scanInto(ctx context.Context, so scan.Options, now time.Time, p
 		return nil, time.Time{}, err
 	}
 	keep := remediate.Plans
-	if r.opts.Enforce != nil {
+	if r.opts.Enforce != nil || r.opts.WholeResult {
 		keep = nil // enforcement and rotation look at every user
 	}
 	for _, a := range res.Accounts {

@@ -32,10 +32,13 @@ func TestRunOnceStreamed(t *testing.T) {
 		// cancelAfter ends the cycle's context once that many accounts
 		// are done (0: never).
 		cancelAfter int
-		wantStatus  string
+		// whole asks for every evaluation in the result.
+		whole      bool
+		wantStatus string
 	}{
-		{"finished", 0, store.ScanDone},
-		{"interrupted after the first account", 1, store.ScanInterrupted},
+		{"finished", 0, false, store.ScanDone},
+		{"finished with the whole result kept", 0, true, store.ScanDone},
+		{"interrupted after the first account", 1, false, store.ScanInterrupted},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -48,7 +51,7 @@ func TestRunOnceStreamed(t *testing.T) {
 			}
 			runCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			o := cycle.Options{Store: st}
+			o := cycle.Options{Store: st, WholeResult: tt.whole}
 			if tt.cancelAfter > 0 {
 				o.Progress = func(done, _ int) {
 					if done >= tt.cancelAfter {
@@ -85,6 +88,12 @@ func TestRunOnceStreamed(t *testing.T) {
 			}
 			if len(rep.Plan.NonCompliant) != len(dry.Plan.NonCompliant) {
 				t.Errorf("streamed plan: %d non-compliant, dry run %d", len(rep.Plan.NonCompliant), len(dry.Plan.NonCompliant))
+			}
+			if tt.whole {
+				if n, all := len(rep.Result.Evaluations), len(dry.Result.Evaluations); n != all {
+					t.Errorf("WholeResult: the result holds %d evaluations, want the whole scan's %d", n, all)
+				}
+				return
 			}
 			// Only what the plan looks at is read back.
 			if n, all := len(rep.Result.Evaluations), len(dry.Result.Evaluations); n >= all {
