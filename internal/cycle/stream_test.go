@@ -12,11 +12,11 @@ import (
 	"github.com/keyage/keyage/internal/store"
 )
 
-// messageTexts are a plan's messages as receiver: text, sorted.
-func messageTexts(p *remediate.Plan) []string {
+// messageKeys are a plan's messages as receiver: group, sorted.
+func messageKeys(p *remediate.Plan) []string {
 	var out []string
 	for _, m := range p.Messages {
-		out = append(out, m.Message.Receiver+": "+m.Message.Text)
+		out = append(out, m.Message.Receiver+": "+m.Message.GroupKey)
 	}
 	slices.Sort(out)
 	return out
@@ -51,7 +51,7 @@ func TestRunOnceStreamed(t *testing.T) {
 			}
 			runCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			o := cycle.Options{Store: st, WholeResult: tt.whole}
+			o := cycle.Options{Store: st, WholeResult: tt.whole, Deliver: true}
 			if tt.cancelAfter > 0 {
 				o.Progress = func(done, _ int) {
 					if done >= tt.cancelAfter {
@@ -83,8 +83,16 @@ func TestRunOnceStreamed(t *testing.T) {
 			if latest == nil || latest.ID != scans[0].ID || latest.Summary.Users != rep.Result.Summary.Users || latest.Summary.NonCompliant != 2 {
 				t.Errorf("LatestScan = %+v, want scan %d with the run's summary (%d users, 2 non-compliant)", latest, scans[0].ID, rep.Result.Summary.Users)
 			}
-			if got, want := messageTexts(rep.Plan), messageTexts(dry.Plan); len(got) != 2 || !slices.Equal(got, want) {
+			if got, want := messageKeys(rep.Plan), messageKeys(dry.Plan); len(got) != 2 || !slices.Equal(got, want) {
 				t.Errorf("streamed plan = %q, want the dry run's %q", got, want)
+			}
+			var dryTexts []string
+			for _, m := range dry.Plan.Messages {
+				dryTexts = append(dryTexts, m.Message.Text)
+			}
+			slices.Sort(dryTexts)
+			if got := e.sentTexts(t); !slices.Equal(got, dryTexts) {
+				t.Errorf("streamed run sent %q, want the dry run's plan %q", got, dryTexts)
 			}
 			if len(rep.Plan.NonCompliant) != len(dry.Plan.NonCompliant) {
 				t.Errorf("streamed plan: %d non-compliant, dry run %d", len(rep.Plan.NonCompliant), len(dry.Plan.NonCompliant))

@@ -3,7 +3,9 @@ package remediate
 import (
 	"testing"
 
+	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/rule"
 )
 
@@ -31,5 +33,62 @@ func TestPlans(t *testing.T) {
 				t.Errorf("Plans(%s) = %v, want %v", tt.name, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPlansByAccount(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		routes string
+		want   bool
+	}{
+		{"no routes", "", true},
+		{"one message per user (the default)", "routes: [{receivers: [f]}]\n", true},
+		{"per account and per key", "routes: [{receivers: [f], groupBy: [account]}, {receivers: [f], groupBy: [key]}]\n", true},
+		{"per owner, across accounts", "routes: [{receivers: [f], groupBy: [owner]}]\n", false},
+		{"a run summary", "routes: [{receivers: [f], groupBy: [run]}]\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte("receivers: [{name: f, file: {path: /dev/null}}]\n"+tt.routes), "test.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := NewEngine(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.PlansByAccount(); got != tt.want {
+				t.Errorf("PlansByAccount(%s) = %v, want %v", tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPlanAdd: a run's plan summed batch by batch counts every batch's
+// messages, suppressed findings and NON_COMPLIANT users.
+func TestPlanAdd(t *testing.T) {
+	batch := func(msgs, suppressed int, users ...string) *Plan {
+		p := &Plan{Suppressed: suppressed}
+		for i := 0; i < msgs; i++ {
+			p.Messages = append(p.Messages, Planned{Message: notify.Message{ID: "m", Receiver: "f", Text: "long text", Items: []notify.Item{{UserName: "u"}}}})
+		}
+		for _, u := range users {
+			p.NonCompliant = append(p.NonCompliant, rule.Evaluation{AccountID: "222222222222", ResourceID: "AIDA" + u, UserName: u, Compliance: rule.NonCompliant,
+				Tags: map[string]string{"k": "v"}, Keys: []rule.KeyResult{{Stage: string(lifecycle.Expired)}}})
+		}
+		return p
+	}
+	total := &Plan{}
+	for _, p := range []*Plan{batch(2, 1, "alice", "bob"), batch(0, 3), batch(1, 0, "carol")} {
+		total.Add(p)
+	}
+	if len(total.Messages) != 3 || total.Suppressed != 4 || len(total.NonCompliant) != 3 {
+		t.Fatalf("sum of the batches: %d messages, %d suppressed, %d non-compliant; want 3, 4, 3", len(total.Messages), total.Suppressed, len(total.NonCompliant))
+	}
+	if m := total.Messages[0].Message; m.Text != "" || m.Items != nil || m.Receiver != "f" || m.ID != "m" {
+		t.Errorf("summed message = %+v, want its id and receiver without text or items", m)
+	}
+	if ev := total.NonCompliant[2]; ev.UserName != "carol" || ev.ResourceID != "AIDAcarol" || ev.Keys != nil || ev.Tags != nil {
+		t.Errorf("summed NON_COMPLIANT user = %+v, want carol by name without keys or tags", ev)
 	}
 }
