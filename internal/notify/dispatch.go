@@ -343,6 +343,14 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 		return 0, false, err
 	case next.IsZero():
 		return time.Second, true, nil
+	case !next.After(now):
+		// Due, and nothing in flight, yet the claim took nothing: a lease
+		// of this run's that no worker will send (its release failed).
+		// Renewals would keep it from every claim for as long as this
+		// run lives; give it back for the next claim.
+		if err := r.releaseStray(ctx); err != nil {
+			return 0, false, err
+		}
 	case next.Sub(now) > d.retryLimit():
 		// Due beyond any pause this dispatcher sets: parked by an earlier
 		// run, for a later one. A Drain does not wait for it (it is
@@ -350,6 +358,17 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 		return time.Second, true, nil
 	}
 	return max(d.PollInterval, min(next.Sub(d.Now()), time.Second)), false, nil
+}
+
+// releaseStray releases this run's leases when nothing is in flight (so
+// no worker holds them).
+func (r *run) releaseStray(ctx context.Context) error {
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
+	if r.busy() {
+		return nil
+	}
+	return r.d.Outbox.ReleaseLeases(ctx, r.owner)
 }
 
 // claim claims what is due and fits, and marks it in flight.
