@@ -99,9 +99,15 @@ func (p *Preflight) Run(ctx context.Context, o TargetsOptions) []Check {
 			cfg, err = p.Assume(ctx, acct, o.ExecutionRoleName, "")
 			c := Check{Name: "execution-role", Account: acct, OK: err == nil, Detail: "role " + o.ExecutionRoleName}
 			if err != nil {
+				// STS answers AccessDenied alike for a missing role and for one whose trust
+				// policy does not name the caller: say both, with both fixes.
 				c.Detail += ": " + err.Error()
-				c.Fix = fmt.Sprintf("create %s in %s trusting %s in %s (AWS's StackSet prerequisites), or give --execution-role-name",
-					o.ExecutionRoleName, acct, StackSetAdministrationRole, p.MasterAccountID)
+				if strings.Contains(err.Error(), "AccessDenied") {
+					c.Detail += fmt.Sprintf(" (the role does not exist, or it does not trust %s)", p.MasterAccountID)
+				}
+				c.Fix = fmt.Sprintf("create %s in %s trusting %s in %s (AWS's StackSet prerequisites); if it exists, "+
+					"let arn:aws:iam::%s:root (the StackSet administrator account) assume %s in %s (its trust policy); or give --execution-role-name",
+					o.ExecutionRoleName, acct, StackSetAdministrationRole, p.MasterAccountID, p.MasterAccountID, o.ExecutionRoleName, acct)
 			}
 			if err == nil {
 				c = executionRoleTrust(ctx, cfg, acct, o.ExecutionRoleName, p.MasterAccountID)
