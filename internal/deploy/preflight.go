@@ -18,6 +18,7 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/inventory"
 )
 
 // Check is one preflight check in one account (and region): OK, or what failed and the fix.
@@ -225,33 +226,18 @@ func (p *Preflight) resourceTypes(ctx context.Context, region string) Check {
 	return c
 }
 
-// ouAccounts lists the active accounts under the OUs (or roots), nested OUs included.
+// ouAccounts lists the active accounts under the OUs (or roots), nested OUs included, sorted
+// and each once. On an error it returns the accounts of the parents walked before it.
 func (p *Preflight) ouAccounts(ctx context.Context, parents []string) ([]string, error) {
-	org := organizations.NewFromConfig(p.Master)
 	var out []string
-	for len(parents) > 0 {
-		parent := parents[0]
-		parents = parents[1:]
-		accts := organizations.NewListAccountsForParentPaginator(org, &organizations.ListAccountsForParentInput{ParentId: aws.String(parent)})
-		for accts.HasMorePages() {
-			page, err := accts.NextPage(ctx)
-			if err != nil {
-				return out, fmt.Errorf("list accounts of %s: %w", parent, awsenv.Simplify(err))
-			}
-			for _, a := range page.Accounts {
-				if a.Status == "ACTIVE" && !slices.Contains(out, aws.ToString(a.Id)) {
-					out = append(out, aws.ToString(a.Id))
-				}
-			}
+	for _, parent := range parents {
+		accts, err := inventory.OUAccounts(ctx, p.Master, parent)
+		if err != nil {
+			return out, err
 		}
-		ous := organizations.NewListOrganizationalUnitsForParentPaginator(org, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(parent)})
-		for ous.HasMorePages() {
-			page, err := ous.NextPage(ctx)
-			if err != nil {
-				return out, fmt.Errorf("list organizational units of %s: %w", parent, awsenv.Simplify(err))
-			}
-			for _, ou := range page.OrganizationalUnits {
-				parents = append(parents, aws.ToString(ou.Id))
+		for _, a := range accts {
+			if !slices.Contains(out, a.ID) {
+				out = append(out, a.ID)
 			}
 		}
 	}
