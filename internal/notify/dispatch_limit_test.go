@@ -119,14 +119,14 @@ func TestReceiverLimitAcquireWaits(t *testing.T) {
 // Through a Drain: a healthy receiver with a deep backlog is soon served by
 // every worker; one whose every attempt fails by limitFloor at a time.
 func TestDispatcherAdaptsConcurrencyPerReceiver(t *testing.T) {
+	const workers = 8
 	for _, tt := range []struct {
-		name    string
-		fail    bool
-		workers int
-		want    int // most attempts in flight at once
+		name string
+		fail bool
+		want int // most attempts in flight at once
 	}{
-		{"healthy receiver, deep backlog", false, 8, 8},
-		{"failing receiver", true, 8, limitFloor},
+		{"healthy receiver, deep backlog", false, workers},
+		{"failing receiver", true, limitFloor},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -152,7 +152,7 @@ func TestDispatcherAdaptsConcurrencyPerReceiver(t *testing.T) {
 					}
 					return false, nil
 				})
-				d := &Dispatcher{Outbox: mem, Notifiers: map[string]Notifier{"hook": hook}, Workers: tt.workers, PerReceiver: tt.workers, Window: time.Second}
+				d := &Dispatcher{Outbox: mem, Notifiers: map[string]Notifier{"hook": hook}, Workers: workers, PerReceiver: workers, Window: time.Second}
 				stats, err := d.Drain(context.Background())
 				if err != nil || stats.Sent+stats.Failed != 200 {
 					t.Fatalf("Drain = %+v, %v; want 200 attempted", stats, err)
