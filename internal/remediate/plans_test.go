@@ -38,15 +38,16 @@ func TestPlans(t *testing.T) {
 
 func TestPlansByAccount(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
+		name string
+		want bool
+		// routes is the config's routes: YAML.
 		routes string
-		want   bool
 	}{
-		{"no routes", "", true},
-		{"one message per user (the default)", "routes: [{receivers: [f]}]\n", true},
-		{"per account and per key", "routes: [{receivers: [f], groupBy: [account]}, {receivers: [f], groupBy: [key]}]\n", true},
-		{"per owner, across accounts", "routes: [{receivers: [f], groupBy: [owner]}]\n", false},
-		{"a run summary", "routes: [{receivers: [f], groupBy: [run]}]\n", false},
+		{"no routes", true, ""},
+		{"one message per user (the default)", true, "routes: [{receivers: [f]}]\n"},
+		{"per account and per key", true, "routes: [{receivers: [f], groupBy: [account]}, {receivers: [f], groupBy: [key]}]\n"},
+		{"per owner, across accounts", false, "routes: [{receivers: [f], groupBy: [owner]}]\n"},
+		{"a run summary", false, "routes: [{receivers: [f], groupBy: [run]}]\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := config.Parse([]byte("receivers: [{name: f, file: {path: /dev/null}}]\n"+tt.routes), "test.yaml")
