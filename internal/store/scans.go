@@ -228,6 +228,80 @@ func (b *recordBatches) close() {
 	}
 }
 
+// How planEvaluations writes an evaluation's row: all of it (new, or its
+// indexed columns changed), its other columns only, or not at all (as
+// stored but for evaluated_at and scan_id).
+const (
+	rowAll = iota
+	rowBody
+	rowSame
+)
+
+// written is what saveEvaluations writes for evs[i].
+type written struct {
+	i          int
+	prev       current // the stored row, when existed
+	existed    bool
+	again      bool // an earlier evaluation of the same resource is in evs
+	row        int  // rowAll, rowBody or rowSame
+	keyRows    bool // its key rows are rewritten
+	tags, keys string
+}
+
+// planEvaluations decides, in primary key order, what saveEvaluations
+// writes for each evaluation of a scanned account, taking the stored ones
+// found out of prev (what is left there is gone), and counts the rows each
+// table gets written or removed.
+func planEvaluations(evs []rule.Evaluation, scanned map[string]bool, prev map[rule.ResourceRef]current) ([]written, map[string]int, error) {
+	plan := make([]written, 0, len(evs))
+	writes := map[string]int{}
+	// seen holds the resources planned so far: a resource twice in evs gets
+	// the key rows of its last evaluation.
+	seen := make(map[rule.ResourceRef]struct{}, len(evs))
+	for _, i := range primaryKeyOrder(evs) {
+		ev := &evs[i]
+		if !scanned[ev.AccountID] {
+			continue
+		}
+		k := ev.Ref()
+		w := written{i: i}
+		w.prev, w.existed = prev[k]
+		delete(prev, k)
+		_, w.again = seen[k]
+		seen[k] = struct{}{}
+		tags, _ := json.Marshal(ev.Tags)
+		keys, err := json.Marshal(ev.Keys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode keys of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+		}
+		w.tags, w.keys = string(tags), string(keys)
+		p := &w.prev
+		switch {
+		case !w.existed || w.again:
+			w.row = rowAll
+		case p.unchanged(ev, w.tags, w.keys):
+			w.row = rowSame
+		case p.resourceType == ev.ResourceType && p.compliance == string(ev.Compliance) && p.owner == ev.Owner:
+			w.row = rowBody
+		}
+		if !w.existed || p.compliance != string(ev.Compliance) {
+			writes["evaluation_history"]++
+		}
+		if w.row == rowAll { // rowBody writes no index entry
+			writes["evaluations"]++
+		}
+		w.keyRows = !w.existed || w.again || keysChanged(*p, ev, w.keys, ev.Owner)
+		if w.keyRows {
+			writes["evaluation_keys"] += len(ev.Keys)
+			if w.existed {
+				writes["evaluation_keys"] += len(ev.Keys) // about as many old rows out
+			}
+		}
+		plan = append(plan, w)
+	}
+	return plan, writes, nil
+}
+
 // saveEvaluations replaces the current evaluations of the scanned accounts,
 // and their key rows in the read model. It reads what is stored in one pass,
 // writes in batches only the rows that changed, their history and their key
@@ -238,7 +312,13 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 	if err != nil {
 		return err
 	}
-	rebuild, err := deferIndexes(ctx, tx, recordTables...)
+	// First what each evaluation writes, then the writes: a table about to
+	// have most of its rows rewritten has its indexes built after them.
+	plan, writes, err := planEvaluations(evs, scanned, prev)
+	if err != nil {
+		return err
+	}
+	rebuild, err := deferIndexes(ctx, tx, writes)
 	if err != nil {
 		return err
 	}
@@ -248,55 +328,40 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 	same := map[string]bool{}
 	b := newRecordBatches(tx)
 	defer b.close()
-	// written holds the resources saved so far: a resource twice in evs gets
-	// the key rows of its last evaluation.
-	written := make(map[rule.ResourceRef]struct{}, len(evs))
-	for _, i := range primaryKeyOrder(evs) {
-		ev := &evs[i]
-		if !scanned[ev.AccountID] {
-			continue
-		}
-		k := ev.Ref()
-		p, existed := prev[k]
-		delete(prev, k)
-		_, again := written[k]
-		written[k] = struct{}{}
-		if again { // its earlier rows must be written before these
+	for _, w := range plan {
+		ev, p := &evs[w.i], &w.prev
+		if w.again { // its earlier rows must be written before these
 			if err := b.flush(ctx); err != nil {
 				return err
 			}
 		}
 		first, changed := now, now
-		if existed {
+		if w.existed {
 			first = p.firstSeen
 			changed = p.changedAt
 		}
-		if !existed || p.compliance != string(ev.Compliance) {
+		if !w.existed || p.compliance != string(ev.Compliance) {
 			changed = now
 			if err := b.hist.add(ctx, ev.AccountID, ev.ResourceID, ev.UserName, p.compliance, string(ev.Compliance), ev.Annotation, now, scanID); err != nil {
 				return err
 			}
 		}
-		tags, _ := json.Marshal(ev.Tags)
-		keys, err := json.Marshal(ev.Keys)
-		if err != nil {
-			return fmt.Errorf("encode keys of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
-		}
 		owner := ev.Owner
-		if !existed || again || !p.unchanged(ev, string(tags), string(keys)) {
+		switch w.row {
+		case rowSame:
+			same[ev.AccountID] = true
+		default:
 			to := b.upsert
-			if existed && !again && p.resourceType == ev.ResourceType && p.compliance == string(ev.Compliance) && p.owner == owner {
+			if w.row == rowBody {
 				to = b.body
 			}
 			if err := to.add(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-				string(tags), string(keys), first, changed, now, scanID, owner); err != nil {
+				w.tags, w.keys, first, changed, now, scanID, owner); err != nil {
 				return err
 			}
-		} else {
-			same[ev.AccountID] = true
 		}
-		if !existed || again || keysChanged(p, ev, string(keys), owner) {
-			if existed || again {
+		if w.keyRows {
+			if w.existed || w.again {
 				if err := b.delKeys.add(ctx, ev.AccountID, ev.ResourceID); err != nil {
 					return err
 				}
