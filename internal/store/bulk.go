@@ -17,7 +17,7 @@ import (
 // bulkMinRows is the fewest rows written to a table that holds rows for
 // its indexes to be built after them: below it, counting the table's rows
 // costs more than the writes could save.
-const bulkMinRows = 10000
+var bulkMinRows = 10000
 
 // deferIndexes drops, within tx, the secondary indexes of each table of
 // writes (the rows about to be written to or removed from it) that holds

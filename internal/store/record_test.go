@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -192,5 +193,53 @@ func TestRecordScanBulkSameAsIncremental(t *testing.T) {
 				t.Errorf("rows after RecordScan (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A rescan that rewrites most key rows (every key changed) stores the same
+// rows and indexes whether the indexes are built after the rows (the
+// threshold met) or written with them.
+func TestRecordScanRewriteSameAsIncremental(t *testing.T) {
+	ctx := context.Background()
+	scans := func(shift int) *scan.Result {
+		var evs []rule.Evaluation
+		for i, name := range []string{"alice", "bob", "carol", "dave"} {
+			e := ev(fmt.Sprintf("AIDA%d", i), name, rule.Compliant)
+			e.Keys[0].AgeDays += shift
+			e.Keys[0].CreateDate = e.Keys[0].CreateDate.Add(-time.Duration(shift) * rule.Day)
+			if i%2 == shift%2 { // a second key comes and goes
+				e.Keys = append(e.Keys, rule.KeyResult{Key: rule.Key{AccessKeyID: "AKIB" + name, Status: "Inactive"}, Stage: "inactive"})
+			}
+			evs = append(evs, e)
+		}
+		return result(t0.Add(time.Duration(shift)*rule.Day), evs...)
+	}
+	dumps := map[string][]any{}
+	for _, tt := range []struct {
+		name    string
+		minRows int
+	}{
+		{"indexes built after the rows", 1},
+		{"rows written through the indexes", 1 << 30},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func(was int) { bulkMinRows = was }(bulkMinRows)
+			bulkMinRows = tt.minRows
+			s := open(t)
+			for shift := range 3 {
+				if _, err := s.RecordScan(ctx, t0, t0, scans(shift)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []any
+			for _, table := range []struct{ name, order string }{{"evaluations", "account_id, resource_id"}, {"evaluation_keys", "account_id, resource_id, idx"}, {"evaluation_history", "id"}} {
+				got = append(got, table.name, dump(t, s.db, table.name, table.order))
+			}
+			got = append(got, indexDefs(t, s.db))
+			dumps[tt.name] = got
+		})
+	}
+	if diff := cmp.Diff(dumps["rows written through the indexes"], dumps["indexes built after the rows"]); diff != "" {
+		t.Errorf("state after three scans (-through the indexes +built after):\n%s", diff)
 	}
 }
