@@ -65,10 +65,7 @@ func BenchmarkRecordScan(b *testing.B) {
 			var cpu time.Duration
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				s, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("keyage-%d.db", i)), Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
+				s := openBench(ctx, b, "keyage", i)
 				if bb.before != nil {
 					if _, err := s.RecordScan(ctx, t0, t0, bb.before); err != nil {
 						b.Fatal(err)
@@ -100,10 +97,7 @@ func BenchmarkRecordFloor(b *testing.B) {
 	var cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		s, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("floor-%d.db", i)), Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		s := openBench(ctx, b, "floor", i)
 		for _, q := range []string{
 			`CREATE TABLE floor_evaluations AS SELECT * FROM evaluations WHERE 0`,
 			`CREATE TABLE floor_keys AS SELECT * FROM evaluation_keys WHERE 0`,
@@ -115,7 +109,7 @@ func BenchmarkRecordFloor(b *testing.B) {
 		}
 		b.StartTimer()
 		start := cpuTime()
-		err = s.tx(ctx, func(tx *sql.Tx) error {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
 			evals := newBatch(tx, "evaluations", strings.Replace(evaluationInsert, "evaluations", "floor_evaluations", 1), 15, "")
 			hist := newBatch(tx, "history", `INSERT INTO floor_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at, scan_id)`, 8, "")
 			keys := newBatch(tx, "keys", strings.Replace(keyRowColumns, "evaluation_keys", "floor_keys", 1), 13, "")
@@ -153,6 +147,15 @@ func BenchmarkRecordFloor(b *testing.B) {
 		s.Close()
 	}
 	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+// openBench opens a new state file for iteration i of a benchmark.
+func openBench(ctx context.Context, b *testing.B, name string, i int) *Store {
+	s, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("%s-%d.db", name, i)), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // cpuTime is the CPU time (user and system) the process has used.
