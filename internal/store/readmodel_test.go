@@ -251,17 +251,23 @@ func TestMigrateFromTriggers(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkReadModel(t, s.db)
-	keys, err := s.Keys(ctx, KeyFilter{})
+	if diff := cmp.Diff([]string{"alice:ok", "carol:expired"}, keyStages(t, s, KeyFilter{})); diff != "" {
+		t.Errorf("keys after a rescan of the migrated file (-want +got):\n%s", diff)
+	}
+}
+
+// keyStages lists the keys a filter selects as user:stage, in its order.
+func keyStages(t *testing.T, s *Store, f KeyFilter) []string {
+	t.Helper()
+	keys, err := s.Keys(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	var out []string
 	for _, k := range keys {
-		got = append(got, k.UserName+":"+k.Stage)
+		out = append(out, k.UserName+":"+k.Stage)
 	}
-	if diff := cmp.Diff([]string{"alice:ok", "carol:expired"}, got); diff != "" {
-		t.Errorf("keys after a rescan of the migrated file (-want +got):\n%s", diff)
-	}
+	return out
 }
 
 // indexDefs lists the indexes of the tables RecordScan writes, name and
@@ -341,15 +347,7 @@ func TestMigrateRecordWithoutRowid(t *testing.T) {
 		t.Errorf("indexes after migration 14 (-want +got):\n%s", diff)
 	}
 
-	keys, err := s.Keys(ctx, KeyFilter{Sort: SortAge})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, k := range keys {
-		got = append(got, k.UserName+":"+k.Stage)
-	}
-	if diff := cmp.Diff([]string{"alice:expired", "bob:ok"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"alice:expired", "bob:ok"}, keyStages(t, s, KeyFilter{Sort: SortAge})); diff != "" {
 		t.Errorf("Keys after migration 14 (-want +got):\n%s", diff)
 	}
 	page, err := s.ListEvaluations(ctx, EvaluationFilter{Compliance: "NON_COMPLIANT", Limit: 10})
