@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -200,16 +200,10 @@ func lookup(m map[string]any, path string) (any, bool) {
 func newSandbox(t *testing.T) (*sandbox.Server, aws.Config) {
 	t.Helper()
 	roles := []sandbox.FixtureRole{{Name: sandbox.DefaultAuditRoleName}, {Name: "KeyageFindingsRole"}}
-	srv, err := sandbox.New(sandbox.Options{Fixture: &sandbox.Fixture{ManagementAccountID: "111111111111", Accounts: []sandbox.FixtureAccount{
+	s := sandboxtest.Serve(t, sandbox.Options{Fixture: &sandbox.Fixture{ManagementAccountID: "111111111111", Accounts: []sandbox.FixtureAccount{
 		{ID: "111111111111", Name: "management"}, {ID: "222222222222", Name: "prod", Roles: roles}, {ID: "333333333333", Name: "dev", Roles: roles},
 	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	return srv, aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL), Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}
+	return s.Server, s.Config()
 }
 
 func assume(t *testing.T, base aws.Config, acct string) aws.Config {

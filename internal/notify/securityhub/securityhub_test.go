@@ -3,7 +3,6 @@ package securityhub
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/notifytest"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 )
 
 const findingsRole = "KeyageFindingsRole"
@@ -31,7 +31,7 @@ type org struct {
 func newOrg(t *testing.T) *org {
 	t.Helper()
 	roles := []sandbox.FixtureRole{{Name: sandbox.DefaultAuditRoleName}, {Name: findingsRole}}
-	srv, err := sandbox.New(sandbox.Options{Fixture: &sandbox.Fixture{
+	s := sandboxtest.Serve(t, sandbox.Options{Fixture: &sandbox.Fixture{
 		ManagementAccountID: "111111111111",
 		Accounts: []sandbox.FixtureAccount{
 			{ID: "111111111111", Name: "management"},
@@ -39,14 +39,7 @@ func newOrg(t *testing.T) *org {
 			{ID: "333333333333", Name: "dev", Roles: roles},
 		},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	return &org{srv: srv, base: aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}}
+	return &org{srv: s.Server, base: s.Config()}
 }
 
 // configs assumes the findings role in each account.
