@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -90,13 +91,7 @@ func (e *env) keys(t *testing.T) []string {
 }
 
 func find(rep *Report, user string) []Action {
-	var out []Action
-	for _, a := range rep.Actions {
-		if a.UserName == user {
-			out = append(out, a)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(rep.Actions), func(a Action) bool { return a.UserName != user })
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
