@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyage/keyage/internal/notify"
@@ -30,29 +28,13 @@ type org struct {
 
 func newOrg(t *testing.T) *org {
 	t.Helper()
-	roles := []sandbox.FixtureRole{{Name: sandbox.DefaultAuditRoleName}, {Name: findingsRole}}
-	s := sandboxtest.Serve(t, sandbox.Options{Fixture: &sandbox.Fixture{
-		ManagementAccountID: "111111111111",
-		Accounts: []sandbox.FixtureAccount{
-			{ID: "111111111111", Name: "management"},
-			{ID: "222222222222", Name: "prod", Roles: roles},
-			{ID: "333333333333", Name: "dev", Roles: roles},
-		},
-	}})
+	s := sandboxtest.ServeAccounts(t, findingsRole)
 	return &org{srv: s.Server, base: s.Config()}
 }
 
 // configs assumes the findings role in each account.
 func (o *org) configs(ctx context.Context, acct string) (aws.Config, error) {
-	out, err := sts.NewFromConfig(o.base).AssumeRole(ctx, &sts.AssumeRoleInput{
-		RoleArn: aws.String("arn:aws:iam::" + acct + ":role/" + findingsRole), RoleSessionName: aws.String("keyage-findings"),
-	})
-	if err != nil {
-		return aws.Config{}, err
-	}
-	c := o.base.Copy()
-	c.Credentials = credentials.NewStaticCredentialsProvider(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)
-	return c, nil
+	return sandboxtest.AssumeRole(ctx, o.base, acct, findingsRole, "keyage-findings")
 }
 
 func (o *org) imports(acct string) int64 {

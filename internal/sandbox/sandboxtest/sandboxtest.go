@@ -6,11 +6,13 @@ package sandboxtest
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
@@ -136,4 +138,33 @@ func Start(t testing.TB, path, enforceRole string) *Org {
 	o.Audit = assumer(t, o.Base, awsenv.AssumerOptions{})
 	o.Enforce = assumer(t, o.Base, awsenv.AssumerOptions{RoleName: enforceRole})
 	return o
+}
+
+// ServeAccounts serves the management account 111111111111 and two member
+// accounts, prod (222222222222) and dev (333333333333), each member with the
+// audit role and the named roles.
+func ServeAccounts(t testing.TB, roles ...string) *Served {
+	t.Helper()
+	fr := []sandbox.FixtureRole{{Name: sandbox.DefaultAuditRoleName}}
+	for _, r := range roles {
+		fr = append(fr, sandbox.FixtureRole{Name: r})
+	}
+	return Serve(t, sandbox.Options{Fixture: &sandbox.Fixture{ManagementAccountID: "111111111111", Accounts: []sandbox.FixtureAccount{
+		{ID: "111111111111", Name: "management"},
+		{ID: "222222222222", Name: "prod", Roles: fr},
+		{ID: "333333333333", Name: "dev", Roles: fr},
+	}}})
+}
+
+// AssumeRole is base with the credentials of one STS AssumeRole call into
+// role in account acct.
+func AssumeRole(ctx context.Context, base aws.Config, acct, role, session string) (aws.Config, error) {
+	arn := "arn:aws:iam::" + acct + ":role/" + role
+	out, err := sts.NewFromConfig(base).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String(session)})
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("assume %s: %w", arn, err)
+	}
+	c := base.Copy()
+	c.Credentials = credentials.NewStaticCredentialsProvider(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)
+	return c, nil
 }
