@@ -11,9 +11,10 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 )
 
+// TestAssumeRoleInServeAccounts assumes each member account's roles, through
+// the SDK, as the findings tests do.
 func TestAssumeRoleInServeAccounts(t *testing.T) {
-	s := ServeAccounts(t, "KeyageFindingsRole")
-	ctx := context.Background()
+	ctx, s := context.Background(), ServeAccounts(t, "KeyageFindingsRole")
 	for _, tt := range []struct {
 		name, acct, role string
 		wantErr          string // in the error; "" for none
