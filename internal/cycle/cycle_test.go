@@ -33,11 +33,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	fx, err := sandbox.LoadFixture("testdata/org.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newEnvFor(t, fx)
+	return newEnvFor(t, sandboxtest.LoadFixture(t, "testdata/org.yaml"))
 }
 
 // newEnvFor is newEnv with the sandbox organization fx.

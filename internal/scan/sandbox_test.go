@@ -33,15 +33,6 @@ func newEnv(t *testing.T, fx *sandbox.Fixture, mod func(*sandbox.Options)) *env 
 	return &env{srv: s.Server, url: s.URL, base: base, assumer: s.Assumer(t)}
 }
 
-func loadFixture(t *testing.T, path string) *sandbox.Fixture {
-	t.Helper()
-	fx, err := sandbox.LoadFixture(path)
-	if err != nil {
-		t.Fatalf("LoadFixture(%s): %v", path, err)
-	}
-	return fx
-}
-
 func (e *env) orgAccounts(t *testing.T) []inventory.Account {
 	t.Helper()
 	accts, err := inventory.OrgAccounts(context.Background(), e.base)

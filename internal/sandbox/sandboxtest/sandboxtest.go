@@ -44,14 +44,20 @@ func Serve(t testing.TB, opts sandbox.Options) *Served {
 	return &Served{Server: srv, URL: hs.URL, ID: id, Secret: secret}
 }
 
-// ServeFile serves the fixture file at path with the sandbox's default options.
-func ServeFile(t testing.TB, path string) *Served {
+// LoadFixture loads the fixture file at path or ends the test.
+func LoadFixture(t testing.TB, path string) *sandbox.Fixture {
 	t.Helper()
 	fx, err := sandbox.LoadFixture(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("sandbox.LoadFixture(%s): %v", path, err)
 	}
-	return Serve(t, sandbox.Options{Fixture: fx})
+	return fx
+}
+
+// ServeFile serves the fixture file at path with the sandbox's default options.
+func ServeFile(t testing.TB, path string) *Served {
+	t.Helper()
+	return Serve(t, sandbox.Options{Fixture: LoadFixture(t, path)})
 }
 
 // Config is the management account's configuration as a plain aws.Config:
@@ -125,15 +131,11 @@ func StartConfig(t testing.TB, path, yaml string) (*Org, *config.Config) {
 // the role the Enforce assumer takes (the config's enforce.roleName).
 func Start(t testing.TB, path, enforceRole string) *Org {
 	t.Helper()
-	fx, err := sandbox.LoadFixture(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	policies, err := deploy.RolePolicies(deploy.PolicyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := Serve(t, sandbox.Options{Fixture: fx, DefaultRolePolicies: policies})
+	s := Serve(t, sandbox.Options{Fixture: LoadFixture(t, path), DefaultRolePolicies: policies})
 	o := &Org{Server: s.Server, URL: s.URL, Base: s.Load(t, nil)}
 	o.Audit = assumer(t, o.Base, awsenv.AssumerOptions{})
 	o.Enforce = assumer(t, o.Base, awsenv.AssumerOptions{RoleName: enforceRole})
