@@ -71,7 +71,9 @@ func (s *Store) totals(ctx context.Context) (Totals, error) {
 			t.NotApplicable = n
 		}
 	}
-	keys, err := s.countsBesides(ctx, `SELECT COUNT(*) FROM evaluation_keys WHERE ?1 = ?1`,
+	// The total as a subquery without WHERE: SQLite counts its pages, not its
+	// rows.
+	keys, err := s.countsBesides(ctx, `SELECT (SELECT COUNT(*) FROM evaluation_keys) WHERE ?1 = ?1`,
 		`SELECT stage, COUNT(*) FROM evaluation_keys WHERE ?1 = ?1 AND stage %s ?2 GROUP BY stage`, "", string(lifecycle.OK))
 	if err != nil {
 		return t, fmt.Errorf("count keys by stage: %w", err)
