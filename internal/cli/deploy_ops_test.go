@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
 	configtypes "github.com/aws/aws-sdk-go-v2/service/configservice/types"
@@ -625,10 +626,14 @@ func publishAsRemediationRole(t *testing.T, srv *sandbox.Server, account string)
 	if name == "" {
 		t.Fatalf("no remediation role deployed in %s", account)
 	}
-	cfg, err := assumeAs(sdk(t), account, name)
+	// The remediation role trusts ssm.amazonaws.com only (the automation's AutomationAssumeRole):
+	// act as SSM does, which the sandbox allows only if the deployed trust policy lets SSM in.
+	creds, err := srv.AssumeRoleAsService("ssm.amazonaws.com", "arn:aws:iam::"+account+":role/"+name)
 	if err != nil {
-		t.Fatalf("assume %s in %s: %v", name, account, err)
+		t.Fatalf("assume %s in %s as ssm.amazonaws.com: %v", name, account, err)
 	}
+	cfg := sdk(t).Copy()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 	_, err = sns.NewFromConfig(cfg).Publish(context.Background(), &sns.PublishInput{TopicArn: aws.String(masterTopic), Message: aws.String("test")})
 	return err
 }

@@ -268,7 +268,7 @@ func runReactivate(ctx context.Context, ios *IO, o *reactivateOptions) error {
 		defer f.Close()
 		auditLog = f
 	}
-	e := &enforce.Enforcer{Config: cfg, Store: st, Accounts: a, CallerARN: a.CallerARN(), Apply: true, AuditLog: auditLog, Logger: ios.Logger}
+	e := &enforce.Enforcer{Actor: enforce.Actor{Config: cfg, Store: st, Accounts: a, CallerARN: a.CallerARN(), Apply: true, AuditLog: auditLog, Logger: ios.Logger}}
 	act, err := e.Reactivate(ctx, o.account, user, resourceID, o.key)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/cycle"
+	"github.com/keyage/keyage/internal/enforce"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/rotate"
 )
@@ -75,7 +76,7 @@ func runRotate(ctx context.Context, f *Factory, o *rotateOptions, changed func(s
 		if err != nil {
 			return err
 		}
-		ro := &rotate.Rotator{Config: cfg, Store: st, Accounts: a, CallerARN: a.CallerARN(), Apply: apply, AuditLog: audit, Now: f.Now, Logger: f.IO.Logger}
+		ro := &rotate.Rotator{Actor: enforce.Actor{Config: cfg, Store: st, Accounts: a, CallerARN: a.CallerARN(), Apply: apply, AuditLog: audit, Now: f.Now, Logger: f.IO.Logger}}
 		step, err := ro.Undo(ctx, o.undo)
 		if err != nil {
 			return err

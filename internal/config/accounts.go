@@ -83,12 +83,8 @@ func ParseAccountIDs(s string) ([]string, error) {
 }
 
 func (a *Accounts) setDefaults(c *checker) {
-	if a.RoleName == "" && !c.set("roleName") {
-		a.RoleName = DefaultRoleName
-	}
-	if a.SessionName == "" && !c.set("sessionName") {
-		a.SessionName = DefaultSessionName
-	}
+	defaultTo(c, "roleName", &a.RoleName, DefaultRoleName)
+	defaultTo(c, "sessionName", &a.SessionName, DefaultSessionName)
 }
 
 func (a *Accounts) validate(c *checker) {

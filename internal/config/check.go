@@ -56,6 +56,16 @@ func (c *checker) set(key string) bool {
 	return ok
 }
 
+// defaultTo sets *p to def when *p is its zero value and key is not in the
+// file: a key written with a zero value ("concurrency: 0") is kept for
+// validate to judge, not replaced by the default.
+func defaultTo[T comparable](c *checker, key string, p *T, def T) {
+	var zero T
+	if *p == zero && !c.set(key) {
+		*p = def
+	}
+}
+
 // errorf reports a problem with key, unless the decoder already reported one
 // at or inside it.
 func (c *checker) errorf(key, format string, args ...any) {

@@ -54,12 +54,8 @@ const DefaultRecentUseGuard = Duration(24 * time.Hour)
 const DefaultDeleteAfterInactive Days = 7
 
 func (l *Lifecycle) setDefaults(c *checker) {
-	if l.RecentUseGuard == 0 && !c.set("recentUseGuard") {
-		l.RecentUseGuard = DefaultRecentUseGuard
-	}
-	if l.DeleteAfterInactive == 0 && !c.set("deleteAfterInactive") {
-		l.DeleteAfterInactive = DefaultDeleteAfterInactive
-	}
+	defaultTo(c, "recentUseGuard", &l.RecentUseGuard, DefaultRecentUseGuard)
+	defaultTo(c, "deleteAfterInactive", &l.DeleteAfterInactive, DefaultDeleteAfterInactive)
 	if l.Rotate != nil {
 		l.Rotate.setDefaults(c.in("rotate"))
 	}
@@ -159,18 +155,10 @@ const (
 )
 
 func (e *Enforce) setDefaults(c *checker) {
-	if e.MaxActionsPerRun == 0 && !c.set("maxActionsPerRun") {
-		e.MaxActionsPerRun = DefaultMaxActionsPerRun
-	}
-	if e.MaxActionsPerAccount == 0 && !c.set("maxActionsPerAccount") {
-		e.MaxActionsPerAccount = e.MaxActionsPerRun
-	}
-	if e.RoleName == "" && !c.set("roleName") {
-		e.RoleName = DefaultEnforceRoleName
-	}
-	if e.NoticeDays == 0 && !c.set("noticeDays") {
-		e.NoticeDays = DefaultNoticeDays
-	}
+	defaultTo(c, "maxActionsPerRun", &e.MaxActionsPerRun, DefaultMaxActionsPerRun)
+	defaultTo(c, "maxActionsPerAccount", &e.MaxActionsPerAccount, e.MaxActionsPerRun)
+	defaultTo(c, "roleName", &e.RoleName, DefaultEnforceRoleName)
+	defaultTo(c, "noticeDays", &e.NoticeDays, DefaultNoticeDays)
 }
 
 func (e *Enforce) validate(c *checker) {

@@ -25,9 +25,7 @@ const DefaultOwnerTagKey = "email"
 var tagKeyRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 
 func (o *Owners) setDefaults(c *checker) {
-	if o.TagKey == "" && !c.set("tagKey") {
-		o.TagKey = DefaultOwnerTagKey
-	}
+	defaultTo(c, "tagKey", &o.TagKey, DefaultOwnerTagKey)
 }
 
 func (o *Owners) validate(c *checker) {

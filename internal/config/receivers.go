@@ -147,9 +147,7 @@ func (rs *Receivers) setDefaults(c *checker) {
 }
 
 func (r *Receiver) setDefaults(c *checker) {
-	if r.Format == "" && !c.set("format") {
-		r.Format = FormatText
-	}
+	defaultTo(c, "format", &r.Format, FormatText)
 	// Each integration is a mapping of its own, at its kind's key.
 	for _, in := range r.integrations() {
 		if d, ok := in.cfg.(interface{ setDefaults(*checker) }); ok && in.set {

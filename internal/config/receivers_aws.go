@@ -108,9 +108,7 @@ func (s *SQSConfig) validate(c *checker) {
 }
 
 func (l *LambdaConfig) setDefaults(c *checker) {
-	if l.InvocationType == "" && !c.set("invocationType") {
-		l.InvocationType = InvocationEvent
-	}
+	defaultTo(c, "invocationType", &l.InvocationType, InvocationEvent)
 }
 
 func (l *LambdaConfig) validate(c *checker) {

@@ -73,9 +73,7 @@ func (e *EmailConfig) setDefaults(c *checker) {
 }
 
 func (s *SMTPConfig) setDefaults(c *checker) {
-	if s.TLS == "" && !c.set("tls") {
-		s.TLS = SMTPStartTLS
-	}
+	defaultTo(c, "tls", &s.TLS, SMTPStartTLS)
 	if s.Port == 0 && !c.set("port") {
 		switch s.TLS {
 		case SMTPStartTLS:

@@ -92,12 +92,8 @@ func (j JiraConfig) TokenSecret() SecretRef {
 var jiraProjectRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,254}$`)
 
 func (j *JiraConfig) setDefaults(c *checker) {
-	if j.APIVersion == 0 && !c.set("apiVersion") {
-		j.APIVersion = DefaultJiraAPIVersion
-	}
-	if j.IssueType == "" && !c.set("issueType") {
-		j.IssueType = DefaultJiraIssueType
-	}
+	defaultTo(c, "apiVersion", &j.APIVersion, DefaultJiraAPIVersion)
+	defaultTo(c, "issueType", &j.IssueType, DefaultJiraIssueType)
 }
 
 func (j *JiraConfig) validate(c *checker) {
@@ -180,9 +176,7 @@ func (w WebhookConfig) SigningSecret() SecretRef {
 var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 func (w *WebhookConfig) setDefaults(c *checker) {
-	if w.Timeout == 0 && !c.set("timeout") {
-		w.Timeout = DefaultWebhookTimeout
-	}
+	defaultTo(c, "timeout", &w.Timeout, DefaultWebhookTimeout)
 }
 
 func (w *WebhookConfig) validate(c *checker) {

@@ -34,15 +34,9 @@ func (r *Remediation) setDefaults(c *checker) {
 		v := DefaultAutomatic
 		r.Automatic = &v
 	}
-	if r.MaximumAutomaticAttempts == 0 && !c.set("maximumAutomaticAttempts") {
-		r.MaximumAutomaticAttempts = DefaultMaximumAutomaticAttempts
-	}
-	if r.RetryAttemptSeconds == 0 && !c.set("retryAttemptSeconds") {
-		r.RetryAttemptSeconds = DefaultRetryAttemptSeconds
-	}
-	if r.TimeoutSeconds == 0 && !c.set("timeoutSeconds") {
-		r.TimeoutSeconds = DefaultTimeoutSeconds
-	}
+	defaultTo(c, "maximumAutomaticAttempts", &r.MaximumAutomaticAttempts, DefaultMaximumAutomaticAttempts)
+	defaultTo(c, "retryAttemptSeconds", &r.RetryAttemptSeconds, DefaultRetryAttemptSeconds)
+	defaultTo(c, "timeoutSeconds", &r.TimeoutSeconds, DefaultTimeoutSeconds)
 }
 
 func (r *Remediation) validate(c *checker) {

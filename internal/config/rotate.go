@@ -46,12 +46,8 @@ var RotatePlaceholders = []string{"{userName}", "{userId}", "{accountId}"}
 var placeholderRE = regexp.MustCompile(`\{[^{}]*\}`)
 
 func (r *Rotate) setDefaults(c *checker) {
-	if r.DeactivateAfter == 0 && !c.set("deactivateAfter") {
-		r.DeactivateAfter = DefaultRotateDeactivateAfter
-	}
-	if r.DeleteAfter == 0 && !c.set("deleteAfter") {
-		r.DeleteAfter = DefaultRotateDeleteAfter
-	}
+	defaultTo(c, "deactivateAfter", &r.DeactivateAfter, DefaultRotateDeactivateAfter)
+	defaultTo(c, "deleteAfter", &r.DeleteAfter, DefaultRotateDeleteAfter)
 	if r.SecretName == "" {
 		r.SecretName = DefaultRotateSecretName
 	}

@@ -129,9 +129,7 @@ func (r *Route) setDefaults(c *checker) {
 	if len(r.GroupBy) == 0 {
 		r.GroupBy = []string{GroupByUser}
 	}
-	if r.RepeatInterval == 0 && !c.set("repeatInterval") {
-		r.RepeatInterval = DefaultRepeatInterval
-	}
+	defaultTo(c, "repeatInterval", &r.RepeatInterval, DefaultRepeatInterval)
 	if !c.set("continue") && r.Match.IsEmpty() {
 		r.Continue = true
 	}

@@ -14,9 +14,7 @@ type Rule struct {
 const DefaultMaxAccessKeyAge Days = 90
 
 func (r *Rule) setDefaults(c *checker) {
-	if r.MaxAccessKeyAge == 0 && !c.set("maxAccessKeyAge") {
-		r.MaxAccessKeyAge = DefaultMaxAccessKeyAge
-	}
+	defaultTo(c, "maxAccessKeyAge", &r.MaxAccessKeyAge, DefaultMaxAccessKeyAge)
 }
 
 func (r *Rule) validate(c *checker) {

@@ -61,15 +61,9 @@ const (
 var regionRE = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)*-[0-9]+$`)
 
 func (s *Scan) setDefaults(c *checker) {
-	if s.Source == "" && !c.set("source") {
-		s.Source = SourceAuto
-	}
-	if s.Concurrency == 0 && !c.set("concurrency") {
-		s.Concurrency = DefaultConcurrency
-	}
-	if s.AccountTimeout == 0 && !c.set("accountTimeout") {
-		s.AccountTimeout = DefaultAccountTimeout
-	}
+	defaultTo(c, "source", &s.Source, SourceAuto)
+	defaultTo(c, "concurrency", &s.Concurrency, DefaultConcurrency)
+	defaultTo(c, "accountTimeout", &s.AccountTimeout, DefaultAccountTimeout)
 }
 
 func (s *Scan) validate(c *checker) {

@@ -44,9 +44,7 @@ func (s Schedule) Interval() (time.Duration, error) {
 }
 
 func (s *Schedule) setDefaults(c *checker) {
-	if s.MaximumExecutionFrequency == "" && !c.set("maximumExecutionFrequency") {
-		s.MaximumExecutionFrequency = DefaultExecutionFrequency
-	}
+	defaultTo(c, "maximumExecutionFrequency", &s.MaximumExecutionFrequency, DefaultExecutionFrequency)
 }
 
 func (s *Schedule) validate(c *checker) {

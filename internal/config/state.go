@@ -40,9 +40,7 @@ func (s *State) setDefaults(c *checker) {
 		{"outbox", &r.Outbox, DefaultOutboxDays},
 		{"scanAccounts", &r.ScanAccounts, DefaultOutboxDays},
 	} {
-		if *f.v == 0 && !c.set(f.key) {
-			*f.v = f.def
-		}
+		defaultTo(c, f.key, f.v, f.def)
 	}
 }
 

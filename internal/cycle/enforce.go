@@ -25,8 +25,8 @@ func (r *Runner) enforce(ctx context.Context, res *scan.Result) (*EnforceReport,
 	if err != nil {
 		return nil, err
 	}
-	e := &enforce.Enforcer{Config: cfg, Store: r.opts.Store, Accounts: enforcer, CallerARN: r.assumer.CallerARN(), CallerKeyID: creds.AccessKeyID,
-		Apply: eo.Apply, AuditLog: eo.AuditLog, Now: r.opts.Now, Logger: r.opts.Logger}
+	e := &enforce.Enforcer{Actor: enforce.Actor{Config: cfg, Store: r.opts.Store, Accounts: enforcer, CallerARN: r.assumer.CallerARN(), CallerKeyID: creds.AccessKeyID,
+		Apply: eo.Apply, AuditLog: eo.AuditLog, Now: r.opts.Now, Logger: r.opts.Logger}}
 	rep := &enforce.Report{}
 	if !eo.RotateOnly {
 		if rep, err = e.Run(ctx, res); err != nil {
@@ -35,8 +35,7 @@ func (r *Runner) enforce(ctx context.Context, res *scan.Result) (*EnforceReport,
 	}
 	out := &EnforceReport{Report: rep, Applied: eo.Apply}
 	if rc := cfg.Lifecycle.Rotate; rc != nil && rc.Enabled && rep.Stopped == "" {
-		ro := &rotate.Rotator{Config: cfg, Store: r.opts.Store, Accounts: enforcer, CallerARN: e.CallerARN, CallerKeyID: e.CallerKeyID,
-			Apply: eo.Apply, AuditLog: eo.AuditLog, Now: r.opts.Now, Logger: r.opts.Logger}
+		ro := &rotate.Rotator{Actor: e.Actor}
 		if out.Rotation, err = ro.Run(ctx, res); err != nil {
 			return nil, err
 		}

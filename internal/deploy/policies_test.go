@@ -116,15 +116,7 @@ func TestAdministrationRoleARN(t *testing.T) {
 // The enforcement role the target template deploys has exactly the enforcer policy "keyage
 // iam-policy enforcer" prints.
 func TestEnforceRoleIsTheEnforcerPolicy(t *testing.T) {
-	doc, err := Policy(ModeEnforcer, PolicyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	role, ok := Target().Resources[LogicalEnforceRole].(*iam.Role)
-	if !ok || len(role.Policies) != 1 {
-		t.Fatalf("target template: %s is not a role with one policy", LogicalEnforceRole)
-	}
-	got := role.Policies[0].PolicyDocument.(PolicyDocument).Statement
+	doc, _, got := roleAndPolicy(t, LogicalEnforceRole, ModeEnforcer)
 	// Two statements since issue 17: the users' keys, and keyage rotate's secrets.
 	if len(got) != 2 || len(doc.Statement) != 2 || !slices.Equal(got[0].Action, doc.Statement[0].Action) || got[0].Sid != doc.Statement[0].Sid ||
 		!slices.Equal(got[1].Action, doc.Statement[1].Action) || got[1].Sid != doc.Statement[1].Sid {
@@ -138,22 +130,29 @@ func TestEnforceRoleIsTheEnforcerPolicy(t *testing.T) {
 // The findings role the target template deploys has exactly the findings policy "keyage
 // iam-policy findings" prints.
 func TestFindingsRoleIsTheFindingsPolicy(t *testing.T) {
-	doc, err := Policy(ModeFindings, PolicyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	role, ok := Target().Resources[LogicalFindingsRole].(*iam.Role)
-	if !ok || len(role.Policies) != 1 {
-		t.Fatalf("target template: %s is not a role with one policy", LogicalFindingsRole)
-	}
+	doc, role, got := roleAndPolicy(t, LogicalFindingsRole, ModeFindings)
 	if role.AWSCloudFormationCondition != CondFindings {
 		t.Errorf("findings role condition = %q, want %q (created only when asked for)", role.AWSCloudFormationCondition, CondFindings)
 	}
-	got := role.Policies[0].PolicyDocument.(PolicyDocument).Statement
 	if len(got) != 1 || len(doc.Statement) != 1 || !slices.Equal(got[0].Action, doc.Statement[0].Action) || got[0].Sid != doc.Statement[0].Sid {
 		t.Errorf("findings role statements = %+v, want the findings policy's %+v", got, doc.Statement)
 	}
 	if r, want := fmt.Sprint(got[0].Resource), cfn.Sub("arn:${AWS::Partition}:securityhub:*:*:product/*/default"); r != want {
 		t.Errorf("findings role resource = %s, want %s (the default product only)", r, want)
 	}
+}
+
+// roleAndPolicy returns the policy "keyage iam-policy <mode>" prints, and the target
+// template's role logical with the statements of its one policy.
+func roleAndPolicy(t *testing.T, logical, mode string) (doc PolicyDocument, role *iam.Role, got []Statement) {
+	t.Helper()
+	doc, err := Policy(mode, PolicyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, ok := Target().Resources[logical].(*iam.Role)
+	if !ok || len(role.Policies) != 1 {
+		t.Fatalf("target template: %s is not a role with one policy", logical)
+	}
+	return doc, role, role.Policies[0].PolicyDocument.(PolicyDocument).Statement
 }

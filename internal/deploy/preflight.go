@@ -18,6 +18,7 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/keyage/keyage/internal/awsenv"
+	"github.com/keyage/keyage/internal/inventory"
 )
 
 // Check is one preflight check in one account (and region): OK, or what failed and the fix.
@@ -99,9 +100,15 @@ func (p *Preflight) Run(ctx context.Context, o TargetsOptions) []Check {
 			cfg, err = p.Assume(ctx, acct, o.ExecutionRoleName, "")
 			c := Check{Name: "execution-role", Account: acct, OK: err == nil, Detail: "role " + o.ExecutionRoleName}
 			if err != nil {
+				// STS answers AccessDenied alike for a missing role and for one whose trust
+				// policy does not name the caller: say both, with both fixes.
 				c.Detail += ": " + err.Error()
-				c.Fix = fmt.Sprintf("create %s in %s trusting %s in %s (AWS's StackSet prerequisites), or give --execution-role-name",
-					o.ExecutionRoleName, acct, StackSetAdministrationRole, p.MasterAccountID)
+				if strings.Contains(err.Error(), "AccessDenied") {
+					c.Detail += fmt.Sprintf(" (the role does not exist, or it does not trust %s)", p.MasterAccountID)
+				}
+				c.Fix = fmt.Sprintf("create %s in %s trusting %s in %s (AWS's StackSet prerequisites); if it exists, "+
+					"let arn:aws:iam::%s:root (the StackSet administrator account) assume %s in %s (its trust policy); or give --execution-role-name",
+					o.ExecutionRoleName, acct, StackSetAdministrationRole, p.MasterAccountID, p.MasterAccountID, o.ExecutionRoleName, acct)
 			}
 			if err == nil {
 				c = executionRoleTrust(ctx, cfg, acct, o.ExecutionRoleName, p.MasterAccountID)
@@ -219,33 +226,18 @@ func (p *Preflight) resourceTypes(ctx context.Context, region string) Check {
 	return c
 }
 
-// ouAccounts lists the active accounts under the OUs (or roots), nested OUs included.
+// ouAccounts lists the active accounts under the OUs (or roots), nested OUs included, sorted
+// and each once. On an error it returns the accounts of the parents walked before it.
 func (p *Preflight) ouAccounts(ctx context.Context, parents []string) ([]string, error) {
-	org := organizations.NewFromConfig(p.Master)
 	var out []string
-	for len(parents) > 0 {
-		parent := parents[0]
-		parents = parents[1:]
-		accts := organizations.NewListAccountsForParentPaginator(org, &organizations.ListAccountsForParentInput{ParentId: aws.String(parent)})
-		for accts.HasMorePages() {
-			page, err := accts.NextPage(ctx)
-			if err != nil {
-				return out, fmt.Errorf("list accounts of %s: %w", parent, awsenv.Simplify(err))
-			}
-			for _, a := range page.Accounts {
-				if a.Status == "ACTIVE" && !slices.Contains(out, aws.ToString(a.Id)) {
-					out = append(out, aws.ToString(a.Id))
-				}
-			}
+	for _, parent := range parents {
+		accts, err := inventory.OUAccounts(ctx, p.Master, parent)
+		if err != nil {
+			return out, err
 		}
-		ous := organizations.NewListOrganizationalUnitsForParentPaginator(org, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(parent)})
-		for ous.HasMorePages() {
-			page, err := ous.NextPage(ctx)
-			if err != nil {
-				return out, fmt.Errorf("list organizational units of %s: %w", parent, awsenv.Simplify(err))
-			}
-			for _, ou := range page.OrganizationalUnits {
-				parents = append(parents, aws.ToString(ou.Id))
+		for _, a := range accts {
+			if !slices.Contains(out, a.ID) {
+				out = append(out, a.ID)
 			}
 		}
 	}

@@ -266,12 +266,9 @@ type InstancesRemainError struct {
 }
 
 func (e *InstancesRemainError) Error() string {
-	l := make([]string, len(e.Instances))
-	for i, in := range e.Instances {
-		l[i] = in.Account + "/" + in.Region + " " + in.Status
-	}
+	l := joinInstances(e.Instances, ", ", func(in Instance) string { return in.Account + "/" + in.Region + " " + in.Status })
 	return fmt.Sprintf("StackSet %s still has %d instance(s) publishing to the master topic (%s): run \"keyage destroy targets\" first, or give --force",
-		e.StackSet, len(e.Instances), strings.Join(l, ", "))
+		e.StackSet, len(e.Instances), l)
 }
 
 // DestroyMaster deletes the master stack (its topic, policy and subscriptions) and waits. It

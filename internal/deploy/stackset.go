@@ -220,11 +220,19 @@ type InstancesFailedError struct {
 }
 
 func (e *InstancesFailedError) Error() string {
-	l := make([]string, len(e.Instances))
-	for i, in := range e.Instances {
-		l[i] = fmt.Sprintf("%s/%s %s %s: %s", in.Account, in.Region, in.Status, in.DetailedStatus, in.Reason)
+	l := joinInstances(e.Instances, "; ", func(in Instance) string {
+		return fmt.Sprintf("%s/%s %s %s: %s", in.Account, in.Region, in.Status, in.DetailedStatus, in.Reason)
+	})
+	return fmt.Sprintf("StackSet %s: %d instance(s) not deployed: %s", e.StackSet, len(e.Instances), l)
+}
+
+// joinInstances describes each instance with describe and joins them with sep, for an error.
+func joinInstances(ins []Instance, sep string, describe func(Instance) string) string {
+	l := make([]string, len(ins))
+	for i, in := range ins {
+		l[i] = describe(in)
 	}
-	return fmt.Sprintf("StackSet %s: %d instance(s) not deployed: %s", e.StackSet, len(e.Instances), strings.Join(l, "; "))
+	return strings.Join(l, sep)
 }
 
 // TargetsResult is the outcome of deploying or destroying the StackSet.

@@ -54,8 +54,9 @@ type AccountConfigs interface {
 	ForAccount(ctx context.Context, accountID string) (aws.Config, error)
 }
 
-// Enforcer plans and carries out key actions.
-type Enforcer struct {
+// Actor is who acts on keys and with what: what the Enforcer and
+// rotate.Rotator share, so that one run builds it once for both.
+type Actor struct {
 	Config *config.Config
 	Store  *store.Store
 	// Accounts act with the enforcement role in each account.
@@ -64,10 +65,16 @@ type Enforcer struct {
 	// that key is never touched.
 	CallerARN   string
 	CallerKeyID string
-	Apply       bool
-	AuditLog    io.Writer
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Apply acts; without it a run only plans (a dry run).
+	Apply    bool
+	AuditLog io.Writer
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Enforcer plans and carries out key actions.
+type Enforcer struct {
+	Actor
 }
 
 // Action is one planned action on one key and what became of it.

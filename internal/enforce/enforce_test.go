@@ -61,7 +61,7 @@ func (e *env) run(t *testing.T, apply bool, now time.Time, mod func(*Enforcer)) 
 	if res.Summary.AccountsFailed != 0 {
 		t.Fatalf("scan failed: %+v", res.Accounts)
 	}
-	en := &Enforcer{Config: e.cfg, Store: e.store, Accounts: e.enforce, CallerARN: e.audit.CallerARN(), Apply: apply, Now: func() time.Time { return now }, Logger: discard()}
+	en := &Enforcer{Actor: Actor{Config: e.cfg, Store: e.store, Accounts: e.enforce, CallerARN: e.audit.CallerARN(), Apply: apply, Now: func() time.Time { return now }, Logger: discard()}}
 	if mod != nil {
 		mod(en)
 	}
@@ -269,7 +269,7 @@ func TestUserIDMismatchRefuses(t *testing.T) {
 			res.Evaluations[i].ResourceID = "AIDAREPLACEDUSER0000" // the user scanned was deleted and its name reused
 		}
 	}
-	en := &Enforcer{Config: e.cfg, Store: e.store, Accounts: e.enforce, Apply: true, Now: func() time.Time { return now }, Logger: discard()}
+	en := &Enforcer{Actor: Actor{Config: e.cfg, Store: e.store, Accounts: e.enforce, Apply: true, Now: func() time.Time { return now }, Logger: discard()}}
 	rep, err := en.Run(context.Background(), res)
 	if err != nil {
 		t.Fatal(err)
@@ -428,7 +428,7 @@ func TestReactivateTwice(t *testing.T) {
 	ctx := context.Background()
 	rep := e.run(t, true, time.Now(), nil)
 	two := find(rep, "two-keys")[0]
-	en := &Enforcer{Config: e.cfg, Store: e.store, Accounts: e.enforce, CallerARN: "caller", Apply: true, Logger: discard()}
+	en := &Enforcer{Actor: Actor{Config: e.cfg, Store: e.store, Accounts: e.enforce, CallerARN: "caller", Apply: true, Logger: discard()}}
 	for i, want := range []string{OutcomeApplied, OutcomeUnchanged} {
 		a, err := en.Reactivate(ctx, "222222222222", "two-keys", two.ResourceID, two.AccessKeyID)
 		if err != nil || a.Outcome != want {

@@ -281,3 +281,36 @@ func (o HTTPOptions) DoJSON(ctx context.Context, r JSONRequest) (body []byte, re
 func (o HTTPOptions) PostJSON(ctx context.Context, url, endpoint string, body []byte, secrets ...string) (answer []byte, retry bool, err error) {
 	return o.DoJSON(ctx, JSONRequest{URL: url, Body: body, Endpoint: endpoint, Secrets: secrets})
 }
+
+// Poster posts the messages of one HTTP receiver (Slack, a webhook) to one
+// URL: the request every message shares, but for its body and headers.
+type Poster struct {
+	receiver string
+	opts     HTTPOptions
+	req      JSONRequest
+}
+
+// NewPoster returns receiver's Poster of req.URL, the value of its option
+// field, with opts' defaults (timeout when opts has none). It refuses only
+// a URL it cannot parse, without quoting it. Errors hide the URL and what
+// secrets, given the parsed URL, lists.
+func NewPoster(receiver, field string, req JSONRequest, opts HTTPOptions, timeout time.Duration, secrets func(*url.URL) []string) (*Poster, error) {
+	u, err := ParseURL(receiver, field, req.URL)
+	if err != nil {
+		return nil, err
+	}
+	req.Endpoint = Endpoint(req.URL)
+	req.Secrets = append([]string{req.URL}, secrets(u)...)
+	return &Poster{receiver: receiver, opts: opts.WithDefaults(timeout), req: req}, nil
+}
+
+// Post posts body, with header (nil for none), as the delivery of message
+// id; see DoJSON for retry.
+func (p *Poster) Post(ctx context.Context, id string, body []byte, header http.Header) (retry bool, err error) {
+	req := p.req
+	req.Body, req.Header = body, header
+	if _, retry, err = p.opts.DoJSON(ctx, req); err != nil {
+		return retry, fmt.Errorf("post message %s to %s: %w", id, p.receiver, err)
+	}
+	return false, nil
+}

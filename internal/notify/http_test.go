@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -92,5 +93,52 @@ func TestParseURL(t *testing.T) {
 		if got != want {
 			t.Errorf("ParseURL(%q) = %q, want %q", raw, got, want)
 		}
+	}
+}
+
+func TestPoster(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		path      string // appended to the server's URL
+		status    int
+		wantErr   string // "" for none
+		wantRetry bool
+	}{
+		{"delivered", "/hook/tok-path", 200, "", false},
+		{"4xx is final and names the receiver", "/hook/tok-path", 404, "post message msg-1 to test: ", false},
+		{"5xx is retryable", "/hook/tok-path", 502, "post message msg-1 to test: ", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var gotHeader, gotType string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotHeader, gotType = r.Header.Get("X-Team"), r.Header.Get("Content-Type")
+				w.WriteHeader(tt.status)
+				io.WriteString(w, "echo "+r.URL.Path)
+			}))
+			defer srv.Close()
+			p, err := NewPoster("test", "url", JSONRequest{URL: srv.URL + tt.path, ContentType: "application/json; charset=utf-8"}, HTTPOptions{}, time.Second,
+				func(u *url.URL) []string { return []string{u.Path} })
+			if err != nil {
+				t.Fatal(err)
+			}
+			retry, err := p.Post(context.Background(), "msg-1", []byte(`{}`), http.Header{"X-Team": {"platform"}})
+			if retry != tt.wantRetry {
+				t.Errorf("Post retry = %v, want %v", retry, tt.wantRetry)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Post = %v, want no error", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Post = %v, want an error with %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), "tok-path"):
+				t.Errorf("Post = %v: shows the URL's path, a secret", err)
+			}
+			if gotHeader != "platform" || gotType != "application/json; charset=utf-8" {
+				t.Errorf("request X-Team %q, Content-Type %q, want platform and the poster's content type", gotHeader, gotType)
+			}
+		})
+	}
+	if _, err := NewPoster("test", "url", JSONRequest{URL: "http://[::1"}, HTTPOptions{}, time.Second, nil); err == nil || strings.Contains(err.Error(), "::1") {
+		t.Errorf("NewPoster(unparsable URL) = %v, want an error that does not quote the URL", err)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -101,18 +100,8 @@ type Report struct {
 
 // Rotator plans and applies rotations.
 type Rotator struct {
-	Config *config.Config
-	Store  *store.Store
-	// Accounts act with the enforcement role in each account.
-	Accounts enforce.AccountConfigs
-	// CallerARN and CallerKeyID identify the credentials keyage runs with; that key is never
-	// rotated.
-	CallerARN   string
-	CallerKeyID string
-	Apply       bool
-	AuditLog    io.Writer
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Actor acts with the enforcement role; the key of CallerKeyID is never rotated.
+	enforce.Actor
 
 	// afterCreate runs between CreateAccessKey and PutSecretValue; an error stops the run
 	// there as a crash would (tests inject one).

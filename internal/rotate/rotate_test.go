@@ -76,8 +76,8 @@ func (e *env) scan(t *testing.T, now time.Time) *scan.Result {
 }
 
 func (e *env) rotator(apply bool, now time.Time) *Rotator {
-	return &Rotator{Config: e.cfg, Store: e.store, Accounts: e.enforce, CallerARN: e.audit.CallerARN(), Apply: apply,
-		AuditLog: &e.auditLog, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&e.logs, nil))}
+	return &Rotator{Actor: enforce.Actor{Config: e.cfg, Store: e.store, Accounts: e.enforce, CallerARN: e.audit.CallerARN(), Apply: apply,
+		AuditLog: &e.auditLog, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&e.logs, nil))}}
 }
 
 func (e *env) run(t *testing.T, apply bool, now time.Time, mod func(*Rotator)) (*Report, *scan.Result) {

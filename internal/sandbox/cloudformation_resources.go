@@ -663,9 +663,8 @@ func (s *Server) CloudFormationRoles(accountID string) []CloudFormationRole {
 }
 
 // stackRole is a role created by a CloudFormation stack in acct, as STS
-// sees it; its trust policy is not evaluated (any sandbox principal may
-// assume it, like the fixture's roles), but an sts:ExternalId condition in
-// it is required.
+// sees it: AssumeRole evaluates its trust policy (sts.go, trusts), and an
+// sts:ExternalId condition in it is required.
 func (s *Server) stackRole(acct, name string) *role {
 	cf := s.cfn()
 	if cf == nil {
@@ -677,7 +676,7 @@ func (s *Server) stackRole(acct, name string) *role {
 	if cr == nil {
 		return nil
 	}
-	r := &role{name: cr.name, id: cr.id, policies: stackRolePolicies(cr.policies, cr.managed)}
+	r := &role{name: cr.name, id: cr.id, trust: cr.trust, policies: stackRolePolicies(cr.policies, cr.managed)}
 	var trust struct {
 		Statement []struct {
 			Condition map[string]map[string]any

@@ -12,8 +12,8 @@
 // what was published, invoked (Lambda) and emailed (SES) is recorded (Published, Invocations,
 // Emails). CloudFormation (awsQuery; templates by the cfn subpackage) creates stacks, change sets
 // and StackSets asynchronously; the SNS topics, policies and IAM roles they declare become real
-// sandbox resources (a role a stack created can be assumed, with the sts:ExternalId its trust
-// policy requires).
+// sandbox resources (a role a stack created can be assumed by whom its trust policy allows,
+// with the sts:ExternalId it requires; every role's trust policy is evaluated).
 //
 // All state is in memory. The sandbox is a test and demo tool, not a security boundary.
 //

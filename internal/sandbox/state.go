@@ -47,7 +47,7 @@ type role struct {
 	name       string
 	id         string // AROA...
 	externalID string
-	trust      string // the trust policy, JSON (iam:GetRole); AssumeRole does not evaluate it
+	trust      string // the trust policy, JSON (iam:GetRole); AssumeRole evaluates it
 	// policies are the role's identity policies; with unrestricted, the role may do anything
 	// (a fixture role without a policy and without a default policy for its name).
 	policies     []*policyDoc

@@ -1,15 +1,15 @@
 package sandbox
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// STS over awsQuery, version 2011-06-15. Every role of the sandbox trusts every principal of
-// the sandbox (except root, which AWS never lets assume a role); an ExternalId set on a role
-// must match.
+// STS over awsQuery, version 2011-06-15. AssumeRole evaluates the role's trust policy (trusts)
+// and the caller's identity policies (authorize); root never assumes a role, as on AWS.
 
 const stsXMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
@@ -105,26 +105,12 @@ func (s *Server) stsAssumeRole(c *call) (any, error) {
 	if r == nil {
 		r = s.stackRole(acctID, name) // a role a CloudFormation stack created
 	}
-	if r == nil || (r.externalID != "" && r.externalID != c.form.Get("ExternalId")) {
+	if r == nil || (r.externalID != "" && r.externalID != c.form.Get("ExternalId")) || !s.trusts(r, c, roleARN) {
 		return nil, denied
 	}
 
-	n := s.nSession.Add(1)
-	seq := strconv.FormatInt(n, 10)
-	sess := &session{
-		acct:    target,
-		role:    r,
-		name:    sessName,
-		token:   "FwoGZXIvYXdzE" + s.ids.secret("token", seq, c.reqID) + s.ids.secret("token2", seq) + s.ids.secret("token3", seq),
-		expires: c.now.Add(duration).Truncate(time.Second),
-	}
-	keyID := s.ids.id("ASIA", 16, "session", seq)
-	secret := s.ids.secret("session", seq, c.reqID)
-	sess.secret = secret
-	s.sessions.Store(keyID, sess)
-	if n%4096 == 0 {
-		s.sweepSessions(c.now)
-	}
+	keyID, sess := s.newSession(target, r, sessName, c.reqID, c.now, duration)
+	secret := sess.secret
 	p := &principal{acct: target, kind: kindRole, sess: sess}
 	return xmlResult(func(x *xmlWriter) {
 		x.open("AssumedRoleUser")
@@ -149,4 +135,78 @@ func (s *Server) sweepSessions(now time.Time) {
 		}
 		return true
 	})
+}
+
+// trusts evaluates the role's trust policy (a resource-based policy) for the caller's
+// sts:AssumeRole, as AWS does: an explicit Deny refuses, and an Allow must name the caller's
+// account (arn:aws:iam::ID:root or ID), its user or role ARN, or "*", with every condition
+// holding (sts:ExternalId, aws:PrincipalOrgID, ...). A statement naming only a Service
+// principal never matches a caller with credentials. The caller's identity policy is
+// evaluated apart (authorize), as AWS requires both across accounts.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html (trust policy)
+func (s *Server) trusts(r *role, c *call, roleARN string) bool {
+	doc, err := parsePolicy(r.trust)
+	if err != nil {
+		return false // a role without a readable trust policy cannot be assumed
+	}
+	req := s.policyRequest(c.p, "sts:AssumeRole", roleARN)
+	req.externalID, req.hasExternalID = c.form.Get("ExternalId"), c.form.Has("ExternalId")
+	return doc.evaluate(req) == policyAllow
+}
+
+// newSession starts a session of role r in target and returns its access key id.
+func (s *Server) newSession(target *account, r *role, name, reqID string, now time.Time, duration time.Duration) (string, *session) {
+	n := s.nSession.Add(1)
+	seq := strconv.FormatInt(n, 10)
+	sess := &session{
+		acct:    target,
+		role:    r,
+		name:    name,
+		token:   "FwoGZXIvYXdzE" + s.ids.secret("token", seq, reqID) + s.ids.secret("token2", seq) + s.ids.secret("token3", seq),
+		expires: now.Add(duration).Truncate(time.Second),
+		secret:  s.ids.secret("session", seq, reqID),
+	}
+	keyID := s.ids.id("ASIA", 16, "session", seq)
+	s.sessions.Store(keyID, sess)
+	if n%4096 == 0 {
+		s.sweepSessions(now)
+	}
+	return keyID, sess
+}
+
+// ServiceCredentials are a role session's temporary credentials.
+type ServiceCredentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+}
+
+// AssumeRoleAsService starts a session of the role roleARN as the AWS service principal
+// (ssm.amazonaws.com running an automation with its AutomationAssumeRole, lambda.amazonaws.com
+// running a function) would get one: the role's trust policy must allow that service. It is
+// how a test acts as a role that only a service may assume.
+func (s *Server) AssumeRoleAsService(service, roleARN string) (ServiceCredentials, error) {
+	acctID, path, name, ok := parseRoleARN(roleARN)
+	if !ok || path != "/" {
+		return ServiceCredentials{}, fmt.Errorf("sandbox: %s is not a role ARN the sandbox serves", roleARN)
+	}
+	target, ok := s.accounts[acctID]
+	if !ok || target.status != "ACTIVE" {
+		return ServiceCredentials{}, fmt.Errorf("sandbox: no active account %s", acctID)
+	}
+	r := target.findRole(name)
+	if r == nil {
+		r = s.stackRole(acctID, name)
+	}
+	if r == nil {
+		return ServiceCredentials{}, fmt.Errorf("sandbox: no role %s", roleARN)
+	}
+	doc, err := parsePolicy(r.trust)
+	if err != nil {
+		return ServiceCredentials{}, fmt.Errorf("sandbox: trust policy of %s: %v", roleARN, err)
+	}
+	req := policyRequest{action: "sts:AssumeRole", resource: roleARN, account: acctID, orgID: s.org.id, arns: []string{service}}
+	if dec, _ := keyPolicyDecision(doc, req, service); dec != policyAllow {
+		return ServiceCredentials{}, fmt.Errorf("sandbox: the trust policy of %s does not let %s assume it", roleARN, service)
+	}
+	keyID, sess := s.newSession(target, r, service, s.requestID(), s.now().UTC(), time.Hour)
+	return ServiceCredentials{AccessKeyID: keyID, SecretAccessKey: sess.secret, SessionToken: sess.token}, nil
 }

@@ -158,3 +158,94 @@ func TestAssumeRoleProvider(t *testing.T) {
 		t.Errorf("iam:ListUsers calls by 222222222222 = %d, want 3", got)
 	}
 }
+
+const trustOrg = `
+managementAccountId: "111111111111"
+accounts:
+  - id: "111111111111"
+  - id: "222222222222"
+    roles:
+      - KeyageAuditRole
+      - name: OtherAccountOnly
+        trust: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "arn:aws:iam::999999999999:root"}, Action: "sts:AssumeRole"}]}
+      - name: AdminUserByArn
+        trust: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:user/sandbox-admin"}, Action: "sts:AssumeRole"}]}
+      - name: AccountId
+        trust: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "111111111111"}, Action: "sts:AssumeRole"}]}
+      - name: DeniedAdmin
+        trust: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "*"}, Action: "sts:AssumeRole"}, {Effect: Deny, Principal: {AWS: "arn:aws:iam::111111111111:user/sandbox-admin"}, Action: "sts:AssumeRole"}]}
+      - name: ServiceOnly
+        trust: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: ssm.amazonaws.com}, Action: "sts:AssumeRole"}]}
+      - name: OtherAction
+        trust: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:root"}, Action: "sts:TagSession"}]}
+      - name: OrgMembers
+        trust: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "*"}, Action: "sts:AssumeRole", Condition: {StringEquals: {"aws:PrincipalOrgID": "o-sandbox"}}}]}
+      - name: OtherOrg
+        trust: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "*"}, Action: "sts:AssumeRole", Condition: {StringEquals: {"aws:PrincipalOrgID": "o-someoneelse"}}}]}
+  - id: "333333333333"
+    roles: [KeyageAuditRole]
+`
+
+// TestAssumeRoleTrustPolicy: AssumeRole evaluates the role's trust policy as AWS does; a
+// role whose trust policy does not allow the caller cannot be assumed, whatever the caller's
+// own permissions.
+func TestAssumeRoleTrustPolicy(t *testing.T) {
+	sandboxFor := func(doc string) *testSandbox {
+		fx, err := ParseFixture([]byte(doc), "org.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newTestSandbox(t, Options{Fixture: fx})
+	}
+	// The organization's id is derived from the management account: learn it, then name it.
+	orgID := sandboxFor(trustOrg).Server.org.id
+	ts := sandboxFor(strings.ReplaceAll(trustOrg, "o-sandbox", orgID))
+	if ts.Server.org.id != orgID {
+		t.Fatalf("organization id %s, then %s: not derived from the fixture alone", orgID, ts.Server.org.id)
+	}
+	ctx := context.Background()
+	mgmt := sts.NewFromConfig(ts.mgmtConfig())
+	assume := func(client *sts.Client, roleARN string) error {
+		_, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("keyage-scan")})
+		return err
+	}
+	// A session of an audit role in another member account: its trust names the management
+	// account, not this role.
+	out, err := mgmt.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::333333333333:role/KeyageAuditRole"), RoleSessionName: aws.String("hop")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.Credentials
+	member := sts.NewFromConfig(ts.config(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken))
+
+	for _, tt := range []struct {
+		name   string
+		client *sts.Client
+		role   string
+		allow  bool
+	}{
+		{"the default trust names the management account", mgmt, "KeyageAuditRole", true},
+		{"trust names another account", mgmt, "OtherAccountOnly", false},
+		{"trust names the caller's user ARN", mgmt, "AdminUserByArn", true},
+		{"trust names the caller's account id", mgmt, "AccountId", true},
+		{"an explicit Deny wins over Allow *", mgmt, "DeniedAdmin", false},
+		{"a Service principal is not a caller", mgmt, "ServiceOnly", false},
+		{"an Allow of another action", mgmt, "OtherAction", false},
+		{"aws:PrincipalOrgID of the caller's organization", mgmt, "OrgMembers", true},
+		{"aws:PrincipalOrgID of another organization", mgmt, "OtherOrg", false},
+		{"a member account's role session is not the management account", member, "KeyageAuditRole", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := assume(tt.client, "arn:aws:iam::222222222222:role/"+tt.role)
+			if tt.allow {
+				if err != nil {
+					t.Fatalf("AssumeRole(%s) = %v, want success", tt.role, err)
+				}
+				return
+			}
+			if code, msg := apiErr(t, err); code != "AccessDenied" || !strings.Contains(msg, "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/"+tt.role) {
+				t.Errorf("AssumeRole(%s) = %s: %s, want AccessDenied naming the role", tt.role, code, msg)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,8 +44,7 @@ type Options struct {
 // Notifier posts messages to one Slack incoming webhook.
 type Notifier struct {
 	opts Options
-	// req is the request of every message, but for its body.
-	req notify.JSONRequest
+	post *notify.Poster
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -53,17 +53,14 @@ var _ notify.Notifier = (*Notifier)(nil)
 // webhook URL (notify/receivers checks one read from the environment or a
 // file with config's rule); New only refuses a URL it cannot parse.
 func New(opts Options) (*Notifier, error) {
-	u, err := notify.ParseURL("slack", "webhookUrl", opts.WebhookURL)
+	req := notify.JSONRequest{URL: opts.WebhookURL, ContentType: "application/json; charset=utf-8"}
+	post, err := notify.NewPoster("slack", "webhookUrl", req, opts.HTTPOptions, DefaultTimeout, func(u *url.URL) []string {
+		return []string{u.EscapedPath(), u.Path, u.RawQuery}
+	})
 	if err != nil {
 		return nil, err
 	}
-	opts.HTTPOptions = opts.HTTPOptions.WithDefaults(DefaultTimeout)
-	return &Notifier{opts: opts, req: notify.JSONRequest{
-		URL:         opts.WebhookURL,
-		ContentType: "application/json; charset=utf-8",
-		Endpoint:    notify.Endpoint(opts.WebhookURL),
-		Secrets:     []string{opts.WebhookURL, u.EscapedPath(), u.Path, u.RawQuery},
-	}}, nil
+	return &Notifier{opts: opts, post: post}, nil
 }
 
 // Notify posts m. Slack answers 200 "ok"; 429 (with Retry-After) and 5xx
@@ -74,13 +71,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 	if err != nil {
 		return false, fmt.Errorf("encode slack payload of message %s: %w", m.ID, err)
 	}
-	req := n.req
-	req.Body = body
-	_, retry, err = n.opts.DoJSON(ctx, req)
-	if err != nil {
-		return retry, fmt.Errorf("post message %s to slack: %w", m.ID, err)
-	}
-	return false, nil
+	return n.post.Post(ctx, m.ID, body, nil)
 }
 
 // Payload is the JSON body of an incoming-webhook request.

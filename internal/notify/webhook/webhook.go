@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/keyage/keyage/internal/notify"
@@ -46,9 +47,9 @@ type Options struct {
 
 // Notifier posts messages to one webhook endpoint.
 type Notifier struct {
-	opts Options
-	// req is the request of every message, but for its body and headers.
-	req notify.JSONRequest
+	secret  string
+	headers map[string]string
+	post    *notify.Poster
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -58,23 +59,24 @@ var _ notify.Notifier = (*Notifier)(nil)
 // from the environment or a file with config's rule); New only refuses a
 // URL it cannot parse, without quoting it.
 func New(opts Options) (*Notifier, error) {
-	u, err := notify.ParseURL("webhook", "url", opts.URL)
+	post, err := notify.NewPoster("webhook", "url", notify.JSONRequest{URL: opts.URL}, opts.HTTPOptions, DefaultTimeout, func(u *url.URL) []string {
+		secrets := []string{opts.Secret}
+		if u.RawQuery != "" {
+			secrets = append(secrets, u.RawQuery)
+		}
+		if u.User != nil {
+			secrets = append(secrets, u.User.String())
+			secrets = append(secrets, notify.URLSecrets(opts.URL)[1:]...)
+		}
+		for _, v := range opts.Headers {
+			secrets = append(secrets, v)
+		}
+		return secrets
+	})
 	if err != nil {
 		return nil, err
 	}
-	opts.HTTPOptions = opts.HTTPOptions.WithDefaults(DefaultTimeout)
-	secrets := []string{opts.URL, opts.Secret}
-	if u.RawQuery != "" {
-		secrets = append(secrets, u.RawQuery)
-	}
-	if u.User != nil {
-		secrets = append(secrets, u.User.String())
-		secrets = append(secrets, notify.URLSecrets(opts.URL)[1:]...)
-	}
-	for _, v := range opts.Headers {
-		secrets = append(secrets, v)
-	}
-	return &Notifier{opts: opts, req: notify.JSONRequest{URL: opts.URL, Endpoint: notify.Endpoint(opts.URL), Secrets: secrets}}, nil
+	return &Notifier{secret: opts.Secret, headers: opts.Headers, post: post}, nil
 }
 
 // Sign returns the X-Keyage-Signature value of body under secret:
@@ -93,18 +95,12 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 		return false, fmt.Errorf("encode webhook payload of message %s: %w", m.ID, err)
 	}
 	h := http.Header{}
-	for name, value := range n.opts.Headers {
+	for name, value := range n.headers {
 		h.Set(name, value)
 	}
 	h.Set(HeaderDelivery, m.ID)
-	if n.opts.Secret != "" {
-		h.Set(HeaderSignature, Sign(n.opts.Secret, body))
+	if n.secret != "" {
+		h.Set(HeaderSignature, Sign(n.secret, body))
 	}
-	req := n.req
-	req.Body, req.Header = body, h
-	_, retry, err = n.opts.DoJSON(ctx, req)
-	if err != nil {
-		return retry, fmt.Errorf("post message %s to webhook: %w", m.ID, err)
-	}
-	return false, nil
+	return n.post.Post(ctx, m.ID, body, h)
 }
