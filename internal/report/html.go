@@ -144,21 +144,13 @@ func exemptionRow(w *rowWriter, e Exemption) {
 
 func plannedRow(w *rowWriter, p Planned) {
 	w.cells("", dayOf(p.DeactivateAt))
-	w.cell("")
-	w.code(p.AccountID)
-	w.cells("", p.UserName)
-	w.cell("")
-	w.code(p.AccessKeyID)
+	w.keyCells(p.AccountID, p.UserName, p.AccessKeyID)
 	w.cells("", dayOf(p.NoticedAt))
 }
 
 func actionRow(w *rowWriter, a store.AuditRecord) {
 	w.cells("", stamp(a.At))
-	w.cell("")
-	w.code(a.AccountID)
-	w.cells("", a.UserName)
-	w.cell("")
-	w.code(a.AccessKeyID)
+	w.keyCells(a.AccountID, a.UserName, a.AccessKeyID)
 	w.cells("", a.Action)
 	if a.DryRun {
 		w.raw(" (dry run)")
@@ -187,6 +179,16 @@ func (w *rowWriter) code(s string) {
 	w.raw("<code>")
 	w.text(s)
 	w.raw("</code>")
+}
+
+// keyCells writes the cells account (as code), user and access key (as
+// code).
+func (w *rowWriter) keyCells(accountID, userName, accessKeyID string) {
+	w.cell("")
+	w.code(accountID)
+	w.cells("", userName)
+	w.cell("")
+	w.code(accessKeyID)
 }
 
 // cell closes the open cell and opens one with attrs (HTML, may be "").
