@@ -3,7 +3,6 @@ package awsenv_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 )
 
 // loadSandbox serves o's fixture (a small generated organization when nil)
@@ -25,19 +25,9 @@ func loadSandbox(t *testing.T, o sandbox.Options, maxAttempts int, observe func(
 	if o.Fixture == nil {
 		o.Fixture = sandbox.Generate(sandbox.GenerateOptions{Accounts: 1, Users: 2, Seed: 1})
 	}
-	srv, err := sandbox.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	cfg, err := awsenv.Load(context.Background(), awsenv.Options{Region: "us-east-1", EndpointURL: hs.URL, MaxAttempts: maxAttempts, Observe: observe,
-		StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return sandboxtest.Serve(t, o).Load(t, func(ao *awsenv.Options) {
+		ao.MaxAttempts, ao.Observe = maxAttempts, observe
+	})
 }
 
 // Throttling slows calls down instead of failing them: at 2 requests a

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyage/keyage/internal/config"
+	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/store"
 )
@@ -60,4 +61,26 @@ func (o *actingOptions) open(ctx context.Context, f *Factory, changed func(strin
 		return nil, err
 	}
 	return &acting{job: job, store: st, audit: audit, close: func() { closeAudit(); st.Close() }}, nil
+}
+
+// enforce runs the cycle's enforcement (with eo and the opened state and
+// audit log) under a progress bar and writes its report: doc's document
+// with -o json, else what print prints.
+func (act *acting) enforce(ctx context.Context, f *Factory, eo cycle.EnforceOptions, doc func(*cycle.Report) any, print func(io.Writer, *cycle.Report)) (*cycle.Report, error) {
+	eo.AuditLog = act.audit
+	co := cycle.Options{Store: act.store, Deliver: true, Enforce: &eo}
+	co.Progress, co.AfterScan = f.progressBar()
+	r, err := f.Cycle(ctx, act.job, co)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := r.Enforce(ctx, f.Now())
+	if err != nil {
+		return nil, err
+	}
+	if act.job.format == output.JSON {
+		return rep, writeJSON(f.IO.Out, doc(rep))
+	}
+	print(f.IO.Out, rep)
+	return rep, nil
 }

@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/keyage/keyage/internal/output"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 )
 
 // sandboxEnv serves testdata/org.yaml and points the standard AWS
@@ -26,26 +26,16 @@ func sandboxEnv(t *testing.T) *sandbox.Server {
 // sandboxEnvWith serves the fixture at path, as sandboxEnv does.
 func sandboxEnvWith(t *testing.T, path string) *sandbox.Server {
 	t.Helper()
-	fx, err := sandbox.LoadFixture(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sandbox.New(sandbox.Options{Fixture: fx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
+	s := sandboxtest.ServeFile(t, path)
 	dir := t.TempDir()
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL": hs.URL, "AWS_ACCESS_KEY_ID": id, "AWS_SECRET_ACCESS_KEY": secret,
-		"AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_SESSION_TOKEN": "",
+		"AWS_ENDPOINT_URL": s.URL, "AWS_ACCESS_KEY_ID": s.ID, "AWS_SECRET_ACCESS_KEY": s.Secret,
+		"AWS_REGION": sandboxtest.Region, "AWS_PROFILE": "", "AWS_SESSION_TOKEN": "",
 		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
 	} {
 		t.Setenv(k, v)
 	}
-	return srv
+	return s.Server
 }
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {

@@ -7,9 +7,10 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// runE is the RunE of a command over the factory: runF, when not nil,
-// replaces run (tests of flag parsing); run is told which flags were set.
-func runE[O any](f *Factory, o *O, runF func(*O) error, run func(context.Context, *Factory, *O, func(string) bool) error) func(*cobra.Command, []string) error {
+// runE is the RunE of a command over its dependencies f (the factory, or
+// the IO alone): runF, when not nil, replaces run (tests of flag parsing);
+// run is told which flags were set.
+func runE[F, O any](f F, o *O, runF func(*O) error, run func(context.Context, F, *O, func(string) bool) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
 		if runF != nil {
 			return runF(o)
@@ -21,4 +22,9 @@ func runE[O any](f *Factory, o *O, runF func(*O) error, run func(context.Context
 // addStateFlag declares --state, the SQLite state database.
 func addStateFlag(fl *pflag.FlagSet, p *string) {
 	fl.StringVar(p, "state", defaultStatePath, "SQLite state database")
+}
+
+// addConfigFlag declares --config, the YAML config file.
+func addConfigFlag(fl *pflag.FlagSet, p *string) {
+	fl.StringVar(p, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
 }

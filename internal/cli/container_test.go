@@ -85,13 +85,7 @@ func execForm(t *testing.T, in instruction) []string {
 }
 
 func find(s *stage, cmd string) []instruction {
-	var out []instruction
-	for _, in := range s.body {
-		if in.cmd == cmd {
-			out = append(out, in)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(s.body), func(in instruction) bool { return in.cmd != cmd })
 }
 
 // TestDockerfile checks what no image build can check here (no Docker

@@ -116,6 +116,16 @@ func (e *deployEnv) flags(f *pflag.FlagSet) {
 	addAWSFlags(f, &e.endpointURL, &e.region, &e.profile)
 }
 
+// addMasterStackFlag declares --stack-name, the master stack's name.
+func addMasterStackFlag(f *pflag.FlagSet, p *string) {
+	f.StringVar(p, "stack-name", deploy.DefaultMasterStack, "name of the master stack")
+}
+
+// addStackSetFlag declares --stack-set-name, the target StackSet's name.
+func addStackSetFlag(f *pflag.FlagSet, p *string) {
+	f.StringVar(p, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
+}
+
 func (e *deployEnv) load(ctx context.Context) (aws.Config, error) {
 	cfg, err := awsenv.Load(ctx, awsenv.Options{Profile: e.profile, Region: e.region, EndpointURL: e.endpointURL})
 	if err != nil {
@@ -178,7 +188,7 @@ shown with CloudFormation's reasons, and the exit status is 1.`,
 	f.StringVar(&o.master.KmsKey, "kms-key", "create", "encrypt the topic: create (a customer-managed key), a key ARN, or none; alias/aws/sns cannot serve")
 	f.BoolVar(&o.master.EventsReceiver, "events-receiver", false, "accept the targets' EventBridge events on the default bus and queue them for keyage serve --events-queue")
 	f.BoolVar(&o.master.SubscribeQueue, "subscribe-queue", false, "create an SQS queue subscribed to the topic (for keyage remediate --events-queue)")
-	f.StringVar(&o.master.StackName, "stack-name", deploy.DefaultMasterStack, "name of the master stack")
+	addMasterStackFlag(f, &o.master.StackName)
 	f.StringVar(&o.master.TopicName, "topic-name", deploy.DefaultTopicName, "name of the topic (and of the queue)")
 	o.env.flags(f)
 	return cmd
@@ -301,7 +311,7 @@ func (o *deployTargetsOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&t.OwnerTagKey, "owner-tag-key", "", "the automation names the user's owner from this tag")
 	f.StringVar(&t.ExternalID, "external-id", "", "assuming the audit role requires this sts:ExternalId")
 	f.StringVar(&t.AuditRoleName, "audit-role-name", deploy.DefaultAuditRoleName, "name of the read-only role the StackSet creates")
-	f.StringVar(&t.StackSetName, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
+	addStackSetFlag(f, &t.StackSetName)
 	f.StringVar(&t.TopicKmsKeyArn, "topic-kms-key-arn", "", "the key encrypting the topic (the KmsKeyArn keyage deploy master prints): the remediation role may use it")
 	f.BoolVar(&t.ForwardEvents, "forward-events", false, "forward IAM and compliance changes from us-east-1 to the master's event bus (deploy master --events-receiver)")
 	f.BoolVar(&t.EnableEnforcement, "enable-enforcement", false, "create "+deploy.DefaultEnforceRoleName+" in each target (keyage enforce assumes it)")
@@ -406,8 +416,8 @@ func newDeployStatusCmd(ios *IO) *cobra.Command {
 	f := cmd.Flags()
 	addOutputFlags(f, &o.output, nil, output.Table, output.JSON, output.CSV)
 	f.BoolVar(&o.drift, "drift", false, "detect drift of the stack and the StackSet's instances first")
-	f.StringVar(&o.stack, "stack-name", deploy.DefaultMasterStack, "name of the master stack")
-	f.StringVar(&o.set, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
+	addMasterStackFlag(f, &o.stack)
+	addStackSetFlag(f, &o.set)
 	o.env.flags(f)
 	return cmd
 }
@@ -514,7 +524,7 @@ func newDestroyTargetsCmd(ios *IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDestroyTargets(cmd.Context(), ios, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.set, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet")
+	addStackSetFlag(f, &o.set)
 	o.prefs.register(f)
 	o.env.flags(f)
 	return cmd
@@ -565,7 +575,7 @@ refused and the instances are named; "keyage destroy targets" first, or --force.
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.force, "force", false, "delete even while StackSet instances still exist")
-	f.StringVar(&o.stack, "stack-name", deploy.DefaultMasterStack, "name of the master stack")
+	addMasterStackFlag(f, &o.stack)
 	f.StringVar(&o.set, "stack-set-name", deploy.DefaultTargetStackSet, "name of the StackSet checked for instances")
 	o.env.flags(f)
 	return cmd

@@ -66,23 +66,11 @@ func runEnforce(ctx context.Context, f *Factory, o *enforceOptions, changed func
 		return err
 	}
 	defer act.close()
-	job, cfg := act.job, act.job.cfg
-	co := cycle.Options{Store: act.store, Deliver: true, Enforce: &cycle.EnforceOptions{Apply: o.apply || cfg.Enforce.Apply, AuditLog: act.audit}}
-	co.Progress, co.AfterScan = f.progressBar()
-	r, err := f.Cycle(ctx, job, co)
+	rep, err := act.enforce(ctx, f, cycle.EnforceOptions{Apply: o.apply || act.job.cfg.Enforce.Apply},
+		func(rep *cycle.Report) any { return newEnforceDocument(rep.Enforce, runJSONVersion) },
+		func(w io.Writer, rep *cycle.Report) { printEnforceReport(w, rep.Enforce) })
 	if err != nil {
 		return err
-	}
-	rep, err := r.Enforce(ctx, f.Now())
-	if err != nil {
-		return err
-	}
-	if job.format == output.JSON {
-		if err := writeJSON(f.IO.Out, newEnforceDocument(rep.Enforce, runJSONVersion)); err != nil {
-			return err
-		}
-	} else {
-		printEnforceReport(f.IO.Out, rep.Enforce)
 	}
 	if er := rep.Enforce.Report; er.Stopped != "" {
 		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("enforcement stopped (%s) after changing %d keys", er.Stopped, len(er.Changed()))}
@@ -219,7 +207,7 @@ func newReactivateCmd(ios *IO) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	addStateFlag(fl, &o.statePath)
-	fl.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
+	addConfigFlag(fl, &o.configPath)
 	fl.StringVar(&o.account, "account", "", "the key's account")
 	fl.StringVar(&o.key, "key", "", "the access key id")
 	fl.StringVar(&o.user, "user", "", "the key's user (default: from the audit trail)")

@@ -9,14 +9,22 @@ import (
 	"github.com/keyage/keyage/internal/enforce"
 )
 
-func TestEnforceCLI(t *testing.T) {
+// enforceOrg serves testdata/enforce-org.yaml and writes a config that
+// deactivates and deletes in account 222222222222 without a notice period,
+// with extra YAML after it; it returns the config's path and a directory
+// for the test's files.
+func enforceOrg(t *testing.T, extra string) (cfg, dir string) {
+	t.Helper()
 	sandboxEnvWith(t, "testdata/enforce-org.yaml")
-	dir := t.TempDir()
-	notices := filepath.Join(dir, "notices.jsonl")
-	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
+	return writeConfig(t, `accounts: {ids: ["222222222222"]}
 lifecycle: {deactivateAge: 100, deleteAge: 110}
 enforce: {noticeDays: 0}
-receivers: [{name: owners, file: {path: `+notices+`}}]
+`+extra), t.TempDir()
+}
+
+func TestEnforceCLI(t *testing.T) {
+	notices := filepath.Join(t.TempDir(), "notices.jsonl")
+	cfg, dir := enforceOrg(t, `receivers: [{name: owners, file: {path: `+notices+`}}]
 routes: [{match: {stage: [deactivated, escalated, deleted]}, receivers: [owners]}]
 `)
 	state, auditLog := filepath.Join(dir, "keyage.db"), filepath.Join(dir, "audit.jsonl")

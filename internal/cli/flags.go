@@ -78,12 +78,25 @@ type configFlag struct {
 	set func(cfg *config.Config, o *scanOptions) error
 }
 
-// daysFlag is a flag of whole days that overwrites the field at path.
-func daysFlag(name, path string, field func(*config.Config) *config.Days, value func(*scanOptions) int) configFlag {
+// fieldFlag is a flag whose value overwrites the field at path.
+func fieldFlag[T any](name, path string, field func(*config.Config) *T, value func(*scanOptions) T) configFlag {
 	return configFlag{name: name, path: path, set: func(c *config.Config, o *scanOptions) error {
-		*field(c) = config.Days(value(o))
+		*field(c) = value(o)
 		return nil
 	}}
+}
+
+// daysFlag is a flag of whole days that overwrites the field at path.
+func daysFlag(name, path string, field func(*config.Config) *config.Days, value func(*scanOptions) int) configFlag {
+	return fieldFlag(name, path, field, func(o *scanOptions) config.Days { return config.Days(value(o)) })
+}
+
+// awsFlag is an AWS flag (no default of its own) that overwrites the field at
+// path whenever it is not empty.
+func awsFlag(name, path string, field func(*config.Config) *string, value func(*scanOptions) string) configFlag {
+	f := fieldFlag(name, path, field, value)
+	f.given = func(o *scanOptions) bool { return value(o) != "" }
+	return f
 }
 
 // scanConfigFlags lists the scan flags in the order they are written into the
@@ -95,55 +108,29 @@ var scanConfigFlags = []configFlag{
 		c.Accounts.IDs, c.Accounts.Organization, c.Accounts.OU = ids, false, ""
 		return err
 	}},
-	{name: "org", path: "accounts.organization", set: func(c *config.Config, o *scanOptions) error {
-		c.Accounts.Organization = o.org
-		return nil
-	}},
+	fieldFlag("org", "accounts.organization", func(c *config.Config) *bool { return &c.Accounts.Organization }, func(o *scanOptions) bool { return o.org }),
 	{name: "ou", path: "accounts.ou", set: func(c *config.Config, o *scanOptions) error {
 		c.Accounts.OU, c.Accounts.Organization = o.ou, true
 		return nil
 	}},
-	{name: "role-name", path: "accounts.roleName", set: func(c *config.Config, o *scanOptions) error {
-		c.Accounts.RoleName = o.roleName
-		return nil
-	}},
-	{name: "external-id", path: "accounts.externalId", set: func(c *config.Config, o *scanOptions) error {
-		c.Accounts.ExternalID = o.externalID
-		return nil
-	}},
+	fieldFlag("role-name", "accounts.roleName", func(c *config.Config) *string { return &c.Accounts.RoleName }, func(o *scanOptions) string { return o.roleName }),
+	fieldFlag("external-id", "accounts.externalId", func(c *config.Config) *string { return &c.Accounts.ExternalID }, func(o *scanOptions) string { return o.externalID }),
 	daysFlag("max-age", "rule.maxAccessKeyAge", func(c *config.Config) *config.Days { return &c.Rule.MaxAccessKeyAge }, func(o *scanOptions) int { return o.maxAge }),
 	daysFlag("warn-age", "rule.warnAge", func(c *config.Config) *config.Days { return &c.Rule.WarnAge }, func(o *scanOptions) int { return o.warnAge }),
 	daysFlag("deactivate-age", "lifecycle.deactivateAge", func(c *config.Config) *config.Days { return &c.Lifecycle.DeactivateAge }, func(o *scanOptions) int { return o.deactivateAge }),
 	daysFlag("delete-age", "lifecycle.deleteAge", func(c *config.Config) *config.Days { return &c.Lifecycle.DeleteAge }, func(o *scanOptions) int { return o.deleteAge }),
 	daysFlag("unused-age", "lifecycle.unusedAge", func(c *config.Config) *config.Days { return &c.Lifecycle.UnusedAge }, func(o *scanOptions) int { return o.unusedAge }),
 	daysFlag("never-used-age", "lifecycle.neverUsedAge", func(c *config.Config) *config.Days { return &c.Lifecycle.NeverUsedAge }, func(o *scanOptions) int { return o.neverUsedAge }),
-	{name: "source", path: "scan.source", set: func(c *config.Config, o *scanOptions) error {
-		c.Scan.Source = config.Source(o.source)
-		return nil
-	}},
-	{name: "with-tags", path: "scan.withTags", set: func(c *config.Config, o *scanOptions) error {
-		c.Scan.WithTags = o.withTags
-		return nil
-	}},
-	{name: "concurrency", path: "scan.concurrency", set: func(c *config.Config, o *scanOptions) error {
-		c.Scan.Concurrency = o.concurrency
-		return nil
-	}},
+	fieldFlag("source", "scan.source", func(c *config.Config) *config.Source { return &c.Scan.Source }, func(o *scanOptions) config.Source { return config.Source(o.source) }),
+	fieldFlag("with-tags", "scan.withTags", func(c *config.Config) *bool { return &c.Scan.WithTags }, func(o *scanOptions) bool { return o.withTags }),
+	fieldFlag("concurrency", "scan.concurrency", func(c *config.Config) *int { return &c.Scan.Concurrency }, func(o *scanOptions) int { return o.concurrency }),
 	{name: "account-timeout", path: "scan.accountTimeout", set: func(c *config.Config, o *scanOptions) error {
 		d, err := config.ParseDuration(o.accountTimeout)
 		c.Scan.AccountTimeout = d
 		return err
 	}},
-	{name: "endpoint-url", path: "scan.endpointUrl", given: func(o *scanOptions) bool { return o.endpointURL != "" },
-		set: func(c *config.Config, o *scanOptions) error {
-			c.Scan.EndpointURL = o.endpointURL
-			return nil
-		}},
-	{name: "region", path: "scan.region", given: func(o *scanOptions) bool { return o.region != "" },
-		set: func(c *config.Config, o *scanOptions) error {
-			c.Scan.Region = o.region
-			return nil
-		}},
+	awsFlag("endpoint-url", "scan.endpointUrl", func(c *config.Config) *string { return &c.Scan.EndpointURL }, func(o *scanOptions) string { return o.endpointURL }),
+	awsFlag("region", "scan.region", func(c *config.Config) *string { return &c.Scan.Region }, func(o *scanOptions) string { return o.region }),
 }
 
 // applyFlags writes the flags given in o over cfg and validates the result

@@ -66,7 +66,7 @@ only reads the project (checking the URL, credentials and project) unless
 		},
 	}
 	f := test.Flags()
-	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
+	addConfigFlag(f, &o.configPath)
 	f.StringSliceVar(&o.to, "to", nil, "e-mail receivers: send to this address instead of the receiver's to: list")
 	f.StringVar(&o.stage, "stage", "expired", "stage of the test message's made-up key: "+orList(config.Stages))
 	f.BoolVar(&o.create, "create", false, "Jira: create a test issue and resolve it at once (default: only check access)")

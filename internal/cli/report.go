@@ -54,7 +54,7 @@ and /api/v1/report.`,
 	}
 	fl := cmd.Flags()
 	addStateFlag(fl, &o.statePath)
-	fl.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
+	addConfigFlag(fl, &o.configPath)
 	fl.StringVar(&o.since, "since", "90d", "the report's window: 90d, 2w, 720h")
 	fl.StringVar(&o.out, "out", "-", "file to write (- for stdout)")
 	o.format = "html"

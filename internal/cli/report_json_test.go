@@ -59,12 +59,7 @@ routes: [{receivers: [central]}]
 // TestEnforceJSON: keyage enforce -o json prints the enforcement report as
 // one JSON document.
 func TestEnforceJSON(t *testing.T) {
-	sandboxEnvWith(t, "testdata/enforce-org.yaml")
-	dir := t.TempDir()
-	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
-lifecycle: {deactivateAge: 100, deleteAge: 110}
-enforce: {noticeDays: 0}
-`)
+	cfg, dir := enforceOrg(t, "")
 	code, out, stderr := runCLI(t, "enforce", "--config", cfg, "--state", filepath.Join(dir, "keyage.db"), "-o", "json", "--log-level", "error")
 	if code != ExitOK {
 		t.Fatalf("enforce -o json: exit %d\n%s", code, stderr)
@@ -115,12 +110,7 @@ func TestDemoJSON(t *testing.T) {
 
 // TestStateCSV: executions and audit print CSV with a header row.
 func TestStateCSV(t *testing.T) {
-	sandboxEnvWith(t, "testdata/enforce-org.yaml")
-	dir := t.TempDir()
-	cfg := writeConfig(t, `accounts: {ids: ["222222222222"]}
-lifecycle: {deactivateAge: 100, deleteAge: 110}
-enforce: {noticeDays: 0}
-`)
+	cfg, dir := enforceOrg(t, "")
 	state := filepath.Join(dir, "keyage.db")
 	if code, _, stderr := runCLI(t, "run", "--config", cfg, "--state", state, "--log-level", "error"); code != ExitOK {
 		t.Fatalf("run: exit %d\n%s", code, stderr)

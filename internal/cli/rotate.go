@@ -42,12 +42,7 @@ involving KEY and deactivates the new one. See docs/rotation.md.`,
   keyage rotate --config keyage.yaml --apply --audit-log audit.jsonl
   keyage rotate --config keyage.yaml --undo AKIAOLDKEYEXAMPLE --apply`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runRotate(cmd.Context(), f, o, cmd.Flags().Changed)
-		},
+		RunE: runE(f, o, runF, runRotate),
 	}
 	addActingFlags(cmd, &o.actingOptions, "IAM and Secrets Manager")
 	cmd.Flags().StringVar(&o.undo, "undo", "", "undo the rotation involving this access key id (old or new)")
@@ -87,22 +82,11 @@ func runRotate(ctx context.Context, f *Factory, o *rotateOptions, changed func(s
 		fmt.Fprintf(f.IO.Out, "%s %s of %s in %s: %s\n", step.Outcome, step.Action, step.UserName, step.AccountID, step.Detail)
 		return nil
 	}
-	co := cycle.Options{Store: st, Deliver: true, Enforce: &cycle.EnforceOptions{Apply: apply, AuditLog: audit, RotateOnly: true}}
-	co.Progress, co.AfterScan = f.progressBar()
-	r, err := f.Cycle(ctx, job, co)
+	rep, err := act.enforce(ctx, f, cycle.EnforceOptions{Apply: apply, RotateOnly: true},
+		func(rep *cycle.Report) any { return newRotationDocument(rep.Enforce.Rotation, apply) },
+		func(w io.Writer, rep *cycle.Report) { printRotation(w, rep.Enforce.Rotation, apply) })
 	if err != nil {
 		return err
-	}
-	rep, err := r.Enforce(ctx, f.Now())
-	if err != nil {
-		return err
-	}
-	if job.format == output.JSON {
-		if err := writeJSON(f.IO.Out, newRotationDocument(rep.Enforce.Rotation, apply)); err != nil {
-			return err
-		}
-	} else {
-		printRotation(f.IO.Out, rep.Enforce.Rotation, apply)
 	}
 	if rot := rep.Enforce.Rotation; rot != nil && rot.Stopped != "" {
 		return &ExitError{Code: ExitAccountError, Err: fmt.Errorf("rotation stopped (%s)", rot.Stopped)}

@@ -67,12 +67,7 @@ keyage --help).`,
   keyage scan --config keyage.yaml --fail-on non-compliant
   keyage scan --org --fail-on non-compliant,root-keys`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runScan(cmd.Context(), ios, o, cmd.Flags().Changed)
-		},
+		RunE: runE(ios, o, runF, runScan),
 	}
 	addScanFlags(cmd, o)
 	addFailOnFlag(cmd, o)
@@ -85,7 +80,7 @@ keyage --help).`,
 func addScanFlags(cmd *cobra.Command, o *scanOptions) {
 	d := config.Default()
 	f := cmd.Flags()
-	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
+	addConfigFlag(f, &o.configPath)
 	f.StringVar(&o.accounts, "accounts", "", "comma-separated account ids to scan")
 	f.BoolVar(&o.org, "org", d.Accounts.Organization, "scan every ACTIVE account of the organization (Organizations ListAccounts)")
 	f.StringVar(&o.ou, "ou", d.Accounts.OU, "with --org: only the accounts under this OU (ou-...) or root (r-...)")

@@ -47,7 +47,7 @@ current is never pruned. The file keeps its size (SQLite reuses the pages);
 	}
 	f := cmd.Flags()
 	addStateFlag(f, &o.statePath)
-	f.StringVar(&o.configPath, "config", "", "YAML config file (default ./keyage.yaml when it exists)")
+	addConfigFlag(f, &o.configPath)
 	f.BoolVar(&o.vacuum, "vacuum", false, "vacuum after pruning")
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/keyage/keyage/internal/cycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -33,28 +33,18 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	fx, err := sandbox.LoadFixture("testdata/org.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newEnvFor(t, fx)
+	return newEnvFor(t, sandboxtest.LoadFixture(t, "testdata/org.yaml"))
 }
 
 // newEnvFor is newEnv with the sandbox organization fx.
 func newEnvFor(t *testing.T, fx *sandbox.Fixture) *env {
 	t.Helper()
-	srv, err := sandbox.New(sandbox.Options{Fixture: fx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
+	s := sandboxtest.Serve(t, sandbox.Options{Fixture: fx})
 	dir := t.TempDir()
 	return &env{
 		aws: func(ctx context.Context, o awsenv.Options) (aws.Config, error) {
-			o.StaticCredentials = &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
-			o.EndpointURL, o.Region = hs.URL, "us-east-1"
+			so := s.Options()
+			o.StaticCredentials, o.EndpointURL, o.Region = so.StaticCredentials, so.EndpointURL, so.Region
 			return awsenv.Load(ctx, o)
 		},
 		state: filepath.Join(dir, "keyage.db"),

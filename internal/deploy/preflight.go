@@ -227,8 +227,15 @@ func (p *Preflight) resourceTypes(ctx context.Context, region string) Check {
 }
 
 // ouAccounts lists the active accounts under the OUs (or roots), nested OUs included, sorted
-// and each once. On an error it returns the accounts of the parents walked before it.
+// and each once, without the organization's management account: service-managed StackSets
+// never deploy there, even when it is in a target OU (the CloudFormation API reference,
+// DeploymentTargets). On an error it returns the accounts of the parents walked before it.
 func (p *Preflight) ouAccounts(ctx context.Context, parents []string) ([]string, error) {
+	org, err := organizations.NewFromConfig(p.Master).DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		return nil, fmt.Errorf("describe the organization: %w", awsenv.Simplify(err))
+	}
+	mgmt := aws.ToString(org.Organization.MasterAccountId)
 	var out []string
 	for _, parent := range parents {
 		accts, err := inventory.OUAccounts(ctx, p.Master, parent)
@@ -236,7 +243,7 @@ func (p *Preflight) ouAccounts(ctx context.Context, parents []string) ([]string,
 			return out, err
 		}
 		for _, a := range accts {
-			if !slices.Contains(out, a.ID) {
+			if a.ID != mgmt && !slices.Contains(out, a.ID) {
 				out = append(out, a.ID)
 			}
 		}

@@ -100,3 +100,37 @@ func TestPreflightStackSetPrerequisites(t *testing.T) {
 		})
 	}
 }
+
+// TestPreflightServiceManagedSkipsManagementAccount: service-managed StackSets never deploy to
+// the management account, even when it is under a target OU (the CloudFormation API
+// reference, DeploymentTargets), so preflight checks the member accounts only.
+func TestPreflightServiceManagedSkipsManagementAccount(t *testing.T) {
+	ctx := context.Background()
+	mgmt := fixtureSandbox(t, fmt.Sprintf(prereqOrg, "true", "AWSCloudFormationStackSetAdministrationRole"))
+	roots, err := organizations.NewFromConfig(mgmt).ListRoots(ctx, &organizations.ListRootsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := TargetsOptions{TopicArn: testTopic, MasterAccountID: "111111111111", Regions: []string{"us-east-1"},
+		OrganizationalUnits: []string{aws.ToString(roots.Roots[0].Id)}}
+	pf := &Preflight{Master: mgmt, MasterAccountID: "111111111111",
+		Assume: func(ctx context.Context, account, role, _ string) (aws.Config, error) {
+			c := mgmt.Copy()
+			c.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(mgmt), "arn:aws:iam::"+account+":role/"+role))
+			_, err := c.Credentials.Retrieve(ctx)
+			return c, err
+		}}
+	targets := map[string]bool{}
+	for _, c := range pf.Run(ctx, o) {
+		switch c.Name { // the checks of a stack instance's account (the master has its own)
+		case "reach-account", "rule-collision", "audit-role-collision":
+			targets[c.Account] = true
+		}
+	}
+	if targets["111111111111"] {
+		t.Errorf("preflight checked the management account as a stack instance target: %v", targets)
+	}
+	if !targets["222222222222"] || !targets["555555555555"] {
+		t.Errorf("preflight targets %v, want the member accounts 222222222222 and 555555555555 among them", targets)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
+	"github.com/keyage/keyage/internal/store/storetest"
 )
 
 type env struct {
@@ -31,19 +33,9 @@ type env struct {
 
 func newEnv(t *testing.T, yaml string) *env {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yaml), "keyage.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The roles have exactly the policies "keyage iam-policy" prints for them.
-	org := sandboxtest.Start(t, "testdata/org.yaml", cfg.Enforce.RoleName)
-	ctx := context.Background()
-	e := &env{cfg: cfg, audit: org.Audit, enforce: org.Enforce}
-	if e.store, err = store.Open(ctx, filepath.Join(t.TempDir(), "keyage.db"), store.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.store.Close() })
-	return e
+	org, cfg := sandboxtest.StartConfig(t, "testdata/org.yaml", yaml)
+	return &env{cfg: cfg, audit: org.Audit, enforce: org.Enforce, store: storetest.Open(t)}
 }
 
 const policy = `
@@ -99,13 +91,7 @@ func (e *env) keys(t *testing.T) []string {
 }
 
 func find(rep *Report, user string) []Action {
-	var out []Action
-	for _, a := range rep.Actions {
-		if a.UserName == user {
-			out = append(out, a)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(rep.Actions), func(a Action) bool { return a.UserName != user })
 }
 
 func TestDryRunChangesNothing(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/rule"
 )
 
@@ -235,7 +236,9 @@ func stageInactive(v *Verdict, k Key, p Policy, now time.Time, age time.Duration
 // may: a key used within RecentUseGuard is escalated, not disabled.
 func Guard(k Key, p Policy, now time.Time) string {
 	if p.RecentUseGuard > 0 && !k.LastUsed.IsZero() && now.Sub(k.LastUsed) < p.RecentUseGuard {
-		return fmt.Sprintf("key was used %s ago, within recentUseGuard %s", now.Sub(k.LastUsed).Round(time.Minute), p.RecentUseGuard)
+		// config.Duration writes days as the configuration does (1d, 2h30m), not Go's 24h0m0s.
+		return fmt.Sprintf("key was used %s ago, within recentUseGuard %s",
+			config.Duration(max(now.Sub(k.LastUsed).Round(time.Minute), time.Minute)), config.Duration(p.RecentUseGuard))
 	}
 	return ""
 }

@@ -95,19 +95,6 @@ func TestExemption(t *testing.T) {
 	}
 }
 
-func TestGuard(t *testing.T) {
-	p := policy()
-	if g := Guard(Key{LastUsed: now.Add(-2 * time.Hour)}, p, now); g == "" {
-		t.Errorf("a key used 2 hours ago passes the 24h guard")
-	}
-	if g := Guard(Key{LastUsed: now.Add(-25 * time.Hour)}, p, now); g != "" {
-		t.Errorf("a key used 25 hours ago is guarded: %s", g)
-	}
-	if g := Guard(Key{}, p, now); g != "" {
-		t.Errorf("a never-used key is guarded: %s", g)
-	}
-}
-
 func TestPolicyValidate(t *testing.T) {
 	bad := policy()
 	bad.DeleteAge = 95 * Day
@@ -116,5 +103,31 @@ func TestPolicyValidate(t *testing.T) {
 	}
 	if policy().Validate() != nil {
 		t.Errorf("the example policy is rejected: %v", policy().Validate())
+	}
+}
+
+// TestGuard: the recent-use guard's reason reads as the configuration is written (days,
+// hours and minutes), not as Go prints a duration (24h0m0s).
+func TestGuard(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	p := Policy{RecentUseGuard: 24 * time.Hour}
+	for _, tt := range []struct {
+		name     string
+		lastUsed time.Time
+		guard    time.Duration
+		want     string
+	}{
+		{"used two hours ago", now.Add(-2 * time.Hour), p.RecentUseGuard, "key was used 2h ago, within recentUseGuard 1d"},
+		{"used 90 minutes ago, guard of a week", now.Add(-90 * time.Minute), 7 * 24 * time.Hour, "key was used 1h30m ago, within recentUseGuard 1w"},
+		{"used seconds ago", now.Add(-10 * time.Second), p.RecentUseGuard, "key was used 1m ago, within recentUseGuard 1d"},
+		{"used before the guard", now.Add(-25 * time.Hour), p.RecentUseGuard, ""},
+		{"never used", time.Time{}, p.RecentUseGuard, ""},
+		{"no guard", now.Add(-time.Hour), 0, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Guard(Key{LastUsed: tt.lastUsed}, Policy{RecentUseGuard: tt.guard}, now); got != tt.want {
+				t.Errorf("Guard() = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

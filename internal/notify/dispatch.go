@@ -21,6 +21,9 @@ type Dispatcher struct {
 	Notifiers map[string]Notifier
 	// Workers bounds deliveries in flight overall (default 16);
 	// PerReceiver bounds them per receiver (default 3/4 of Workers).
+	// Within that, each receiver's attempts in flight or not yet
+	// recorded follow an adaptive limit (receiverLimit): a healthy
+	// receiver with a deep backlog gets every worker, a failing one few.
 	Workers     int
 	PerReceiver int
 	// Window spreads a message's attempts (RetryAttemptSeconds).
@@ -207,6 +210,7 @@ type run struct {
 	renewed time.Time
 	global  chan struct{}          // bounds deliveries overall
 	queues  map[string]chan Queued // per receiver; used by the loop only
+	limits  map[string]*receiverLimit
 	wg      sync.WaitGroup
 	// claimMu orders claims and flushes: a message whose outcome is being
 	// recorded is claimable once the commit is done, and must by then be
@@ -220,6 +224,7 @@ type run struct {
 	mu       sync.Mutex
 	inflight map[string]string // id -> receiver: claimed, queued or being delivered, outcome not recorded
 	held     map[string]int    // inflight per receiver
+	tokens   map[string]grant  // id -> its receiver's token, until the outcome is recorded
 	wake     chan struct{}     // an outcome is waiting to be recorded
 	pending  []Outcome         // outcomes to record
 	waiting  []chan struct{}   // closed once pending's outcomes are recorded
@@ -237,6 +242,8 @@ func newRun(d *Dispatcher) *run {
 		renewed:  d.Now(),
 		global:   make(chan struct{}, d.Workers),
 		queues:   map[string]chan Queued{},
+		limits:   map[string]*receiverLimit{},
+		tokens:   map[string]grant{},
 		inflight: map[string]string{},
 		held:     map[string]int{},
 		wake:     make(chan struct{}, 1),
@@ -343,6 +350,14 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 		return 0, false, err
 	case next.IsZero():
 		return time.Second, true, nil
+	case !next.After(now):
+		// Due, and nothing in flight, yet the claim took nothing: a lease
+		// of this run's that no worker will send (its release failed).
+		// Renewals would keep it from every claim for as long as this
+		// run lives; give it back for the next claim.
+		if err := r.releaseStray(ctx); err != nil {
+			return 0, false, err
+		}
 	case next.Sub(now) > d.retryLimit():
 		// Due beyond any pause this dispatcher sets: parked by an earlier
 		// run, for a later one. A Drain does not wait for it (it is
@@ -350,6 +365,17 @@ func (r *run) poll(ctx, workCtx context.Context) (wait time.Duration, idle bool,
 		return time.Second, true, nil
 	}
 	return max(d.PollInterval, min(next.Sub(d.Now()), time.Second)), false, nil
+}
+
+// releaseStray releases this run's leases when nothing is in flight (so
+// no worker holds them).
+func (r *run) releaseStray(ctx context.Context) error {
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
+	if r.busy() {
+		return nil
+	}
+	return r.d.Outbox.ReleaseLeases(ctx, r.owner)
 }
 
 // claim claims what is due and fits, and marks it in flight.
@@ -459,22 +485,32 @@ func (r *run) queue(ctx, workCtx context.Context, receiver string) chan Queued {
 	}
 	q = make(chan Queued, maxInflight)
 	r.queues[receiver] = q
+	lim := newReceiverLimit(r.d.PerReceiver)
+	r.limits[receiver] = lim
 	for range r.d.PerReceiver {
 		r.wg.Add(1)
-		go r.work(ctx, workCtx, q)
+		go r.work(ctx, workCtx, q, lim)
 	}
 	return q
 }
 
+// grant is a receiver's token held for one message's attempt.
+type grant struct {
+	lim   *receiverLimit
+	token uint64
+}
+
 // work delivers from q until it is closed, one message at a time, running
 // at most runAhead outcomes ahead of their commit: before a send that
-// would leave more unrecorded, it waits for the oldest commit. A process
-// killed at any point has at most runAhead unrecorded deliveries per
-// worker, and a commit's latency is spread over runAhead sends. Once ctx
+// would leave more unrecorded, it waits for the oldest commit. Each
+// attempt also holds a token of its receiver's adaptive limit (lim) until
+// it fails or its delivery is recorded. A process killed at any point has at most
+// min(runAhead per worker, the receiver's limit) unrecorded deliveries,
+// and a commit's latency is spread over the sends ahead of it. Once ctx
 // ends or the loop stops, queued messages are skipped: they stay pending
 // for the next dispatcher; so are messages whose lease might run out
 // during the attempt.
-func (r *run) work(ctx, workCtx context.Context, q <-chan Queued) {
+func (r *run) work(ctx, workCtx context.Context, q <-chan Queued, lim *receiverLimit) {
 	defer r.wg.Done()
 	var unrecorded []<-chan struct{}
 	for m := range q {
@@ -483,13 +519,27 @@ func (r *run) work(ctx, workCtx context.Context, q <-chan Queued) {
 			continue
 		}
 		unrecorded = r.awaitCommits(unrecorded, runAhead-1)
+		token, ok := lim.acquire(r.quit)
+		if !ok {
+			r.skip(m.ID)
+			continue
+		}
+		// The lease is checked after the wait for a token.
 		if !r.leaseCovers(m) && !r.extend(ctx, &m) {
+			lim.release(token, tokenUnused)
 			continue
 		}
 		r.global <- struct{}{}
 		o := r.d.deliver(workCtx, m)
 		<-r.global
-		unrecorded = append(unrecorded, r.done(o))
+		g := grant{lim, token}
+		if o.Err != "" {
+			// Not accepted: nothing a kill would make the receiver see
+			// twice, so the token need not wait for the commit.
+			lim.release(token, tokenFailed)
+			g = grant{}
+		}
+		unrecorded = append(unrecorded, r.done(o, g))
 	}
 }
 
@@ -560,12 +610,16 @@ func (r *run) skip(id string) {
 	r.release(id)
 }
 
-// done counts an outcome and keeps it for the next flush; the message stays
-// in flight until the outcome is recorded, and the returned channel is
-// closed then.
-func (r *run) done(o Outcome) <-chan struct{} {
+// done counts an outcome and keeps it for the next flush, with the token
+// it holds (g, zero for none); the message stays in flight until the
+// outcome is recorded, and the returned channel is closed then (and the
+// token returned).
+func (r *run) done(o Outcome, g grant) <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if g.lim != nil {
+		r.tokens[o.ID] = g
+	}
 	switch {
 	case o.Err == "":
 		r.stats.Sent++
@@ -606,6 +660,10 @@ func (r *run) flush(ctx context.Context) error {
 	}
 	for _, o := range batch {
 		r.release(o.ID)
+		if g, ok := r.tokens[o.ID]; ok {
+			delete(r.tokens, o.ID)
+			g.lim.release(g.token, tokenAccepted)
+		}
 	}
 	for _, c := range waiting {
 		close(c)

@@ -74,7 +74,11 @@ func (o *memOutbox) ExtendLease(_ context.Context, owner, id string, now time.Ti
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	m, ok := o.msgs[id]
-	if !ok || m.done || m.owner != owner || !m.leaseUntil.After(now) {
+	if !ok || m.done || m.owner != owner {
+		return false, nil
+	}
+	if !m.leaseUntil.After(now) {
+		m.owner, m.leaseUntil = "", time.Time{}
 		return false, nil
 	}
 	m.leaseUntil = now.Add(lease)

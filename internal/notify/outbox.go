@@ -21,7 +21,9 @@ type Outbox interface {
 	// to now+lease.
 	RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) error
 	// ExtendLease extends owner's live lease on message id to now+lease;
-	// false when owner no longer holds a live lease on it.
+	// false when owner no longer holds a live lease on it, and then owner's
+	// lapsed lease on it, if any, is released (RenewLeases must not revive
+	// it for a dispatcher that will not send it).
 	ExtendLease(ctx context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error)
 	// ReleaseLeases gives up owner's leases on the messages it did not get
 	// to send: on ids, or on all it holds when ids is empty.

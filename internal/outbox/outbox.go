@@ -134,7 +134,11 @@ func (o *Outbox) renew(ctx context.Context, owner string, now time.Time, lease t
 
 // ExtendLease extends owner's lease on message id to now+lease if owner
 // still holds it live at now (no other dispatcher can have claimed it), and
-// reports whether it did.
+// reports whether it did. When owner's lease on id has lapsed, it is
+// released in the same transaction: owner will not send the message, and a
+// later RenewLeases (which extends every lease owner holds) must not take
+// it back unsent; any dispatcher, owner's own next claim included, may
+// claim it at once.
 func (o *Outbox) ExtendLease(ctx context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error) {
 	var n int64
 	err := o.st.Update(ctx, func(t *store.Tx) error {
@@ -143,6 +147,10 @@ func (o *Outbox) ExtendLease(ctx context.Context, owner, id string, now time.Tim
 		if err == nil {
 			n, err = r.RowsAffected()
 		}
+		if err != nil || n == 1 {
+			return err
+		}
+		_, err = t.SQL().ExecContext(ctx, `UPDATE outbox SET lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ? AND lease_until > 0 AND state = 'PENDING'`, id, owner)
 		return err
 	})
 	if err != nil {

@@ -177,6 +177,16 @@ func TestExtendLease(t *testing.T) {
 			}
 		})
 	}
+	// a's lapsed lease on m3 was released: a renewal does not take it back,
+	// and b claims it at once.
+	at := t0.Add(2 * time.Minute)
+	if err := s.RenewLeases(ctx, "a", at, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.ClaimDue(ctx, "b", at, time.Minute, 3)
+	if err != nil || len(ms) != 1 || ms[0].ID != "m3" {
+		t.Errorf("ClaimDue(b) after a's renewal = %v, %v; want m3 alone (a renewed m1 and m2)", ms, err)
+	}
 }
 
 // enqueueDue enqueues messages with ids for receiver r, due at t0.

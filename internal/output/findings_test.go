@@ -5,22 +5,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -199,28 +197,15 @@ func lookup(m map[string]any, path string) (any, bool) {
 
 func newSandbox(t *testing.T) (*sandbox.Server, aws.Config) {
 	t.Helper()
-	roles := []sandbox.FixtureRole{{Name: sandbox.DefaultAuditRoleName}, {Name: "KeyageFindingsRole"}}
-	srv, err := sandbox.New(sandbox.Options{Fixture: &sandbox.Fixture{ManagementAccountID: "111111111111", Accounts: []sandbox.FixtureAccount{
-		{ID: "111111111111", Name: "management"}, {ID: "222222222222", Name: "prod", Roles: roles}, {ID: "333333333333", Name: "dev", Roles: roles},
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	return srv, aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL), Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}
+	s := sandboxtest.ServeAccounts(t, "KeyageFindingsRole")
+	return s.Server, s.Config()
 }
 
 func assume(t *testing.T, base aws.Config, acct string) aws.Config {
 	t.Helper()
-	out, err := sts.NewFromConfig(base).AssumeRole(context.Background(), &sts.AssumeRoleInput{
-		RoleArn: aws.String("arn:aws:iam::" + acct + ":role/KeyageFindingsRole"), RoleSessionName: aws.String("test"),
-	})
+	c, err := sandboxtest.AssumeRole(context.Background(), base, acct, "KeyageFindingsRole", "test")
 	if err != nil {
-		t.Fatalf("AssumeRole into %s: %v", acct, err)
+		t.Fatal(err)
 	}
-	c := base.Copy()
-	c.Credentials = credentials.NewStaticCredentialsProvider(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)
 	return c
 }

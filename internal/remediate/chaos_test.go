@@ -333,7 +333,8 @@ func TestChaosDelivery(t *testing.T) {
 	}
 	// A kill redelivers at most what its workers had sent and not yet
 	// recorded: each of the dispatcher's default 16 workers holds at most
-	// notify's runAhead (4) outcomes ahead of their commit.
+	// notify's runAhead (4) outcomes ahead of their commit (and all of a
+	// receiver's together at most its adaptive limit, a few here).
 	const workers, runAhead = 16, 4
 	if limit := killed * workers * runAhead; dups > limit {
 		t.Errorf("%d duplicate deliveries after %d kills, want at most %d per worker per kill (%d)", dups, killed, runAhead, limit)

@@ -2,13 +2,13 @@ package remediate
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 )
 
 // sandboxEnv is a sandbox organization served over HTTP for one test.
@@ -20,14 +20,8 @@ type sandboxEnv struct {
 // serveSandbox serves a sandbox with opts until the test ends.
 func serveSandbox(tb testing.TB, opts sandbox.Options) sandboxEnv {
 	tb.Helper()
-	srv, err := sandbox.New(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	tb.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	return sandboxEnv{url: hs.URL, id: id, secret: secret}
+	s := sandboxtest.Serve(tb, opts)
+	return sandboxEnv{url: s.URL, id: s.ID, secret: s.Secret}
 }
 
 // config is an AWS configuration for the sandbox with the credentials

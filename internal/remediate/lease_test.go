@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,4 +223,75 @@ type claimSignal struct {
 func (c *claimSignal) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]notify.Queued, error) {
 	defer c.once.Do(c.done)
 	return c.Outbox.ClaimDue(ctx, owner, now, lease, limit, skip...)
+}
+
+// A dispatcher starved past its leases (a loaded machine: the chaos test's
+// stall) finds them lapsed when its workers get to the messages, and leaves
+// them to the next claim; a renewal after that must not take them back for
+// it unsent. Before the fix the renewal revived the lapsed leases, no
+// claim (its own included) could take the messages, and a Drain polled
+// them for as long as it lived: 200-400 messages pending for minutes.
+func TestStarvedDispatcherReclaimsLapsedLeases(t *testing.T) {
+	st := openStoreAt(t, filepath.Join(t.TempDir(), "keyage.db"))
+	const n = 20
+	enqueue(t, st, n, "hook")
+	hook, counts := countingHook(t, nil)
+	const lease = time.Minute
+	var offset atomic.Int64 // the starvation, on the dispatcher's clock
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	ob := &starvedOutbox{Outbox: outbox.New(st), starve: func() { offset.Store(int64(2 * lease)) }}
+	d := &notify.Dispatcher{Outbox: ob, Notifiers: map[string]notify.Notifier{"hook": hook}, Window: time.Second, Lease: lease, Now: now}
+	// The leases' own renewals come every lease/4 of real time: none in
+	// this bound, only the poll's (on the dispatcher's clock).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stats, err := d.Drain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ob.lapsed.Load() == 0 {
+		t.Fatal("no lease found lapsed: the test did not starve the dispatcher")
+	}
+	got := counts()
+	if stats.Sent != n || len(got) != n {
+		t.Errorf("Drain after its leases lapsed = %+v, %d of %d delivered; want every message sent", stats, len(got), n)
+	}
+	for id, c := range got {
+		if c != 1 {
+			t.Errorf("message %s delivered %d times, want once", id, c)
+		}
+	}
+}
+
+// starvedOutbox starves its dispatcher right after the first claim: the
+// clock jumps past the claimed leases, and lease renewals fail until a
+// worker has found a lease lapsed (so the renewal comes after it).
+type starvedOutbox struct {
+	notify.Outbox
+	starve  func()
+	claimed atomic.Bool
+	lapsed  atomic.Int32
+}
+
+func (o *starvedOutbox) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]notify.Queued, error) {
+	ms, err := o.Outbox.ClaimDue(ctx, owner, now, lease, limit, skip...)
+	if len(ms) > 0 && !o.claimed.Swap(true) {
+		o.starve()
+	}
+	return ms, err
+}
+
+func (o *starvedOutbox) ExtendLease(ctx context.Context, owner, id string, now time.Time, lease time.Duration) (bool, error) {
+	ok, err := o.Outbox.ExtendLease(ctx, owner, id, now, lease)
+	if err == nil && !ok {
+		o.lapsed.Add(1)
+	}
+	return ok, err
+}
+
+func (o *starvedOutbox) RenewLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) error {
+	if o.claimed.Load() && o.lapsed.Load() == 0 {
+		return errors.New("state file busy (starved)")
+	}
+	return o.Outbox.RenewLeases(ctx, owner, now, lease)
 }

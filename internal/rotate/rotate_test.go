@@ -44,12 +44,8 @@ type env struct {
 
 func newEnv(t *testing.T, yaml string) *env {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yaml), "keyage.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The enforcement role has exactly the policy "keyage iam-policy enforcer" prints.
-	org := sandboxtest.Start(t, "testdata/org.yaml", cfg.Enforce.RoleName)
+	org, cfg := sandboxtest.StartConfig(t, "testdata/org.yaml", yaml)
 	ctx := context.Background()
 	e := &env{url: org.URL, srv: org.Server, cfg: cfg, dbPath: filepath.Join(t.TempDir(), "keyage.db"), audit: org.Audit, enforce: org.Enforce}
 	readers, err := awsenv.NewAssumer(ctx, org.Base, awsenv.AssumerOptions{RoleName: "Reader"})

@@ -15,6 +15,7 @@ import (
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -31,7 +32,7 @@ func iamFor(t *testing.T, e *env, id string) *iam.Client {
 // A 500-day key the report shows inactive, reactivated after the report:
 // auto re-reads the user and finds it active, as api does.
 func TestReactivatedAfterReport(t *testing.T) {
-	e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+	e := newEnv(t, sandboxtest.LoadFixture(t, "testdata/boundary.yaml"), nil)
 	prod := []inventory.Account{{ID: "222222222222"}}
 	if got := byUser(run(t, e, inventory.SourceAuto, prod, nil))["222222222222/inactive-old"].Compliance; got != rule.Compliant {
 		t.Fatalf("before reactivation inactive-old is %s, want COMPLIANT", got)
@@ -132,7 +133,7 @@ func TestUntrustedReportRows(t *testing.T) {
 	} {
 		for _, src := range []inventory.Source{inventory.SourceAuto, inventory.SourceCredentialReport} {
 			t.Run(tt.name+"/"+string(src), func(t *testing.T) {
-				e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+				e := newEnv(t, sandboxtest.LoadFixture(t, "testdata/boundary.yaml"), nil)
 				editReport(t, e, func(h []string, recs [][]string) [][]string { return tt.edit(t, h, recs) })
 				r := run(t, e, src, []inventory.Account{{ID: "222222222222"}}, nil)
 				if a := account(r, "222222222222"); a.Status != scan.StatusOK {

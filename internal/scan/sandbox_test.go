@@ -2,7 +2,6 @@ package scan_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 )
 
 // env is a sandbox organization served over HTTP and an Assumer acting as
@@ -28,35 +28,9 @@ func newEnv(t *testing.T, fx *sandbox.Fixture, mod func(*sandbox.Options)) *env 
 	if mod != nil {
 		mod(&opts)
 	}
-	srv, err := sandbox.New(opts)
-	if err != nil {
-		t.Fatalf("sandbox.New: %v", err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	ctx := context.Background()
-	base, err := awsenv.Load(ctx, awsenv.Options{
-		Region: "us-east-1", EndpointURL: hs.URL,
-		StaticCredentials: &aws.Credentials{AccessKeyID: id, SecretAccessKey: secret},
-	})
-	if err != nil {
-		t.Fatalf("awsenv.Load: %v", err)
-	}
-	a, err := awsenv.NewAssumer(ctx, base, awsenv.AssumerOptions{})
-	if err != nil {
-		t.Fatalf("NewAssumer: %v", err)
-	}
-	return &env{srv: srv, url: hs.URL, base: base, assumer: a}
-}
-
-func loadFixture(t *testing.T, path string) *sandbox.Fixture {
-	t.Helper()
-	fx, err := sandbox.LoadFixture(path)
-	if err != nil {
-		t.Fatalf("LoadFixture(%s): %v", path, err)
-	}
-	return fx
+	s := sandboxtest.Serve(t, opts)
+	base := s.Load(t, nil)
+	return &env{srv: s.Server, url: s.URL, base: base, assumer: s.Assumer(t)}
 }
 
 func (e *env) orgAccounts(t *testing.T) []inventory.Account {

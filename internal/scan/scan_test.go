@@ -18,6 +18,7 @@ import (
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 	"github.com/keyage/keyage/internal/scan"
 )
 
@@ -48,7 +49,7 @@ func account(r *scan.Result, id string) scan.AccountResult {
 }
 
 func TestBoundaries(t *testing.T) {
-	e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+	e := newEnv(t, sandboxtest.LoadFixture(t, "testdata/boundary.yaml"), nil)
 	for _, src := range []inventory.Source{inventory.SourceAuto, inventory.SourceAPI, inventory.SourceCredentialReport} {
 		t.Run(string(src), func(t *testing.T) {
 			r := run(t, e, src, e.orgAccounts(t), nil)
@@ -244,7 +245,7 @@ func TestPagination(t *testing.T) {
 // A key rotated after the credential report was generated: auto re-reads
 // flagged users in real time and does not report the old key.
 func TestStaleReport(t *testing.T) {
-	e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+	e := newEnv(t, sandboxtest.LoadFixture(t, "testdata/boundary.yaml"), nil)
 	prod := []inventory.Account{{ID: "222222222222"}}
 	first := run(t, e, inventory.SourceAuto, prod, nil)
 	if got := byUser(first)["222222222222/over-limit"].Compliance; got != rule.NonCompliant {
@@ -319,7 +320,7 @@ func TestCorruptReport(t *testing.T) {
 		{"truncated row", "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\nalice,arn:aws:iam::222222222222:user/alice,2026-01-01T00:00:00+00:00,false\n", "line 2"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+			e := newEnv(t, sandboxtest.LoadFixture(t, "testdata/boundary.yaml"), nil)
 			if err := e.srv.SetCredentialReport("222222222222", []byte(tt.csv)); err != nil {
 				t.Fatal(err)
 			}
@@ -338,9 +339,9 @@ func TestCorruptReport(t *testing.T) {
 // A hung account is cut off by the per-account timeout and reported; it
 // does not hold the scan.
 func TestAccountTimeout(t *testing.T) {
-	e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+	e := newEnv(t, sandboxtest.LoadFixture(t, "testdata/boundary.yaml"), nil)
 	accts := e.orgAccounts(t)
-	slow := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), func(o *sandbox.Options) { o.Latency = 300 * time.Millisecond })
+	slow := newEnv(t, sandboxtest.LoadFixture(t, "testdata/boundary.yaml"), func(o *sandbox.Options) { o.Latency = 300 * time.Millisecond })
 	r := run(t, slow, inventory.SourceAuto, accts, func(o *scan.Options) { o.AccountTimeout = 100 * time.Millisecond })
 	for _, a := range r.Accounts {
 		if a.Status != scan.StatusError || !strings.Contains(a.Error, "account timed out after 100ms") {
@@ -403,7 +404,7 @@ func TestRunSeqListingFails(t *testing.T) {
 // Stream hands every account to the sink once, with its listing order; a
 // sink's error stops the scan and is what Stream returns.
 func TestStream(t *testing.T) {
-	e := newEnv(t, loadFixture(t, "testdata/boundary.yaml"), nil)
+	e := newEnv(t, sandboxtest.LoadFixture(t, "testdata/boundary.yaml"), nil)
 	accounts := e.orgAccounts(t)
 	boom := errors.New("disk full")
 	for _, tt := range []struct {

@@ -3,21 +3,19 @@ package securityhub
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/notifytest"
 	"github.com/keyage/keyage/internal/sandbox"
+	"github.com/keyage/keyage/internal/sandbox/sandboxtest"
 )
 
 const findingsRole = "KeyageFindingsRole"
@@ -30,36 +28,13 @@ type org struct {
 
 func newOrg(t *testing.T) *org {
 	t.Helper()
-	roles := []sandbox.FixtureRole{{Name: sandbox.DefaultAuditRoleName}, {Name: findingsRole}}
-	srv, err := sandbox.New(sandbox.Options{Fixture: &sandbox.Fixture{
-		ManagementAccountID: "111111111111",
-		Accounts: []sandbox.FixtureAccount{
-			{ID: "111111111111", Name: "management"},
-			{ID: "222222222222", Name: "prod", Roles: roles},
-			{ID: "333333333333", Name: "dev", Roles: roles},
-		},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	id, secret := srv.ManagementCredentials()
-	return &org{srv: srv, base: aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}}
+	s := sandboxtest.ServeAccounts(t, findingsRole)
+	return &org{srv: s.Server, base: s.Config()}
 }
 
 // configs assumes the findings role in each account.
 func (o *org) configs(ctx context.Context, acct string) (aws.Config, error) {
-	out, err := sts.NewFromConfig(o.base).AssumeRole(ctx, &sts.AssumeRoleInput{
-		RoleArn: aws.String("arn:aws:iam::" + acct + ":role/" + findingsRole), RoleSessionName: aws.String("keyage-findings"),
-	})
-	if err != nil {
-		return aws.Config{}, err
-	}
-	c := o.base.Copy()
-	c.Credentials = credentials.NewStaticCredentialsProvider(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)
-	return c, nil
+	return sandboxtest.AssumeRole(ctx, o.base, acct, findingsRole, "keyage-findings")
 }
 
 func (o *org) imports(acct string) int64 {
