@@ -15,16 +15,7 @@ import (
 func TestReadCacheFollowsWrites(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	other, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	s, other := openPath(t, path), openPath(t, path)
 	users := func() []rule.Evaluation {
 		return []rule.Evaluation{ev("AIDA1", "alice", rule.NonCompliant)}
 	}
