@@ -4,8 +4,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -62,10 +65,7 @@ func BenchmarkRecordScan(b *testing.B) {
 			var cpu time.Duration
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				s, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("keyage-%d.db", i)), Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
+				s := openBench(ctx, b, "keyage", i)
 				if bb.before != nil {
 					if _, err := s.RecordScan(ctx, t0, t0, bb.before); err != nil {
 						b.Fatal(err)
@@ -84,6 +84,78 @@ func BenchmarkRecordScan(b *testing.B) {
 			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
 	}
+}
+
+// BenchmarkRecordFloor writes the rows a first scan of benchScan writes
+// (100,000 evaluations and history rows, 133,334 key rows, the same values
+// through the same batches) into tables with no primary key and no index,
+// in one transaction: the floor of RecordScan in modernc.org/sqlite, below
+// which only writing fewer or smaller rows goes.
+func BenchmarkRecordFloor(b *testing.B) {
+	ctx := context.Background()
+	res := benchScan(t0, 0)
+	var cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := openBench(ctx, b, "floor", i)
+		for _, q := range []string{
+			`CREATE TABLE floor_evaluations AS SELECT * FROM evaluations WHERE 0`,
+			`CREATE TABLE floor_keys AS SELECT * FROM evaluation_keys WHERE 0`,
+			`CREATE TABLE floor_history AS SELECT * FROM evaluation_history WHERE 0`,
+		} {
+			if _, err := s.db.ExecContext(ctx, q); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		start := cpuTime()
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			evals := newBatch(tx, "evaluations", strings.Replace(evaluationInsert, "evaluations", "floor_evaluations", 1), 15, "")
+			hist := newBatch(tx, "history", `INSERT INTO floor_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at, scan_id)`, 8, "")
+			keys := newBatch(tx, "keys", strings.Replace(keyRowColumns, "evaluation_keys", "floor_keys", 1), 13, "")
+			now := ms64(t0)
+			for j := range res.Evaluations {
+				ev := &res.Evaluations[j]
+				tags, _ := json.Marshal(ev.Tags)
+				kj, _ := json.Marshal(ev.Keys)
+				if err := evals.add(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
+					string(tags), string(kj), now, now, now, 1, ev.Owner); err != nil {
+					return err
+				}
+				if err := hist.add(ctx, ev.AccountID, ev.ResourceID, ev.UserName, "", string(ev.Compliance), ev.Annotation, now, 1); err != nil {
+					return err
+				}
+				for k := range ev.Keys {
+					if err := keys.add(ctx, keyRow(ev, k, ev.Owner)...); err != nil {
+						return err
+					}
+				}
+			}
+			for _, x := range []*batch{evals, hist, keys} {
+				if err := x.flush(ctx); err != nil {
+					return err
+				}
+				x.close()
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - start
+		b.StopTimer()
+		s.Close()
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+// openBench opens a new state file for iteration i of a benchmark.
+func openBench(ctx context.Context, b *testing.B, name string, i int) *Store {
+	s, err := Open(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("%s-%d.db", name, i)), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // cpuTime is the CPU time (user and system) the process has used.

@@ -387,8 +387,9 @@ func (s *Store) countKeys(ctx context.Context, where string, args []any) (keys, 
 
 // Keys lists the keys a filter selects, sorted and paged. The execution and
 // notification state is read for the page's rows only, and so are the
-// rows themselves: the sort reads only the page's rowids (from a covering
-// index where the filter has one).
+// rows themselves: the sort reads only the page's primary keys (from a
+// covering index where the filter has one: every index of the table holds
+// the primary key).
 func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 	order, ok := keySorts[f.Sort]
 	if !ok {
@@ -408,8 +409,8 @@ func (s *Store) Keys(ctx context.Context, f KeyFilter) ([]KeyRow, error) {
 			COALESCE((SELECT x.state FROM remediation_executions x WHERE x.account_id = k.account_id AND x.resource_id = k.resource_id ORDER BY x.updated_at DESC LIMIT 1), ''),
 			COALESCE((SELECT MAX(n.notified_at) FROM notify_state n WHERE n.account_id = k.account_id AND n.resource_id = k.resource_id
 				AND (n.item_key = k.account_id || '/' || k.resource_id || '/' || k.access_key_id OR n.item_key LIKE k.account_id || '/' || k.resource_id || '/' || k.access_key_id || '#%')), 0)
-		FROM (SELECT k.rowid AS rid FROM evaluation_keys k` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) r
-		JOIN evaluation_keys k ON k.rowid = r.rid
+		FROM (SELECT k.account_id AS a, k.resource_id AS r, k.idx AS i FROM evaluation_keys k` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) p
+		JOIN evaluation_keys k ON k.account_id = p.a AND k.resource_id = p.r AND k.idx = p.i
 		LEFT JOIN account_latest a ON a.account_id = k.account_id
 		ORDER BY ` + order
 	out, err := queryRows(ctx, s.db, q, func(row rowScanner) (KeyRow, error) {

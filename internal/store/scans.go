@@ -1,11 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyage/keyage/internal/rule"
@@ -123,6 +126,21 @@ func (c *current) unchanged(ev *rule.Evaluation, tagsJSON, keysJSON string) bool
 		c.arn == ev.ARN && c.annotation == ev.Annotation && c.tagsJSON == tagsJSON
 }
 
+// primaryKeyOrder is the order in which saveEvaluations writes evs: by
+// account and resource, the primary key of the tables it writes, so that
+// each insert lands next to the one before (appends, for a first scan).
+// Evaluations of one resource keep their order: the last one wins.
+func primaryKeyOrder(evs []rule.Evaluation) []int {
+	order := make([]int, len(evs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(evs[a].AccountID, evs[b].AccountID), strings.Compare(evs[a].ResourceID, evs[b].ResourceID))
+	})
+	return order
+}
+
 // readCurrent reads the stored evaluations of the scanned accounts in one
 // pass, one query per account over the primary key.
 func readCurrent(ctx context.Context, tx *sql.Tx, scanned map[string]bool) (map[rule.ResourceRef]current, error) {
@@ -160,16 +178,29 @@ func readCurrent(ctx context.Context, tx *sql.Tx, scanned map[string]bool) (map[
 // recordBatches are the multi-row statements of saveEvaluations. keys
 // writes only after delKeys (flush order), so a resource's old key rows go
 // before its new ones.
+//
+// An evaluation whose indexed columns (resource_type, compliance, owner)
+// are as stored goes to body, whose update sets only the other columns:
+// SQLite rewrites an index entry only when the UPDATE sets one of the
+// index's columns, so a rescan that changed keys but not compliance
+// rewrites the row alone, not its three index entries.
 type recordBatches struct {
-	upsert, hist, delKeys, keys *batch
+	upsert, body, hist, delKeys, keys *batch
 }
+
+// evaluationInsert is the INSERT of a whole evaluations row, with the
+// update of the columns every change sets.
+const evaluationInsert = `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id, owner)`
+
+const evaluationBodyUpdate = `ON CONFLICT (account_id, resource_id) DO UPDATE SET user_name = excluded.user_name, path = excluded.path,
+			arn = excluded.arn, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
+			changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, scan_id = excluded.scan_id`
 
 func newRecordBatches(tx *sql.Tx) *recordBatches {
 	b := &recordBatches{
-		upsert: newBatch(tx, "evaluations", `INSERT INTO evaluations (account_id, resource_id, resource_type, user_name, path, arn, compliance, annotation, tags_json, keys_json, first_seen, changed_at, evaluated_at, scan_id, owner)`, 15,
-			`ON CONFLICT (account_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type, user_name = excluded.user_name, path = excluded.path,
-			arn = excluded.arn, compliance = excluded.compliance, annotation = excluded.annotation, tags_json = excluded.tags_json, keys_json = excluded.keys_json,
-			changed_at = excluded.changed_at, evaluated_at = excluded.evaluated_at, scan_id = excluded.scan_id, owner = excluded.owner`),
+		upsert: newBatch(tx, "evaluations", evaluationInsert, 15,
+			evaluationBodyUpdate+`, resource_type = excluded.resource_type, compliance = excluded.compliance, owner = excluded.owner`),
+		body:    newBatch(tx, "evaluation updates", evaluationInsert, 15, evaluationBodyUpdate),
 		hist:    newBatch(tx, "history rows", `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at, scan_id)`, 8, ""),
 		delKeys: newBatch(tx, "key row removals", `DELETE FROM evaluation_keys WHERE (account_id, resource_id) IN (`, 2, ")"),
 		keys:    newBatch(tx, "key rows", keyRowColumns, 13, ""),
@@ -178,7 +209,9 @@ func newRecordBatches(tx *sql.Tx) *recordBatches {
 	return b
 }
 
-func (b *recordBatches) all() []*batch { return []*batch{b.upsert, b.hist, b.delKeys, b.keys} }
+func (b *recordBatches) all() []*batch {
+	return []*batch{b.upsert, b.body, b.hist, b.delKeys, b.keys}
+}
 
 func (b *recordBatches) flush(ctx context.Context) error {
 	for _, x := range b.all() {
@@ -195,6 +228,80 @@ func (b *recordBatches) close() {
 	}
 }
 
+// How planEvaluations writes an evaluation's row: all of it (new, or its
+// indexed columns changed), its other columns only, or not at all (as
+// stored but for evaluated_at and scan_id).
+const (
+	rowAll = iota
+	rowBody
+	rowSame
+)
+
+// written is what saveEvaluations writes for evs[i].
+type written struct {
+	i          int
+	prev       current // the stored row, when existed
+	existed    bool
+	again      bool // an earlier evaluation of the same resource is in evs
+	row        int  // rowAll, rowBody or rowSame
+	keyRows    bool // its key rows are rewritten
+	tags, keys string
+}
+
+// planEvaluations decides, in primary key order, what saveEvaluations
+// writes for each evaluation of a scanned account, taking the stored ones
+// found out of prev (what is left there is gone), and counts the rows each
+// table gets written or removed.
+func planEvaluations(evs []rule.Evaluation, scanned map[string]bool, prev map[rule.ResourceRef]current) ([]written, map[string]int, error) {
+	plan := make([]written, 0, len(evs))
+	writes := map[string]int{}
+	// seen holds the resources planned so far: a resource twice in evs gets
+	// the key rows of its last evaluation.
+	seen := make(map[rule.ResourceRef]struct{}, len(evs))
+	for _, i := range primaryKeyOrder(evs) {
+		ev := &evs[i]
+		if !scanned[ev.AccountID] {
+			continue
+		}
+		k := ev.Ref()
+		w := written{i: i}
+		w.prev, w.existed = prev[k]
+		delete(prev, k)
+		_, w.again = seen[k]
+		seen[k] = struct{}{}
+		tags, _ := json.Marshal(ev.Tags)
+		keys, err := json.Marshal(ev.Keys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode keys of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
+		}
+		w.tags, w.keys = string(tags), string(keys)
+		p := &w.prev
+		switch {
+		case !w.existed || w.again:
+			w.row = rowAll
+		case p.unchanged(ev, w.tags, w.keys):
+			w.row = rowSame
+		case p.resourceType == ev.ResourceType && p.compliance == string(ev.Compliance) && p.owner == ev.Owner:
+			w.row = rowBody
+		}
+		if !w.existed || p.compliance != string(ev.Compliance) {
+			writes["evaluation_history"]++
+		}
+		if w.row == rowAll { // rowBody writes no index entry
+			writes["evaluations"]++
+		}
+		w.keyRows = !w.existed || w.again || keysChanged(*p, ev, w.keys, ev.Owner)
+		if w.keyRows {
+			writes["evaluation_keys"] += len(ev.Keys)
+			if w.existed {
+				writes["evaluation_keys"] += len(ev.Keys) // about as many old rows out
+			}
+		}
+		plan = append(plan, w)
+	}
+	return plan, writes, nil
+}
+
 // saveEvaluations replaces the current evaluations of the scanned accounts,
 // and their key rows in the read model. It reads what is stored in one pass,
 // writes in batches only the rows that changed, their history and their key
@@ -205,57 +312,56 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 	if err != nil {
 		return err
 	}
+	// First what each evaluation writes, then the writes: a table about to
+	// have most of its rows rewritten has its indexes built after them.
+	plan, writes, err := planEvaluations(evs, scanned, prev)
+	if err != nil {
+		return err
+	}
+	rebuild, err := deferIndexes(ctx, tx, writes)
+	if err != nil {
+		return err
+	}
 	now := ms64(at)
 	// same holds the accounts with rows that this scan leaves as they are
 	// but for evaluated_at and scan_id, set at the end.
 	same := map[string]bool{}
 	b := newRecordBatches(tx)
 	defer b.close()
-	// written holds the resources saved so far: a resource twice in evs gets
-	// the key rows of its last evaluation.
-	written := make(map[rule.ResourceRef]struct{}, len(evs))
-	for i := range evs {
-		ev := &evs[i]
-		if !scanned[ev.AccountID] {
-			continue
-		}
-		k := ev.Ref()
-		p, existed := prev[k]
-		delete(prev, k)
-		_, again := written[k]
-		written[k] = struct{}{}
-		if again { // its earlier rows must be written before these
+	for _, w := range plan {
+		ev, p := &evs[w.i], &w.prev
+		if w.again { // its earlier rows must be written before these
 			if err := b.flush(ctx); err != nil {
 				return err
 			}
 		}
 		first, changed := now, now
-		if existed {
+		if w.existed {
 			first = p.firstSeen
 			changed = p.changedAt
 		}
-		if !existed || p.compliance != string(ev.Compliance) {
+		if !w.existed || p.compliance != string(ev.Compliance) {
 			changed = now
 			if err := b.hist.add(ctx, ev.AccountID, ev.ResourceID, ev.UserName, p.compliance, string(ev.Compliance), ev.Annotation, now, scanID); err != nil {
 				return err
 			}
 		}
-		tags, _ := json.Marshal(ev.Tags)
-		keys, err := json.Marshal(ev.Keys)
-		if err != nil {
-			return fmt.Errorf("encode keys of %s in %s: %w", ev.ResourceID, ev.AccountID, err)
-		}
 		owner := ev.Owner
-		if !existed || again || !p.unchanged(ev, string(tags), string(keys)) {
-			if err := b.upsert.add(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
-				string(tags), string(keys), first, changed, now, scanID, owner); err != nil {
+		switch w.row {
+		case rowSame:
+			same[ev.AccountID] = true
+		default:
+			to := b.upsert
+			if w.row == rowBody {
+				to = b.body
+			}
+			if err := to.add(ctx, ev.AccountID, ev.ResourceID, ev.ResourceType, ev.UserName, ev.Path, ev.ARN, string(ev.Compliance), ev.Annotation,
+				w.tags, w.keys, first, changed, now, scanID, owner); err != nil {
 				return err
 			}
-		} else {
-			same[ev.AccountID] = true
 		}
-		if !existed || again || keysChanged(p, ev, string(keys), owner) {
-			if existed || again {
+		if w.keyRows {
+			if w.existed || w.again {
 				if err := b.delKeys.add(ctx, ev.AccountID, ev.ResourceID); err != nil {
 					return err
 				}
@@ -282,6 +388,9 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 		}
 	}
 	if err := b.hist.flush(ctx); err != nil {
+		return err
+	}
+	if err := rebuild(); err != nil {
 		return err
 	}
 	// The rows written above have this scan's id already: the condition
