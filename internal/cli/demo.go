@@ -195,7 +195,7 @@ func demoCycle(ctx context.Context, f *Factory, aws cycle.AWSSource, configPath,
 		return err
 	}
 	defer st.Close()
-	co := cycle.Options{AWS: aws, Store: st, Now: f.Now, Logger: f.IO.Logger, Stdout: narr, Version: version(), Deliver: true,
+	co := cycle.Options{AWS: aws, Store: st, Now: f.Now, Logger: f.IO.Logger, Stdout: narr, Version: version(), Deliver: true, WholeResult: true,
 		Recorded: func(rep *cycle.Report) error {
 			return output.Write(data, output.Format(format), rep.Result, output.Options{})
 		}}

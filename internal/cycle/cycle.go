@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +21,7 @@ import (
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/enforce"
+	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/lifecycle"
 	"github.com/keyage/keyage/internal/notify"
 	"github.com/keyage/keyage/internal/notify/receivers"
@@ -62,9 +66,14 @@ type Options struct {
 	Progress  func(done, total int)
 	AfterScan func()
 	// Recorded, when set, is called once the scan is recorded, before the
-	// remediation: a command prints the scan there, so that it precedes
+	// remediation (Report.Plan may be nil there): a command prints the scan there, so that it precedes
 	// what a stdout receiver writes. Its error ends the cycle.
 	Recorded func(*Report) error
+	// WholeResult keeps every evaluation of a recorded scan in
+	// Report.Result (keyage demo prints them); otherwise it holds only
+	// those the cycle acts on (see scanInto), so that memory does not grow
+	// with the organization's compliant users.
+	WholeResult bool
 
 	// DryRun plans and stops: nothing is recorded, applied or sent.
 	DryRun bool
@@ -190,7 +199,10 @@ func (r *Runner) Config() *config.Config { return r.cfg }
 
 // Report is what one cycle found and did; the commands print it.
 type Report struct {
-	// Result is the scan's; Started and Finished bound it.
+	// Result is the scan's; Started and Finished bound it. Once recorded
+	// (not a dry run) it holds no evaluations, or those the plan looked at
+	// when it was made over every account at once (remediate.Plans), or
+	// all with Options.WholeResult or enforcement.
 	Result            *scan.Result
 	Started, Finished time.Time
 	// Plan is the remediation planned from the result (nil when only
@@ -242,20 +254,38 @@ func (r *Runner) Scheduled(ctx context.Context, progress func(done, total int)) 
 func (r *Runner) runOnce(ctx context.Context, now time.Time, progress func(done, total int)) (*Report, error) {
 	so := r.scan
 	so.WithTags = true // owners come from tags, read for flagged users only
-	res, err := r.scanAt(ctx, so, now, progress)
+	if r.opts.DryRun {
+		res, err := r.scanAt(ctx, so, now, progress)
+		if err != nil {
+			return nil, err
+		}
+		rep := &Report{Result: res, Started: now, Finished: r.opts.Now(), Automatic: r.cfg.Remediation.IsAutomatic()}
+		if rep.Plan, err = r.engine.Plan(ctx, r.opts.Store, res, rep.Finished); err != nil {
+			return nil, err
+		}
+		return rep, nil
+	}
+	st := r.opts.Store
+	res, scanID, finished, err := r.scanInto(ctx, so, now, progress)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Result: res, Started: now, Finished: r.opts.Now(), Automatic: r.cfg.Remediation.IsAutomatic()}
-	st := r.opts.Store
-	if rep.Plan, err = r.engine.Plan(ctx, st, res, rep.Finished); err != nil {
-		return nil, err
-	}
-	if r.opts.DryRun {
-		return rep, nil
-	}
-	if _, err := st.RecordScan(ctx, rep.Started, rep.Finished, res); err != nil {
-		return nil, err
+	rep := &Report{Result: res, Started: now, Finished: finished, Automatic: r.cfg.Remediation.IsAutomatic()}
+	// A batch of accounts at a time when the routes allow it; else the
+	// plan over every account from what it looks at (enforcement and
+	// WholeResult: every evaluation).
+	byAccount := r.opts.Enforce == nil && !r.opts.WholeResult && r.engine.PlansByAccount()
+	if !byAccount {
+		keep := remediate.Plans
+		if r.opts.Enforce != nil || r.opts.WholeResult {
+			keep = nil // enforcement and rotation look at every user
+		}
+		if err := r.readBack(ctx, res, scanID, keep); err != nil {
+			return nil, err
+		}
+		if rep.Plan, err = r.engine.Plan(ctx, st, res, rep.Finished); err != nil {
+			return nil, err
+		}
 	}
 	r.prune(ctx, rep.Finished)
 	if r.opts.Metrics != nil {
@@ -266,10 +296,16 @@ func (r *Runner) runOnce(ctx context.Context, now time.Time, progress func(done,
 			return nil, err
 		}
 	}
-	if rep.Automatic {
+	if byAccount {
+		if rep.Plan, err = r.planByAccount(ctx, res, scanID, rep.Finished, rep.Automatic); err != nil {
+			return nil, err
+		}
+	} else if rep.Automatic {
 		if err := r.engine.Apply(ctx, st, rep.Plan); err != nil {
 			return nil, err
 		}
+	}
+	if rep.Automatic {
 		if r.opts.RetryFailed {
 			if rep.Requeued, err = outbox.New(st).RequeueFailed(ctx, r.opts.Now()); err != nil {
 				return nil, err
@@ -311,16 +347,108 @@ func (r *Runner) Enforce(ctx context.Context, now time.Time) (*Report, error) {
 	return rep, nil
 }
 
-// scanAt resolves the accounts and scans them at now. A scan that ctx
-// interrupted is an error: nothing of it is recorded.
+// scanInto scans at now and records each account into the store as it
+// is done (store.ScanWriter), so that memory does not grow with the
+// organization, and then finishes the scan (its summary; it is then the
+// latest). The result has the accounts and the summary, no evaluations:
+// the cycle reads back what it acts on (readBack). A scan that ctx
+// interrupted is marked so and is an error: the accounts recorded keep
+// their evaluations, the scan never becomes the latest.
+func (r *Runner) scanInto(ctx context.Context, so scan.Options, now time.Time, progress func(done, total int)) (res *scan.Result, scanID int64, finished time.Time, err error) {
+	w, err := r.opts.Store.BeginScan(ctx, now, scan.NewResult(scan.Options{Policy: so.Policy, Now: now, Source: so.Source}))
+	if err != nil {
+		return nil, 0, finished, err
+	}
+	var mu sync.Mutex // one account's transaction at a time: SQLite has one writer
+	res, err = r.scanWith(ctx, so, now, progress, func(accounts iter.Seq2[inventory.Account, error], so scan.Options) (*scan.Result, error) {
+		return scan.Stream(ctx, r.assumer, accounts, so, func(_ int, a scan.AccountResult, evs []rule.Evaluation) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return w.Account(ctx, &a, evs)
+		})
+	})
+	if err != nil {
+		if aerr := w.Abort(context.WithoutCancel(ctx), r.opts.Now()); aerr != nil {
+			r.opts.Logger.Error("mark the scan interrupted", "scan", w.ID(), "err", aerr)
+		}
+		return nil, 0, finished, err
+	}
+	finished = r.opts.Now()
+	if err := w.Finish(ctx, finished, res.Summary); err != nil {
+		return nil, 0, finished, err
+	}
+	res.Evaluations = []rule.Evaluation{}
+	return res, w.ID(), finished, nil
+}
+
+// readBack appends to res.Evaluations the evaluations of res's scanned
+// accounts that scan scanID recorded and keep accepts (nil: all), account
+// by account in res's order.
+func (r *Runner) readBack(ctx context.Context, res *scan.Result, scanID int64, keep func(*rule.Evaluation) bool) error {
+	for _, a := range res.Accounts {
+		if a.Status != scan.StatusOK {
+			continue
+		}
+		evs, err := r.opts.Store.ScanEvaluations(ctx, scanID, a.AccountID, keep)
+		if err != nil {
+			return err
+		}
+		res.Evaluations = append(res.Evaluations, evs...)
+	}
+	return nil
+}
+
+// planBatch is how many accounts a run plans and applies at once when the
+// routes allow it (remediate.Engine.PlansByAccount).
+const planBatch = 100
+
+// planByAccount plans, and applies when apply is set, planBatch accounts
+// of res at a time from what scan scanID recorded for them, and returns
+// the sum of the plans (remediate.Plan.Add): what it holds at once is one
+// batch's findings and messages, not the organization's.
+func (r *Runner) planByAccount(ctx context.Context, res *scan.Result, scanID int64, now time.Time, apply bool) (*remediate.Plan, error) {
+	st := r.opts.Store
+	total := &remediate.Plan{}
+	for batch := range slices.Chunk(res.Accounts, planBatch) {
+		part := *res
+		part.Accounts, part.Evaluations = batch, nil
+		if err := r.readBack(ctx, &part, scanID, remediate.Plans); err != nil {
+			return nil, err
+		}
+		p, err := r.engine.PlanAccounts(ctx, st, &part, now)
+		if err != nil {
+			return nil, err
+		}
+		if apply {
+			if err := r.engine.Apply(ctx, st, p); err != nil {
+				return nil, err
+			}
+		}
+		total.Add(p)
+	}
+	return total, nil
+}
+
+// scanAt resolves the accounts and scans them at now, keeping the whole
+// result. A scan that ctx interrupted is an error: nothing of it is
+// recorded.
 func (r *Runner) scanAt(ctx context.Context, so scan.Options, now time.Time, progress func(done, total int)) (*scan.Result, error) {
+	return r.scanWith(ctx, so, now, progress, func(accounts iter.Seq2[inventory.Account, error], so scan.Options) (*scan.Result, error) {
+		return scan.RunSeq(ctx, r.assumer, accounts, so)
+	})
+}
+
+// scanWith resolves the accounts and scans them at now with run (which
+// keeps the result or streams it).
+func (r *Runner) scanWith(ctx context.Context, so scan.Options, now time.Time, progress func(done, total int),
+	run func(iter.Seq2[inventory.Account, error], scan.Options) (*scan.Result, error)) (*scan.Result, error) {
 	accounts, err := AccountSeq(ctx, r.assumer, r.cfg.Accounts, UsesOUs(r.cfg))
 	if err != nil {
 		return nil, err
 	}
 	r.opts.Logger.Info("scanning", "source", so.Source, "caller", r.assumer.CallerARN())
 	so.Now, so.Logger, so.Progress = now, r.opts.Logger, progress
-	res, err := scan.RunSeq(ctx, r.assumer, accounts, so)
+	res, err := run(accounts, so)
 	if r.opts.AfterScan != nil {
 		r.opts.AfterScan()
 	}

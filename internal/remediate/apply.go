@@ -26,7 +26,7 @@ func (e *Engine) Apply(ctx context.Context, st *store.Store, p *Plan) error {
 	}
 	return st.Update(ctx, func(tx *store.Tx) error {
 		if p.replan != nil {
-			cur, err := tx.NotifiedItems(ctx)
+			cur, err := p.notifiedIn(ctx, tx)
 			if err != nil {
 				return err
 			}

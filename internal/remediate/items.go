@@ -8,6 +8,7 @@ package remediate
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,7 +45,7 @@ func findings(res *scan.Result) []finding {
 			continue
 		}
 		for _, k := range ev.Keys {
-			if st := lifecycle.Stage(k.Stage); st != lifecycle.Expired && st != lifecycle.Warning {
+			if !flagged(k) {
 				continue
 			}
 			acct := names[ev.AccountID]
@@ -52,6 +53,24 @@ func findings(res *scan.Result) []finding {
 		}
 	}
 	return out
+}
+
+// flagged reports whether a key is a finding: expired or in the warning
+// stage.
+func flagged(k rule.KeyResult) bool {
+	st := lifecycle.Stage(k.Stage)
+	return st == lifecycle.Expired || st == lifecycle.Warning
+}
+
+// Plans reports whether Plan looks at ev: a NON_COMPLIANT evaluation or
+// a user with a key that is a finding. A plan from a result that holds only
+// these is the plan from the whole result (keyage run plans from the
+// evaluations it reads back from the state).
+func Plans(ev *rule.Evaluation) bool {
+	if ev.Compliance == rule.NonCompliant {
+		return true
+	}
+	return ev.ResourceType == rule.ResourceTypeUser && slices.ContainsFunc(ev.Keys, flagged)
 }
 
 func newFinding(ev *rule.Evaluation, k rule.KeyResult, accountName, ou string, maxAge int) finding {

@@ -96,6 +96,8 @@ type Plan struct {
 	// another process changed it in between.
 	prior  []store.Notified
 	replan func(prior []store.Notified) (*Plan, error)
+	// accounts are the accounts a PlanAccounts plan covers; nil: all.
+	accounts []string
 }
 
 type target struct {

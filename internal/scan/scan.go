@@ -122,6 +122,7 @@ type Sink func(i int, a AccountResult, evs []rule.Evaluation) error
 // NewResult is the head of a scan's result under o: rule, parameters,
 // evaluation time and source, with no accounts yet.
 func NewResult(o Options) *Result {
+	o = o.withDefaults() // the source's default
 	return &Result{
 		Rule:        rule.Name,
 		Parameters:  Parameters{MaxAccessKeyAge: int(o.Policy.MaxAge / rule.Day), WarnAge: int(o.Policy.WarnAge / rule.Day)},

@@ -579,13 +579,13 @@ func (s *Store) firstActivity(ctx context.Context) (time.Time, error) {
 	return nullMS(v), nil
 }
 
-// Scans lists finished scans, newest first, with ids below beforeID (0: from
-// the newest).
+// Scans lists finished scans (done or interrupted, not running), newest
+// first, with ids below beforeID (0: from the newest).
 func (s *Store) Scans(ctx context.Context, beforeID int64, limit int) ([]Scan, error) {
-	q := `SELECT ` + scanColumns + ` FROM scans`
+	q := `SELECT ` + scanColumns + ` FROM scans WHERE status != '` + ScanRunning + `'`
 	var args []any
 	if beforeID > 0 {
-		q += ` WHERE id < ?`
+		q += ` AND id < ?`
 		args = append(args, beforeID)
 	}
 	args = append(args, limit)

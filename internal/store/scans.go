@@ -46,33 +46,15 @@ func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res
 			return err
 		}
 		defer restore()
-		summary, err := json.Marshal(res.Summary)
-		if err != nil {
+		if id, err = insertScan(ctx, tx, started, &finished, res, ScanDone); err != nil {
 			return err
 		}
-		r, err := tx.ExecContext(ctx, `INSERT INTO scans (started_at, finished_at, evaluated_at, source, max_age, warn_age, status, summary_json) VALUES (?, ?, ?, ?, ?, ?, 'done', ?)`,
-			ms64(started), ms64(finished), ms64(res.EvaluatedAt), res.Source, res.Parameters.MaxAccessKeyAge, res.Parameters.WarnAge, string(summary))
-		if err != nil {
-			return fmt.Errorf("insert scan: %w", err)
-		}
-		if id, err = r.LastInsertId(); err != nil {
-			return err
-		}
-		insAcct, err := tx.PrepareContext(ctx, `INSERT INTO scan_accounts (scan_id, account_id, name, ou, status, error, users, root_keys_json, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insAcct.Close()
 		rm := newReadModel(tx)
 		defer rm.close()
 		scanned := map[string]bool{}
 		for i := range res.Accounts {
 			a := &res.Accounts[i]
-			rk, _ := json.Marshal(a.RootKeys)
-			if _, err := insAcct.ExecContext(ctx, id, a.AccountID, a.Name, a.OU, a.Status, a.Error, a.Users, string(rk), a.DurationMS); err != nil {
-				return fmt.Errorf("insert scan account %s: %w", a.AccountID, err)
-			}
-			if err := rm.putAccount(ctx, id, a, string(rk)); err != nil {
+			if err := insertScanAccount(ctx, tx, rm, id, a); err != nil {
 				return err
 			}
 			if a.Status == scan.StatusOK {
