@@ -27,12 +27,14 @@ type DueCounts struct {
 }
 
 // Due counts the keys by due window at now, for a limit of maxAge: a key
-// is due maxAge after its creation.
+// is due maxAge after its creation. The overdue keys are counted in
+// account_counts (aggregates.go); the others are the few ok and warning keys
+// within 30 days of the limit, a range of the (stage, created_at) index.
 func (s *Store) Due(ctx context.Context, now time.Time, maxAge time.Duration) (DueCounts, error) {
 	var d DueCounts
 	limit := now.Add(-maxAge)
 	err := s.db.QueryRowContext(ctx, `SELECT
-			(SELECT COUNT(*) FROM evaluation_keys WHERE stage = 'expired'),
+			(SELECT COALESCE(SUM(n), 0) FROM account_counts WHERE kind = '`+countKeys+`' AND value = 'expired'),
 			(SELECT COALESCE(SUM(created_at <= ?1), 0) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?2),
 			(SELECT COUNT(*) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?2)`,
 		ms64(limit.Add(7*rule.Day)), ms64(limit.Add(30*rule.Day))).Scan(&d.Overdue, &d.Within7, &d.Within30)
