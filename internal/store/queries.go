@@ -502,19 +502,23 @@ func (s *Store) NonCompliantTrend(ctx context.Context, from, to time.Time, n int
 	}
 	start, end := ms64(from), ms64(to)
 	width := max((end-start+int64(n)-1)/int64(n), 1)
-	// Transitions at or before start form the baseline (bucket -1).
+	// Transitions at or before start form the baseline (bucket -1): the
+	// days that end by start from trend_days (aggregates.go), the rest of
+	// start's day from the history, as the window is.
 	type bucket struct {
 		b int64
 		d int
 	}
-	buckets, err := queryRows(ctx, s.db, `SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
+	dayStart := start - start%dayMS
+	buckets, err := queryRows(ctx, s.db, `SELECT -1 AS b, COALESCE(SUM(noncompliant), 0) FROM trend_days WHERE day <= ?4 / ?5
+		UNION ALL SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
 			SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT')
-		FROM evaluation_history WHERE (from_compliance = 'NON_COMPLIANT' OR to_compliance = 'NON_COMPLIANT') AND at <= ?3
-		GROUP BY b ORDER BY b`, func(r rowScanner) (bucket, error) {
+		FROM evaluation_history WHERE (from_compliance = 'NON_COMPLIANT' OR to_compliance = 'NON_COMPLIANT') AND at > ?4 AND at <= ?3
+		GROUP BY b`, func(r rowScanner) (bucket, error) {
 		var b bucket
 		err := r.Scan(&b.b, &b.d)
 		return b, err
-	}, start, width, end)
+	}, start, width, end, dayStart, dayMS)
 	if err != nil {
 		return nil, fmt.Errorf("read non-compliant trend: %w", err)
 	}

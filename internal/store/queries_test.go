@@ -294,6 +294,22 @@ func checkAggregates(t *testing.T, s *Store, step string, end time.Time) {
 			t.Errorf("%s: %s kept differ from those counted (-counted +kept):\n%s", step, c.what, diff)
 		}
 	}
+	// The report's trend: the non-compliant users at each point, replayed
+	// from every history row up to it.
+	pts, err := s.NonCompliantTrend(ctx, end.Add(-10*rule.Day+7*time.Hour+13*time.Minute), end, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pts {
+		var want int
+		if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT'), 0)
+			FROM evaluation_history WHERE at <= ?`, ms64(p.At)).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if p.NonCompliant != want {
+			t.Errorf("%s: NonCompliantTrend at %v = %d non-compliant, want %d (replayed from the history)", step, p.At, p.NonCompliant, want)
+		}
+	}
 	for _, p := range []struct {
 		step time.Duration
 		n    int
