@@ -38,7 +38,10 @@ func trendDay(ms int64) int64 {
 }
 
 // recountAccounts rewrites the account_counts rows of accounts from their
-// evaluations and key rows.
+// evaluations and key rows. The evaluations are read over the primary key (the
+// unary + keeps SQLite from the (resource_type, compliance, account_id)
+// index, which it would search by resource_type alone: every user of the
+// organization for each account).
 func recountAccounts(ctx context.Context, tx *sql.Tx, accounts map[string]bool) error {
 	if len(accounts) == 0 {
 		return nil
@@ -49,7 +52,7 @@ func recountAccounts(ctx context.Context, tx *sql.Tx, accounts map[string]bool) 
 	}
 	defer del.Close()
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO account_counts (account_id, kind, value, n)
-		SELECT ?1, '`+countUsers+`', compliance, COUNT(*) FROM evaluations WHERE account_id = ?1 AND resource_type = ?2 GROUP BY compliance
+		SELECT ?1, '`+countUsers+`', compliance, COUNT(*) FROM evaluations WHERE account_id = ?1 AND +resource_type = ?2 GROUP BY compliance
 		UNION ALL SELECT ?1, '`+countKeys+`', stage, COUNT(*) FROM evaluation_keys WHERE account_id = ?1 GROUP BY stage`)
 	if err != nil {
 		return fmt.Errorf("prepare account counts: %w", err)
