@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,6 +21,9 @@ func TestExpiredExemptionWarned(t *testing.T) {
 			cfg := writeConfig(t, "exemptions:\n- path: /nobody/\n  reason: old migration\n  until: \""+tt.until+"\"\n")
 			for _, cmd := range [][]string{{"scan"}, {"run"}} {
 				args := append(cmd, "--config", cfg, "--accounts", "222222222222", "-o", "json", "--log-level", "warn")
+				if cmd[0] == "run" { // not the default ./keyage.db in the source tree
+					args = append(args, "--state", filepath.Join(t.TempDir(), "keyage.db"))
+				}
 				code, _, stderr := runCLI(t, args...)
 				if code != ExitOK {
 					t.Fatalf("%s: exit %d: %s", cmd[0], code, stderr)

@@ -66,8 +66,12 @@ func runStatePrune(ctx context.Context, ios *IO, o *statePruneOptions, now time.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(ios.Out, "Pruned %d rows: %d compliance changes, %d scans, %d scans' account rows, %d messages, %d executions, %d audit records.\n",
+	fmt.Fprintf(ios.Out, "Pruned %d rows: %d compliance changes, %d scans, %d scans' account rows, %d messages, %d executions, %d audit records",
 		p.Total(), p.History, p.Scans, p.ScanAccounts, p.Outbox, p.Executions, p.Audit)
+	if p.Sessions > 0 { // not history: expired dashboard sessions' revocations
+		fmt.Fprintf(ios.Out, "; and %d revocations of expired dashboard sessions", p.Sessions)
+	}
+	fmt.Fprintln(ios.Out, ".")
 	if o.vacuum {
 		return vacuum(ctx, ios, st)
 	}

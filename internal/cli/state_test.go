@@ -106,8 +106,20 @@ func TestRunAndStatePrune(t *testing.T) {
 	if n := audits(); n != 1 {
 		t.Errorf("run with the default retention left %d audit records, want the recent 1", n)
 	}
+	// A dashboard session revoked at logout whose cookie has since expired: prune drops the
+	// revocation and says so, apart from the history rows.
+	func() {
+		st, err := store.Open(ctx, state, store.Options{MustExist: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.RevokeSession(ctx, "expired-session", time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}()
 	code, out, stderr := runCLI(t, "state", "prune", "--config", cfg, "--state", state, "--vacuum")
-	if code != ExitOK || !strings.Contains(out, "Pruned 0 rows") || !strings.Contains(out, "Vacuumed "+state) {
+	if code != ExitOK || !strings.Contains(out, "Pruned 0 rows") || !strings.Contains(out, "; and 1 revocations of expired dashboard sessions.") || !strings.Contains(out, "Vacuumed "+state) {
 		t.Errorf("state prune --vacuum: exit %d\n%s\n%s", code, out, stderr)
 	}
 	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,7 +55,17 @@ type CompliancePoint struct {
 // ComplianceTrend replays the evaluation history into n consecutive periods
 // of length step, the last one ending at end: the compliant and
 // non-compliant users at the end of each.
+//
+// The result depends only on the history and the arguments (the current
+// period ends in the future, past every row): the overview asks for periods
+// ending at the end of today, so it is cached until the data changes.
 func (s *Store) ComplianceTrend(ctx context.Context, end time.Time, step time.Duration, n int) ([]CompliancePoint, error) {
+	return cachedRead(ctx, s, cacheKey("complianceTrend", end.UnixMilli(), step, n), func() ([]CompliancePoint, error) {
+		return s.complianceTrend(ctx, end, step, n)
+	}, slices.Clone)
+}
+
+func (s *Store) complianceTrend(ctx context.Context, end time.Time, step time.Duration, n int) ([]CompliancePoint, error) {
 	if n < 1 || step <= 0 {
 		return nil, fmt.Errorf("compliance trend: %d periods of %v", n, step)
 	}
@@ -125,6 +136,10 @@ type AccountState struct {
 // non-compliant users and active root keys. It is cheaper than Accounts: it
 // counts only non-compliant users.
 func (s *Store) AccountStates(ctx context.Context) ([]AccountState, error) {
+	return cachedRead(ctx, s, "accountStates", func() ([]AccountState, error) { return s.accountStates(ctx) }, slices.Clone)
+}
+
+func (s *Store) accountStates(ctx context.Context) ([]AccountState, error) {
 	out, err := queryRows(ctx, s.db, `WITH c AS (
 			SELECT account_id, COUNT(*) AS n FROM evaluations WHERE resource_type = ? AND compliance = 'NON_COMPLIANT' GROUP BY account_id)
 		SELECT a.account_id, a.name, a.status, a.error, COALESCE(c.n, 0),

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -41,6 +42,13 @@ type Totals struct {
 // by its pages, not its rows) less the others, so only the minority's index
 // entries are read.
 func (s *Store) Totals(ctx context.Context) (Totals, error) {
+	return cachedRead(ctx, s, "totals", func() (Totals, error) { return s.totals(ctx) }, func(t Totals) Totals {
+		t.Keys = maps.Clone(t.Keys)
+		return t
+	})
+}
+
+func (s *Store) totals(ctx context.Context) (Totals, error) {
 	t := Totals{Keys: map[string]int{}}
 	for _, st := range lifecycle.Stages {
 		t.Keys[string(st)] = 0
@@ -63,7 +71,9 @@ func (s *Store) Totals(ctx context.Context) (Totals, error) {
 			t.NotApplicable = n
 		}
 	}
-	keys, err := s.countsBesides(ctx, `SELECT COUNT(*) FROM evaluation_keys WHERE ?1 = ?1`,
+	// The total as a subquery without WHERE: SQLite counts its pages, not its
+	// rows.
+	keys, err := s.countsBesides(ctx, `SELECT (SELECT COUNT(*) FROM evaluation_keys) WHERE ?1 = ?1`,
 		`SELECT stage, COUNT(*) FROM evaluation_keys WHERE ?1 = ?1 AND stage %s ?2 GROUP BY stage`, "", string(lifecycle.OK))
 	if err != nil {
 		return t, fmt.Errorf("count keys by stage: %w", err)
@@ -138,6 +148,19 @@ func scanAccount(sc rowScanner, a *AccountSummary, extra ...any) error {
 // Accounts lists every account keyage has scanned with its user counts,
 // most non-compliant users first (then by id); limit <= 0 lists all.
 func (s *Store) Accounts(ctx context.Context, limit int) ([]AccountSummary, error) {
+	return cachedRead(ctx, s, cacheKey("accounts", limit), func() ([]AccountSummary, error) { return s.accounts(ctx, limit) }, cloneAccounts)
+}
+
+// cloneAccounts copies accounts and their root keys.
+func cloneAccounts(as []AccountSummary) []AccountSummary {
+	out := slices.Clone(as)
+	for i := range out {
+		out[i].RootKeys = slices.Clone(out[i].RootKeys)
+	}
+	return out
+}
+
+func (s *Store) accounts(ctx context.Context, limit int) ([]AccountSummary, error) {
 	if limit <= 0 {
 		limit = -1
 	}
@@ -160,6 +183,10 @@ func (s *Store) Accounts(ctx context.Context, limit int) ([]AccountSummary, erro
 // TopNonCompliant lists the accounts with the most non-compliant users,
 // most first, at most limit of them; accounts without one are left out.
 func (s *Store) TopNonCompliant(ctx context.Context, limit int) ([]AccountSummary, error) {
+	return cachedRead(ctx, s, cacheKey("top", limit), func() ([]AccountSummary, error) { return s.topNonCompliant(ctx, limit) }, cloneAccounts)
+}
+
+func (s *Store) topNonCompliant(ctx context.Context, limit int) ([]AccountSummary, error) {
 	out, err := queryRows(ctx, s.db, `WITH c AS (
 			SELECT account_id, COUNT(*) AS n FROM evaluations WHERE compliance = 'NON_COMPLIANT' AND resource_type = ?
 			GROUP BY account_id ORDER BY n DESC, account_id LIMIT ?)
@@ -336,9 +363,22 @@ func (f KeyFilter) where() (string, []any) {
 }
 
 // CountKeys counts the keys a filter selects and their distinct users.
+// The counts are cached until the data changes: paging through a filter
+// counts once.
 func (s *Store) CountKeys(ctx context.Context, f KeyFilter) (keys, users int, err error) {
 	where, args := f.where()
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(DISTINCT k.account_id || '/' || k.resource_id) FROM evaluation_keys k`+where, args...).Scan(&keys, &users)
+	n, err := cachedRead(ctx, s, cacheKey("countKeys"+where, args...), func() ([2]int, error) {
+		k, u, err := s.countKeys(ctx, where, args)
+		return [2]int{k, u}, err
+	}, identity)
+	return n[0], n[1], err
+}
+
+func (s *Store) countKeys(ctx context.Context, where string, args []any) (keys, users int, err error) {
+	// One group per user: unfiltered, the groups are runs of the primary
+	// key's index, with no sort and no table row read.
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT COUNT(*) AS n FROM evaluation_keys k`+where+`
+		GROUP BY k.account_id, k.resource_id)`, args...).Scan(&keys, &users)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count keys: %w", err)
 	}
@@ -409,6 +449,10 @@ type KeyCount struct {
 
 // KeysByAccountStage counts the keys of every account per stage.
 func (s *Store) KeysByAccountStage(ctx context.Context) ([]KeyCount, error) {
+	return cachedRead(ctx, s, "keysByAccountStage", func() ([]KeyCount, error) { return s.keysByAccountStage(ctx) }, slices.Clone)
+}
+
+func (s *Store) keysByAccountStage(ctx context.Context) ([]KeyCount, error) {
 	out, err := queryRows(ctx, s.db, `SELECT account_id, stage, COUNT(*) FROM evaluation_keys GROUP BY account_id, stage`, func(r rowScanner) (KeyCount, error) {
 		var c KeyCount
 		err := r.Scan(&c.AccountID, &c.Stage, &c.Keys)
@@ -524,6 +568,10 @@ func (s *Store) NonCompliantTrend(ctx context.Context, from, to time.Time, n int
 // FirstActivity is the time of the first evaluation history row (zero when
 // there is none).
 func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
+	return cachedRead(ctx, s, "firstActivity", func() (time.Time, error) { return s.firstActivity(ctx) }, identity)
+}
+
+func (s *Store) firstActivity(ctx context.Context) (time.Time, error) {
 	var v sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT MIN(at) FROM evaluation_history`).Scan(&v); err != nil {
 		return time.Time{}, fmt.Errorf("read first history: %w", err)

@@ -26,8 +26,9 @@ var migrations embed.FS
 
 // Store is an open state database.
 type Store struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	cache readCache
 }
 
 // ErrNewerSchema is returned by Open for a database written by a newer keyage.
@@ -99,7 +100,10 @@ func create(path string, mustExist bool) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.cache.close()
+	return s.db.Close()
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }

@@ -15,7 +15,13 @@ var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
 func open(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "keyage.db"), Options{})
+	return openPath(t, filepath.Join(t.TempDir(), "keyage.db"))
+}
+
+// openPath opens the store at path, closed when the test ends.
+func openPath(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
