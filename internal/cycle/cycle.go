@@ -213,7 +213,9 @@ type Report struct {
 	Result            *scan.Result
 	Started, Finished time.Time
 	// Plan is the remediation planned from the result (nil when only
-	// enforcing).
+	// enforcing). When the cycle planned a batch of accounts at a time it
+	// is the batches' sum: read it through Plan.Counts (its messages and
+	// NON_COMPLIANT users went to Options.Planned).
 	Plan *remediate.Plan
 	// Automatic is the config's remediation.automatic: without it the
 	// plan is recorded but not applied.
