@@ -7,12 +7,16 @@
 # MODE scan (default): `keyage scan -o json` once per source in SOURCES
 # (default "auto api"). MODE run: the whole cycle, `keyage run` (scan, record,
 # plan, enqueue, deliver to a local webhook) into a new state file.
+# RECEIVER=file (run mode) delivers to a file receiver instead of the webhook
+# (one Python thread), so that the delivery does not bound the wall time.
+# KEYAGE_ARGS adds flags to keyage run/scan (e.g. --memprofile /tmp/heap.pprof).
 # MAX_INFLIGHT=N passes --max-inflight N to the sandbox (1: a single-threaded
 # emulator). The sandbox and the webhook listen on ports the kernel picks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACCOUNTS=${1:-1000} USERS=${2:-100} LATENCY=${3:-20ms} CONCURRENCY=${4:-64} MODE=${5:-scan}
-SOURCES=${SOURCES:-auto api} MAX_INFLIGHT=${MAX_INFLIGHT:-0}
+SOURCES=${SOURCES:-auto api} MAX_INFLIGHT=${MAX_INFLIGHT:-0} RECEIVER=${RECEIVER:-webhook}
+read -r -a extra <<< "${KEYAGE_ARGS:-}"
 out=$(mktemp -d)
 sandbox_pid='' hook_pid=''
 cleanup() {
@@ -44,10 +48,16 @@ echo
 prefix=''
 [[ $SOURCES != "auto api" ]] && prefix+="SOURCES='$SOURCES' "
 [[ $MAX_INFLIGHT != 0 ]] && prefix+="MAX_INFLIGHT=$MAX_INFLIGHT "
+[[ $RECEIVER != webhook ]] && prefix+="RECEIVER=$RECEIVER "
+[[ -n ${KEYAGE_ARGS:-} ]] && prefix+="KEYAGE_ARGS='$KEYAGE_ARGS' "
 echo "Command: \`${prefix}scripts/bench-scan.sh $*\` on $(nproc) cores, $(go version | cut -d' ' -f3)."
 echo
 
 if [[ $MODE == run ]]; then
+  if [[ $RECEIVER == file ]]; then
+    : > "$out/hook"
+    printf 'receivers:\n  - name: out\n    file: {path: "%s"}\nroutes:\n  - receivers: [out]\n' "$out/messages.jsonl" > "$out/keyage.yaml"
+  else
   # A webhook that answers 204 and counts the POSTs it got.
   python3 -u - > "$out/hook" 2>/dev/null <<'PY' &
 import http.server, sys
@@ -73,15 +83,16 @@ receivers:
 routes:
   - receivers: [hook]
 EOF
+  fi
   sb_before=$(cpu_ticks "$sandbox_pid")
   /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$out/keyage" run --config "$out/keyage.yaml" --org --source auto \
-    --concurrency "$CONCURRENCY" --state "$out/state.db" -o json --log-level warn > "$out/run.json" 2> "$out/stderr" || true
+    --concurrency "$CONCURRENCY" --state "$out/state.db" -o json --log-level warn "${extra[@]}" > "$out/run.json" 2> "$out/stderr" || true
   read -r wall rss_kb cpu_user cpu_sys < <(tail -n 1 "$out/time")
   sb_cpu=$(( $(cpu_ticks "$sandbox_pid") - sb_before ))
   state=$(du -cb "$out"/state.db* | tail -n 1 | cut -f1)
   echo "**keyage run --source auto**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, CPU $(awk "BEGIN{print $cpu_user+$cpu_sys}")s," \
     "state file $(awk "BEGIN{printf \"%.1f\", $state/1048576}") MB, sandbox peak RSS $(peak_mb "$sandbox_pid") MB and CPU $(awk "BEGIN{print $sb_cpu/100}")s," \
-    "$(grep -c '^post' "$out/hook") webhook POSTs; scan: $(jq -c .scan.summary "$out/run.json"), messages: $(jq -c .messages "$out/run.json")"
+    "$(if [[ $RECEIVER == file ]]; then echo "$(cat "$out/messages.jsonl" 2>/dev/null | wc -l) messages in the file"; else echo "$(grep -c '^post' "$out/hook") webhook POSTs"; fi); scan: $(jq -c .scan.summary "$out/run.json"), messages: $(jq -c .messages "$out/run.json")"
   tail -n 3 "$out/stderr" | sed 's/^/    /'
   echo
   exit 0
@@ -91,7 +102,7 @@ for src in $SOURCES; do
   curl -fsS -X DELETE "$stats" >/dev/null
   sb_before=$(cpu_ticks "$sandbox_pid")
   /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$out/keyage" scan --org --source "$src" --concurrency "$CONCURRENCY" \
-    -o json --log-level warn > "$out/result.json" 2> "$out/stderr" || true
+    -o json --log-level warn "${extra[@]}" > "$out/result.json" 2> "$out/stderr" || true
   read -r wall rss_kb cpu_user cpu_sys < <(tail -n 1 "$out/time")
   sb_cpu=$(( $(cpu_ticks "$sandbox_pid") - sb_before ))
   curl -fsS "$stats" > "$out/stats.json"

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,4 +184,32 @@ func TestVersion(t *testing.T) {
 
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// TestMemProfile: --memprofile writes a heap profile (gzipped pprof) when
+// the command ends, whether it succeeded or failed.
+func TestMemProfile(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		wantCode int
+	}{
+		{"a command that succeeds", []string{"version"}, 0},
+		{"a command that fails", []string{"config", "validate", "does-not-exist.yaml"}, ExitUsage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "heap.pprof")
+			code, _, stderr := runCLI(t, append(tt.args, "--memprofile", path)...)
+			if code != tt.wantCode {
+				t.Fatalf("keyage %s --memprofile: exit %d, want %d\n%s", strings.Join(tt.args, " "), code, tt.wantCode, stderr)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("read the heap profile: %v", err)
+			}
+			if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+				t.Errorf("heap profile %s: %d bytes, not gzip (pprof)", path, len(b))
+			}
+		})
+	}
 }

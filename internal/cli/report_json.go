@@ -107,7 +107,8 @@ type enforceAction struct {
 }
 
 // newRunDocument builds keyage run -o json's document from the cycle's
-// report.
+// report; writeRunDocument adds the executions (runRun collects them from
+// the cycle's plans as they are applied).
 func newRunDocument(rep *cycle.Report, dryRun bool) *runDocument {
 	res := rep.Result
 	d := &runDocument{
@@ -122,12 +123,8 @@ func newRunDocument(rep *cycle.Report, dryRun bool) *runDocument {
 		}
 	}
 	if p := rep.Plan; p != nil {
-		if rep.Automatic && !dryRun {
-			for _, ev := range p.NonCompliant {
-				d.Executions = append(d.Executions, runExecution{AccountID: ev.AccountID, ResourceID: ev.ResourceID, UserName: ev.UserName})
-			}
-		}
-		d.Messages.Planned, d.Messages.AlreadyNotified = len(p.Messages), p.Suppressed
+		c := p.Counts()
+		d.Messages.Planned, d.Messages.AlreadyNotified = c.Messages, c.Suppressed
 	}
 	s := rep.Dispatch
 	d.Messages.Requeued, d.Messages.Sent, d.Messages.Failed, d.Messages.Retried = rep.Requeued, s.Sent, s.Failed, s.Retried

@@ -62,7 +62,7 @@ func (ios *IO) display() *progress.Display {
 }
 
 func newRootCmd(ios *IO) *cobra.Command {
-	var logLevel, logFormat, cpuProfile string
+	var logLevel, logFormat, cpuProfile, memProfile string
 	root := &cobra.Command{
 		Use:   "keyage",
 		Short: "Find aged AWS IAM access keys across an organization",
@@ -96,6 +96,9 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 				}
 				ios.cleanup = append(ios.cleanup, stop)
 			}
+			if memProfile != "" {
+				ios.cleanup = append(ios.cleanup, startMemProfile(memProfile, ios.Logger))
+			}
 			return nil
 		},
 	}
@@ -107,6 +110,8 @@ Exit codes (when several apply: 2, then 4, then 1, then 3):
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text, or json for log shippers")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for development)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a heap profile to this file at the largest live heap seen (for development)")
+	_ = root.PersistentFlags().MarkHidden("memprofile")
 	f := newFactory(ios)
 	root.AddCommand(
 		newScanCmd(ios, nil),

@@ -95,6 +95,14 @@ func runRun(ctx context.Context, f *Factory, o *runOptions, changed func(string)
 		defer closeAudit()
 		co.Enforce = &cycle.EnforceOptions{Apply: job.cfg.Enforce.Apply, AuditLog: audit}
 	}
+	var spill *executionSpill // the executions -o json lists, as they are applied
+	if job.format == output.JSON && !o.dryRun && job.cfg.Remediation.IsAutomatic() {
+		if spill, err = newExecutionSpill(); err != nil {
+			return err
+		}
+		defer spill.close()
+		co.Planned = spill.add
+	}
 	r, err := f.Cycle(ctx, job, co)
 	if err != nil {
 		return err
@@ -104,7 +112,7 @@ func runRun(ctx context.Context, f *Factory, o *runOptions, changed func(string)
 		return err
 	}
 	if job.format == output.JSON {
-		if err := writeJSON(f.IO.Out, newRunDocument(rep, o.dryRun)); err != nil {
+		if err := writeRunDocument(f.IO.Out, newRunDocument(rep, o.dryRun), spill); err != nil {
 			return err
 		}
 		return runExit(rep, o.dryRun, job.failOn)
@@ -165,7 +173,7 @@ func printRun(w io.Writer, rep *cycle.Report, dryRun bool, fo failOn) error {
 	case dryRun:
 		printPlan(w, rep.Result, rep.Plan, rep.Automatic)
 	case !rep.Automatic:
-		fmt.Fprintf(w, "Remediation is not automatic (remediation.automatic: false): %d non-compliant users recorded; remediate them with keyage remediate.\n", len(rep.Plan.NonCompliant))
+		fmt.Fprintf(w, "Remediation is not automatic (remediation.automatic: false): %d non-compliant users recorded; remediate them with keyage remediate.\n", rep.Plan.Counts().NonCompliant)
 	case rep.Interrupted:
 		fmt.Fprintln(w, "Interrupted: undelivered notifications stay in the outbox and go out on the next run.")
 	default:
@@ -178,10 +186,11 @@ func printRun(w io.Writer, rep *cycle.Report, dryRun bool, fo failOn) error {
 }
 
 func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
+	c := p.Counts()
 	fmt.Fprintf(w, "Remediation:\n  %s (a remediation execution each)\n  %s queued\n  %s sent\n  %s failed\n  %s retried\n  %s already notified and unchanged (not sent again)\n",
-		output.Count(len(p.NonCompliant), "non-compliant user"), output.Count(len(p.Messages), "notification"),
+		output.Count(c.NonCompliant, "non-compliant user"), output.Count(c.Messages, "notification"),
 		output.Count(s.Sent, "notification"), output.Count(s.Failed, "notification"),
-		output.Count(s.Retried, "delivery attempt"), output.Count(p.Suppressed, "finding"))
+		output.Count(s.Retried, "delivery attempt"), output.Count(c.Suppressed, "finding"))
 	if b := s.BacklogLine(); b != "" {
 		fmt.Fprintln(w, b)
 	}
@@ -189,12 +198,16 @@ func printRunSummary(w io.Writer, p *remediate.Plan, s notify.DispatchStats) {
 }
 
 func printOwnerUnknown(w io.Writer, p *remediate.Plan) {
-	if len(p.OwnerUnknown) == 0 {
+	n := p.Counts().OwnerUnknown
+	if n == 0 {
 		return
 	}
-	fmt.Fprintf(w, "Owner unknown (%s; no owner tag; sent to owners.fallback):\n", output.Count(len(p.OwnerUnknown), "user"))
+	fmt.Fprintf(w, "Owner unknown (%s; no owner tag; sent to owners.fallback):\n", output.Count(n, "user"))
 	for _, it := range p.OwnerUnknown {
 		fmt.Fprintf(w, "  %s %s\n", it.AccountID, it.UserName)
+	}
+	if more := n - len(p.OwnerUnknown); more > 0 {
+		fmt.Fprintf(w, "  and %d more\n", more)
 	}
 }
 

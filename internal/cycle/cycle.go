@@ -69,6 +69,13 @@ type Options struct {
 	// remediation (Report.Plan may be nil there): a command prints the scan there, so that it precedes
 	// what a stdout receiver writes. Its error ends the cycle.
 	Recorded func(*Report) error
+	// Planned, when set, is given each plan the cycle records (not in a
+	// dry run), after it is applied when remediation is automatic: every
+	// batch's when the cycle plans a batch of accounts at a time (then
+	// Report.Plan only counts them, remediate.Plan.Counts), else the whole
+	// plan. Its messages and NON_COMPLIANT users are there in full (keyage
+	// run -o json lists the executions from them). Its error ends the cycle.
+	Planned func(*remediate.Plan) error
 	// WholeResult keeps every evaluation of a recorded scan in
 	// Report.Result (keyage demo prints them); otherwise it holds only
 	// those the cycle acts on (see scanInto), so that memory does not grow
@@ -206,7 +213,9 @@ type Report struct {
 	Result            *scan.Result
 	Started, Finished time.Time
 	// Plan is the remediation planned from the result (nil when only
-	// enforcing).
+	// enforcing). When the cycle planned a batch of accounts at a time it
+	// is the batches' sum: read it through Plan.Counts (its messages and
+	// NON_COMPLIANT users went to Options.Planned).
 	Plan *remediate.Plan
 	// Automatic is the config's remediation.automatic: without it the
 	// plan is recorded but not applied.
@@ -300,8 +309,13 @@ func (r *Runner) runOnce(ctx context.Context, now time.Time, progress func(done,
 		if rep.Plan, err = r.planByAccount(ctx, res, scanID, rep.Finished, rep.Automatic); err != nil {
 			return nil, err
 		}
-	} else if rep.Automatic {
-		if err := r.engine.Apply(ctx, st, rep.Plan); err != nil {
+	} else {
+		if rep.Automatic {
+			if err := r.engine.Apply(ctx, st, rep.Plan); err != nil {
+				return nil, err
+			}
+		}
+		if err := r.planned(rep.Plan); err != nil {
 			return nil, err
 		}
 	}
@@ -403,9 +417,10 @@ func (r *Runner) readBack(ctx context.Context, res *scan.Result, scanID int64, k
 const planBatch = 100
 
 // planByAccount plans, and applies when apply is set, planBatch accounts
-// of res at a time from what scan scanID recorded for them, and returns
-// the sum of the plans (remediate.Plan.Add): what it holds at once is one
-// batch's findings and messages, not the organization's.
+// of res at a time from what scan scanID recorded for them, hands each
+// batch's plan to Options.Planned, and returns the sum of the plans
+// (remediate.Plan.Add, counts): what it holds at once is one batch's
+// findings and messages, not the organization's.
 func (r *Runner) planByAccount(ctx context.Context, res *scan.Result, scanID int64, now time.Time, apply bool) (*remediate.Plan, error) {
 	st := r.opts.Store
 	total := &remediate.Plan{}
@@ -424,9 +439,20 @@ func (r *Runner) planByAccount(ctx context.Context, res *scan.Result, scanID int
 				return nil, err
 			}
 		}
+		if err := r.planned(p); err != nil {
+			return nil, err
+		}
 		total.Add(p)
 	}
 	return total, nil
+}
+
+// planned hands p to Options.Planned, when set.
+func (r *Runner) planned(p *remediate.Plan) error {
+	if r.opts.Planned == nil {
+		return nil
+	}
+	return r.opts.Planned(p)
 }
 
 // scanAt resolves the accounts and scans them at now, keeping the whole

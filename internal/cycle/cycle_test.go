@@ -130,8 +130,8 @@ func TestRunOnceSendsOnce(t *testing.T) {
 	if got := e.sentTexts(t); !slices.Equal(got, wantSent) {
 		t.Errorf("first RunOnce sent:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantSent, "\n"))
 	}
-	if rep.Dispatch.Sent != 2 || rep.Dispatch.Failed != 0 || len(rep.Plan.NonCompliant) != 2 {
-		t.Errorf("first RunOnce: sent %d, failed %d, %d non-compliant; want 2, 0, 2", rep.Dispatch.Sent, rep.Dispatch.Failed, len(rep.Plan.NonCompliant))
+	if rep.Dispatch.Sent != 2 || rep.Dispatch.Failed != 0 || rep.Plan.Counts().NonCompliant != 2 {
+		t.Errorf("first RunOnce: sent %d, failed %d, %d non-compliant; want 2, 0, 2", rep.Dispatch.Sent, rep.Dispatch.Failed, rep.Plan.Counts().NonCompliant)
 	}
 	if rep.Result.Summary.AccountsFailed != 1 {
 		t.Errorf("first RunOnce: %d accounts failed, want 1 (the broken one)", rep.Result.Summary.AccountsFailed)
@@ -141,8 +141,8 @@ func TestRunOnceSendsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second RunOnce: %v", err)
 	}
-	if rep.Dispatch.Sent != 0 || len(rep.Plan.Messages) != 0 || rep.Plan.Suppressed != 2 {
-		t.Errorf("second RunOnce: %d planned, %d sent, %d suppressed; want 0, 0, 2", len(rep.Plan.Messages), rep.Dispatch.Sent, rep.Plan.Suppressed)
+	if rep.Dispatch.Sent != 0 || rep.Plan.Counts().Messages != 0 || rep.Plan.Suppressed != 2 {
+		t.Errorf("second RunOnce: %d planned, %d sent, %d suppressed; want 0, 0, 2", rep.Plan.Counts().Messages, rep.Dispatch.Sent, rep.Plan.Suppressed)
 	}
 	if got := e.sentTexts(t); len(got) != 2 {
 		t.Errorf("after the second RunOnce the receiver has %d messages, want 2", len(got))
@@ -184,9 +184,9 @@ func TestRunOnceSteps(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RunOnce: %v", err)
 			}
-			if len(rep.Plan.Messages) != tt.wantPlanned || rep.Dispatch.Sent != tt.wantSent || len(e.sentTexts(t)) != tt.wantSent {
+			if rep.Plan.Counts().Messages != tt.wantPlanned || rep.Dispatch.Sent != tt.wantSent || len(e.sentTexts(t)) != tt.wantSent {
 				t.Errorf("RunOnce: %d planned, %d sent, %d in the file; want %d, %d, %d",
-					len(rep.Plan.Messages), rep.Dispatch.Sent, len(e.sentTexts(t)), tt.wantPlanned, tt.wantSent, tt.wantSent)
+					rep.Plan.Counts().Messages, rep.Dispatch.Sent, len(e.sentTexts(t)), tt.wantPlanned, tt.wantSent, tt.wantSent)
 			}
 			if recorded != tt.wantRecorded {
 				t.Errorf("Recorded called = %v, want %v", recorded, tt.wantRecorded)

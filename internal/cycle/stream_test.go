@@ -51,7 +51,11 @@ func TestRunOnceStreamed(t *testing.T) {
 			}
 			runCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			o := cycle.Options{Store: st, WholeResult: tt.whole, Deliver: true}
+			var planned []string // the messages of the plans applied, batch by batch
+			o := cycle.Options{Store: st, WholeResult: tt.whole, Deliver: true, Planned: func(p *remediate.Plan) error {
+				planned = append(planned, messageKeys(p)...)
+				return nil
+			}}
 			if tt.cancelAfter > 0 {
 				o.Progress = func(done, _ int) {
 					if done >= tt.cancelAfter {
@@ -83,8 +87,12 @@ func TestRunOnceStreamed(t *testing.T) {
 			if latest == nil || latest.ID != scans[0].ID || latest.Summary.Users != rep.Result.Summary.Users || latest.Summary.NonCompliant != 2 {
 				t.Errorf("LatestScan = %+v, want scan %d with the run's summary (%d users, 2 non-compliant)", latest, scans[0].ID, rep.Result.Summary.Users)
 			}
-			if got, want := messageKeys(rep.Plan), messageKeys(dry.Plan); len(got) != 2 || !slices.Equal(got, want) {
+			slices.Sort(planned)
+			if got, want := planned, messageKeys(dry.Plan); len(got) != 2 || !slices.Equal(got, want) {
 				t.Errorf("streamed plan = %q, want the dry run's %q", got, want)
+			}
+			if got, want := rep.Plan.Counts().Messages, len(dry.Plan.Messages); got != want {
+				t.Errorf("streamed plan counts %d messages, want the dry run's %d", got, want)
 			}
 			var dryTexts []string
 			for _, m := range dry.Plan.Messages {
@@ -94,8 +102,8 @@ func TestRunOnceStreamed(t *testing.T) {
 			if got := e.sentTexts(t); !slices.Equal(got, dryTexts) {
 				t.Errorf("streamed run sent %q, want the dry run's plan %q", got, dryTexts)
 			}
-			if len(rep.Plan.NonCompliant) != len(dry.Plan.NonCompliant) {
-				t.Errorf("streamed plan: %d non-compliant, dry run %d", len(rep.Plan.NonCompliant), len(dry.Plan.NonCompliant))
+			if rep.Plan.Counts().NonCompliant != len(dry.Plan.NonCompliant) {
+				t.Errorf("streamed plan: %d non-compliant, dry run %d", rep.Plan.Counts().NonCompliant, len(dry.Plan.NonCompliant))
 			}
 			if tt.whole {
 				if n, all := len(rep.Result.Evaluations), len(dry.Result.Evaluations); n != all {

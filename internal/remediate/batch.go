@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/keyage/keyage/internal/config"
-	"github.com/keyage/keyage/internal/notify"
-	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
 )
@@ -54,20 +52,57 @@ func (p *Plan) notifiedIn(ctx context.Context, tx *store.Tx) ([]store.Notified, 
 	return tx.NotifiedItems(ctx)
 }
 
+// Counts is how much a plan holds: what a run's report says of it.
+type Counts struct {
+	// Messages counts the messages planned, ByReceiver by receiver.
+	Messages   int
+	ByReceiver map[string]int
+	// NonCompliant counts the NON_COMPLIANT users (a remediation
+	// execution each), OwnerUnknown the users whose owner was not found.
+	NonCompliant, OwnerUnknown int
+	// Suppressed counts findings already notified and unchanged.
+	Suppressed int
+}
+
+// ownerUnknownSample is how many users of unknown owner a summed plan
+// (Add) keeps for display; it counts the others.
+const ownerUnknownSample = 20
+
+// Counts counts p: its messages and users, and those of the plans added
+// to it (Add).
+func (p *Plan) Counts() Counts {
+	c := Counts{Messages: p.added.Messages, ByReceiver: map[string]int{}, NonCompliant: p.added.NonCompliant,
+		OwnerUnknown: p.added.OwnerUnknown, Suppressed: p.Suppressed}
+	for r, n := range p.added.ByReceiver {
+		c.ByReceiver[r] = n
+	}
+	for _, m := range p.Messages {
+		c.ByReceiver[m.Message.Receiver]++
+	}
+	c.Messages += len(p.Messages)
+	c.NonCompliant += len(p.NonCompliant)
+	c.OwnerUnknown += len(p.OwnerUnknown)
+	return c
+}
+
 // Add counts q, the plan of other accounts, into p, a run's plan made
-// batch by batch: q's messages without their text and items (Apply has
-// put them in the outbox), its suppressed findings, its users of unknown
-// owner and its NON_COMPLIANT users, by name. p is a report: it cannot
-// be applied.
+// batch by batch: p keeps q's counts (Counts), not its messages or users,
+// so that a run's report does not grow with the organization; of q's users
+// of unknown owner it keeps the first ownerUnknownSample overall for
+// display. p is a report: it cannot be applied.
 func (p *Plan) Add(q *Plan) {
-	for _, m := range q.Messages {
-		p.Messages = append(p.Messages, Planned{Route: m.Route, NotBefore: m.NotBefore,
-			Message: notify.Message{ID: m.Message.ID, Kind: m.Message.Kind, Receiver: m.Message.Receiver, GroupKey: m.Message.GroupKey}})
+	c := q.Counts()
+	if p.added.ByReceiver == nil {
+		p.added.ByReceiver = map[string]int{}
 	}
-	p.Suppressed += q.Suppressed
-	p.OwnerUnknown = append(p.OwnerUnknown, q.OwnerUnknown...)
-	for _, ev := range q.NonCompliant {
-		p.NonCompliant = append(p.NonCompliant, rule.Evaluation{AccountID: ev.AccountID, ResourceType: ev.ResourceType,
-			ResourceID: ev.ResourceID, UserName: ev.UserName, Compliance: ev.Compliance})
+	for r, n := range c.ByReceiver {
+		p.added.ByReceiver[r] += n
 	}
+	p.added.Messages += c.Messages
+	p.added.NonCompliant += c.NonCompliant
+	p.Suppressed += c.Suppressed
+	room := max(0, ownerUnknownSample-len(p.OwnerUnknown))
+	kept := q.OwnerUnknown[:min(room, len(q.OwnerUnknown))]
+	p.OwnerUnknown = append(p.OwnerUnknown, kept...)
+	p.added.OwnerUnknown += c.OwnerUnknown - len(kept)
 }

@@ -98,6 +98,8 @@ type Plan struct {
 	replan func(prior []store.Notified) (*Plan, error)
 	// accounts are the accounts a PlanAccounts plan covers; nil: all.
 	accounts []string
+	// added counts what Add summed into the plan without keeping it.
+	added Counts
 }
 
 type target struct {

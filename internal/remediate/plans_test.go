@@ -1,6 +1,8 @@
 package remediate
 
 import (
+	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/keyage/keyage/internal/config"
@@ -66,30 +68,48 @@ func TestPlansByAccount(t *testing.T) {
 }
 
 // TestPlanAdd: a run's plan summed batch by batch counts every batch's
-// messages, suppressed findings and NON_COMPLIANT users.
+// messages (by receiver), suppressed findings, NON_COMPLIANT users and
+// users of unknown owner, and keeps none of them but a bounded sample of
+// the last for display.
 func TestPlanAdd(t *testing.T) {
-	batch := func(msgs, suppressed int, users ...string) *Plan {
+	batch := func(msgs, suppressed, unknown int, users ...string) *Plan {
 		p := &Plan{Suppressed: suppressed}
 		for i := 0; i < msgs; i++ {
-			p.Messages = append(p.Messages, Planned{Message: notify.Message{ID: "m", Receiver: "f", Text: "long text", Items: []notify.Item{{UserName: "u"}}}})
+			p.Messages = append(p.Messages, Planned{Message: notify.Message{ID: "m", Receiver: []string{"f", "g"}[i%2], Text: "long text", Items: []notify.Item{{UserName: "u"}}}})
 		}
 		for _, u := range users {
 			p.NonCompliant = append(p.NonCompliant, rule.Evaluation{AccountID: "222222222222", ResourceID: "AIDA" + u, UserName: u, Compliance: rule.NonCompliant,
 				Tags: map[string]string{"k": "v"}, Keys: []rule.KeyResult{{Stage: string(lifecycle.Expired)}}})
 		}
+		for i := 0; i < unknown; i++ {
+			p.OwnerUnknown = append(p.OwnerUnknown, notify.Item{AccountID: "222222222222", UserName: fmt.Sprintf("u%d", i)})
+		}
 		return p
 	}
-	total := &Plan{}
-	for _, p := range []*Plan{batch(2, 1, "alice", "bob"), batch(0, 3), batch(1, 0, "carol")} {
-		total.Add(p)
-	}
-	if len(total.Messages) != 3 || total.Suppressed != 4 || len(total.NonCompliant) != 3 {
-		t.Fatalf("sum of the batches: %d messages, %d suppressed, %d non-compliant; want 3, 4, 3", len(total.Messages), total.Suppressed, len(total.NonCompliant))
-	}
-	if m := total.Messages[0].Message; m.Text != "" || m.Items != nil || m.Receiver != "f" || m.ID != "m" {
-		t.Errorf("summed message = %+v, want its id and receiver without text or items", m)
-	}
-	if ev := total.NonCompliant[2]; ev.UserName != "carol" || ev.ResourceID != "AIDAcarol" || ev.Keys != nil || ev.Tags != nil {
-		t.Errorf("summed NON_COMPLIANT user = %+v, want carol by name without keys or tags", ev)
+	for _, tt := range []struct {
+		name        string
+		batches     []*Plan
+		want        Counts
+		wantSampled int
+	}{
+		{"three batches", []*Plan{batch(2, 1, 1, "alice", "bob"), batch(0, 3, 0), batch(1, 0, 0, "carol")},
+			Counts{Messages: 3, ByReceiver: map[string]int{"f": 2, "g": 1}, NonCompliant: 3, OwnerUnknown: 1, Suppressed: 4}, 1},
+		{"no batch", nil, Counts{ByReceiver: map[string]int{}}, 0},
+		{"more owners unknown than the sample", []*Plan{batch(4, 0, ownerUnknownSample-1), batch(0, 0, 5)},
+			Counts{Messages: 4, ByReceiver: map[string]int{"f": 2, "g": 2}, OwnerUnknown: ownerUnknownSample + 4}, ownerUnknownSample},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			total := &Plan{}
+			for _, p := range tt.batches {
+				total.Add(p)
+			}
+			if got := total.Counts(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Counts() of the sum = %+v, want %+v", got, tt.want)
+			}
+			if len(total.Messages) != 0 || len(total.NonCompliant) != 0 || len(total.OwnerUnknown) != tt.wantSampled {
+				t.Errorf("the sum keeps %d messages, %d NON_COMPLIANT users and %d users of unknown owner; want 0, 0 and %d",
+					len(total.Messages), len(total.NonCompliant), len(total.OwnerUnknown), tt.wantSampled)
+			}
+		})
 	}
 }
