@@ -19,6 +19,7 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 		rm := newReadModel(tx)
 		defer rm.close()
 		now := ms64(at)
+		recount, history := map[string]bool{}, false
 		for i := range evs {
 			ev := &evs[i]
 			var c current
@@ -32,8 +33,9 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 			if existed {
 				first, changed = c.firstSeen, c.changedAt
 			}
+			recount[ev.AccountID] = true
 			if !existed || c.compliance != string(ev.Compliance) {
-				changed = now
+				changed, history = now, true
 				if _, err := tx.ExecContext(ctx, `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 					ev.AccountID, ev.ResourceID, ev.UserName, c.compliance, string(ev.Compliance), ev.Annotation, now); err != nil {
 					return err
@@ -72,6 +74,7 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 			if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, g.AccountID, g.ResourceID); err != nil {
 				return err
 			}
+			recount[g.AccountID], history = true, true
 			if err := rm.dropKeys(ctx, g.AccountID, g.ResourceID); err != nil {
 				return err
 			}
@@ -79,6 +82,12 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 				g.AccountID, g.ResourceID, c.userName, c.compliance, ComplianceDeleted, now); err != nil {
 				return err
 			}
+		}
+		if err := recountAccounts(ctx, tx, recount); err != nil {
+			return err
+		}
+		if history {
+			return retotalDays(ctx, tx, trendDay(now))
 		}
 		return nil
 	})

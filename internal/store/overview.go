@@ -27,12 +27,14 @@ type DueCounts struct {
 }
 
 // Due counts the keys by due window at now, for a limit of maxAge: a key
-// is due maxAge after its creation.
+// is due maxAge after its creation. The overdue keys are counted in
+// account_counts (aggregates.go); the others are the few ok and warning keys
+// within 30 days of the limit, a range of the (stage, created_at) index.
 func (s *Store) Due(ctx context.Context, now time.Time, maxAge time.Duration) (DueCounts, error) {
 	var d DueCounts
 	limit := now.Add(-maxAge)
 	err := s.db.QueryRowContext(ctx, `SELECT
-			(SELECT COUNT(*) FROM evaluation_keys WHERE stage = 'expired'),
+			(SELECT COALESCE(SUM(n), 0) FROM account_counts WHERE kind = '`+countKeys+`' AND value = 'expired'),
 			(SELECT COALESCE(SUM(created_at <= ?1), 0) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?2),
 			(SELECT COUNT(*) FROM evaluation_keys WHERE stage IN ('ok', 'warning') AND created_at <= ?2)`,
 		ms64(limit.Add(7*rule.Day)), ms64(limit.Add(30*rule.Day))).Scan(&d.Overdue, &d.Within7, &d.Within30)
@@ -70,8 +72,16 @@ func (s *Store) complianceTrend(ctx context.Context, end time.Time, step time.Du
 		return nil, fmt.Errorf("compliance trend: %d periods of %v", n, step)
 	}
 	start := end.Add(-time.Duration(n) * step)
-	// One range of the (at, from, to) index per period, and one for the
-	// baseline before start: no sort of the whole history.
+	if out, ok, err := s.trendFromDays(ctx, start, step, n); ok {
+		return out, err
+	}
+	return s.trendFromHistory(ctx, start, step, n)
+}
+
+// trendFromHistory is complianceTrend over evaluation_history, for periods
+// not at UTC midnights: one range of the (at, from, to) index per period,
+// and one for the baseline before start; no sort of the whole history.
+func (s *Store) trendFromHistory(ctx context.Context, start time.Time, step time.Duration, n int) ([]CompliancePoint, error) {
 	var q strings.Builder
 	args := []any{}
 	lower := int64(math.MinInt64)
@@ -96,14 +106,7 @@ func (s *Store) complianceTrend(ctx context.Context, end time.Time, step time.Du
 		dc[i] += int(b.x)
 		dn[i] += int(b.y)
 	}
-	out := make([]CompliancePoint, n)
-	c, nc := dc[0], dn[0]
-	for i := range out {
-		c += dc[i+1]
-		nc += dn[i+1]
-		out[i] = CompliancePoint{Start: start.Add(time.Duration(i) * step).UTC(), Compliant: c, NonCompliant: nc}
-	}
-	return out, nil
+	return accumulateTrend(start, step, dc, dn), nil
 }
 
 // rangeSum is one row of a query made of one SELECT per index range: the
@@ -141,14 +144,14 @@ func (s *Store) AccountStates(ctx context.Context) ([]AccountState, error) {
 
 func (s *Store) accountStates(ctx context.Context) ([]AccountState, error) {
 	out, err := queryRows(ctx, s.db, `WITH c AS (
-			SELECT account_id, COUNT(*) AS n FROM evaluations WHERE resource_type = ? AND compliance = 'NON_COMPLIANT' GROUP BY account_id)
+			SELECT account_id, n FROM account_counts WHERE kind = ? AND value = 'NON_COMPLIANT')
 		SELECT a.account_id, a.name, a.status, a.error, COALESCE(c.n, 0),
 			(SELECT COUNT(*) FROM json_each(a.root_keys_json) j WHERE json_extract(j.value, '$.status') = ?)
 		FROM account_latest a LEFT JOIN c ON c.account_id = a.account_id ORDER BY a.account_id`, func(r rowScanner) (AccountState, error) {
 		var a AccountState
 		err := r.Scan(&a.AccountID, &a.Name, &a.Status, &a.Error, &a.NonCompliant, &a.ActiveRootKeys)
 		return a, err
-	}, rule.ResourceTypeUser, rule.StatusActive)
+	}, countUsers, rule.StatusActive)
 	if err != nil {
 		return nil, fmt.Errorf("read account states: %w", err)
 	}

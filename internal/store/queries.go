@@ -37,10 +37,8 @@ type Totals struct {
 	AccountsFailed int
 }
 
-// Totals reads the organization-wide counts. Most users are compliant and
-// most keys ok: those are counted as the total (SQLite counts a whole table
-// by its pages, not its rows) less the others, so only the minority's index
-// entries are read.
+// Totals reads the organization-wide counts: the sums of account_counts
+// (aggregates.go), a few rows per account.
 func (s *Store) Totals(ctx context.Context) (Totals, error) {
 	return cachedRead(ctx, s, "totals", func() (Totals, error) { return s.totals(ctx) }, func(t Totals) Totals {
 		t.Keys = maps.Clone(t.Keys)
@@ -53,63 +51,34 @@ func (s *Store) totals(ctx context.Context) (Totals, error) {
 	for _, st := range lifecycle.Stages {
 		t.Keys[string(st)] = 0
 	}
-	users, err := s.countsBesides(ctx, `SELECT (SELECT COUNT(*) FROM evaluations)
-			- (SELECT COUNT(*) FROM evaluations WHERE resource_type < ?1) - (SELECT COUNT(*) FROM evaluations WHERE resource_type > ?1)`,
-		`SELECT compliance, COUNT(*) FROM evaluations WHERE resource_type = ?1 AND compliance %s ?2 GROUP BY compliance`,
-		rule.ResourceTypeUser, string(rule.Compliant))
+	sums, err := queryRows(ctx, s.db, `SELECT kind, value, SUM(n) FROM account_counts GROUP BY kind, value`, func(r rowScanner) (accountCount, error) {
+		var c accountCount
+		err := r.Scan(&c.kind, &c.value, &c.n)
+		return c, err
+	})
 	if err != nil {
-		return t, fmt.Errorf("count evaluations: %w", err)
+		return t, fmt.Errorf("count evaluations and keys: %w", err)
 	}
-	for c, n := range users {
-		t.Users += n
-		switch rule.Compliance(c) {
-		case rule.Compliant:
-			t.Compliant = n
-		case rule.NonCompliant:
-			t.NonCompliant = n
-		case rule.NotApplicable:
-			t.NotApplicable = n
+	for _, c := range sums {
+		if c.kind == countKeys {
+			t.Keys[c.value] = c.n
+			continue
 		}
-	}
-	// The total as a subquery without WHERE: SQLite counts its pages, not its
-	// rows.
-	keys, err := s.countsBesides(ctx, `SELECT (SELECT COUNT(*) FROM evaluation_keys) WHERE ?1 = ?1`,
-		`SELECT stage, COUNT(*) FROM evaluation_keys WHERE ?1 = ?1 AND stage %s ?2 GROUP BY stage`, "", string(lifecycle.OK))
-	if err != nil {
-		return t, fmt.Errorf("count keys by stage: %w", err)
-	}
-	for st, n := range keys {
-		t.Keys[st] = n
+		t.Users += c.n
+		switch rule.Compliance(c.value) {
+		case rule.Compliant:
+			t.Compliant = c.n
+		case rule.NonCompliant:
+			t.NonCompliant = c.n
+		case rule.NotApplicable:
+			t.NotApplicable = c.n
+		}
 	}
 	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(status <> 'ok'), 0) FROM account_latest`).Scan(&t.Accounts, &t.AccountsFailed)
 	if err != nil {
 		return t, fmt.Errorf("count accounts: %w", err)
 	}
 	return t, nil
-}
-
-// countsBesides counts rows by a column's value: byValue (with %s for the
-// comparison with ?2) is run for the values below and above major, and
-// major's count is total (one row, one column) less theirs. Both queries
-// take the same ?1.
-func (s *Store) countsBesides(ctx context.Context, total, byValue string, arg1, major string) (map[string]int, error) {
-	var all int
-	if err := s.db.QueryRowContext(ctx, total, arg1).Scan(&all); err != nil {
-		return nil, err
-	}
-	cs, err := queryRows(ctx, s.db, fmt.Sprintf(byValue, "<")+` UNION ALL `+fmt.Sprintf(byValue, ">"), scanCounted, arg1, major)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int{}
-	for _, c := range cs {
-		out[c.key] = c.n
-		all -= c.n
-	}
-	if all > 0 {
-		out[major] = all
-	}
-	return out, nil
 }
 
 // AccountSummary is one account as keyage last saw it, with the counts of
@@ -165,15 +134,16 @@ func (s *Store) accounts(ctx context.Context, limit int) ([]AccountSummary, erro
 		limit = -1
 	}
 	out, err := queryRows(ctx, s.db, `WITH c AS (
-			SELECT account_id, COUNT(*) AS users, SUM(compliance = 'COMPLIANT') AS compliant, SUM(compliance = 'NON_COMPLIANT') AS noncompliant
-			FROM evaluations WHERE resource_type = ? GROUP BY account_id)
+			SELECT account_id, SUM(n) AS users, SUM(CASE value WHEN 'COMPLIANT' THEN n ELSE 0 END) AS compliant,
+				SUM(CASE value WHEN 'NON_COMPLIANT' THEN n ELSE 0 END) AS noncompliant
+			FROM account_counts WHERE kind = ? GROUP BY account_id)
 		SELECT `+accountColumns+`, COALESCE(c.users, 0), COALESCE(c.compliant, 0), COALESCE(c.noncompliant, 0)
 		FROM account_latest a LEFT JOIN c ON c.account_id = a.account_id
 		ORDER BY COALESCE(c.noncompliant, 0) DESC, a.account_id LIMIT ?`, func(r rowScanner) (AccountSummary, error) {
 		var a AccountSummary
 		err := scanAccount(r, &a, &a.Users, &a.Compliant, &a.NonCompliant)
 		return a, err
-	}, rule.ResourceTypeUser, limit)
+	}, countUsers, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read accounts: %w", err)
 	}
@@ -188,14 +158,14 @@ func (s *Store) TopNonCompliant(ctx context.Context, limit int) ([]AccountSummar
 
 func (s *Store) topNonCompliant(ctx context.Context, limit int) ([]AccountSummary, error) {
 	out, err := queryRows(ctx, s.db, `WITH c AS (
-			SELECT account_id, COUNT(*) AS n FROM evaluations WHERE compliance = 'NON_COMPLIANT' AND resource_type = ?
-			GROUP BY account_id ORDER BY n DESC, account_id LIMIT ?)
+			SELECT account_id, n FROM account_counts WHERE kind = ? AND value = 'NON_COMPLIANT' AND n > 0
+			ORDER BY n DESC, account_id LIMIT ?)
 		SELECT c.account_id, COALESCE(a.name, ''), c.n FROM c LEFT JOIN account_latest a ON a.account_id = c.account_id
 		ORDER BY c.n DESC, c.account_id`, func(r rowScanner) (AccountSummary, error) {
 		var a AccountSummary
 		err := r.Scan(&a.AccountID, &a.Name, &a.NonCompliant)
 		return a, err
-	}, rule.ResourceTypeUser, limit)
+	}, countUsers, limit)
 	if err != nil {
 		return nil, fmt.Errorf("rank accounts: %w", err)
 	}
@@ -453,11 +423,11 @@ func (s *Store) KeysByAccountStage(ctx context.Context) ([]KeyCount, error) {
 }
 
 func (s *Store) keysByAccountStage(ctx context.Context) ([]KeyCount, error) {
-	out, err := queryRows(ctx, s.db, `SELECT account_id, stage, COUNT(*) FROM evaluation_keys GROUP BY account_id, stage`, func(r rowScanner) (KeyCount, error) {
+	out, err := queryRows(ctx, s.db, `SELECT account_id, value, n FROM account_counts WHERE kind = ? AND n > 0 ORDER BY account_id, value`, func(r rowScanner) (KeyCount, error) {
 		var c KeyCount
 		err := r.Scan(&c.AccountID, &c.Stage, &c.Keys)
 		return c, err
-	})
+	}, countKeys)
 	if err != nil {
 		return nil, fmt.Errorf("count keys by account: %w", err)
 	}
@@ -532,19 +502,23 @@ func (s *Store) NonCompliantTrend(ctx context.Context, from, to time.Time, n int
 	}
 	start, end := ms64(from), ms64(to)
 	width := max((end-start+int64(n)-1)/int64(n), 1)
-	// Transitions at or before start form the baseline (bucket -1).
+	// Transitions at or before start form the baseline (bucket -1): the
+	// days that end by start from trend_days (aggregates.go), the rest of
+	// start's day from the history, as the window is.
 	type bucket struct {
 		b int64
 		d int
 	}
-	buckets, err := queryRows(ctx, s.db, `SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
+	dayStart := start - start%dayMS
+	buckets, err := queryRows(ctx, s.db, `SELECT -1 AS b, COALESCE(SUM(noncompliant), 0) FROM trend_days WHERE day <= ?4 / ?5
+		UNION ALL SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
 			SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT')
-		FROM evaluation_history WHERE (from_compliance = 'NON_COMPLIANT' OR to_compliance = 'NON_COMPLIANT') AND at <= ?3
-		GROUP BY b ORDER BY b`, func(r rowScanner) (bucket, error) {
+		FROM evaluation_history WHERE (from_compliance = 'NON_COMPLIANT' OR to_compliance = 'NON_COMPLIANT') AND at > ?4 AND at <= ?3
+		GROUP BY b`, func(r rowScanner) (bucket, error) {
 		var b bucket
 		err := r.Scan(&b.b, &b.d)
 		return b, err
-	}, start, width, end)
+	}, start, width, end, dayStart, dayMS)
 	if err != nil {
 		return nil, fmt.Errorf("read non-compliant trend: %w", err)
 	}

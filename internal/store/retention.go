@@ -88,6 +88,11 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (Pruned, 
 			}
 			*st.n += n
 		}
+		if r.History > 0 {
+			if err := pruneDays(ctx, tx, cutoff(r.History)); err != nil {
+				return fmt.Errorf("prune compliance history from %s: %w", s.path, err)
+			}
+		}
 		// A revocation is needed only until its session expires: the
 		// signed expiry refuses the cookie after that.
 		res, err := tx.ExecContext(ctx, `DELETE FROM revoked_sessions WHERE expires_at <= ?`, ms64(now))

@@ -308,6 +308,9 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 	// same holds the accounts with rows that this scan leaves as they are
 	// but for evaluated_at and scan_id, set at the end.
 	same := map[string]bool{}
+	// recount holds the accounts whose counts (account_counts) this scan
+	// may change; history, whether it writes history rows (trend_days).
+	recount, history := map[string]bool{}, false
 	b := newRecordBatches(tx)
 	defer b.close()
 	for _, w := range plan {
@@ -323,12 +326,15 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 			changed = p.changedAt
 		}
 		if !w.existed || p.compliance != string(ev.Compliance) {
-			changed = now
+			changed, history = now, true
 			if err := b.hist.add(ctx, ev.AccountID, ev.ResourceID, ev.UserName, p.compliance, string(ev.Compliance), ev.Annotation, now, scanID); err != nil {
 				return err
 			}
 		}
 		owner := ev.Owner
+		if w.row != rowSame || w.keyRows {
+			recount[ev.AccountID] = true
+		}
 		switch w.row {
 		case rowSame:
 			same[ev.AccountID] = true
@@ -359,6 +365,7 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 		return err
 	}
 	for k, p := range prev { // gone from a scanned account
+		recount[k.AccountID], history = true, true
 		if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, k.AccountID, k.ResourceID); err != nil {
 			return err
 		}
@@ -374,6 +381,14 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 	}
 	if err := rebuild(); err != nil {
 		return err
+	}
+	if err := recountAccounts(ctx, tx, recount); err != nil {
+		return err
+	}
+	if history {
+		if err := retotalDays(ctx, tx, trendDay(now)); err != nil {
+			return err
+		}
 	}
 	// The rows written above have this scan's id already: the condition
 	// leaves them, and the UPDATE touches no index.
