@@ -31,11 +31,7 @@ accounts:
 
 func rolesSandbox(t *testing.T) *testSandbox {
 	t.Helper()
-	fx, err := ParseFixture([]byte(rolesOrg), "org.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newTestSandbox(t, Options{Fixture: fx})
+	return fixtureSandbox(t, rolesOrg, Options{})
 }
 
 func TestGetRole(t *testing.T) {

@@ -48,12 +48,7 @@ accounts:
 
 func newPermissionsSandbox(t *testing.T, opts Options) *testSandbox {
 	t.Helper()
-	f, err := ParseFixture([]byte(permissionsFixture), "permissions.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Fixture = f
-	return newTestSandbox(t, opts)
+	return fixtureSandbox(t, permissionsFixture, opts)
 }
 
 // assumeRole returns a config acting through role in acct.

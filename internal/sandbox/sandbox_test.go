@@ -51,6 +51,17 @@ type testSandbox struct {
 }
 
 // newTestSandbox serves testdata/org.yaml (or opts.Fixture) over HTTP.
+// fixtureSandbox serves the fixture doc (YAML or JSON) with opts.
+func fixtureSandbox(t *testing.T, doc string, opts Options) *testSandbox {
+	t.Helper()
+	f, err := ParseFixture([]byte(doc), "org.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Fixture = f
+	return newTestSandbox(t, opts)
+}
+
 func newTestSandbox(t *testing.T, opts Options) *testSandbox {
 	t.Helper()
 	if opts.Fixture == nil {

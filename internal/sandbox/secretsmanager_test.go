@@ -36,11 +36,7 @@ accounts:
 
 func newSecretsSandbox(t *testing.T) *testSandbox {
 	t.Helper()
-	f, err := ParseFixture([]byte(secretsFixture), "secrets.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newTestSandbox(t, Options{Fixture: f})
+	return fixtureSandbox(t, secretsFixture, Options{})
 }
 
 func TestSecretsManagerVersionStages(t *testing.T) {

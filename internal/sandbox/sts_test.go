@@ -190,16 +190,9 @@ accounts:
 // role whose trust policy does not allow the caller cannot be assumed, whatever the caller's
 // own permissions.
 func TestAssumeRoleTrustPolicy(t *testing.T) {
-	sandboxFor := func(doc string) *testSandbox {
-		fx, err := ParseFixture([]byte(doc), "org.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newTestSandbox(t, Options{Fixture: fx})
-	}
 	// The organization's id is derived from the management account: learn it, then name it.
-	orgID := sandboxFor(trustOrg).Server.org.id
-	ts := sandboxFor(strings.ReplaceAll(trustOrg, "o-sandbox", orgID))
+	orgID := fixtureSandbox(t, trustOrg, Options{}).Server.org.id
+	ts := fixtureSandbox(t, strings.ReplaceAll(trustOrg, "o-sandbox", orgID), Options{})
 	if ts.Server.org.id != orgID {
 		t.Fatalf("organization id %s, then %s: not derived from the fixture alone", orgID, ts.Server.org.id)
 	}
