@@ -73,7 +73,8 @@ type Summary struct {
 	AccountsFailed int            `json:"accountsFailed"`
 }
 
-// TrendPoint is the number of non-compliant users at a time.
+// TrendPoint is the number of non-compliant users at the end of a UTC day
+// (for today: at the report's time); At is the day's start.
 type TrendPoint struct {
 	At           time.Time `json:"at"`
 	NonCompliant int       `json:"nonCompliant"`
@@ -127,18 +128,8 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	}
 	r.Summary = Summary{Users: tot.Users, Compliant: tot.Compliant, NonCompliant: tot.NonCompliant, Keys: tot.Keys,
 		Accounts: tot.Accounts, AccountsFailed: tot.AccountsFailed, CompliancePct: Pct(tot.Compliant, tot.Compliant+tot.NonCompliant)}
-	// The trend starts with the first history, not with zeros before it.
-	start, err := st.FirstActivity(ctx)
-	if err != nil {
+	if r.Trend, err = Trend(ctx, st, from, o.Now); err != nil {
 		return nil, err
-	}
-	start = maxTime(start, from)
-	pts, err := st.NonCompliantTrend(ctx, start, maxTime(o.Now, start.Add(time.Minute)), trendPoints(o.Now.Sub(start)))
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pts {
-		r.Trend = append(r.Trend, TrendPoint{At: p.At, NonCompliant: p.NonCompliant})
 	}
 	rems, err := st.Remediations(ctx, from, o.Now)
 	if err != nil {
@@ -171,17 +162,36 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	return r, nil
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
+// Trend is the non-compliant users per UTC day, from the day the window
+// starts in (or the day the history starts, if later) to the day of now: a
+// point's At is its day's start (UTC midnight), its count the users at the
+// end of that day (for today, as recorded until now). The numbers are the
+// overview's trend by day (the store's per-day totals), so the two agree;
+// the first day is counted whole even when the window starts within it.
+func Trend(ctx context.Context, st *store.Store, from, now time.Time) ([]TrendPoint, error) {
+	first, err := st.FirstActivity(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return b
+	if first.After(from) {
+		from = first
+	}
+	start, today := utcDay(from), utcDay(now)
+	n := max(1, int(today.Sub(start)/day)+1)
+	pts, err := st.ComplianceTrend(ctx, today.Add(day), day, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TrendPoint, 0, len(pts))
+	for _, p := range pts {
+		out = append(out, TrendPoint{At: p.Start, NonCompliant: p.NonCompliant})
+	}
+	return out, nil
 }
 
-// trendPoints is one point a day, at most 90 and at least 24 (hourly
-// over a day of history).
-func trendPoints(span time.Duration) int {
-	return min(90, max(24, int(span/day)))
+// utcDay is the start (UTC midnight) of t's UTC day.
+func utcDay(t time.Time) time.Time {
+	return t.UTC().Truncate(day)
 }
 
 // Pct is part of whole in percent, one decimal; 0 when whole is 0.

@@ -200,3 +200,31 @@ func TestHTMLIsSelfContained(t *testing.T) {
 		t.Errorf("WriteJSON round trip = %+v, %v; want the same numbers", back.MTTR, err)
 	}
 }
+
+// TestTrend: one point per UTC day of the window, each the users at the
+// end of its day (today: until now), the first day counted whole.
+func TestTrend(t *testing.T) {
+	st := fixture(t) // scans at 12:00 on the 23rd (ann, ben non-compliant) and the 24th (ann)
+	d23, d24, d25 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name  string
+		since time.Duration
+		now   time.Time
+		want  []TrendPoint
+	}{
+		{"window before the history: from its first day", 90 * day, now, []TrendPoint{{d23, 2}, {d24, 1}}},
+		{"window starting within a day counts that day whole", 30 * time.Hour, now, []TrendPoint{{d23, 2}, {d24, 1}}},
+		{"window within today", 6 * time.Hour, now, []TrendPoint{{d24, 1}}},
+		{"a day without history repeats the count", 90 * day, d25.Add(time.Hour), []TrendPoint{{d23, 2}, {d24, 1}, {d25, 1}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Trend(context.Background(), st, tt.now.Add(-tt.since), tt.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Trend(since %v at %v) (-want +got):\n%s", tt.since, tt.now, diff)
+			}
+		})
+	}
+}
