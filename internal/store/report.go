@@ -37,13 +37,16 @@ func (s *Store) Remediations(ctx context.Context, from, to time.Time) ([]Remedia
 	return out, nil
 }
 
+// auditSinceQuery walks the (at) index newest first (migration 17).
+const auditSinceQuery = `SELECT ` + auditColumns + ` FROM audit WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?`
+
 // AuditSince lists the audit records at or after since, newest first, at
 // most limit (<= 0: all).
 func (s *Store) AuditSince(ctx context.Context, since time.Time, limit int) ([]AuditRecord, error) {
 	if limit <= 0 {
 		limit = -1
 	}
-	out, err := queryRows(ctx, s.db, `SELECT `+auditColumns+` FROM audit WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?`, scanAudit, ms64(since), limit)
+	out, err := queryRows(ctx, s.db, auditSinceQuery, scanAudit, ms64(since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read audit since %s: %w", since.UTC().Format(time.RFC3339), err)
 	}
