@@ -136,9 +136,8 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 		return nil, err
 	}
 	r.MTTR = MeanTimeToRemediate(rems)
-	expired := store.KeyFilter{Stages: []string{string(lifecycle.Expired)}, Sort: store.SortAge, Desc: true, Limit: o.Limit}
 	r.OverdueTotal = tot.Keys[string(lifecycle.Expired)]
-	keys, err := st.Keys(ctx, expired)
+	keys, err := st.OverdueKeys(ctx, o.Limit)
 	if err != nil {
 		return nil, err
 	}
