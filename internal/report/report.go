@@ -15,7 +15,6 @@ import (
 
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/lifecycle"
-	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -238,15 +237,25 @@ type Exemption struct {
 }
 
 // Exemptions lists the users with an exempt key and their exemptions,
-// expiring soonest first.
+// expiring soonest first: one per distinct exemption of a user's exempt
+// keys.
 func Exemptions(ctx context.Context, st *store.Store, now time.Time) ([]Exemption, error) {
-	evs, err := st.EvaluationsWithStage(ctx, string(lifecycle.Exempt))
+	keys, err := st.ExemptKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := []Exemption{}
-	for _, ev := range evs {
-		out = append(out, exemptionsOf(ev, now)...)
+	user := 0 // the first of the current user's exemptions in out
+	for i, k := range keys {
+		if i == 0 || k.AccountID != keys[i-1].AccountID || k.ResourceID != keys[i-1].ResourceID {
+			user = len(out)
+		}
+		if j := slices.IndexFunc(out[user:], func(e Exemption) bool { return sameExemption(e, k) }); j >= 0 {
+			out[user+j].Keys = append(out[user+j].Keys, k.AccessKeyID)
+			continue
+		}
+		out = append(out, Exemption{AccountID: k.AccountID, AccountName: k.AccountName, UserName: k.UserName, ResourceID: k.ResourceID, ARN: k.ARN,
+			Keys: []string{k.AccessKeyID}, Until: k.Until.UTC(), DaysLeft: int(math.Ceil(k.Until.Sub(now).Hours() / 24)), Reason: k.Reason, Source: k.Source})
 	}
 	slices.SortStableFunc(out, func(a, b Exemption) int {
 		if c := a.Until.Compare(b.Until); c != 0 {
@@ -257,27 +266,8 @@ func Exemptions(ctx context.Context, st *store.Store, now time.Time) ([]Exemptio
 	return out, nil
 }
 
-// exemptionsOf is a user's exemptions: one per distinct exemption of its
-// exempt keys.
-func exemptionsOf(ev store.EvaluationRow, now time.Time) []Exemption {
-	var out []Exemption
-	for _, k := range ev.Keys {
-		if k.Stage != string(lifecycle.Exempt) || k.Lifecycle == nil || k.Lifecycle.Exemption == nil {
-			continue
-		}
-		ex := k.Lifecycle.Exemption
-		if i := slices.IndexFunc(out, func(e Exemption) bool { return sameExemption(e, ex) }); i >= 0 {
-			out[i].Keys = append(out[i].Keys, k.AccessKeyID)
-			continue
-		}
-		out = append(out, Exemption{AccountID: ev.AccountID, AccountName: ev.AccountName, UserName: ev.UserName, ResourceID: ev.ResourceID, ARN: ev.ARN,
-			Keys: []string{k.AccessKeyID}, Until: ex.Until.UTC(), DaysLeft: int(math.Ceil(ex.Until.Sub(now).Hours() / 24)), Reason: ex.Reason, Source: ex.Source})
-	}
-	return out
-}
-
-func sameExemption(e Exemption, ex *rule.Exemption) bool {
-	return e.Until.Equal(ex.Until) && e.Reason == ex.Reason && e.Source == ex.Source
+func sameExemption(e Exemption, k store.ExemptKey) bool {
+	return e.Until.Equal(k.Until) && e.Reason == k.Reason && e.Source == k.Source
 }
 
 // Enforcement is what enforcement planned and did.

@@ -82,25 +82,3 @@ func (s *Store) DeactivationNoticeList(ctx context.Context) ([]DeactivationNotic
 	})
 	return out, nil
 }
-
-// EvaluationsWithStage lists the current evaluations of the users with a
-// key in stage, in (account, resource) order.
-// The rows are cached until the data changes; callers must not change
-// their keys.
-func (s *Store) EvaluationsWithStage(ctx context.Context, stage string) ([]EvaluationRow, error) {
-	return cachedRead(ctx, s, cacheKey("evaluationsWithStage", stage), func() ([]EvaluationRow, error) {
-		return s.evaluationsWithStage(ctx, stage)
-	}, slices.Clone)
-}
-
-func (s *Store) evaluationsWithStage(ctx context.Context, stage string) ([]EvaluationRow, error) {
-	out, err := queryRows(ctx, s.db, `SELECT `+evaluationRowColumns+`
-		FROM (SELECT DISTINCT account_id, resource_id FROM evaluation_keys WHERE stage = ?) k
-		JOIN evaluations e ON e.account_id = k.account_id AND e.resource_id = k.resource_id
-		LEFT JOIN account_latest a ON a.account_id = e.account_id
-		ORDER BY e.account_id, e.resource_id`, scanEvaluationRow, stage)
-	if err != nil {
-		return nil, fmt.Errorf("read evaluations with a key in stage %s: %w", stage, err)
-	}
-	return out, nil
-}

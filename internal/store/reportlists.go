@@ -46,3 +46,52 @@ func (s *Store) overdueKeys(ctx context.Context, limit int) ([]OverdueKey, error
 	}
 	return out, nil
 }
+
+// exemptKeysQuery reads each exempt key's exemption out of its user's
+// keys_json (the lifecycle's exemption is kept only there): three strings
+// per key instead of decoding every exempt user's keys and tags.
+const exemptKeysQuery = `SELECT account_id, account_name, user_name, resource_id, arn, access_key_id, until, reason, source FROM (
+	SELECT k.account_id, COALESCE(a.name, '') AS account_name, e.user_name, e.resource_id, e.arn, k.access_key_id, k.idx,
+		json_extract(e.keys_json, '$[' || k.idx || '].lifecycle.exemption.until') AS until,
+		COALESCE(json_extract(e.keys_json, '$[' || k.idx || '].lifecycle.exemption.reason'), '') AS reason,
+		COALESCE(json_extract(e.keys_json, '$[' || k.idx || '].lifecycle.exemption.source'), '') AS source
+	FROM evaluation_keys k JOIN evaluations e ON e.account_id = k.account_id AND e.resource_id = k.resource_id
+	LEFT JOIN account_latest a ON a.account_id = k.account_id
+	WHERE k.stage = 'exempt')
+WHERE until IS NOT NULL ORDER BY account_id, resource_id, idx`
+
+// ExemptKey is a key in stage exempt with the exemption the lifecycle
+// applied to it at the last scan.
+type ExemptKey struct {
+	AccountID, AccountName, UserName, ResourceID, ARN, AccessKeyID string
+	Until                                                          time.Time
+	Reason, Source                                                 string
+}
+
+// ExemptKeys lists the exempt keys that carry an exemption, by account,
+// user and the key's position: the report's and the exemptions page's
+// rows. The result depends only on the data, so it is cached until the
+// data changes.
+func (s *Store) ExemptKeys(ctx context.Context) ([]ExemptKey, error) {
+	return cachedRead(ctx, s, "exemptKeys", func() ([]ExemptKey, error) { return s.exemptKeys(ctx) }, slices.Clone)
+}
+
+func (s *Store) exemptKeys(ctx context.Context) ([]ExemptKey, error) {
+	out, err := queryRows(ctx, s.db, exemptKeysQuery, func(r rowScanner) (ExemptKey, error) {
+		var k ExemptKey
+		var until string
+		if err := r.Scan(&k.AccountID, &k.AccountName, &k.UserName, &k.ResourceID, &k.ARN, &k.AccessKeyID, &until, &k.Reason, &k.Source); err != nil {
+			return k, err
+		}
+		t, err := time.Parse(time.RFC3339Nano, until)
+		if err != nil {
+			return k, fmt.Errorf("exemption of key %s in %s ends at %q: %w", k.AccessKeyID, k.AccountID, until, err)
+		}
+		k.Until = t
+		return k, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read exempt keys: %w", err)
+	}
+	return out, nil
+}

@@ -121,3 +121,47 @@ func TestReportQueryPlans(t *testing.T) {
 		})
 	}
 }
+
+// TestExemptKeys: each exempt key with the exemption the lifecycle applied,
+// read from its user's keys_json at the key's position.
+func TestExemptKeys(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	vendor := &rule.Exemption{Until: t0.Add(10*rule.Day + 1500*time.Millisecond), Reason: `vendor "migration"`, Source: "tag"}
+	breakGlass := &rule.Exemption{Until: t0.Add(40 * rule.Day), Reason: "break-glass", Source: "config"}
+	key := func(id, stage string, ex *rule.Exemption) rule.KeyResult {
+		k := rule.KeyResult{Key: rule.Key{AccessKeyID: id, Status: "Active", CreateDate: t0.Add(-200 * rule.Day)}, AgeDays: 200, Stage: stage}
+		if ex != nil {
+			k.Lifecycle = &rule.KeyLifecycle{Exemption: ex}
+		}
+		return k
+	}
+	user := func(id, name string, keys ...rule.KeyResult) rule.Evaluation {
+		e := ev(id, name, rule.Compliant)
+		e.ARN, e.Keys = "arn:aws:iam::222222222222:user/"+name, keys
+		return e
+	}
+	res := result(t0,
+		user("AIDA2", "ben", key("AKIAB1", "ok", nil), key("AKIAB2", "exempt", breakGlass), key("AKIAB3", "exempt", vendor)),
+		user("AIDA1", "ann", key("AKIAA1", "exempt", vendor), key("AKIAA2", "exempt", vendor)),
+		user("AIDA3", "cid", key("AKIAC1", "exempt", nil)), // exempt without a recorded exemption: not listed
+		user("AIDA4", "dee", key("AKIAD1", "expired", nil)))
+	res.Accounts[0].Name = "prod"
+	if _, err := s.RecordScan(ctx, t0, t0, res); err != nil {
+		t.Fatal(err)
+	}
+	ex := func(id, name, keyID string, e *rule.Exemption) ExemptKey {
+		return ExemptKey{AccountID: "222222222222", AccountName: "prod", UserName: name, ResourceID: id, ARN: "arn:aws:iam::222222222222:user/" + name,
+			AccessKeyID: keyID, Until: e.Until, Reason: e.Reason, Source: e.Source}
+	}
+	want := []ExemptKey{ex("AIDA1", "ann", "AKIAA1", vendor), ex("AIDA1", "ann", "AKIAA2", vendor), ex("AIDA2", "ben", "AKIAB2", breakGlass), ex("AIDA2", "ben", "AKIAB3", vendor)}
+	for _, read := range []string{"first", "cached"} {
+		got, err := s.ExemptKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, cmp.Comparer(time.Time.Equal)); diff != "" {
+			t.Errorf("ExemptKeys, %s read (-want +got):\n%s", read, diff)
+		}
+	}
+}
