@@ -201,6 +201,10 @@ func (o *randomOrg) mutate(e *rule.Evaluation) {
 		st := lifecycle.Stages[o.r.Intn(len(lifecycle.Stages))]
 		e.Keys = append(e.Keys, rule.KeyResult{Key: rule.Key{AccessKeyID: fmt.Sprintf("AKIA%s%d", e.ResourceID, i), Status: "Active",
 			CreateDate: t0.Add(-time.Duration(o.r.Intn(400)) * rule.Day)}, Stage: string(st)})
+		if st == lifecycle.Exempt && o.r.Intn(4) > 0 { // exempt keys carry their exemption (exempt_keys), most of them
+			e.Keys[i].Lifecycle = &rule.KeyLifecycle{Exemption: &rule.Exemption{Until: t0.Add(time.Duration(o.r.Intn(90)) * rule.Day),
+				Reason: []string{"vendor", "break-glass"}[o.r.Intn(2)], Source: []string{"tag", "config"}[o.r.Intn(2)]}}
+		}
 	}
 }
 

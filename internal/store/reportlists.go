@@ -47,18 +47,24 @@ func (s *Store) overdueKeys(ctx context.Context, limit int) ([]OverdueKey, error
 	return out, nil
 }
 
-// exemptKeysQuery reads each exempt key's exemption out of its user's
-// keys_json (the lifecycle's exemption is kept only there): three strings
-// per key instead of decoding every exempt user's keys and tags.
-const exemptKeysQuery = `SELECT account_id, account_name, user_name, resource_id, arn, access_key_id, until, reason, source FROM (
-	SELECT k.account_id, COALESCE(a.name, '') AS account_name, e.user_name, e.resource_id, e.arn, k.access_key_id, k.idx,
+// exemptKeysSelect reads the exempt keys' exemptions out of their users'
+// keys_json, the rows of exempt_keys (migration 17), for the accounts the
+// condition on k keeps.
+const exemptKeysSelect = `SELECT * FROM (SELECT k.account_id, k.resource_id, k.idx, k.access_key_id, e.user_name, e.arn,
 		json_extract(e.keys_json, '$[' || k.idx || '].lifecycle.exemption.until') AS until,
 		COALESCE(json_extract(e.keys_json, '$[' || k.idx || '].lifecycle.exemption.reason'), '') AS reason,
 		COALESCE(json_extract(e.keys_json, '$[' || k.idx || '].lifecycle.exemption.source'), '') AS source
 	FROM evaluation_keys k JOIN evaluations e ON e.account_id = k.account_id AND e.resource_id = k.resource_id
-	LEFT JOIN account_latest a ON a.account_id = k.account_id
-	WHERE k.stage = 'exempt')
-WHERE until IS NOT NULL ORDER BY account_id, resource_id, idx`
+	WHERE k.stage = 'exempt' AND %s) WHERE until IS NOT NULL`
+
+// rewriteExemptKeys is recountAccounts' statement for exempt_keys: an
+// account's rows from its exempt key rows (a range of the (account_id,
+// stage) index) and their users' keys_json.
+var rewriteExemptKeys = `INSERT INTO exempt_keys (account_id, resource_id, idx, access_key_id, user_name, arn, until, reason, source) ` +
+	fmt.Sprintf(exemptKeysSelect, `k.account_id = ?1`)
+
+const exemptKeysQuery = `SELECT x.account_id, COALESCE(a.name, ''), x.user_name, x.resource_id, x.arn, x.access_key_id, x.until, x.reason, x.source
+	FROM exempt_keys x LEFT JOIN account_latest a ON a.account_id = x.account_id ORDER BY x.account_id, x.resource_id, x.idx`
 
 // ExemptKey is a key in stage exempt with the exemption the lifecycle
 // applied to it at the last scan.
@@ -70,7 +76,7 @@ type ExemptKey struct {
 
 // ExemptKeys lists the exempt keys that carry an exemption, by account,
 // user and the key's position: the report's and the exemptions page's
-// rows. The result depends only on the data, so it is cached until the
+// rows, read from exempt_keys. The result depends only on the data, so it is cached until the
 // data changes.
 func (s *Store) ExemptKeys(ctx context.Context) ([]ExemptKey, error) {
 	return cachedRead(ctx, s, "exemptKeys", func() ([]ExemptKey, error) { return s.exemptKeys(ctx) }, slices.Clone)

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +166,71 @@ func TestExemptKeys(t *testing.T) {
 		if diff := cmp.Diff(want, got, cmp.Comparer(time.Time.Equal)); diff != "" {
 			t.Errorf("ExemptKeys, %s read (-want +got):\n%s", read, diff)
 		}
+	}
+}
+
+// TestExemptKeysKept: over random scans and re-checks (exemptions added,
+// changed, dropped, users gone), exempt_keys equals the exemptions read
+// from the evaluations, and migration 17 backfills the same rows.
+func TestExemptKeysKept(t *testing.T) {
+	ctx := context.Background()
+	for seed := range int64(3) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			s := open(t)
+			o := &randomOrg{r: rand.New(rand.NewSource(seed)), users: map[rule.ResourceRef]rule.Evaluation{}}
+			read := func(q string) []string {
+				t.Helper()
+				rows, err := queryRows(ctx, s.db, `SELECT account_id || ' ' || resource_id || ' ' || idx || ' ' || access_key_id || ' ' || user_name || ' ' || arn || ' ' ||
+					until || ' ' || reason || ' ' || source FROM (`+q+`) ORDER BY 1`, scanValue[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rows
+			}
+			check := func(step string) {
+				t.Helper()
+				derived := read(fmt.Sprintf(exemptKeysSelect, "1"))
+				if diff := cmp.Diff(derived, read(`SELECT * FROM exempt_keys`)); diff != "" {
+					t.Errorf("%s: exempt_keys differs from the evaluations' exemptions (-derived +kept):\n%s", step, diff)
+				}
+			}
+			at, listed := t0, 0
+			for i := range 8 {
+				at = at.Add(time.Duration(6+o.r.Intn(30)) * time.Hour)
+				if _, err := s.RecordScan(ctx, at, at, o.scan(at)); err != nil {
+					t.Fatal(err)
+				}
+				check(fmt.Sprint("scan ", i))
+				evs, gone := o.recheck()
+				at = at.Add(time.Hour)
+				if err := s.RecordEvaluations(ctx, at, evs, gone); err != nil {
+					t.Fatal(err)
+				}
+				check(fmt.Sprint("re-check ", i))
+				keys, err := s.ExemptKeys(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				listed += len(keys)
+			}
+			if listed == 0 {
+				t.Fatal("the random org had no exempt keys: the test checked nothing")
+			}
+			before := read(`SELECT * FROM exempt_keys`)
+			ms, err := loadMigrations()
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 17 })
+			if i < 0 {
+				t.Fatal("no migration 17")
+			}
+			if _, err := s.db.ExecContext(ctx, `DROP TABLE exempt_keys; DROP INDEX audit_outcome_at;`+ms[i].sql); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(before, read(`SELECT * FROM exempt_keys`)); diff != "" {
+				t.Errorf("migration 17's backfill differs from the rows kept (-kept +backfilled):\n%s", diff)
+			}
+		})
 	}
 }
