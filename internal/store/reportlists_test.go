@@ -234,3 +234,87 @@ func TestExemptKeysKept(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditSince: the newest records first, those at or after since, at
+// most limit; the same from the cached newest records as from the query,
+// and a new record is seen at once.
+func TestAuditSince(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	add := func(ago time.Duration, key string) {
+		t.Helper()
+		if _, err := s.Audit(ctx, AuditRecord{At: t0.Add(-ago), AccountID: "222222222222", UserName: "ann", AccessKeyID: key, Action: "deactivate", Outcome: "dry-run"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []struct {
+		ago time.Duration
+		key string
+	}{{30 * rule.Day, "K1"}, {2 * rule.Day, "K2"}, {rule.Day, "K3"}, {rule.Day, "K4"}, {time.Hour, "K5"}} {
+		add(r.ago, r.key)
+	}
+	keys := func(since time.Time, limit int) string {
+		t.Helper()
+		rs, err := s.AuditSince(ctx, since, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ks []string
+		for _, r := range rs {
+			ks = append(ks, r.AccessKeyID)
+		}
+		return strings.Join(ks, " ")
+	}
+	for _, tt := range []struct {
+		name  string
+		since time.Duration
+		limit int
+		want  string
+	}{
+		{"all, newest first, equal times newest id first", 365 * rule.Day, 0, "K5 K4 K3 K2 K1"},
+		{"a record at since is included", rule.Day, 10, "K5 K4 K3"},
+		{"the limit cuts the newest", 365 * rule.Day, 2, "K5 K4"},
+		{"the limit cuts records of one time", rule.Day, 2, "K5 K4"},
+		{"nothing since", time.Minute, 3, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, read := range []string{"first", "cached"} {
+				if got := keys(t0.Add(-tt.since), tt.limit); got != tt.want {
+					t.Errorf("AuditSince(since %v, limit %d), %s read = %q, want %q", tt.since, tt.limit, read, got, tt.want)
+				}
+			}
+		})
+	}
+	add(time.Minute, "K6")
+	if got, want := keys(t0.Add(-rule.Day), 2), "K6 K5"; got != want {
+		t.Errorf("AuditSince after a new record = %q, want %q", got, want)
+	}
+}
+
+// TestDeactivationNoticeList: the earliest deactivation first.
+func TestDeactivationNoticeList(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	for _, n := range []struct {
+		key  string
+		days int
+	}{{"K2", 5}, {"K3", 1}, {"K1", 5}} {
+		if err := s.RecordDeactivationNotice(ctx, DeactivationNotice{AccountID: "222222222222", AccessKeyID: n.key, UserName: "ann", NoticedAt: t0,
+			DeactivateAt: t0.Add(time.Duration(n.days) * rule.Day)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, read := range []string{"first", "cached"} {
+		ns, err := s.DeactivationNoticeList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range ns {
+			got = append(got, n.AccessKeyID)
+		}
+		if want := []string{"K3", "K1", "K2"}; !slices.Equal(got, want) {
+			t.Errorf("DeactivationNoticeList, %s read = %v, want %v", read, got, want)
+		}
+	}
+}
