@@ -10,9 +10,8 @@ import (
 	"time"
 )
 
-const overdueKeysQuery = `SELECT k.account_id, COALESCE(a.name, ''), k.resource_id, k.user_name, k.owner, k.access_key_id, k.created_at
-	FROM evaluation_keys k LEFT JOIN account_latest a ON a.account_id = k.account_id
-	WHERE k.stage = 'expired' ORDER BY k.created_at, k.account_id, k.user_name, k.resource_id, k.idx LIMIT ?`
+const overdueKeysQuery = `SELECT k.account_id, k.resource_id, k.user_name, k.owner, k.access_key_id, k.created_at
+	FROM evaluation_keys k WHERE k.stage = 'expired' ORDER BY k.created_at, k.account_id, k.user_name, k.resource_id, k.idx LIMIT ?`
 
 // OverdueKey is an expired access key as the audit report lists it.
 type OverdueKey struct {
@@ -34,11 +33,15 @@ func (s *Store) overdueKeys(ctx context.Context, limit int) ([]OverdueKey, error
 	if limit <= 0 {
 		limit = -1
 	}
+	names, err := s.accountNames(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out, err := queryRows(ctx, s.db, overdueKeysQuery, func(r rowScanner) (OverdueKey, error) {
 		var k OverdueKey
 		var created int64
-		err := r.Scan(&k.AccountID, &k.AccountName, &k.ResourceID, &k.UserName, &k.Owner, &k.AccessKeyID, &created)
-		k.CreatedAt = fromMS(created)
+		err := r.Scan(&k.AccountID, &k.ResourceID, &k.UserName, &k.Owner, &k.AccessKeyID, &created)
+		k.CreatedAt, k.AccountName = fromMS(created), names[k.AccountID]
 		return k, err
 	}, limit)
 	if err != nil {
@@ -63,8 +66,7 @@ const exemptKeysSelect = `SELECT * FROM (SELECT k.account_id, k.resource_id, k.i
 var rewriteExemptKeys = `INSERT INTO exempt_keys (account_id, resource_id, idx, access_key_id, user_name, arn, until, reason, source) ` +
 	fmt.Sprintf(exemptKeysSelect, `k.account_id = ?1`)
 
-const exemptKeysQuery = `SELECT x.account_id, COALESCE(a.name, ''), x.user_name, x.resource_id, x.arn, x.access_key_id, x.until, x.reason, x.source
-	FROM exempt_keys x LEFT JOIN account_latest a ON a.account_id = x.account_id ORDER BY x.account_id, x.resource_id, x.idx`
+const exemptKeysQuery = `SELECT account_id, user_name, resource_id, arn, access_key_id, until, reason, source FROM exempt_keys ORDER BY account_id, resource_id, idx`
 
 // ExemptKey is a key in stage exempt with the exemption the lifecycle
 // applied to it at the last scan.
@@ -83,12 +85,17 @@ func (s *Store) ExemptKeys(ctx context.Context) ([]ExemptKey, error) {
 }
 
 func (s *Store) exemptKeys(ctx context.Context) ([]ExemptKey, error) {
+	names, err := s.accountNames(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out, err := queryRows(ctx, s.db, exemptKeysQuery, func(r rowScanner) (ExemptKey, error) {
 		var k ExemptKey
 		var until string
-		if err := r.Scan(&k.AccountID, &k.AccountName, &k.UserName, &k.ResourceID, &k.ARN, &k.AccessKeyID, &until, &k.Reason, &k.Source); err != nil {
+		if err := r.Scan(&k.AccountID, &k.UserName, &k.ResourceID, &k.ARN, &k.AccessKeyID, &until, &k.Reason, &k.Source); err != nil {
 			return k, err
 		}
+		k.AccountName = names[k.AccountID]
 		t, err := time.Parse(time.RFC3339Nano, until)
 		if err != nil {
 			return k, fmt.Errorf("exemption of key %s in %s ends at %q: %w", k.AccessKeyID, k.AccountID, until, err)
@@ -100,4 +107,25 @@ func (s *Store) exemptKeys(ctx context.Context) ([]ExemptKey, error) {
 		return nil, fmt.Errorf("read exempt keys: %w", err)
 	}
 	return out, nil
+}
+
+// accountNames maps each scanned account to its name: read once for the
+// report's lists (one pass over account_latest instead of a search for
+// each listed key), kept in the read cache until the data changes.
+func (s *Store) accountNames(ctx context.Context) (map[string]string, error) {
+	return cachedRead(ctx, s, "accountNames", func() (map[string]string, error) {
+		rows, err := queryRows(ctx, s.db, `SELECT account_id, name FROM account_latest`, func(r rowScanner) ([2]string, error) {
+			var v [2]string
+			err := r.Scan(&v[0], &v[1])
+			return v, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read account names: %w", err)
+		}
+		m := make(map[string]string, len(rows))
+		for _, v := range rows {
+			m[v[0]] = v[1]
+		}
+		return m, nil
+	}, identity)
 }
