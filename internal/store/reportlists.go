@@ -33,11 +33,7 @@ func (s *Store) overdueKeys(ctx context.Context, limit int) ([]OverdueKey, error
 	if limit <= 0 {
 		limit = -1
 	}
-	names, err := s.accountNames(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out, err := queryRows(ctx, s.db, overdueKeysQuery, func(r rowScanner) (OverdueKey, error) {
+	out, err := queryNamed(ctx, s, overdueKeysQuery, func(r rowScanner, names map[string]string) (OverdueKey, error) {
 		var k OverdueKey
 		var created int64
 		err := r.Scan(&k.AccountID, &k.ResourceID, &k.UserName, &k.Owner, &k.AccessKeyID, &created)
@@ -85,11 +81,7 @@ func (s *Store) ExemptKeys(ctx context.Context) ([]ExemptKey, error) {
 }
 
 func (s *Store) exemptKeys(ctx context.Context) ([]ExemptKey, error) {
-	names, err := s.accountNames(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out, err := queryRows(ctx, s.db, exemptKeysQuery, func(r rowScanner) (ExemptKey, error) {
+	out, err := queryNamed(ctx, s, exemptKeysQuery, func(r rowScanner, names map[string]string) (ExemptKey, error) {
 		var k ExemptKey
 		var until string
 		if err := r.Scan(&k.AccountID, &k.UserName, &k.ResourceID, &k.ARN, &k.AccessKeyID, &until, &k.Reason, &k.Source); err != nil {
@@ -109,9 +101,19 @@ func (s *Store) exemptKeys(ctx context.Context) ([]ExemptKey, error) {
 	return out, nil
 }
 
-// accountNames maps each scanned account to its name: read once for the
-// report's lists (one pass over account_latest instead of a search for
-// each listed key), kept in the read cache until the data changes.
+// queryNamed is queryRows for the report's lists, whose rows take their
+// account's name from accountNames: one pass over account_latest instead
+// of a search for each listed key.
+func queryNamed[T any](ctx context.Context, s *Store, query string, scan func(rowScanner, map[string]string) (T, error), args ...any) ([]T, error) {
+	names, err := s.accountNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return queryRows(ctx, s.db, query, func(r rowScanner) (T, error) { return scan(r, names) }, args...)
+}
+
+// accountNames maps each scanned account to its name, kept in the read
+// cache until the data changes; callers must not change the map.
 func (s *Store) accountNames(ctx context.Context) (map[string]string, error) {
 	return cachedRead(ctx, s, "accountNames", func() (map[string]string, error) {
 		rows, err := queryRows(ctx, s.db, `SELECT account_id, name FROM account_latest`, func(r rowScanner) ([2]string, error) {
