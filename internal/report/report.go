@@ -6,6 +6,7 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -258,10 +259,7 @@ func Exemptions(ctx context.Context, st *store.Store, now time.Time) ([]Exemptio
 			Keys: []string{k.AccessKeyID}, Until: k.Until.UTC(), DaysLeft: int(math.Ceil(k.Until.Sub(now).Hours() / 24)), Reason: k.Reason, Source: k.Source})
 	}
 	slices.SortStableFunc(out, func(a, b Exemption) int {
-		if c := a.Until.Compare(b.Until); c != 0 {
-			return c
-		}
-		return strings.Compare(a.AccountID+"/"+a.UserName, b.AccountID+"/"+b.UserName)
+		return cmp.Or(a.Until.Compare(b.Until), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.UserName, b.UserName))
 	})
 	return out, nil
 }
