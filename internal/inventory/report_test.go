@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/keyage/keyage/internal/inventory"
 	"github.com/keyage/keyage/internal/rule"
@@ -46,6 +44,16 @@ type testClock struct {
 
 func (c *testClock) Now() time.Time          { return c.base.Add(time.Duration(c.off.Load())) }
 func (c *testClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// generatedBefore has the report generated (by another caller) age before
+// the scan begins.
+func generatedBefore(age time.Duration) func(t *testing.T, clock *testClock, generate func(t *testing.T)) time.Time {
+	return func(t *testing.T, clock *testClock, generate func(t *testing.T)) time.Time {
+		generate(t)
+		clock.Advance(age)
+		return clock.Now()
+	}
+}
 
 // auto re-reads the users the report flags and the users not in it; users
 // with an inactive key past the limit only when the report is older than
@@ -87,24 +95,8 @@ func TestRereadChoice(t *testing.T) {
 			wantReread: [4]int64{1, 0, 0, 1},
 			wantSkip:   1,
 		},
-		{
-			name: "generated 2s before the scan",
-			before: func(t *testing.T, clock *testClock, generate func(t *testing.T)) time.Time {
-				generate(t)
-				clock.Advance(2 * time.Second)
-				return clock.Now()
-			},
-			wantReread: [4]int64{1, 1, 0, 1},
-		},
-		{
-			name: "generated 30m before the scan, served again",
-			before: func(t *testing.T, clock *testClock, generate func(t *testing.T)) time.Time {
-				generate(t)
-				clock.Advance(30 * time.Minute)
-				return clock.Now()
-			},
-			wantReread: [4]int64{1, 1, 0, 1},
-		},
+		{name: "generated 2s before the scan", before: generatedBefore(2 * time.Second), wantReread: [4]int64{1, 1, 0, 1}},
+		{name: "generated 30m before the scan, served again", before: generatedBefore(30 * time.Minute), wantReread: [4]int64{1, 1, 0, 1}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -123,23 +115,13 @@ func TestRereadChoice(t *testing.T) {
 			}
 			// generate makes every account's report, as another caller
 			// would, without the row of "new".
+			// generate has every account's report generated, as another
+			// caller would, without the row of "new".
 			generate := func(t *testing.T) {
 				t.Helper()
 				for _, id := range accounts {
-					c := iam.NewFromConfig(client[id])
-					for state := types.ReportStateType(""); state != types.ReportStateTypeComplete; {
-						out, err := c.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
-						if err != nil {
-							t.Fatalf("GenerateCredentialReport in %s: %v", id, err)
-						}
-						state = out.State
-					}
-					out, err := c.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
-					if err != nil {
-						t.Fatalf("GetCredentialReport in %s: %v", id, err)
-					}
 					var kept []string
-					for _, line := range strings.Split(string(out.Content), "\n") {
+					for _, line := range strings.Split(string(sandboxtest.CredentialReport(t, client[id])), "\n") {
 						if !strings.HasPrefix(line, "new,") {
 							kept = append(kept, line)
 						}
