@@ -15,8 +15,9 @@
 # SCANNER=path scans with that keyage binary (e.g. one built from main) against
 # this checkout's sandbox, to compare two scanners on the same sandbox code.
 # Each scan prints the sandbox's service time ("busy": the time requests held
-# its slots, or its handlers' time without MAX_INFLIGHT) and wall/busy: with
-# MAX_INFLIGHT=1 busy is the floor of the wall time.
+# its slots) and wall/busy with MAX_INFLIGHT (with 1, busy is the floor of the
+# wall time); without it, the handlers' time per call and the mean number of
+# requests in service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACCOUNTS=${1:-1000} USERS=${2:-100} LATENCY=${3:-20ms} CONCURRENCY=${4:-64} MODE=${5:-scan}
@@ -118,7 +119,11 @@ for src in $SOURCES; do
   total=$(jq .total "$out/stats.json")
   echo "**--source $src**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, scanner CPU $(awk "BEGIN{print $cpu_user+$cpu_sys}")s, sandbox CPU $(awk "BEGIN{print $sb_cpu/100}")s (sandbox peak RSS $(peak_mb "$sandbox_pid") MB, not counted), $total AWS calls for $scanned scanned accounts ($(jq .summary.accountsFailed "$out/result.json") failed), $flagged flagged users; CPU per AWS call $(awk "BEGIN{printf \"%d\", ($cpu_user+$cpu_sys)/$total*1e6}") us; summary: $(jq -c '.summary' "$out/result.json")"
   echo
-  jq -r --argjson wall "$wall" '.service | "sandbox busy \(.busySeconds * 1000 | round / 1000) s for \(.served) calls, wall/busy = \(if .busySeconds > 0 then ($wall / .busySeconds * 100 | round / 100) else "n/a" end)"' "$out/stats.json"
+  if [[ $MAX_INFLIGHT != 0 ]]; then
+    jq -r --argjson wall "$wall" '.service | "sandbox busy \(.busySeconds * 1000 | round / 1000) s for \(.served) calls, wall/busy = \(if .busySeconds > 0 then ($wall / .busySeconds * 100 | round / 100) else "n/a" end)"' "$out/stats.json"
+  else # no slot: the handlers' time overlaps; busy/wall is the mean number of requests in service
+    jq -r --argjson wall "$wall" '.service | "sandbox handler time \(.busySeconds * 1000 | round / 1000) s for \(.served) calls (\(.busySeconds / .served * 1e4 | round / 10) ms a call, latency included), busy/wall = \(.busySeconds / $wall * 10 | round / 10) requests in service on average"' "$out/stats.json"
+  fi
   echo
   echo '| API | calls | per scanned account |'
   echo '|---|---:|---:|'
