@@ -14,12 +14,12 @@ import (
 // environment or the profile asks for adaptive; the caller first, then
 // the environment, then the profile.
 func TestRetryMode(t *testing.T) {
+	creds := &aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret"}
 	for _, tt := range []struct {
-		name    string
-		option  aws.RetryMode
-		env     string
-		profile string // the default profile's retry_mode
-		want    aws.RetryMode
+		name, env string
+		profile   string // the default profile's retry_mode
+		option    aws.RetryMode
+		want      aws.RetryMode
 	}{
 		{name: "nothing asked", want: aws.RetryModeStandard},
 		{name: "AWS_RETRY_MODE adaptive", env: "adaptive", want: aws.RetryModeAdaptive},
@@ -45,7 +45,7 @@ func TestRetryMode(t *testing.T) {
 			cfg, err := Load(context.Background(), Options{
 				RetryMode:         tt.option,
 				EndpointURL:       "http://127.0.0.1:1",
-				StaticCredentials: &aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret"},
+				StaticCredentials: creds,
 			})
 			if err != nil {
 				t.Fatalf("Load: %v", err)

@@ -13,13 +13,12 @@ import (
 // never more workers than the pool's bound, the first error cancels the
 // others and is what Wait returns.
 func TestGroupOnWorkers(t *testing.T) {
+	fail := errors.New("task failed")
 	for _, tt := range []struct {
-		name    string
-		workers int
-		groups  int // run at once on the same workers
-		limit   int
-		tasks   int
-		failAt  int // task that fails first (-1: none)
+		name                  string
+		workers, limit, tasks int
+		groups                int // run at once on the same workers
+		failAt                int // task that fails first (-1: none)
 	}{
 		{name: "one group, limit below the pool", workers: 8, groups: 1, limit: 3, tasks: 50, failAt: -1},
 		{name: "groups share a small pool", workers: 2, groups: 4, limit: 3, tasks: 20, failAt: -1},
@@ -40,7 +39,6 @@ func TestGroupOnWorkers(t *testing.T) {
 					g, gctx := newGroup(context.Background(), w)
 					g.SetLimit(tt.limit)
 					var inGroup, peakGroup atomic.Int64
-					fail := errors.New("task failed")
 					for i := range tt.tasks {
 						g.Go(func() error {
 							defer inGroup.Add(-1)
