@@ -49,6 +49,11 @@ type Options struct {
 	// the wait.
 	Pause  func(ctx context.Context, d time.Duration) error
 	Logger *slog.Logger
+	// Workers runs the per-user calls; nil: a pool of UserConcurrency
+	// workers for this call alone. A scan shares one across its accounts
+	// (Concurrency x UserConcurrency) so that the workers' grown stacks
+	// serve every account.
+	Workers *Workers
 	// PageSize is MaxItems for ListUsers (default 1000) and ListAccessKeys
 	// (default: AWS's, 100).
 	PageSize int32
@@ -86,7 +91,12 @@ func Collect(ctx context.Context, cfg aws.Config, accountID string, o Options) (
 	if o.Pause == nil {
 		o.Pause = Sleep
 	}
-	c := &collector{iam: iam.NewFromConfig(cfg), account: accountID, o: o, log: o.Logger.With("account", accountID)}
+	workers := o.Workers
+	if workers == nil {
+		workers = NewWorkers(o.UserConcurrency)
+		defer workers.Close()
+	}
+	c := &collector{iam: iam.NewFromConfig(cfg), account: accountID, o: o, log: o.Logger.With("account", accountID), workers: workers}
 	switch o.Source {
 	case SourceAPI:
 		return c.fromAPI(ctx)
@@ -103,6 +113,7 @@ type collector struct {
 	account string
 	o       Options
 	log     *slog.Logger
+	workers *Workers
 }
 
 // RootKeyPresent is the status of a root key known only from

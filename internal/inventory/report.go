@@ -40,10 +40,12 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 		current bool
 		listed  []types.User
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { report, current, err = c.credentialReport(gctx); return err })
-	g.Go(func() (err error) { listed, err = c.listUsers(gctx); return err })
-	if err := g.Wait(); err != nil {
+	// Not on c.workers: the report's Pause waits for a scan slot, and a
+	// worker must never wait for what only its own tasks give back.
+	rg, rctx := errgroup.WithContext(ctx)
+	rg.Go(func() (err error) { report, current, err = c.credentialReport(rctx); return err })
+	rg.Go(func() (err error) { listed, err = c.listUsers(rctx); return err })
+	if err := rg.Wait(); err != nil {
 		return nil, err
 	}
 
@@ -93,7 +95,7 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 			"users", skipped)
 	}
 
-	g, gctx = errgroup.WithContext(ctx)
+	g, gctx := newGroup(ctx, c.workers)
 	g.SetLimit(c.o.UserConcurrency)
 	rechecked := make(map[int]bool, len(recheck))
 	for _, i := range recheck {
