@@ -339,7 +339,8 @@ func TestMigrateRecordWithoutRowid(t *testing.T) {
 	wantIdx := []string{"evaluation_history_leaving", "evaluation_history_resource", "evaluation_history_trend",
 		"evaluation_keys_account_stage", "evaluation_keys_stage", "evaluation_keys_status",
 		"evaluation_keys_created", // migration 15
-		"evaluations_compliance_page", "evaluations_owner", "evaluations_type_compliance"}
+		// evaluations_type_compliance: dropped by migration 17
+		"evaluations_compliance_page", "evaluations_owner"}
 	var gotIdx []string
 	for n := range indexDefs(t, s.db) {
 		gotIdx = append(gotIdx, n)

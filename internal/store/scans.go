@@ -73,7 +73,7 @@ func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res
 // scan. SQLite's default (2 MB) is far smaller than the pages a large scan
 // touches: the transaction would spill dirty pages to the WAL and read them
 // back. The cache grows only as pages are used, and is set back after.
-const recordCacheKiB = 64 << 10
+const recordCacheKiB = 256 << 10
 
 // recordCache sets the connection's page cache for recording and returns
 // what sets it back.
