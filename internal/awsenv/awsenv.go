@@ -5,6 +5,7 @@
 package awsenv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,11 @@ type Options struct {
 	// 256): every account's IAM calls go to the same global endpoint, and
 	// each connection costs buffers and goroutines.
 	MaxConnsPerHost int
+	// RetryMode is the SDK's retry mode: standard unless set here or by
+	// the AWS environment (AWS_RETRY_MODE, the profile's retry_mode) to
+	// adaptive, whose client-side send rate costs every call a lock and a
+	// clock read and acts only after AWS throttles.
+	RetryMode aws.RetryMode
 	// Observe, when set, is told of every attempt of every AWS call
 	// (metrics): service, operation, and whether AWS throttled it.
 	Observe func(service, operation string, throttled bool)
@@ -69,8 +75,12 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 		// The SDK's own warnings (IMDS fallbacks) would interleave with
 		// keyage's output; failures surface as errors instead.
 		config.WithLogger(logging.Nop{}),
-		config.WithRetryer(func() aws.Retryer { return NewRetryer(maxAttempts) }),
 	}
+	mode, err := retryMode(ctx, o)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	opts = append(opts, config.WithRetryer(func() aws.Retryer { return NewRetryer(maxAttempts, mode) }))
 	if o.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
 	}
@@ -126,25 +136,61 @@ func observeAttempts(observe func(service, operation string, throttled bool)) fu
 // account's timeout bounds it in time.
 const MaxThrottledAttempts = 100
 
-// NewRetryer is the SDK's adaptive retry mode (exponential backoff with
-// jitter, plus a client-side send rate that drops when AWS throttles and
-// recovers after) with no retry quota. maxAttempts bounds a call's attempts
-// when it fails for any other reason than throttling; throttles alone do not
-// end a call before MaxThrottledAttempts: an org-wide scan meets throttling
-// on purpose-sized bursts and must ride it out, slower, rather than fail
-// the account.
-func NewRetryer(maxAttempts int) aws.Retryer {
+// NewRetryer is the SDK's standard retry mode (exponential backoff with
+// jitter; every code of throttleCodes is among the SDK's retryable throttle
+// codes) with no retry quota, or with mode adaptive the adaptive mode (the
+// same, plus a client-side send rate per client, that is per account, that
+// drops when AWS throttles and recovers after). maxAttempts bounds a
+// call's attempts when it fails for any other reason than throttling;
+// throttles alone do not end a call before MaxThrottledAttempts: an
+// org-wide scan meets throttling on purpose-sized bursts and must ride it
+// out, slower, rather than fail the account.
+func NewRetryer(maxAttempts int, mode aws.RetryMode) aws.Retryer {
+	standard := func(so *retry.StandardOptions) {
+		so.MaxAttempts = MaxThrottledAttempts
+		so.MaxBackoff = 10 * time.Second
+		so.RateLimiter = ratelimit.None
+	}
+	if mode != aws.RetryModeAdaptive {
+		return &throttleTolerant{RetryerV2: retry.NewStandard(standard), maxAttempts: maxAttempts}
+	}
 	adaptive := retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 		o.Throttles = append(o.Throttles, retry.IsErrorThrottleFunc(func(err error) aws.Ternary {
 			return aws.BoolTernary(throttleCodes[ErrorCode(err)])
 		}))
-		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-			so.MaxAttempts = MaxThrottledAttempts
-			so.MaxBackoff = 10 * time.Second
-			so.RateLimiter = ratelimit.None
-		})
+		o.StandardOptions = append(o.StandardOptions, standard)
 	})
 	return &throttleTolerant{RetryerV2: adaptive, maxAttempts: maxAttempts}
+}
+
+// retryMode is o.RetryMode, else AWS_RETRY_MODE, else the profile's
+// retry_mode, else standard (the SDK's own order: the environment before
+// the shared config).
+func retryMode(ctx context.Context, o Options) (aws.RetryMode, error) {
+	if o.RetryMode != "" {
+		return o.RetryMode, nil
+	}
+	env, err := config.NewEnvConfig()
+	if err != nil {
+		return "", fmt.Errorf("read the AWS environment: %w", err)
+	}
+	if env.RetryMode != "" {
+		return env.RetryMode, nil
+	}
+	profile := cmp.Or(o.Profile, env.SharedConfigProfile, config.DefaultSharedConfigProfile)
+	// A missing profile or file is reported by LoadDefaultConfig.
+	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(lo *config.LoadSharedConfigOptions) {
+		if env.SharedConfigFile != "" {
+			lo.ConfigFiles = []string{env.SharedConfigFile}
+		}
+		if env.SharedCredentialsFile != "" {
+			lo.CredentialsFiles = []string{env.SharedCredentialsFile}
+		}
+	})
+	if err == nil && sc.RetryMode != "" {
+		return sc.RetryMode, nil
+	}
+	return aws.RetryModeStandard, nil
 }
 
 // throttleTolerant ends a call that fails for another reason than

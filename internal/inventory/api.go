@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/keyage/keyage/internal/awsenv"
 	"github.com/keyage/keyage/internal/rule"
@@ -21,7 +20,7 @@ func (c *collector) fromAPI(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	users := make([]rule.User, len(listed))
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := newGroup(ctx, c.workers)
 	g.SetLimit(c.o.UserConcurrency)
 	for i, lu := range listed {
 		users[i] = c.userFrom(lu)

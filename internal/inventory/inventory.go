@@ -30,7 +30,9 @@ const (
 // Options tunes one account's collection.
 type Options struct {
 	Source Source
-	// Policy and Now decide which users auto re-reads in real time.
+	// Policy and Now decide which users auto re-reads in real time. Now is
+	// the instant the scan is evaluated as of (its start): a credential
+	// report generated at or after it is current.
 	Policy rule.Policy
 	Now    time.Time
 	// WithTags reads user tags: for every user with api and
@@ -47,6 +49,11 @@ type Options struct {
 	// the wait.
 	Pause  func(ctx context.Context, d time.Duration) error
 	Logger *slog.Logger
+	// Workers runs the per-user calls; nil: a pool of UserConcurrency
+	// workers for this call alone. A scan shares one across its accounts
+	// (Concurrency x UserConcurrency) so that the workers' grown stacks
+	// serve every account.
+	Workers *Workers
 	// PageSize is MaxItems for ListUsers (default 1000) and ListAccessKeys
 	// (default: AWS's, 100).
 	PageSize int32
@@ -63,6 +70,11 @@ type RootKey struct {
 type Result struct {
 	Users    []rule.User
 	RootKeys []RootKey
+	// NotReread counts the users with an inactive key past the limit that
+	// auto did not re-read because the credential report was generated
+	// during this scan (it re-reads them from an older report: the key may
+	// have been reactivated since).
+	NotReread int
 }
 
 // Collect reads the inventory of the account that cfg acts in.
@@ -79,7 +91,12 @@ func Collect(ctx context.Context, cfg aws.Config, accountID string, o Options) (
 	if o.Pause == nil {
 		o.Pause = Sleep
 	}
-	c := &collector{iam: iam.NewFromConfig(cfg), account: accountID, o: o, log: o.Logger.With("account", accountID)}
+	workers := o.Workers
+	if workers == nil {
+		workers = NewWorkers(o.UserConcurrency)
+		defer workers.Close()
+	}
+	c := &collector{iam: iam.NewFromConfig(cfg), account: accountID, o: o, log: o.Logger.With("account", accountID), workers: workers}
 	switch o.Source {
 	case SourceAPI:
 		return c.fromAPI(ctx)
@@ -96,6 +113,7 @@ type collector struct {
 	account string
 	o       Options
 	log     *slog.Logger
+	workers *Workers
 }
 
 // RootKeyPresent is the status of a root key known only from

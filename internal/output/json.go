@@ -99,18 +99,16 @@ func writeEvaluations(w io.Writer, evs []rule.Evaluation) error {
 			go func() {
 				lo, hi := i*evaluationBlock, min((i+1)*evaluationBlock, len(evs))
 				var buf bytes.Buffer
+				els := newElements(&buf, "    ")
 				for j := lo; j < hi; j++ {
-					b, err := json.MarshalIndent(&evs[j], "    ", "  ")
-					if err != nil {
+					sep := ",\n"
+					if j == len(evs)-1 {
+						sep = "\n"
+					}
+					if err := els.add(&evs[j], sep); err != nil {
 						blocks[i] <- block{err: fmt.Errorf("encode evaluation of %s in %s: %w", evs[j].ResourceID, evs[j].AccountID, err)}
 						return
 					}
-					buf.WriteString("    ")
-					buf.Write(b)
-					if j < len(evs)-1 {
-						buf.WriteByte(',')
-					}
-					buf.WriteByte('\n')
 				}
 				blocks[i] <- block{text: buf.Bytes()}
 			}()
@@ -126,5 +124,32 @@ func writeEvaluations(w io.Writer, evs []rule.Evaluation) error {
 			return fmt.Errorf("write json: %w", err)
 		}
 	}
+	return nil
+}
+
+// elements writes JSON array elements into one buffer, each on its own
+// lines after prefix, indented as json.MarshalIndent(v, prefix, "  ")
+// would, with one encoder whose buffers serve every element (MarshalIndent
+// allocates and copies the text twice per element).
+type elements struct {
+	buf    *bytes.Buffer
+	enc    *json.Encoder
+	prefix string
+}
+
+func newElements(buf *bytes.Buffer, prefix string) *elements {
+	enc := json.NewEncoder(buf)
+	enc.SetIndent(prefix, "  ")
+	return &elements{buf: buf, enc: enc, prefix: prefix}
+}
+
+// add writes the prefix, v and sep.
+func (e *elements) add(v any, sep string) error {
+	e.buf.WriteString(e.prefix)
+	if err := e.enc.Encode(v); err != nil {
+		return err
+	}
+	e.buf.Truncate(e.buf.Len() - 1) // Encode's newline
+	e.buf.WriteString(sep)
 	return nil
 }

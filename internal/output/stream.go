@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -93,14 +92,11 @@ func (s *Stream) encode(buf *bytes.Buffer, a scan.AccountResult, evs []rule.Eval
 	mini.Accounts, mini.Evaluations = []scan.AccountResult{a}, evs
 	switch s.f {
 	case JSON:
+		els := newElements(buf, "    ")
 		for i := range evs {
-			b, err := json.MarshalIndent(&evs[i], "    ", "  ")
-			if err != nil {
+			if err := els.add(&evs[i], itemSep); err != nil {
 				return 0, fmt.Errorf("encode evaluation of %s in %s: %w", evs[i].ResourceID, evs[i].AccountID, err)
 			}
-			buf.WriteString("    ")
-			buf.Write(b)
-			buf.WriteString(itemSep)
 		}
 		return len(evs), nil
 	case CSV:
@@ -130,14 +126,11 @@ func (s *Stream) encode(buf *bytes.Buffer, a scan.AccountResult, evs []rule.Eval
 // encodeASFF writes the elements of r's ASFF findings, each followed by itemSep.
 func encodeASFF(buf *bytes.Buffer, r *scan.Result, o Options) (int, error) {
 	fs := ASFFFindings(r, o)
+	els := newElements(buf, "  ")
 	for _, f := range fs {
-		b, err := json.MarshalIndent(f, "  ", "  ")
-		if err != nil {
+		if err := els.add(f, itemSep); err != nil {
 			return 0, fmt.Errorf("encode asff: %w", err)
 		}
-		buf.WriteString("  ")
-		buf.Write(b)
-		buf.WriteString(itemSep)
 	}
 	return len(fs), nil
 }

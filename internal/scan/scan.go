@@ -185,10 +185,10 @@ func Stream(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 	res := NewResult(o)
 	// sem holds the slots of the accounts at work. An account waiting for
 	// its credential report lends its slot to the next account, whose
-	// report generation then starts meanwhile; begun bounds the accounts
-	// begun and not done (at work or waiting), and so the memory.
+	// report generation then starts meanwhile; the account workers,
+	// lendFactor per slot, bound the accounts begun and not done (at work
+	// or waiting), and so the memory.
 	sem := make(chan struct{}, o.Concurrency)
-	begun := make(chan struct{}, o.Concurrency*lendFactor)
 	sleep := inv.Pause
 	if sleep == nil {
 		sleep = inventory.Sleep
@@ -196,32 +196,58 @@ func Stream(ctx context.Context, src ConfigSource, accounts iter.Seq2[inventory.
 	inv.Pause = func(ctx context.Context, d time.Duration) error {
 		<-sem
 		err := sleep(ctx, d)
-		sem <- struct{}{} // taken back even when ctx is done: the worker gives it back when it returns
+		sem <- struct{}{} // taken back even when ctx is done: the worker gives it back when it is done
 		return err
 	}
-	var wg sync.WaitGroup
-	for a := range feed {
+	if inv.Workers == nil {
+		// One pool for every account's per-user calls: long-lived
+		// workers keep the stacks the SDK's calls grew.
+		w := inventory.NewWorkers(o.Concurrency * cmp.Or(max(inv.UserConcurrency, 0), 16))
+		defer w.Close()
+		inv.Workers = w
+	}
+	var (
+		wg   sync.WaitGroup
+		next sync.Mutex // an account and its place in the listing order are taken at once
+	)
+	take := func() (inventory.Account, int, bool) {
+		next.Lock()
+		defer next.Unlock()
+		a, ok := <-feed
+		if !ok {
+			return a, 0, false
+		}
 		mu.Lock() // the workers write res.Accounts[i]
-		i := len(res.Accounts)
+		defer mu.Unlock()
 		res.Accounts = append(res.Accounts, AccountResult{})
-		mu.Unlock()
-		begun <- struct{}{}
-		sem <- struct{}{}
+		return a, len(res.Accounts) - 1, true
+	}
+	// Long-lived account workers rather than a goroutine per account, for
+	// the same reason as inventory.Workers.
+	for range o.Concurrency * lendFactor {
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; <-begun; wg.Done() }()
-			ar, evs := scanAccount(ctx, src, a, inv, o)
-			if err := sink(i, ar, evs); err != nil {
-				stop(err)
+			defer wg.Done()
+			for {
+				a, i, ok := take()
+				if !ok {
+					return
+				}
+				sem <- struct{}{}
+				ar, evs := scanAccount(ctx, src, a, inv, o)
+				if err := sink(i, ar, evs); err != nil {
+					stop(err)
+				}
+				mu.Lock()
+				res.Accounts[i] = ar
+				res.Summary.add(ar, evs)
+				done++
+				if o.Progress != nil {
+					o.Progress(done, total)
+				}
+				mu.Unlock()
+				<-sem
 			}
-			mu.Lock()
-			res.Accounts[i] = ar
-			res.Summary.add(ar, evs)
-			done++
-			if o.Progress != nil {
-				o.Progress(done, total)
-			}
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
