@@ -19,6 +19,12 @@
 # KEYAGE_ARGS adds flags to keyage run/scan (e.g. --memprofile /tmp/heap.pprof).
 # MAX_INFLIGHT=N passes --max-inflight N to the sandbox (1: a single-threaded
 # emulator). The sandbox and the webhook listen on ports the kernel picks.
+# SCANNER=path scans with that keyage binary (e.g. one built from main) against
+# this checkout's sandbox, to compare two scanners on the same sandbox code.
+# Each scan prints the sandbox's service time ("busy": the time requests held
+# its slots) and wall/busy with MAX_INFLIGHT (with 1, busy is the floor of the
+# wall time); without it, the handlers' time per call and the mean number of
+# requests in service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACCOUNTS=${1:-1000} USERS=${2:-100} LATENCY=${3:-20ms} CONCURRENCY=${4:-64} MODE=${5:-scan}
@@ -34,6 +40,7 @@ trap cleanup EXIT
 
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 go build -o "$out/keyage" ./cmd/keyage
+scanner=${SCANNER:-$out/keyage}
 
 "$out/keyage" sandbox --listen 127.0.0.1:0 --accounts "$ACCOUNTS" --users "$USERS" --latency "$LATENCY" \
   --max-inflight "$MAX_INFLIGHT" --log-level warn > "$out/env" 2> "$out/sandbox.log" &
@@ -58,6 +65,7 @@ prefix=''
 [[ $RECEIVER != webhook ]] && prefix+="RECEIVER=$RECEIVER "
 [[ -n ${POLL:-} ]] && prefix+="POLL=$POLL "
 [[ -n ${KEYAGE_ARGS:-} ]] && prefix+="KEYAGE_ARGS='$KEYAGE_ARGS' "
+[[ -n ${SCANNER:-} ]] && prefix+="SCANNER=$SCANNER "
 echo "Command: \`${prefix}scripts/bench-scan.sh $*\` on $(nproc) cores, $(go version | cut -d' ' -f3)."
 echo
 
@@ -101,7 +109,7 @@ EOF
     POLL=${POLL:-5}
     sb_before=$(cpu_ticks "$sandbox_pid")
     start=$(date +%s.%N)
-    "$out/keyage" serve --config "$out/keyage.yaml" --org --source auto --concurrency "$CONCURRENCY" \
+    "$scanner" serve --config "$out/keyage.yaml" --org --source auto --concurrency "$CONCURRENCY" \
       --state "$out/state.db" --listen 127.0.0.1:0 --log-level info "${extra[@]}" > /dev/null 2> "$out/stderr" &
     serve_pid=$!
     url=''
@@ -136,7 +144,7 @@ EOF
     exit "$rc"
   fi
   sb_before=$(cpu_ticks "$sandbox_pid")
-  /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$out/keyage" run --config "$out/keyage.yaml" --org --source auto \
+  /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$scanner" run --config "$out/keyage.yaml" --org --source auto \
     --concurrency "$CONCURRENCY" --state "$out/state.db" -o json --log-level warn "${extra[@]}" > "$out/run.json" 2> "$out/stderr" || true
   read -r wall rss_kb cpu_user cpu_sys < <(tail -n 1 "$out/time")
   sb_cpu=$(( $(cpu_ticks "$sandbox_pid") - sb_before ))
@@ -151,7 +159,7 @@ fi
 for src in $SOURCES; do
   curl -fsS -X DELETE "$stats" >/dev/null
   sb_before=$(cpu_ticks "$sandbox_pid")
-  /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$out/keyage" scan --org --source "$src" --concurrency "$CONCURRENCY" \
+  /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$scanner" scan --org --source "$src" --concurrency "$CONCURRENCY" \
     -o json --log-level warn "${extra[@]}" > "$out/result.json" 2> "$out/stderr" || true
   read -r wall rss_kb cpu_user cpu_sys < <(tail -n 1 "$out/time")
   sb_cpu=$(( $(cpu_ticks "$sandbox_pid") - sb_before ))
@@ -160,6 +168,12 @@ for src in $SOURCES; do
   scanned=$(jq '[.accounts[] | select(.status=="ok")] | length' "$out/result.json")
   total=$(jq .total "$out/stats.json")
   echo "**--source $src**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, scanner CPU $(awk "BEGIN{print $cpu_user+$cpu_sys}")s, sandbox CPU $(awk "BEGIN{print $sb_cpu/100}")s (sandbox peak RSS $(peak_mb "$sandbox_pid") MB, not counted), $total AWS calls for $scanned scanned accounts ($(jq .summary.accountsFailed "$out/result.json") failed), $flagged flagged users; CPU per AWS call $(awk "BEGIN{printf \"%d\", ($cpu_user+$cpu_sys)/$total*1e6}") us; summary: $(jq -c '.summary' "$out/result.json")"
+  echo
+  if [[ $MAX_INFLIGHT != 0 ]]; then
+    jq -r --argjson wall "$wall" '.service | "sandbox busy \(.busySeconds * 1000 | round / 1000) s for \(.served) calls, wall/busy = \(if .busySeconds > 0 then ($wall / .busySeconds * 100 | round / 100) else "n/a" end)"' "$out/stats.json"
+  else # no slot: the handlers' time overlaps; busy/wall is the mean number of requests in service
+    jq -r --argjson wall "$wall" '.service | "sandbox handler time \(.busySeconds * 1000 | round / 1000) s for \(.served) calls (\(.busySeconds / .served * 1e4 | round / 10) ms a call, latency included), busy/wall = \(.busySeconds / $wall * 10 | round / 10) requests in service on average"' "$out/stats.json"
+  fi
   echo
   echo '| API | calls | per scanned account |'
   echo '|---|---:|---:|'

@@ -30,7 +30,9 @@ const (
 // Options tunes one account's collection.
 type Options struct {
 	Source Source
-	// Policy and Now decide which users auto re-reads in real time.
+	// Policy and Now decide which users auto re-reads in real time. Now is
+	// the instant the scan is evaluated as of (its start): a credential
+	// report generated at or after it is current.
 	Policy rule.Policy
 	Now    time.Time
 	// WithTags reads user tags: for every user with api and
@@ -63,6 +65,11 @@ type RootKey struct {
 type Result struct {
 	Users    []rule.User
 	RootKeys []RootKey
+	// NotReread counts the users with an inactive key past the limit that
+	// auto did not re-read because the credential report was generated
+	// during this scan (it re-reads them from an older report: the key may
+	// have been reactivated since).
+	NotReread int
 }
 
 // Collect reads the inventory of the account that cfg acts in.

@@ -27,20 +27,21 @@ import (
 const maxReportWait = 1 * time.Second
 
 // fromReport reads the credential report and ListUsers (for the immutable
-// UserIds) side by side. With realtime (auto), users the report flags, users
-// whose report shows an inactive key past the limit (it may have been
-// reactivated since), and users created after it, are re-read with
-// ListAccessKeys, so a key rotated, deleted or reactivated since the report
-// is seen as it is and findings name the key id. With either source, a user
-// the report lists twice, or with a date after the report itself, is read
-// from the API instead: such a row cannot be trusted.
+// UserIds) side by side. With realtime (auto), users the report flags (their
+// findings name the key id, which the report lacks) and users created after
+// it are re-read with ListAccessKeys, and so are users whose report shows an
+// inactive key past the limit, which may have been reactivated since, unless
+// the report is current (generated during this scan, see reportCurrent). With
+// either source, a user the report lists twice, or with a date after the
+// report itself, is read from the API instead: such a row cannot be trusted.
 func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, error) {
 	var (
-		report *credreport.Report
-		listed []types.User
+		report  *credreport.Report
+		current bool
+		listed  []types.User
 	)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { report, err = c.credentialReport(gctx); return err })
+	g.Go(func() (err error) { report, current, err = c.credentialReport(gctx); return err })
 	g.Go(func() (err error) { listed, err = c.listUsers(gctx); return err })
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -58,7 +59,10 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 		rows[row.User] = row
 	}
 	users := make([]rule.User, len(listed))
-	var recheck []int
+	var (
+		recheck []int
+		skipped int // inactive past the limit, not re-read: the report is current
+	)
 	for i, lu := range listed {
 		users[i] = c.userFrom(lu)
 		row, ok := rows[users[i].UserName]
@@ -70,9 +74,23 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 		if ok {
 			users[i].Keys = keysFromRow(row)
 		}
-		if realtime && (!ok || lifecycle.Flagged(users[i], c.o.Policy, c.o.Now) || inactivePastLimit(users[i], c.o.Policy, c.o.Now)) {
-			recheck = append(recheck, i)
+		if !realtime {
+			continue
 		}
+		switch {
+		case !ok || lifecycle.Flagged(users[i], c.o.Policy, c.o.Now):
+			recheck = append(recheck, i)
+		case inactivePastLimit(users[i], c.o.Policy, c.o.Now):
+			if current {
+				skipped++
+			} else {
+				recheck = append(recheck, i)
+			}
+		}
+	}
+	if skipped > 0 {
+		c.log.Debug("credential report generated during this scan: users with an inactive key past the limit not re-read",
+			"users", skipped)
 	}
 
 	g, gctx = errgroup.WithContext(ctx)
@@ -99,7 +117,7 @@ func (c *collector) fromReport(ctx context.Context, realtime bool) (*Result, err
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return &Result{Users: users, RootKeys: rootKeysFromRow(report.Root)}, nil
+	return &Result{Users: users, RootKeys: rootKeysFromRow(report.Root), NotReread: skipped}, nil
 }
 
 // reportSkew is how far after now a report date may be (clocks differ)
@@ -229,8 +247,10 @@ func Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // credentialReport generates the report if needed, waits for it with
-// backoff, and parses it.
-func (c *collector) credentialReport(ctx context.Context) (*credreport.Report, error) {
+// backoff, and parses it. current reports whether the report is as recent
+// as the scan (reportCurrent).
+func (c *collector) credentialReport(ctx context.Context) (rep *credreport.Report, current bool, err error) {
+	started := false
 	wait := c.o.ReportWait
 	pause := func() error {
 		if err := c.o.Pause(ctx, wait); err != nil {
@@ -247,30 +267,47 @@ func (c *collector) credentialReport(ctx context.Context) (*credreport.Report, e
 			// (ReportGenerationLimitExceeded in the API's model): wait and
 			// ask again.
 		case err != nil:
-			return nil, fmt.Errorf("generate credential report: %w", awsenv.Simplify(err))
+			return nil, false, fmt.Errorf("generate credential report: %w", awsenv.Simplify(err))
+		case gen.State == types.ReportStateTypeStarted:
+			started = true
 		case gen.State == types.ReportStateTypeComplete:
 			out, err := c.iam.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 			switch {
 			case isCode(err, "ReportInProgress"), isCode(err, "ReportNotPresent"), isCode(err, "ReportExpired"):
 				// Generated in between, or expired: generate again.
 			case err != nil:
-				return nil, fmt.Errorf("get credential report: %w", awsenv.Simplify(err))
+				return nil, false, fmt.Errorf("get credential report: %w", awsenv.Simplify(err))
 			default:
 				if out.ReportFormat != "" && out.ReportFormat != types.ReportFormatTypeTextCsv {
-					return nil, fmt.Errorf("credential report has format %q, want text/csv", out.ReportFormat)
+					return nil, false, fmt.Errorf("credential report has format %q, want text/csv", out.ReportFormat)
 				}
+				generated := aws.ToTime(out.GeneratedTime)
 				rep, err := credreport.Parse(out.Content)
 				if err != nil {
-					return nil, fmt.Errorf("parse credential report generated %s: %w",
-						aws.ToTime(out.GeneratedTime).UTC().Format(time.RFC3339), err)
+					return nil, false, fmt.Errorf("parse credential report generated %s: %w", generated.UTC().Format(time.RFC3339), err)
 				}
-				return rep, nil
+				return rep, reportCurrent(started, generated, c.o.Now), nil
 			}
 		}
 		if err := pause(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
+}
+
+// reportCurrent reports whether a credential report generated at generated
+// is as recent as a scan evaluated as of now: this scan started its
+// generation (GenerateCredentialReport answered STARTED: "No report exists.
+// Starting a new report generation task"; AWS otherwise serves the last
+// report while it is under four hours old, IAM User Guide, "Getting
+// credential reports"), or its GeneratedTime ("the date and time when the
+// credential report was created", GetCredentialReport) is at or after now.
+// No allowance for clock skew is made in the report's favour: a report one
+// second older than the scan may miss a key reactivated in that second, so
+// only the skew between AWS's clock and ours (seconds, with NTP) can make an
+// older report count as current.
+func reportCurrent(started bool, generated, now time.Time) bool {
+	return started || !now.IsZero() && !generated.IsZero() && !generated.Before(now)
 }
 
 func isCode(err error, code string) bool {

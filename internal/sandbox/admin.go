@@ -8,8 +8,9 @@ import (
 
 // The admin API under /_sandbox/ is for tests and demos; it needs no credentials.
 //
-//	GET    /_sandbox/stats                              request counts (Stats as JSON)
-//	DELETE /_sandbox/stats                              reset the counts
+//	GET    /_sandbox/stats                              request counts (Stats as JSON) and, under
+//	                                                    "service", the ServiceTime {"busySeconds", "served"}
+//	DELETE /_sandbox/stats                              reset the counts and the service time
 //	PUT    /_sandbox/accounts/{id}/credential-report    replace an account's report with the CSV body
 //	GET    /_sandbox/info                               management account id and credentials
 //	GET    /_sandbox/healthz                            "ok"
@@ -22,7 +23,8 @@ import (
 func (s *Server) adminMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_sandbox/stats", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Stats())
+		st := s.ServiceTime()
+		writeJSON(w, http.StatusOK, statsJSON{Stats: s.Stats(), Service: serviceTimeJSON{BusySeconds: st.Busy.Seconds(), Served: st.Served}})
 	})
 	mux.HandleFunc("DELETE /_sandbox/stats", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetStats()

@@ -281,3 +281,58 @@ func TestMaxInflight(t *testing.T) {
 		})
 	}
 }
+
+// The service time counts the API requests served and the time they held
+// the sandbox: with one slot at most the client's wall time, and at least
+// the latency of every call.
+func TestServiceTime(t *testing.T) {
+	const latency, calls = 2 * time.Millisecond, 5
+	for _, bound := range []int{0, 1} {
+		t.Run(fmt.Sprintf("max in-flight %d", bound), func(t *testing.T) {
+			ts := newTestSandbox(t, Options{MaxInflight: bound, Latency: latency})
+			cfg := ts.mgmtConfig()
+			// Not counted: before the reset, and the admin API.
+			if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); err != nil {
+				t.Fatal(err)
+			}
+			if code := getJSON(t, http.MethodDelete, ts.url+"/_sandbox/stats", nil); code != http.StatusNoContent {
+				t.Fatalf("DELETE /_sandbox/stats: %d", code)
+			}
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range calls {
+				wg.Go(func() {
+					if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); err != nil {
+						t.Errorf("GetCallerIdentity: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			wall := time.Since(start)
+
+			var got struct {
+				Total   int64 `json:"total"`
+				Service struct {
+					BusySeconds float64 `json:"busySeconds"`
+					Served      int64   `json:"served"`
+				} `json:"service"`
+			}
+			if code := getJSON(t, http.MethodGet, ts.url+"/_sandbox/stats", &got); code != http.StatusOK {
+				t.Fatalf("GET /_sandbox/stats: %d", code)
+			}
+			busy := time.Duration(got.Service.BusySeconds * float64(time.Second))
+			if got.Service.Served != calls || got.Total != calls {
+				t.Errorf("after %d calls: served %d, total %d, want %d", calls, got.Service.Served, got.Total, calls)
+			}
+			if busy < calls*latency {
+				t.Errorf("%d calls with latency %v: busy %v, want at least %v", calls, latency, busy, calls*latency)
+			}
+			if bound == 1 && busy > wall {
+				t.Errorf("one slot: busy %v, more than the %v the calls took", busy, wall)
+			}
+			if st := ts.ServiceTime(); st.Served != calls || (st.Busy-busy).Abs() > time.Microsecond {
+				t.Errorf("ServiceTime() = %+v, want what the admin API said: %d served, %v busy", st, calls, busy)
+			}
+		})
+	}
+}

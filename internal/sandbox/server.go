@@ -290,6 +290,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return // the client went away while waiting its turn
 		}
 	}
+	// Deferred after the slot's release, so it runs first: the service time is
+	// the time the request held its slot (or the handler's time without a bound).
+	defer s.stats.served(time.Now())
 	c := &call{ctx: r.Context(), s: s, reqID: s.requestID(), req: r}
 	cred := parseCredential(r)
 	c.region = cred.region

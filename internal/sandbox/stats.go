@@ -3,6 +3,7 @@ package sandbox
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Stats counts the requests that reached an API: every request naming a known operation of a
@@ -22,6 +23,43 @@ type Stats struct {
 type statsCounter struct {
 	total atomic.Int64
 	byAPI sync.Map // string -> *atomic.Int64
+	// busy and nServed make the ServiceTime.
+	busy, nServed atomic.Int64
+}
+
+// ServiceTime is how long the sandbox spent serving API requests: the time
+// each request held its slot with Options.MaxInflight (latency included,
+// waiting for a slot not), or its handler's time without a bound. With
+// MaxInflight 1, Busy is the floor of any client's wall time for those
+// calls: the sandbox served nothing else meanwhile.
+type ServiceTime struct {
+	// Busy is the sum of the requests' service times.
+	Busy time.Duration
+	// Served counts the API requests served, /_sandbox/ requests not included.
+	Served int64
+}
+
+// serviceTimeJSON is ServiceTime in GET /_sandbox/stats, under "service".
+type serviceTimeJSON struct {
+	BusySeconds float64 `json:"busySeconds"`
+	Served      int64   `json:"served"`
+}
+
+// statsJSON is what GET /_sandbox/stats answers.
+type statsJSON struct {
+	Stats
+	Service serviceTimeJSON `json:"service"`
+}
+
+// served adds one request begun at start to the service time.
+func (c *statsCounter) served(start time.Time) {
+	c.busy.Add(int64(time.Since(start)))
+	c.nServed.Add(1)
+}
+
+// ServiceTime returns the service time since New or the last ResetStats.
+func (s *Server) ServiceTime() ServiceTime {
+	return ServiceTime{Busy: time.Duration(s.stats.busy.Load()), Served: s.stats.nServed.Load()}
 }
 
 type accountStats struct {
@@ -68,9 +106,11 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// ResetStats sets every count to zero.
+// ResetStats sets every count, and the service time, to zero.
 func (s *Server) ResetStats() {
 	s.stats.total.Store(0)
+	s.stats.busy.Store(0)
+	s.stats.nServed.Store(0)
 	s.stats.byAPI.Range(func(_, v any) bool {
 		v.(*atomic.Int64).Store(0)
 		return true

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyage/keyage/internal/awsenv"
@@ -169,4 +171,24 @@ func AssumeRole(ctx context.Context, base aws.Config, acct, role, session string
 	c := base.Copy()
 	c.Credentials = credentials.NewStaticCredentialsProvider(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)
 	return c, nil
+}
+
+// CredentialReport has the account cfg acts in generate its credential
+// report, as a client would (GenerateCredentialReport until COMPLETE; the
+// sandbox's report is ready for the next call), and returns its CSV.
+func CredentialReport(t testing.TB, cfg aws.Config) []byte {
+	t.Helper()
+	ctx, c := context.Background(), iam.NewFromConfig(cfg)
+	for state := iamtypes.ReportStateType(""); state != iamtypes.ReportStateTypeComplete; {
+		out, err := c.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			t.Fatalf("GenerateCredentialReport: %v", err)
+		}
+		state = out.State
+	}
+	out, err := c.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatalf("GetCredentialReport: %v", err)
+	}
+	return out.Content
 }
