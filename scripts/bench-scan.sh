@@ -4,10 +4,17 @@
 # a sandbox org of ACCOUNTS x USERS with LATENCY per call, scanned with
 # CONCURRENCY accounts in flight. Prints a Markdown section.
 #   scripts/bench-scan.sh [ACCOUNTS] [USERS] [LATENCY] [CONCURRENCY] [MODE]
+# MODE is scan, run or serve.
 # MODE scan (default): `keyage scan -o json` once per source in SOURCES
 # (default "auto api"). MODE run: the whole cycle, `keyage run` (scan, record,
 # plan, enqueue, deliver to a local webhook) into a new state file.
-# RECEIVER=file (run mode) delivers to a file receiver instead of the webhook
+# MODE serve: one cycle of `keyage serve` (the same config and flags as run):
+# it waits until serve's first cycle has ended (keyage_cycles_total on
+# /metrics, polled every POLL seconds, default 5) and the outbox is drained
+# (keyage_outbox_depth 0), then reports the cycle's wall time, the time to the
+# drained outbox, serve's peak RSS (VmHWM) and CPU, and stops it with SIGTERM
+# (it must exit 0).
+# RECEIVER=file (run and serve modes) delivers to a file receiver instead of the webhook
 # (one Python thread), so that the delivery does not bound the wall time.
 # KEYAGE_ARGS adds flags to keyage run/scan (e.g. --memprofile /tmp/heap.pprof).
 # MAX_INFLIGHT=N passes --max-inflight N to the sandbox (1: a single-threaded
@@ -24,9 +31,9 @@ ACCOUNTS=${1:-1000} USERS=${2:-100} LATENCY=${3:-20ms} CONCURRENCY=${4:-64} MODE
 SOURCES=${SOURCES:-auto api} MAX_INFLIGHT=${MAX_INFLIGHT:-0} RECEIVER=${RECEIVER:-webhook}
 read -r -a extra <<< "${KEYAGE_ARGS:-}"
 out=$(mktemp -d)
-sandbox_pid='' hook_pid=''
+sandbox_pid='' hook_pid='' serve_pid=''
 cleanup() {
-  for p in $sandbox_pid $hook_pid; do kill "$p" 2>/dev/null || true; done
+  for p in $serve_pid $sandbox_pid $hook_pid; do kill "$p" 2>/dev/null || true; done
   rm -rf "$out"
 }
 trap cleanup EXIT
@@ -56,12 +63,13 @@ prefix=''
 [[ $SOURCES != "auto api" ]] && prefix+="SOURCES='$SOURCES' "
 [[ $MAX_INFLIGHT != 0 ]] && prefix+="MAX_INFLIGHT=$MAX_INFLIGHT "
 [[ $RECEIVER != webhook ]] && prefix+="RECEIVER=$RECEIVER "
+[[ -n ${POLL:-} ]] && prefix+="POLL=$POLL "
 [[ -n ${KEYAGE_ARGS:-} ]] && prefix+="KEYAGE_ARGS='$KEYAGE_ARGS' "
 [[ -n ${SCANNER:-} ]] && prefix+="SCANNER=$SCANNER "
 echo "Command: \`${prefix}scripts/bench-scan.sh $*\` on $(nproc) cores, $(go version | cut -d' ' -f3)."
 echo
 
-if [[ $MODE == run ]]; then
+if [[ $MODE == run || $MODE == serve ]]; then
   if [[ $RECEIVER == file ]]; then
     : > "$out/hook"
     printf 'receivers:\n  - name: out\n    file: {path: "%s"}\nroutes:\n  - receivers: [out]\n' "$out/messages.jsonl" > "$out/keyage.yaml"
@@ -92,15 +100,57 @@ routes:
   - receivers: [hook]
 EOF
   fi
+  messages() {
+    if [[ $RECEIVER == file ]]; then echo "$(cat "$out/messages.jsonl" 2>/dev/null | wc -l) messages in the file"
+    else echo "$(grep -c '^post' "$out/hook") webhook POSTs"; fi
+  }
+  mb() { awk "BEGIN{printf \"%.1f\", $(du -cb "$@" | tail -n 1 | cut -f1)/1048576}"; }
+  if [[ $MODE == serve ]]; then
+    POLL=${POLL:-5}
+    sb_before=$(cpu_ticks "$sandbox_pid")
+    start=$(date +%s.%N)
+    "$scanner" serve --config "$out/keyage.yaml" --org --source auto --concurrency "$CONCURRENCY" \
+      --state "$out/state.db" --listen 127.0.0.1:0 --log-level info "${extra[@]}" > /dev/null 2> "$out/stderr" &
+    serve_pid=$!
+    url=''
+    until [[ -n $url ]]; do
+      kill -0 "$serve_pid" 2>/dev/null || { echo "keyage serve did not start:" >&2; cat "$out/stderr" >&2; exit 1; }
+      sleep 0.2
+      url=$(sed -n 's/.*msg=serving dashboard=\(http:[^ ]*\).*/\1/p' "$out/stderr" | head -n 1)
+    done
+    # metric NAME [LABELS]: a sample of the last scrape, e.g. metric keyage_cycles_total 'result="ok"'.
+    metric() { awk -v n="$1" -v l="${2:-}" '$1 == n || $1 == n "{" l "}" {print $2; exit}' "$out/metrics"; }
+    scrapes=0
+    while :; do
+      curl -fsS "${url}metrics?name[]=keyage_cycles_total&name[]=keyage_outbox_depth&name[]=keyage_last_cycle_duration_seconds&name[]=keyage_outbox_messages&name[]=keyage_notifications_sent_total" \
+        > "$out/metrics" || { echo "scrape $url/metrics failed" >&2; exit 1; }
+      scrapes=$((scrapes + 1))
+      cycles=$(awk "BEGIN{print $(metric keyage_cycles_total 'result="ok"') + $(metric keyage_cycles_total 'result="error"')}")
+      if (( cycles >= 1 )) && [[ $(metric keyage_outbox_depth) == 0 ]]; then break; fi
+      kill -0 "$serve_pid" 2>/dev/null || { echo "keyage serve exited:" >&2; tail -n 20 "$out/stderr" >&2; exit 1; }
+      sleep "$POLL"
+    done
+    drained=$(awk "BEGIN{printf \"%.0f\", $(date +%s.%N) - $start}")
+    rss=$(peak_mb "$serve_pid") cpu=$(awk "BEGIN{print $(cpu_ticks "$serve_pid")/100}") sb_cpu=$(( $(cpu_ticks "$sandbox_pid") - sb_before ))
+    kill -TERM "$serve_pid"
+    rc=0; wait "$serve_pid" || rc=$?
+    serve_pid=''
+    echo "**keyage serve, first cycle**: cycle ${cycles} ($(metric keyage_cycles_total 'result="ok"') ok) in $(awk "BEGIN{printf \"%.1f\", $(metric keyage_last_cycle_duration_seconds)}")s (scan, record, plan, enqueue)," \
+      "outbox drained ${drained}s after the start (polled every ${POLL}s, ${scrapes} scrapes), peak RSS **${rss} MB**, CPU ${cpu}s," \
+      "state file $(mb "$out"/state.db*) MB, sandbox peak RSS $(peak_mb "$sandbox_pid") MB and CPU $(awk "BEGIN{print $sb_cpu/100}")s," \
+      "outbox SENT $(metric keyage_outbox_messages 'state="SENT"'), FAILED $(metric keyage_outbox_messages 'state="FAILED"'), $(messages); SIGTERM: exit status $rc"
+    grep -v 'level=INFO' "$out/stderr" | tail -n 3 | sed 's/^/    /'
+    echo
+    exit "$rc"
+  fi
   sb_before=$(cpu_ticks "$sandbox_pid")
   /usr/bin/time -f '%e %M %U %S' -o "$out/time" "$scanner" run --config "$out/keyage.yaml" --org --source auto \
     --concurrency "$CONCURRENCY" --state "$out/state.db" -o json --log-level warn "${extra[@]}" > "$out/run.json" 2> "$out/stderr" || true
   read -r wall rss_kb cpu_user cpu_sys < <(tail -n 1 "$out/time")
   sb_cpu=$(( $(cpu_ticks "$sandbox_pid") - sb_before ))
-  state=$(du -cb "$out"/state.db* | tail -n 1 | cut -f1)
   echo "**keyage run --source auto**: wall ${wall}s, peak RSS $((rss_kb / 1024)) MB, CPU $(awk "BEGIN{print $cpu_user+$cpu_sys}")s," \
-    "state file $(awk "BEGIN{printf \"%.1f\", $state/1048576}") MB, sandbox peak RSS $(peak_mb "$sandbox_pid") MB and CPU $(awk "BEGIN{print $sb_cpu/100}")s," \
-    "$(if [[ $RECEIVER == file ]]; then echo "$(cat "$out/messages.jsonl" 2>/dev/null | wc -l) messages in the file"; else echo "$(grep -c '^post' "$out/hook") webhook POSTs"; fi); scan: $(jq -c .scan.summary "$out/run.json"), messages: $(jq -c .messages "$out/run.json")"
+    "state file $(mb "$out"/state.db*) MB, sandbox peak RSS $(peak_mb "$sandbox_pid") MB and CPU $(awk "BEGIN{print $sb_cpu/100}")s," \
+    "$(messages); scan: $(jq -c .scan.summary "$out/run.json"), messages: $(jq -c .messages "$out/run.json")"
   tail -n 3 "$out/stderr" | sed 's/^/    /'
   echo
   exit 0

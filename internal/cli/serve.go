@@ -121,6 +121,7 @@ func runServe(ctx context.Context, f *Factory, o *serveOptions, changed func(str
 	if err != nil {
 		return err
 	}
+	sched.Done = srv.ObserveCycle
 	co := cycle.Options{Store: st, Metrics: srv} // the dispatcher below delivers
 	if o.enforce {
 		co.Enforce = &cycle.EnforceOptions{Apply: job.cfg.Enforce.Apply}

@@ -29,6 +29,10 @@ type Scheduler struct {
 	// (default time.Now); the waits use the runtime's timers, which
 	// testing/synctest fakes.
 	Now func() time.Time
+	// Done, when set, is told of each scan that ran to its end (not one
+	// that shutdown interrupted): how long it took and its error. keyage
+	// serve counts cycles with it (keyage_cycles_total).
+	Done func(took time.Duration, err error)
 
 	once    sync.Once
 	trigger chan struct{}
@@ -131,20 +135,24 @@ func (s *Scheduler) runOnce(ctx context.Context) error {
 		s.done, s.total = done, total
 		s.mu.Unlock()
 	})
+	end := s.Now()
 	s.mu.Lock()
 	s.running = false
 	if ctx.Err() == nil {
-		s.lastScan, s.lastErr = s.Now(), err
+		s.lastScan, s.lastErr = end, err
 	}
 	s.mu.Unlock()
+	if ctx.Err() == nil && s.Done != nil {
+		s.Done(end.Sub(start), err)
+	}
 	switch {
 	case ctx.Err() != nil:
 		s.Logger.Info("scan interrupted by shutdown; nothing recorded from it")
 		return nil
 	case err != nil:
-		s.Logger.Error("scan failed", "err", err, "took", s.Now().Sub(start).Round(time.Millisecond))
+		s.Logger.Error("scan failed", "err", err, "took", end.Sub(start).Round(time.Millisecond))
 		return err
 	}
-	s.Logger.Info("scan done", "took", s.Now().Sub(start).Round(time.Millisecond), "next", s.Interval)
+	s.Logger.Info("scan done", "took", end.Sub(start).Round(time.Millisecond), "next", s.Interval)
 	return nil
 }

@@ -163,3 +163,48 @@ func TestLastUsesInjectedClock(t *testing.T) {
 		})
 	}
 }
+
+// Done is told of each scan that ran to its end, with the injected clock's
+// duration and the scan's error, and not of one that shutdown interrupted.
+func TestDoneReportsFinishedScans(t *testing.T) {
+	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	failure := errors.New("list organization accounts: AccessDenied")
+	for _, tt := range []struct {
+		name      string
+		scanErr   error
+		interrupt bool
+		wantCalls int
+	}{
+		{"success", nil, false, 1},
+		{"failure", failure, false, 1},
+		{"interrupted by shutdown", nil, true, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var calls int
+			var took time.Duration
+			var got error
+			s := &Scheduler{
+				Now: func() time.Time { return now },
+				Scan: func(context.Context, func(int, int)) error {
+					now = now.Add(90 * time.Second)
+					if tt.interrupt {
+						cancel()
+					}
+					return tt.scanErr
+				},
+				Done: func(d time.Duration, err error) { calls, took, got = calls+1, d, err },
+			}
+			s.init()
+			_ = s.runOnce(ctx)
+			if calls != tt.wantCalls {
+				t.Fatalf("Done called %d times, want %d", calls, tt.wantCalls)
+			}
+			if calls == 1 && (took != 90*time.Second || got != tt.scanErr) {
+				t.Errorf("Done(%v, %v), want Done(1m30s, %v)", took, got, tt.scanErr)
+			}
+		})
+	}
+}

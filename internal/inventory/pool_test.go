@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A group on Workers keeps errgroup's rules: at most the limit in flight,
@@ -45,6 +46,17 @@ func TestGroupOnWorkers(t *testing.T) {
 							defer inPool.Add(-1)
 							raise(&peakGroup, inGroup.Add(1))
 							raise(&peakPool, inPool.Add(1))
+							if tt.failAt >= 0 && i > tt.failAt {
+								// The scheduler may run the failing task's worker after
+								// every later task (a new goroutine can wait while two
+								// others hand each other the processor), so a later task
+								// waits for the failure, bounded: without the
+								// cancellation they all run and the check below fails.
+								select {
+								case <-gctx.Done():
+								case <-time.After(5 * time.Second):
+								}
+							}
 							if gctx.Err() != nil {
 								return gctx.Err()
 							}

@@ -228,11 +228,11 @@ func (o *Outbox) RecordOutcomes(ctx context.Context, outcomes []notify.Outcome) 
 			var err error
 			switch {
 			case o.Err == "":
-				_, err = t.SQL().ExecContext(ctx, `UPDATE outbox SET state = 'SENT', attempts = attempts + 1, sent_at = ?, last_error = '', lease_owner = '', lease_until = 0 WHERE id = ?`, ms(o.At), o.ID)
+				_, err = t.Exec(ctx, `UPDATE outbox SET state = 'SENT', attempts = attempts + 1, sent_at = ?, last_error = '', lease_owner = '', lease_until = 0 WHERE id = ?`, ms(o.At), o.ID)
 			case o.Final:
-				_, err = t.SQL().ExecContext(ctx, `UPDATE outbox SET state = 'FAILED', attempts = attempts + 1, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, o.Err, o.ID)
+				_, err = t.Exec(ctx, `UPDATE outbox SET state = 'FAILED', attempts = attempts + 1, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, o.Err, o.ID)
 			default:
-				_, err = t.SQL().ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, ms(o.NextAttemptAt), o.Err, o.ID)
+				_, err = t.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, ms(o.NextAttemptAt), o.Err, o.ID)
 			}
 			if err != nil {
 				return fmt.Errorf("record outcome of message %s: %w", o.ID, err)

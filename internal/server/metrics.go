@@ -31,6 +31,9 @@ type metrics struct {
 	notifySent       *prometheus.CounterVec
 	notifyFailed     *prometheus.CounterVec
 	lastScanFinished prometheus.Gauge
+	cycles           *prometheus.CounterVec
+	lastCycleEnd     prometheus.Gauge
+	lastCycleTook    prometheus.Gauge
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
@@ -54,11 +57,19 @@ func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
 			Help: "Notification delivery attempts that failed, per receiver."}, []string{"receiver"}),
 		lastScanFinished: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyage_last_scan_observed_timestamp_seconds",
 			Help: "When this process last finished a scan (Unix seconds; 0 before the first)."}),
+		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyage_cycles_total",
+			Help: "Cycles (scan, record, plan, enqueue; delivery runs apart) finished since start, by result (ok, error)."}, []string{"result"}),
+		lastCycleEnd: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyage_last_cycle_end_timestamp_seconds",
+			Help: "When this process last finished a cycle (Unix seconds; 0 before the first)."}),
+		lastCycleTook: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyage_last_cycle_duration_seconds",
+			Help: "Wall time of the last finished cycle (0 before the first)."}),
 	}
+	m.cycles.WithLabelValues("ok").Add(0)
+	m.cycles.WithLabelValues("error").Add(0)
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "keyage_build_info", Help: "keyage's version; always 1."}, []string{"version"})
 	build.WithLabelValues(s.opts.Version).Set(1)
 	for _, c := range []prometheus.Collector{m.scans, m.scanDuration, m.accountDuration, m.accountFailures, m.awsCalls, m.awsThrottles,
-		m.notifySent, m.notifyFailed, m.lastScanFinished, build, &storeCollector{s: s}} {
+		m.notifySent, m.notifyFailed, m.lastScanFinished, m.cycles, m.lastCycleEnd, m.lastCycleTook, build, &storeCollector{s: s}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -88,6 +99,20 @@ func (s *Server) ObserveScan(res *scan.Result, duration time.Duration) {
 		}
 	}
 	s.scanned.Store(true)
+}
+
+// ObserveCycle records a cycle that ran to its end (daemon.Scheduler.Done):
+// scan, record, plan and enqueue; the outbox is delivered apart
+// (keyage_outbox_depth tells when it is drained).
+func (s *Server) ObserveCycle(took time.Duration, err error) {
+	m := s.metrics
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.cycles.WithLabelValues(result).Inc()
+	m.lastCycleEnd.Set(float64(s.opts.Now().UnixMilli()) / 1000)
+	m.lastCycleTook.Set(took.Seconds())
 }
 
 // ObserveAWSCall counts one AWS API call attempt (awsenv's observer).

@@ -455,6 +455,9 @@ func TestMetricsMatchStore(t *testing.T) {
 	srv.ObserveNotification("ops", nil)
 	srv.ObserveScan(&scan.Result{Accounts: []scan.AccountResult{{AccountID: acctProd, Status: scan.StatusOK, DurationMS: 1500},
 		{AccountID: acctFailed, Status: scan.StatusError}}}, 90*time.Second)
+	srv.ObserveCycle(100*time.Second, nil)
+	srv.ObserveCycle(3*time.Second, errors.New("list organization accounts: AccessDenied"))
+	srv.ObserveCycle(120*time.Second, nil)
 
 	_, body := get(t, ts, "/metrics")
 	p := expfmt.NewTextParser(model.UTF8Validation)
@@ -521,6 +524,10 @@ func TestMetricsMatchStore(t *testing.T) {
 		{"keyage_scan_account_failures_total", []string{"account", acctProd}, 0},
 		{"keyage_scan_account_duration_seconds", []string{"account", acctProd}, 1.5},
 		{"keyage_scan_duration_seconds", nil, 1},
+		{"keyage_cycles_total", []string{"result", "ok"}, 2},
+		{"keyage_cycles_total", []string{"result", "error"}, 1},
+		{"keyage_last_cycle_duration_seconds", nil, 120},
+		{"keyage_last_cycle_end_timestamp_seconds", nil, float64(t0.Add(time.Hour).Unix())},
 	} {
 		if got := value(c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

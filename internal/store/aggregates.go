@@ -5,8 +5,9 @@ package store
 // trend_days, the compliance history's net changes per UTC day. The store
 // rewrites the rows of what a transaction changed before it commits: the
 // counts of each account whose evaluations or key rows it wrote, recounted
-// from that account's rows (a few hundred, over the primary keys), and the
-// day of the history rows it wrote or pruned. Totals, the accounts, the
+// from that account's rows (a few hundred, over the primary keys); the
+// history rows it wrote added to their day's row, and the day it pruned
+// recounted. Totals, the accounts, the
 // metrics and the trend then read a few hundred rows instead of every
 // evaluation, key and history row, also on the first request after a
 // write, when the read cache (cache.go) is empty.
@@ -99,6 +100,45 @@ func retotalDays(ctx context.Context, tx *sql.Tx, days ...int64) error {
 			FROM evaluation_history WHERE at > (?1 - 1) * ?2 AND at <= ?1 * ?2 HAVING COUNT(*) > 0`, d, dayMS); err != nil {
 			return fmt.Errorf("retotal trend day %d: %w", d, err)
 		}
+	}
+	return nil
+}
+
+// trendDelta is what the history rows a transaction writes, all at one
+// time, add to the trend_days row of their day.
+type trendDelta struct {
+	rows, compliant, noncompliant int
+}
+
+// add counts a history row from one compliance to another.
+func (d *trendDelta) add(from, to string) {
+	d.rows++
+	d.compliant += isCompliance(to, rule.Compliant) - isCompliance(from, rule.Compliant)
+	d.noncompliant += isCompliance(to, rule.NonCompliant) - isCompliance(from, rule.NonCompliant)
+}
+
+func isCompliance(c string, want rule.Compliance) int {
+	if c == string(want) {
+		return 1
+	}
+	return 0
+}
+
+// addTrendDay adds d, the history rows written at ms, to the trend_days
+// row of their day, which it creates for the day's first rows: what
+// retotalDays would count, without reading the day's earlier rows (a scan
+// recorded account by account writes each account's rows into the same
+// day, and re-reading them made its cost grow with the square of the
+// accounts).
+func addTrendDay(ctx context.Context, tx *sql.Tx, ms int64, d trendDelta) error {
+	if d.rows == 0 {
+		return nil
+	}
+	day := trendDay(ms)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO trend_days (day, compliant, noncompliant) VALUES (?, ?, ?)
+		ON CONFLICT (day) DO UPDATE SET compliant = compliant + excluded.compliant, noncompliant = noncompliant + excluded.noncompliant`,
+		day, d.compliant, d.noncompliant); err != nil {
+		return fmt.Errorf("add %d history rows to trend day %d: %w", d.rows, day, err)
 	}
 	return nil
 }

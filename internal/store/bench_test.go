@@ -48,18 +48,24 @@ func benchScan(at time.Time, shift int) *scan.Result {
 }
 
 // BenchmarkRecordScan records a 100k-user scan: into an empty store, again
-// unchanged, and again with every key changed. Run it with -benchtime 1x
-// or 2x: one iteration takes seconds.
+// unchanged, and again with every key changed; in one transaction
+// (RecordScan), and streamed, one transaction per account (ScanWriter, as
+// keyage run and serve record). Run it with -benchtime 1x or 2x: one
+// iteration takes seconds.
 func BenchmarkRecordScan(b *testing.B) {
 	ctx := context.Background()
 	first, changed := benchScan(t0, 0), benchScan(t0.Add(rule.Day), 1)
 	for _, bb := range []struct {
 		name         string
 		before, scan *scan.Result
+		record       func(context.Context, *Store, *scan.Result) error
 	}{
-		{"first", nil, first},
-		{"unchanged", first, first},
-		{"changed", first, changed},
+		{"first", nil, first, recordOnce},
+		{"unchanged", first, first, recordOnce},
+		{"changed", first, changed, recordOnce},
+		{"streamed-first", nil, first, recordStreamed},
+		{"streamed-unchanged", first, first, recordStreamed},
+		{"streamed-changed", first, changed, recordStreamed},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
 			var cpu time.Duration
@@ -67,13 +73,13 @@ func BenchmarkRecordScan(b *testing.B) {
 				b.StopTimer()
 				s := openBench(ctx, b, "keyage", i)
 				if bb.before != nil {
-					if _, err := s.RecordScan(ctx, t0, t0, bb.before); err != nil {
+					if err := bb.record(ctx, s, bb.before); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.StartTimer()
 				start := cpuTime()
-				if _, err := s.RecordScan(ctx, t0, t0, bb.scan); err != nil {
+				if err := bb.record(ctx, s, bb.scan); err != nil {
 					b.Fatal(err)
 				}
 				cpu += cpuTime() - start

@@ -19,7 +19,8 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 		rm := newReadModel(tx)
 		defer rm.close()
 		now := ms64(at)
-		recount, history := map[string]bool{}, false
+		recount := map[string]bool{}
+		var trend trendDelta
 		for i := range evs {
 			ev := &evs[i]
 			var c current
@@ -35,7 +36,8 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 			}
 			recount[ev.AccountID] = true
 			if !existed || c.compliance != string(ev.Compliance) {
-				changed, history = now, true
+				changed = now
+				trend.add(c.compliance, string(ev.Compliance))
 				if _, err := tx.ExecContext(ctx, `INSERT INTO evaluation_history (account_id, resource_id, user_name, from_compliance, to_compliance, annotation, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 					ev.AccountID, ev.ResourceID, ev.UserName, c.compliance, string(ev.Compliance), ev.Annotation, now); err != nil {
 					return err
@@ -74,7 +76,8 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 			if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, g.AccountID, g.ResourceID); err != nil {
 				return err
 			}
-			recount[g.AccountID], history = true, true
+			recount[g.AccountID] = true
+			trend.add(c.compliance, ComplianceDeleted)
 			if err := rm.dropKeys(ctx, g.AccountID, g.ResourceID); err != nil {
 				return err
 			}
@@ -86,10 +89,7 @@ func (s *Store) RecordEvaluations(ctx context.Context, at time.Time, evs []rule.
 		if err := recountAccounts(ctx, tx, recount); err != nil {
 			return err
 		}
-		if history {
-			return retotalDays(ctx, tx, trendDay(now))
-		}
-		return nil
+		return addTrendDay(ctx, tx, now, trend)
 	})
 	if err != nil {
 		return fmt.Errorf("record evaluations in %s: %w", s.path, err)

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyage/keyage/internal/rule"
+	"github.com/keyage/keyage/internal/scan"
 )
 
 // openAtSchema creates a state file at path with the migrations up to and
@@ -97,4 +100,32 @@ func recordSent(ctx context.Context, s *Store, at time.Time, ids ...string) erro
 		}
 		return nil
 	})
+}
+
+// recordOnce records res in one transaction (RecordScan), started and
+// finished at its evaluation time.
+func recordOnce(ctx context.Context, s *Store, res *scan.Result) error {
+	_, err := s.RecordScan(ctx, res.EvaluatedAt, res.EvaluatedAt, res)
+	return err
+}
+
+// recordStreamed records res account by account (ScanWriter), as keyage
+// run does: each account of res with its evaluations, in the order of its
+// accounts, started and finished at its evaluation time.
+func recordStreamed(ctx context.Context, s *Store, res *scan.Result) error {
+	w, err := s.BeginScan(ctx, res.EvaluatedAt, res)
+	if err != nil {
+		return err
+	}
+	byAccount := map[string][]rule.Evaluation{}
+	for _, ev := range res.Evaluations {
+		byAccount[ev.AccountID] = append(byAccount[ev.AccountID], ev)
+	}
+	for i := range res.Accounts {
+		a := &res.Accounts[i]
+		if err := w.Account(ctx, a, byAccount[a.AccountID]); err != nil {
+			return err
+		}
+	}
+	return w.Finish(ctx, res.EvaluatedAt, res.Summary)
 }

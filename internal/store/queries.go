@@ -172,6 +172,11 @@ func (s *Store) topNonCompliant(ctx context.Context, limit int) ([]AccountSummar
 	return out, nil
 }
 
+// accountUserCounts counts the users of one account (?1), all, compliant
+// and non-compliant, of resource type ?2: a range of the primary key.
+const accountUserCounts = `SELECT COUNT(*), COALESCE(SUM(compliance = 'COMPLIANT'), 0), COALESCE(SUM(compliance = 'NON_COMPLIANT'), 0)
+		FROM evaluations WHERE account_id = ? AND resource_type = ?`
+
 // Account returns one account, or nil when keyage has neither scanned it
 // nor evaluated a resource of it.
 func (s *Store) Account(ctx context.Context, accountID string) (*AccountSummary, error) {
@@ -182,8 +187,7 @@ func (s *Store) Account(ctx context.Context, accountID string) (*AccountSummary,
 		return nil, fmt.Errorf("read account %s: %w", accountID, err)
 	}
 	a.AccountID = accountID
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(compliance = 'COMPLIANT'), 0), COALESCE(SUM(compliance = 'NON_COMPLIANT'), 0)
-		FROM evaluations WHERE account_id = ? AND resource_type = ?`, accountID, rule.ResourceTypeUser).Scan(&a.Users, &a.Compliant, &a.NonCompliant)
+	err = s.db.QueryRowContext(ctx, accountUserCounts, accountID, rule.ResourceTypeUser).Scan(&a.Users, &a.Compliant, &a.NonCompliant)
 	if err != nil {
 		return nil, fmt.Errorf("count users of %s: %w", accountID, err)
 	}

@@ -341,70 +341,83 @@ func checkAggregates(t *testing.T, s *Store, step string, end time.Time) {
 // the store keeps (account_counts, trend_days, exempt_keys) equal those of the rows they
 // derive from after every kind of write: a first scan, rescans with
 // changes and failed accounts, event re-checks and owner changes (with a
-// user gone), and a prune of the history; and that migrations 16 and 17
-// backfill the same rows from an existing state.
+// user gone), and a prune of the history; and that migrations 16 and 18
+// backfill the same rows from an existing state. Scans are recorded in one
+// transaction (RecordScan) and account by account (ScanWriter).
 func TestAggregatesEqualCounts(t *testing.T) {
 	ctx := context.Background()
-	for seed := range int64(4) {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			s := open(t)
-			o := &randomOrg{r: rand.New(rand.NewSource(seed)), users: map[rule.ResourceRef]rule.Evaluation{}}
-			at := t0
-			end := time.Date(t0.Year(), t0.Month(), t0.Day(), 0, 0, 0, 0, time.UTC).Add(rule.Day)
-			for i := range 12 {
-				// Some scans land at midnight exactly: the row counts in the
-				// day it ends.
-				at = at.Add(time.Duration(6+o.r.Intn(30)) * time.Hour)
-				if i%4 == 3 {
-					at = at.Truncate(rule.Day)
-				}
-				if _, err := s.RecordScan(ctx, at, at, o.scan(at)); err != nil {
-					t.Fatal(err)
-				}
-				checkAggregates(t, s, fmt.Sprint("scan ", i), end.Add(time.Duration(i)*rule.Day))
-				evs, gone := o.recheck()
-				at = at.Add(time.Hour)
-				if err := s.RecordEvaluations(ctx, at, evs, gone); err != nil {
-					t.Fatal(err)
-				}
-				checkAggregates(t, s, fmt.Sprint("re-check ", i), end.Add(time.Duration(i)*rule.Day))
-			}
-			if _, err := s.Prune(ctx, at, Retention{History: 4*rule.Day + 5*time.Hour}); err != nil {
-				t.Fatal(err)
-			}
-			checkAggregates(t, s, "prune", end.Add(12*rule.Day))
+	for _, rec := range []struct {
+		name   string
+		record func(context.Context, *Store, *scan.Result) error
+	}{
+		{"one transaction", recordOnce},
+		{"account by account", recordStreamed},
+	} {
+		for seed := range int64(4) {
+			t.Run(fmt.Sprint(rec.name, " seed ", seed), func(t *testing.T) {
+				testAggregatesEqualCounts(t, ctx, seed, rec.record)
+			})
+		}
+	}
+}
 
-			// The migration's backfill gives the rows kept so far.
-			kept := func() []string {
-				rows, err := queryRows(ctx, s.db, `SELECT account_id || ' ' || kind || ' ' || value || ' ' || n FROM account_counts WHERE n > 0
-					UNION ALL SELECT day || ' ' || compliant || ' ' || noncompliant FROM trend_days
-					UNION ALL SELECT account_id || ' ' || resource_id || ' ' || idx || ' ' || access_key_id || ' ' || until || ' ' || reason || ' ' || source FROM exempt_keys ORDER BY 1`, scanValue[string])
-				if err != nil {
-					t.Fatal(err)
-				}
-				return rows
-			}
-			before := kept()
-			ms, err := loadMigrations()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range []struct {
-				version int
-				drop    string
-			}{{16, `DROP TABLE account_counts; DROP TABLE trend_days;`}, {17, `DROP TABLE exempt_keys; DROP INDEX audit_outcome_at;`}} {
-				i := slices.IndexFunc(ms, func(mi migration) bool { return mi.version == m.version })
-				if i < 0 {
-					t.Fatalf("no migration %d", m.version)
-				}
-				if _, err := s.db.ExecContext(ctx, m.drop+ms[i].sql); err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(before, kept()); diff != "" {
-					t.Errorf("migration %d's backfill differs from the rows kept (-kept +backfilled):\n%s", m.version, diff)
-				}
-			}
-		})
+func testAggregatesEqualCounts(t *testing.T, ctx context.Context, seed int64, record func(context.Context, *Store, *scan.Result) error) {
+	s := open(t)
+	o := &randomOrg{r: rand.New(rand.NewSource(seed)), users: map[rule.ResourceRef]rule.Evaluation{}}
+	at := t0
+	end := time.Date(t0.Year(), t0.Month(), t0.Day(), 0, 0, 0, 0, time.UTC).Add(rule.Day)
+	for i := range 12 {
+		// Some scans land at midnight exactly: the row counts in the
+		// day it ends.
+		at = at.Add(time.Duration(6+o.r.Intn(30)) * time.Hour)
+		if i%4 == 3 {
+			at = at.Truncate(rule.Day)
+		}
+		if err := record(ctx, s, o.scan(at)); err != nil {
+			t.Fatal(err)
+		}
+		checkAggregates(t, s, fmt.Sprint("scan ", i), end.Add(time.Duration(i)*rule.Day))
+		evs, gone := o.recheck()
+		at = at.Add(time.Hour)
+		if err := s.RecordEvaluations(ctx, at, evs, gone); err != nil {
+			t.Fatal(err)
+		}
+		checkAggregates(t, s, fmt.Sprint("re-check ", i), end.Add(time.Duration(i)*rule.Day))
+	}
+	if _, err := s.Prune(ctx, at, Retention{History: 4*rule.Day + 5*time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	checkAggregates(t, s, "prune", end.Add(12*rule.Day))
+
+	// The migration's backfill gives the rows kept so far.
+	kept := func() []string {
+		rows, err := queryRows(ctx, s.db, `SELECT account_id || ' ' || kind || ' ' || value || ' ' || n FROM account_counts WHERE n > 0
+			UNION ALL SELECT day || ' ' || compliant || ' ' || noncompliant FROM trend_days
+			UNION ALL SELECT account_id || ' ' || resource_id || ' ' || idx || ' ' || access_key_id || ' ' || until || ' ' || reason || ' ' || source FROM exempt_keys ORDER BY 1`, scanValue[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	before := kept()
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		version int
+		drop    string
+	}{{16, `DROP TABLE account_counts; DROP TABLE trend_days;`}, {18, `DROP TABLE exempt_keys; DROP INDEX audit_outcome_at;`}} {
+		i := slices.IndexFunc(ms, func(mi migration) bool { return mi.version == m.version })
+		if i < 0 {
+			t.Fatalf("no migration %d", m.version)
+		}
+		if _, err := s.db.ExecContext(ctx, m.drop+ms[i].sql); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, kept()); diff != "" {
+			t.Errorf("migration %d's backfill differs from the rows kept (-kept +backfilled):\n%s", m.version, diff)
+		}
 	}
 }
 
@@ -492,7 +505,7 @@ func TestEnforcementCounts(t *testing.T) {
 }
 
 // TestReportQueryPlans: the report's lists and counts read ranges of an
-// index in its order, with no sort of the rows they skip (migration 17).
+// index in its order, with no sort of the rows they skip (migration 18).
 func TestReportQueryPlans(t *testing.T) {
 	s := open(t)
 	for _, tt := range []struct {

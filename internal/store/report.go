@@ -37,7 +37,7 @@ func (s *Store) Remediations(ctx context.Context, from, to time.Time) ([]Remedia
 	return out, nil
 }
 
-// auditSinceQuery walks the (at) index newest first (migration 17).
+// auditSinceQuery walks the (at) index newest first (migration 18).
 const auditSinceQuery = `SELECT ` + auditColumns + ` FROM audit WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?`
 
 // AuditSince lists the audit records at or after since, newest first, at

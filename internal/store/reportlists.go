@@ -47,7 +47,7 @@ func (s *Store) overdueKeys(ctx context.Context, limit int) ([]OverdueKey, error
 }
 
 // exemptKeysSelect reads the exempt keys' exemptions out of their users'
-// keys_json, the rows of exempt_keys (migration 17), for the accounts the
+// keys_json, the rows of exempt_keys (migration 18), for the accounts the
 // condition on k keeps.
 const exemptKeysSelect = `SELECT * FROM (SELECT k.account_id, k.resource_id, k.idx, k.access_key_id, e.user_name, e.arn,
 		json_extract(e.keys_json, '$[' || k.idx || '].lifecycle.exemption.until') AS until,

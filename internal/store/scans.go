@@ -73,7 +73,7 @@ func (s *Store) RecordScan(ctx context.Context, started, finished time.Time, res
 // scan. SQLite's default (2 MB) is far smaller than the pages a large scan
 // touches: the transaction would spill dirty pages to the WAL and read them
 // back. The cache grows only as pages are used, and is set back after.
-const recordCacheKiB = 64 << 10
+const recordCacheKiB = 256 << 10
 
 // recordCache sets the connection's page cache for recording and returns
 // what sets it back.
@@ -309,8 +309,9 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 	// but for evaluated_at and scan_id, set at the end.
 	same := map[string]bool{}
 	// recount holds the accounts whose counts (account_counts) this scan
-	// may change; history, whether it writes history rows (trend_days).
-	recount, history := map[string]bool{}, false
+	// may change; trend, what its history rows add to trend_days.
+	recount := map[string]bool{}
+	var trend trendDelta
 	b := newRecordBatches(tx)
 	defer b.close()
 	for _, w := range plan {
@@ -326,7 +327,8 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 			changed = p.changedAt
 		}
 		if !w.existed || p.compliance != string(ev.Compliance) {
-			changed, history = now, true
+			changed = now
+			trend.add(p.compliance, string(ev.Compliance))
 			if err := b.hist.add(ctx, ev.AccountID, ev.ResourceID, ev.UserName, p.compliance, string(ev.Compliance), ev.Annotation, now, scanID); err != nil {
 				return err
 			}
@@ -365,7 +367,8 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 		return err
 	}
 	for k, p := range prev { // gone from a scanned account
-		recount[k.AccountID], history = true, true
+		recount[k.AccountID] = true
+		trend.add(p.compliance, ComplianceDeleted)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM evaluations WHERE account_id = ? AND resource_id = ?`, k.AccountID, k.ResourceID); err != nil {
 			return err
 		}
@@ -385,10 +388,8 @@ func (s *Store) saveEvaluations(ctx context.Context, tx *sql.Tx, rm *readModel, 
 	if err := recountAccounts(ctx, tx, recount); err != nil {
 		return err
 	}
-	if history {
-		if err := retotalDays(ctx, tx, trendDay(now)); err != nil {
-			return err
-		}
+	if err := addTrendDay(ctx, tx, now, trend); err != nil {
+		return err
 	}
 	// The rows written above have this scan's id already: the condition
 	// leaves them, and the UPDATE touches no index.

@@ -11,12 +11,73 @@ import (
 // Tx is a write transaction: the decision to notify (executions, outbox
 // messages, notify state) is committed at once or not at all.
 type Tx struct {
-	tx *sql.Tx
+	tx *stmtTx
 }
 
 // SQL is the transaction itself, for internal/outbox, which keeps the
 // outbox's delivery side on the same database.
-func (t *Tx) SQL() *sql.Tx { return t.tx }
+func (t *Tx) SQL() *sql.Tx { return t.tx.Tx }
+
+// Exec runs query on the transaction as SQL().ExecContext does, but
+// prepares it once per transaction (stmtTx): for internal/outbox's
+// statements run once per message.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+// stmtTx is a transaction that prepares each statement text once and
+// reuses it until the transaction ends (which closes the statements). The
+// cycle's transactions run the same few statements for every execution and
+// message, and modernc.org/sqlite parses a statement given as text anew
+// each time: in a CPU profile of keyage run (300 accounts x 100 users)
+// parsing was a third of the time spent enqueueing and recording delivery
+// outcomes.
+type stmtTx struct {
+	*sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// prepared returns query prepared on the transaction, once.
+func (t *stmtTx) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := t.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := t.Tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[query] = s
+	return s, nil
+}
+
+func (t *stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := t.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+func (t *stmtTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := t.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+// QueryRowContext reads one row; a statement that does not prepare is run
+// as text, so that its error comes out of Row.Scan as before.
+func (t *stmtTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := t.prepared(ctx, query)
+	if err != nil {
+		return t.Tx.QueryRowContext(ctx, query, args...)
+	}
+	return s.QueryRowContext(ctx, args...)
+}
 
 // DB is the state file's database, for internal/outbox's reads (which,
 // in WAL mode, never wait for a writer).
@@ -24,7 +85,7 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Update runs f in one transaction, committed when f returns nil.
 func (s *Store) Update(ctx context.Context, f func(*Tx) error) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error { return f(&Tx{tx: tx}) })
+	err := s.tx(ctx, func(tx *sql.Tx) error { return f(&Tx{tx: &stmtTx{Tx: tx}}) })
 	if err != nil {
 		return fmt.Errorf("update state %s: %w", s.path, err)
 	}
