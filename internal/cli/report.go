@@ -31,7 +31,8 @@ func newReportCmd(f *Factory, runF func(*reportOptions) error) *cobra.Command {
 		Use:   "report",
 		Short: "Write the audit report: one self-contained HTML file, or JSON",
 		Long: `Report reads the state database and writes what an auditor keeps: compliance
-now and its trend over the window, the mean and 90th-percentile time to
+now and its trend over the window (the non-compliant users at the end of each
+UTC day, from the day the window starts in, as the dashboard's trend by day), the mean and 90th-percentile time to
 remediate (from a user turning NON_COMPLIANT to its key being rotated,
 deactivated or deleted), the overdue keys, the exemptions with their reasons,
 what enforcement planned and did, and the configuration in force with its

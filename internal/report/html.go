@@ -78,12 +78,15 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// trendSVG draws the non-compliant users over the window as an inline SVG
-// line with its first and last dates and its peak.
+// trendSVG draws the non-compliant users over the window, one point per
+// UTC day, as an inline SVG line with its first and last days and its peak.
 func trendSVG(pts []TrendPoint) template.HTML {
 	const w, h, pad = 720.0, 160.0, 24.0
-	if len(pts) < 2 {
+	switch len(pts) {
+	case 0:
 		return `<p class="muted">No history in this window.</p>`
+	case 1: // one day: a flat line across it
+		pts = []TrendPoint{pts[0], pts[0]}
 	}
 	peak := 1
 	for _, p := range pts {
@@ -96,16 +99,12 @@ func trendSVG(pts []TrendPoint) template.HTML {
 		fmt.Fprintf(&line, "%.1f,%.1f ", x, y)
 	}
 	first, last := pts[0], pts[len(pts)-1]
-	layout := time.DateOnly
-	if last.At.Sub(first.At) < 3*day {
-		layout = "2006-01-02 15:04"
-	}
 	return template.HTML(fmt.Sprintf(`<svg class="trend" viewBox="0 0 %[1]g %[2]g" role="img" aria-label="Non-compliant users from %[4]s (%[6]d) to %[5]s (%[7]d), peak %[8]d">
 <line x1="%[3]g" y1="%[9]g" x2="%[10]g" y2="%[9]g" class="axis"/>
 <polyline points="%[11]s" class="series"/>
 <text x="%[3]g" y="%[2]g" class="tick">%[4]s</text><text x="%[10]g" y="%[2]g" class="tick end">%[5]s</text>
 <text x="%[3]g" y="14" class="tick">peak %[8]d</text>
-</svg>`, w, h-4, pad, first.At.Format(layout), last.At.Format(layout), first.NonCompliant, last.NonCompliant, peak,
+</svg>`, w, h-4, pad, dayOf(first.At), dayOf(last.At), first.NonCompliant, last.NonCompliant, peak,
 		h-pad, w-pad, strings.TrimSpace(line.String())))
 }
 

@@ -6,6 +6,7 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/keyage/keyage/internal/config"
 	"github.com/keyage/keyage/internal/lifecycle"
-	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/store"
 )
 
@@ -73,7 +73,8 @@ type Summary struct {
 	AccountsFailed int            `json:"accountsFailed"`
 }
 
-// TrendPoint is the number of non-compliant users at a time.
+// TrendPoint is the number of non-compliant users at the end of a UTC day
+// (for today: at the report's time); At is the day's start.
 type TrendPoint struct {
 	At           time.Time `json:"at"`
 	NonCompliant int       `json:"nonCompliant"`
@@ -127,27 +128,16 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	}
 	r.Summary = Summary{Users: tot.Users, Compliant: tot.Compliant, NonCompliant: tot.NonCompliant, Keys: tot.Keys,
 		Accounts: tot.Accounts, AccountsFailed: tot.AccountsFailed, CompliancePct: Pct(tot.Compliant, tot.Compliant+tot.NonCompliant)}
-	// The trend starts with the first history, not with zeros before it.
-	start, err := st.FirstActivity(ctx)
-	if err != nil {
+	if r.Trend, err = Trend(ctx, st, from, o.Now); err != nil {
 		return nil, err
-	}
-	start = maxTime(start, from)
-	pts, err := st.NonCompliantTrend(ctx, start, maxTime(o.Now, start.Add(time.Minute)), trendPoints(o.Now.Sub(start)))
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pts {
-		r.Trend = append(r.Trend, TrendPoint{At: p.At, NonCompliant: p.NonCompliant})
 	}
 	rems, err := st.Remediations(ctx, from, o.Now)
 	if err != nil {
 		return nil, err
 	}
 	r.MTTR = MeanTimeToRemediate(rems)
-	expired := store.KeyFilter{Stages: []string{string(lifecycle.Expired)}, Sort: store.SortAge, Desc: true, Limit: o.Limit}
 	r.OverdueTotal = tot.Keys[string(lifecycle.Expired)]
-	keys, err := st.Keys(ctx, expired)
+	keys, err := st.OverdueKeys(ctx, o.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -171,17 +161,36 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	return r, nil
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
+// Trend is the non-compliant users per UTC day, from the day the window
+// starts in (or the day the history starts, if later) to the day of now: a
+// point's At is its day's start (UTC midnight), its count the users at the
+// end of that day (for today, as recorded until now). The numbers are the
+// overview's trend by day (the store's per-day totals), so the two agree;
+// the first day is counted whole even when the window starts within it.
+func Trend(ctx context.Context, st *store.Store, from, now time.Time) ([]TrendPoint, error) {
+	first, err := st.FirstActivity(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return b
+	if first.After(from) {
+		from = first
+	}
+	start, today := utcDay(from), utcDay(now)
+	n := max(1, int(today.Sub(start)/day)+1)
+	pts, err := st.ComplianceTrend(ctx, today.Add(day), day, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TrendPoint, 0, len(pts))
+	for _, p := range pts {
+		out = append(out, TrendPoint{At: p.Start, NonCompliant: p.NonCompliant})
+	}
+	return out, nil
 }
 
-// trendPoints is one point a day, at most 90 and at least 24 (hourly
-// over a day of history).
-func trendPoints(span time.Duration) int {
-	return min(90, max(24, int(span/day)))
+// utcDay is the start (UTC midnight) of t's UTC day.
+func utcDay(t time.Time) time.Time {
+	return t.UTC().Truncate(day)
 }
 
 // Pct is part of whole in percent, one decimal; 0 when whole is 0.
@@ -229,46 +238,34 @@ type Exemption struct {
 }
 
 // Exemptions lists the users with an exempt key and their exemptions,
-// expiring soonest first.
+// expiring soonest first: one per distinct exemption of a user's exempt
+// keys.
 func Exemptions(ctx context.Context, st *store.Store, now time.Time) ([]Exemption, error) {
-	evs, err := st.EvaluationsWithStage(ctx, string(lifecycle.Exempt))
+	keys, err := st.ExemptKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := []Exemption{}
-	for _, ev := range evs {
-		out = append(out, exemptionsOf(ev, now)...)
+	user := 0 // the first of the current user's exemptions in out
+	for i, k := range keys {
+		if i == 0 || k.AccountID != keys[i-1].AccountID || k.ResourceID != keys[i-1].ResourceID {
+			user = len(out)
+		}
+		if j := slices.IndexFunc(out[user:], func(e Exemption) bool { return sameExemption(e, k) }); j >= 0 {
+			out[user+j].Keys = append(out[user+j].Keys, k.AccessKeyID)
+			continue
+		}
+		out = append(out, Exemption{AccountID: k.AccountID, AccountName: k.AccountName, UserName: k.UserName, ResourceID: k.ResourceID, ARN: k.ARN,
+			Keys: []string{k.AccessKeyID}, Until: k.Until.UTC(), DaysLeft: int(math.Ceil(k.Until.Sub(now).Hours() / 24)), Reason: k.Reason, Source: k.Source})
 	}
 	slices.SortStableFunc(out, func(a, b Exemption) int {
-		if c := a.Until.Compare(b.Until); c != 0 {
-			return c
-		}
-		return strings.Compare(a.AccountID+"/"+a.UserName, b.AccountID+"/"+b.UserName)
+		return cmp.Or(a.Until.Compare(b.Until), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.UserName, b.UserName))
 	})
 	return out, nil
 }
 
-// exemptionsOf is a user's exemptions: one per distinct exemption of its
-// exempt keys.
-func exemptionsOf(ev store.EvaluationRow, now time.Time) []Exemption {
-	var out []Exemption
-	for _, k := range ev.Keys {
-		if k.Stage != string(lifecycle.Exempt) || k.Lifecycle == nil || k.Lifecycle.Exemption == nil {
-			continue
-		}
-		ex := k.Lifecycle.Exemption
-		if i := slices.IndexFunc(out, func(e Exemption) bool { return sameExemption(e, ex) }); i >= 0 {
-			out[i].Keys = append(out[i].Keys, k.AccessKeyID)
-			continue
-		}
-		out = append(out, Exemption{AccountID: ev.AccountID, AccountName: ev.AccountName, UserName: ev.UserName, ResourceID: ev.ResourceID, ARN: ev.ARN,
-			Keys: []string{k.AccessKeyID}, Until: ex.Until.UTC(), DaysLeft: int(math.Ceil(ex.Until.Sub(now).Hours() / 24)), Reason: ex.Reason, Source: ex.Source})
-	}
-	return out
-}
-
-func sameExemption(e Exemption, ex *rule.Exemption) bool {
-	return e.Until.Equal(ex.Until) && e.Reason == ex.Reason && e.Source == ex.Source
+func sameExemption(e Exemption, k store.ExemptKey) bool {
+	return e.Until.Equal(k.Until) && e.Reason == k.Reason && e.Source == k.Source
 }
 
 // Enforcement is what enforcement planned and did.

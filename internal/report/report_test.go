@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,79 @@ func TestHTMLIsSelfContained(t *testing.T) {
 	var back Report
 	if err := json.Unmarshal(j.Bytes(), &back); err != nil || back.OverdueTotal != 1 || back.MTTR != r.MTTR {
 		t.Errorf("WriteJSON round trip = %+v, %v; want the same numbers", back.MTTR, err)
+	}
+}
+
+// TestTrend: one point per UTC day of the window, each the users at the
+// end of its day (today: until now), the first day counted whole.
+func TestTrend(t *testing.T) {
+	st := fixture(t) // scans at 12:00 on the 23rd (ann, ben non-compliant) and the 24th (ann)
+	d23, d24, d25 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name  string
+		since time.Duration
+		now   time.Time
+		want  []TrendPoint
+	}{
+		{"window before the history: from its first day", 90 * day, now, []TrendPoint{{d23, 2}, {d24, 1}}},
+		{"window starting within a day counts that day whole", 30 * time.Hour, now, []TrendPoint{{d23, 2}, {d24, 1}}},
+		{"window within today", 6 * time.Hour, now, []TrendPoint{{d24, 1}}},
+		{"a day without history repeats the count", 90 * day, d25.Add(time.Hour), []TrendPoint{{d23, 2}, {d24, 1}, {d25, 1}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Trend(context.Background(), st, tt.now.Add(-tt.since), tt.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Trend(since %v at %v) (-want +got):\n%s", tt.since, tt.now, diff)
+			}
+		})
+	}
+}
+
+// TestExemptions: one row per distinct exemption of a user, its keys
+// together, expiring soonest first.
+func TestExemptions(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "keyage.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	soon := &rule.Exemption{Until: now.Add(5 * day), Reason: "vendor", Source: "tag"}
+	later := &rule.Exemption{Until: now.Add(30*day + time.Hour), Reason: "break-glass", Source: "config"}
+	k := func(id string, ex *rule.Exemption) rule.KeyResult {
+		return rule.KeyResult{Key: rule.Key{AccessKeyID: id, Status: rule.StatusActive, CreateDate: now.Add(-200 * day)}, AgeDays: 200, Stage: string(lifecycle.Exempt),
+			Lifecycle: &rule.KeyLifecycle{Exemption: ex}}
+	}
+	u := func(acct, id, name string, keys ...rule.KeyResult) rule.Evaluation {
+		return rule.Evaluation{AccountID: acct, ResourceType: rule.ResourceTypeUser, ResourceID: id, UserName: name, Compliance: rule.Compliant, Keys: keys}
+	}
+	res := &scan.Result{Rule: rule.Name, EvaluatedAt: now, Accounts: []scan.AccountResult{{AccountID: "111111111111", Status: scan.StatusOK}, {AccountID: "222222222222", Status: scan.StatusOK}},
+		Evaluations: []rule.Evaluation{
+			u("111111111111", "AIDAANN", "ann", k("AKIAANN1", soon), k("AKIAANN2", later), k("AKIAANN3", soon)),
+			u("111111111111", "AIDABEN", "ben", k("AKIABEN1", later)),
+			u("222222222222", "AIDAANN2", "ann", k("AKIAANN9", soon)), // same name, other account: its own row
+		}}
+	if _, err := st.RecordScan(ctx, now, now, res); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Exemptions(ctx, st, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, e := range got {
+		rows = append(rows, strings.Join([]string{e.AccountID, e.UserName, e.Reason, strings.Join(e.Keys, "+"), strconv.Itoa(e.DaysLeft)}, " "))
+	}
+	want := []string{
+		"111111111111 ann vendor AKIAANN1+AKIAANN3 5",
+		"222222222222 ann vendor AKIAANN9 5",
+		"111111111111 ann break-glass AKIAANN2 31",
+		"111111111111 ben break-glass AKIABEN1 31",
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("Exemptions (-want +got):\n%s", diff)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyage/keyage/internal/lifecycle"
+	"github.com/keyage/keyage/internal/report"
 	"github.com/keyage/keyage/internal/rule"
 	"github.com/keyage/keyage/internal/scan"
 	"github.com/keyage/keyage/internal/store"
@@ -188,5 +189,36 @@ func TestReportRoutes(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(body), &rep); resp.StatusCode != http.StatusOK || err != nil || rep.OverdueTotal != 3 || rep.MTTR.Remediated != 1 || len(rep.Exemptions) != 2 {
 		t.Errorf("GET /api/v1/report = %d %v: %+v", resp.StatusCode, err, rep)
+	}
+}
+
+// TestReportTrendIsOverviewTrend: the report's trend is the overview's
+// trend by day, day for day.
+func TestReportTrendIsOverviewTrend(t *testing.T) {
+	_, ts := newTestServer(t, enforcedOrg(t), Options{})
+	var overview struct {
+		Trend []struct {
+			Start        time.Time
+			NonCompliant int
+		}
+	}
+	var rep report.Report
+	for path, v := range map[string]any{"/api/v1/overview?by=day": &overview, "/api/v1/report?since=30d": &rep} {
+		resp, body := get(t, ts, path)
+		if err := json.Unmarshal([]byte(body), v); resp.StatusCode != http.StatusOK || err != nil {
+			t.Fatalf("GET %s = %d, %v", path, resp.StatusCode, err)
+		}
+	}
+	byDay := map[time.Time]int{}
+	for _, r := range overview.Trend {
+		byDay[r.Start] = r.NonCompliant
+	}
+	if len(rep.Trend) == 0 || len(rep.Trend) != len(overview.Trend) {
+		t.Fatalf("report trend has %d days, the overview's %d (both from the first scan's day to today)", len(rep.Trend), len(overview.Trend))
+	}
+	for _, p := range rep.Trend {
+		if n, ok := byDay[p.At]; !ok || n != p.NonCompliant {
+			t.Errorf("report trend on %s = %d non-compliant, overview %d (listed %v)", p.At.Format(time.DateOnly), p.NonCompliant, n, ok)
+		}
 	}
 }

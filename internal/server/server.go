@@ -234,7 +234,7 @@ func (s *Server) routes() {
 	api("GET /api/v1/enforcement", viewJSON(s.enforcementView))
 	api("GET /api/v1/exemptions", viewJSON(s.exemptionsView))
 	api("GET /api/v1/rotations", viewJSON(s.rotationsView))
-	api("GET /api/v1/report", viewJSON(s.buildReport))
+	api("GET /api/v1/report", s.reportJSON)
 	s.mux.Handle("/api/", s.authAPI(s.apiErrors(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError{http.StatusNotFound, "no such API route: " + r.Method + " " + r.URL.Path}
 	})))

@@ -39,7 +39,7 @@ func trendDay(ms int64) int64 {
 }
 
 // recountAccounts rewrites the account_counts rows of accounts from their
-// evaluations and key rows. The evaluations are read over the primary key (the
+// evaluations and key rows, and their exempt_keys rows (reportlists.go). The evaluations are read over the primary key (the
 // unary + keeps SQLite from the (resource_type, compliance, account_id)
 // index, which it would search by resource_type alone: every user of the
 // organization for each account).
@@ -59,12 +59,28 @@ func recountAccounts(ctx context.Context, tx *sql.Tx, accounts map[string]bool) 
 		return fmt.Errorf("prepare account counts: %w", err)
 	}
 	defer ins.Close()
+	delExempt, err := tx.PrepareContext(ctx, `DELETE FROM exempt_keys WHERE account_id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare exempt keys: %w", err)
+	}
+	defer delExempt.Close()
+	insExempt, err := tx.PrepareContext(ctx, rewriteExemptKeys)
+	if err != nil {
+		return fmt.Errorf("prepare exempt keys: %w", err)
+	}
+	defer insExempt.Close()
 	for acct := range accounts {
 		if _, err := del.ExecContext(ctx, acct); err != nil {
 			return fmt.Errorf("recount account %s: %w", acct, err)
 		}
 		if _, err := ins.ExecContext(ctx, acct, rule.ResourceTypeUser); err != nil {
 			return fmt.Errorf("recount account %s: %w", acct, err)
+		}
+		if _, err := delExempt.ExecContext(ctx, acct); err != nil {
+			return fmt.Errorf("rewrite the exempt keys of account %s: %w", acct, err)
+		}
+		if _, err := insExempt.ExecContext(ctx, acct); err != nil {
+			return fmt.Errorf("rewrite the exempt keys of account %s: %w", acct, err)
 		}
 	}
 	return nil

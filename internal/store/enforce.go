@@ -145,16 +145,19 @@ type DeactivationNotice struct {
 	NoticedAt, DeactivateAt                      time.Time
 }
 
+const noticeColumns = `account_id, access_key_id, resource_id, user_name, noticed_at, deactivate_at`
+
+func scanNotice(r rowScanner) (DeactivationNotice, error) {
+	var n DeactivationNotice
+	var noticed, at int64
+	err := r.Scan(&n.AccountID, &n.AccessKeyID, &n.ResourceID, &n.UserName, &noticed, &at)
+	n.NoticedAt, n.DeactivateAt = fromMS(noticed), fromMS(at)
+	return n, err
+}
+
 // DeactivationNotices returns the notices of every key, by account/key id.
 func (s *Store) DeactivationNotices(ctx context.Context) (map[rule.KeyRef]DeactivationNotice, error) {
-	ns, err := queryRows(ctx, s.db, `SELECT account_id, access_key_id, resource_id, user_name, noticed_at, deactivate_at FROM key_notice`,
-		func(r rowScanner) (DeactivationNotice, error) {
-			var n DeactivationNotice
-			var noticed, at int64
-			err := r.Scan(&n.AccountID, &n.AccessKeyID, &n.ResourceID, &n.UserName, &noticed, &at)
-			n.NoticedAt, n.DeactivateAt = fromMS(noticed), fromMS(at)
-			return n, err
-		})
+	ns, err := queryRows(ctx, s.db, `SELECT `+noticeColumns+` FROM key_notice`, scanNotice)
 	if err != nil {
 		return nil, fmt.Errorf("read deactivation notices: %w", err)
 	}

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -37,15 +37,36 @@ func (s *Store) Remediations(ctx context.Context, from, to time.Time) ([]Remedia
 	return out, nil
 }
 
+// auditSinceQuery walks the (at) index newest first (migration 18).
+const auditSinceQuery = `SELECT ` + auditColumns + ` FROM audit WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?`
+
 // AuditSince lists the audit records at or after since, newest first, at
-// most limit (<= 0: all).
+// most limit (<= 0: all). With a limit, the newest limit records are kept in
+// the read cache until the data changes, and those at or after since are
+// their first ones.
 func (s *Store) AuditSince(ctx context.Context, since time.Time, limit int) ([]AuditRecord, error) {
 	if limit <= 0 {
-		limit = -1
+		return s.auditSince(ctx, ms64(since), -1)
 	}
-	out, err := queryRows(ctx, s.db, `SELECT `+auditColumns+` FROM audit WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?`, scanAudit, ms64(since), limit)
+	newest, err := cachedRead(ctx, s, cacheKey("auditNewest", limit), func() ([]AuditRecord, error) {
+		return s.auditSince(ctx, math.MinInt64, limit)
+	}, identity)
 	if err != nil {
-		return nil, fmt.Errorf("read audit since %s: %w", since.UTC().Format(time.RFC3339), err)
+		return nil, err
+	}
+	n, _ := slices.BinarySearchFunc(newest, since, func(r AuditRecord, since time.Time) int {
+		if r.At.Before(since) {
+			return 1
+		}
+		return -1
+	})
+	return slices.Clone(newest[:n]), nil
+}
+
+func (s *Store) auditSince(ctx context.Context, sinceMS int64, limit int) ([]AuditRecord, error) {
+	out, err := queryRows(ctx, s.db, auditSinceQuery, scanAudit, sinceMS, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit since %s (at most %d): %w", time.UnixMilli(sinceMS).UTC().Format(time.RFC3339), limit, err)
 	}
 	return out, nil
 }
@@ -61,43 +82,13 @@ func (s *Store) AuditOfUser(ctx context.Context, accountID, resourceID, userName
 }
 
 // DeactivationNoticeList lists the deactivation notices, the earliest
-// deactivation first.
+// deactivation first; kept in the read cache until the data changes.
 func (s *Store) DeactivationNoticeList(ctx context.Context) ([]DeactivationNotice, error) {
-	ns, err := s.DeactivationNotices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]DeactivationNotice, 0, len(ns))
-	for _, n := range ns {
-		out = append(out, n)
-	}
-	slices.SortFunc(out, func(a, b DeactivationNotice) int {
-		if c := a.DeactivateAt.Compare(b.DeactivateAt); c != 0 {
-			return c
+	return cachedRead(ctx, s, "deactivationNoticeList", func() ([]DeactivationNotice, error) {
+		out, err := queryRows(ctx, s.db, `SELECT `+noticeColumns+` FROM key_notice ORDER BY deactivate_at, access_key_id`, scanNotice)
+		if err != nil {
+			return nil, fmt.Errorf("read deactivation notices: %w", err)
 		}
-		return strings.Compare(a.AccessKeyID, b.AccessKeyID)
-	})
-	return out, nil
-}
-
-// EvaluationsWithStage lists the current evaluations of the users with a
-// key in stage, in (account, resource) order.
-// The rows are cached until the data changes; callers must not change
-// their keys.
-func (s *Store) EvaluationsWithStage(ctx context.Context, stage string) ([]EvaluationRow, error) {
-	return cachedRead(ctx, s, cacheKey("evaluationsWithStage", stage), func() ([]EvaluationRow, error) {
-		return s.evaluationsWithStage(ctx, stage)
+		return out, nil
 	}, slices.Clone)
-}
-
-func (s *Store) evaluationsWithStage(ctx context.Context, stage string) ([]EvaluationRow, error) {
-	out, err := queryRows(ctx, s.db, `SELECT `+evaluationRowColumns+`
-		FROM (SELECT DISTINCT account_id, resource_id FROM evaluation_keys WHERE stage = ?) k
-		JOIN evaluations e ON e.account_id = k.account_id AND e.resource_id = k.resource_id
-		LEFT JOIN account_latest a ON a.account_id = e.account_id
-		ORDER BY e.account_id, e.resource_id`, scanEvaluationRow, stage)
-	if err != nil {
-		return nil, fmt.Errorf("read evaluations with a key in stage %s: %w", stage, err)
-	}
-	return out, nil
 }
