@@ -24,8 +24,9 @@ import (
 const (
 	dayMS = int64(rule.Day / time.Millisecond)
 	// Kinds of account_counts rows.
-	countUsers = "user"  // value: compliance
-	countKeys  = "stage" // value: stage
+	countUsers    = "user"     // value: compliance
+	countKeys     = "stage"    // value: stage
+	countKeyUsers = "keyusers" // value: "": users with at least one key row (migration 19)
 )
 
 // trendDay is the row of trend_days that counts a history row at ms: day d
@@ -54,7 +55,8 @@ func recountAccounts(ctx context.Context, tx *sql.Tx, accounts map[string]bool) 
 	defer del.Close()
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO account_counts (account_id, kind, value, n)
 		SELECT ?1, '`+countUsers+`', compliance, COUNT(*) FROM evaluations WHERE account_id = ?1 AND +resource_type = ?2 GROUP BY compliance
-		UNION ALL SELECT ?1, '`+countKeys+`', stage, COUNT(*) FROM evaluation_keys WHERE account_id = ?1 GROUP BY stage`)
+		UNION ALL SELECT ?1, '`+countKeys+`', stage, COUNT(*) FROM evaluation_keys WHERE account_id = ?1 GROUP BY stage
+		UNION ALL SELECT ?1, '`+countKeyUsers+`', '', COUNT(DISTINCT resource_id) FROM evaluation_keys WHERE account_id = ?1 HAVING COUNT(*) > 0`)
 	if err != nil {
 		return fmt.Errorf("prepare account counts: %w", err)
 	}

@@ -60,8 +60,11 @@ func (s *Store) totals(ctx context.Context) (Totals, error) {
 		return t, fmt.Errorf("count evaluations and keys: %w", err)
 	}
 	for _, c := range sums {
-		if c.kind == countKeys {
+		switch c.kind {
+		case countKeys:
 			t.Keys[c.value] = c.n
+			continue
+		case countKeyUsers:
 			continue
 		}
 		t.Users += c.n
@@ -336,19 +339,38 @@ func (f KeyFilter) where() (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
+// accountOnly reports whether f selects every key, or every key of one
+// account (returned), whatever its sort and page.
+func (f KeyFilter) accountOnly() (string, bool) {
+	g := f
+	g.AccountID = ""
+	where, _ := g.where()
+	return f.AccountID, where == ""
+}
+
 // CountKeys counts the keys a filter selects and their distinct users.
 // The counts are cached until the data changes: paging through a filter
 // counts once.
 func (s *Store) CountKeys(ctx context.Context, f KeyFilter) (keys, users int, err error) {
 	where, args := f.where()
 	n, err := cachedRead(ctx, s, cacheKey("countKeys"+where, args...), func() ([2]int, error) {
-		k, u, err := s.countKeys(ctx, where, args)
+		k, u, err := s.countKeys(ctx, f, where, args)
 		return [2]int{k, u}, err
 	}, identity)
 	return n[0], n[1], err
 }
 
-func (s *Store) countKeys(ctx context.Context, where string, args []any) (keys, users int, err error) {
+func (s *Store) countKeys(ctx context.Context, f KeyFilter, where string, args []any) (keys, users int, err error) {
+	if acct, ok := f.accountOnly(); ok {
+		// Every key, or one account's: the maintained counts (aggregates.go),
+		// a few rows per account instead of every key row.
+		err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n) FILTER (WHERE kind = ?1), 0), COALESCE(SUM(n) FILTER (WHERE kind = ?2), 0)
+			FROM account_counts WHERE ?3 = '' OR account_id = ?3`, countKeys, countKeyUsers, acct).Scan(&keys, &users)
+		if err != nil {
+			return 0, 0, fmt.Errorf("count keys from account counts: %w", err)
+		}
+		return keys, users, nil
+	}
 	// One group per user: unfiltered, the groups are runs of the primary
 	// key's index, with no sort and no table row read.
 	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT COUNT(*) AS n FROM evaluation_keys k`+where+`
