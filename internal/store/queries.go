@@ -519,52 +519,6 @@ type TrendPoint struct {
 	NonCompliant int
 }
 
-// NonCompliantTrend replays the evaluation history: the number of
-// non-compliant users at the end of each of n equal intervals from from to
-// to (n+1 points, the first at from).
-func (s *Store) NonCompliantTrend(ctx context.Context, from, to time.Time, n int) ([]TrendPoint, error) {
-	if n < 1 || !to.After(from) {
-		return nil, fmt.Errorf("non-compliant trend: empty range %v..%v", from, to)
-	}
-	start, end := ms64(from), ms64(to)
-	width := max((end-start+int64(n)-1)/int64(n), 1)
-	// Transitions at or before start form the baseline (bucket -1): the
-	// days that end by start from trend_days (aggregates.go), the rest of
-	// start's day from the history, as the window is.
-	type bucket struct {
-		b int64
-		d int
-	}
-	dayStart := start - start%dayMS
-	buckets, err := queryRows(ctx, s.db, `SELECT -1 AS b, COALESCE(SUM(noncompliant), 0) FROM trend_days WHERE day <= ?4 / ?5
-		UNION ALL SELECT CASE WHEN at <= ?1 THEN -1 ELSE (at - ?1 - 1) / ?2 END AS b,
-			SUM(to_compliance = 'NON_COMPLIANT') - SUM(from_compliance = 'NON_COMPLIANT')
-		FROM evaluation_history WHERE (from_compliance = 'NON_COMPLIANT' OR to_compliance = 'NON_COMPLIANT') AND at > ?4 AND at <= ?3
-		GROUP BY b`, func(r rowScanner) (bucket, error) {
-		var b bucket
-		err := r.Scan(&b.b, &b.d)
-		return b, err
-	}, start, width, end, dayStart, dayMS)
-	if err != nil {
-		return nil, fmt.Errorf("read non-compliant trend: %w", err)
-	}
-	delta := make([]int, n+1) // delta[0]: baseline, delta[i]: bucket i-1
-	for _, b := range buckets {
-		delta[min(int(b.b)+1, n)] += b.d
-	}
-	out := make([]TrendPoint, n+1)
-	v := 0
-	for i := range out {
-		v += delta[i]
-		at := from.Add(time.Duration(int64(i)*width) * time.Millisecond)
-		if i == n {
-			at = to
-		}
-		out[i] = TrendPoint{At: at.UTC(), NonCompliant: v}
-	}
-	return out, nil
-}
-
 // FirstActivity is the time of the first evaluation history row (zero when
 // there is none).
 func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
